@@ -1,0 +1,31 @@
+"""The grader's exception root.
+
+Messages are for people: each names the thing, where it came from and the fix.
+"""
+
+from __future__ import annotations
+
+
+class GraderError(Exception):
+    """Root of every error the grader raises on purpose."""
+
+
+class InvalidSubmission(GraderError):
+    """The submission cannot be graded at all (missing, empty, unreadable, not a notebook)."""
+
+    def __init__(self, path: str, problem: str) -> None:
+        super().__init__(f"{path}: {problem}")
+        self.path = path
+        self.problem = problem
+
+
+class RubricError(GraderError):
+    """The rubric file is missing or malformed: an instructor's mistake, not a student's."""
+
+
+class ServerError(GraderError):
+    """The throwaway MLflow server could not be started: the grading machine's problem."""
+
+
+class ExecutionSetupError(GraderError):
+    """The kernel could not be started: the grading machine's problem, not the submission's."""

@@ -1,0 +1,193 @@
+"""The pytest plugin behind `pytest grader`: options, the graded fixture, score output.
+
+Wired in by the root conftest.py (`pytest_plugins = ["grader.plugin"]`). Grading starts
+only when the grader's own tests are collected, so `pytest tests` pays nothing for it.
+"""
+
+from __future__ import annotations
+
+import shutil
+from collections.abc import Generator
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+
+from grader.errors import GraderError, InvalidSubmission
+from grader.results import GradeResult
+from grader.rubric import Rubric
+
+PACKAGE_DIR = Path(__file__).resolve().parent
+
+
+@dataclass
+class GradingState:
+    submission: Path
+    rubric: Rubric
+    timeout: float
+    port: int
+    json_path: Path | None
+    result: GradeResult | None = None
+
+
+STATE = pytest.StashKey[GradingState]()
+
+
+def pytest_addoption(parser: pytest.Parser) -> None:
+    group = parser.getgroup("grader", "MLflow Tracking lab grader")
+    group.addoption("--submission", metavar="PATH", help="notebook (.ipynb), script (.py) or folder holding one [ini: grade_submission]")
+    group.addoption("--grade-timeout", metavar="SECONDS", type=float, help="limit for executing the whole submission (default 300) [ini: grade_timeout]")
+    group.addoption("--grade-json", metavar="PATH", help="write the result as JSON to PATH [ini: grade_json]")
+    group.addoption("--rubric", metavar="PATH", help="rubric TOML with points and expected values [ini: grade_rubric]")
+    parser.addini("grade_submission", "submission graded by default", default="")
+    parser.addini("grade_timeout", "seconds allowed for executing the submission", default="300")
+    parser.addini("grade_json", "where to write the JSON result", default="")
+    parser.addini("grade_rubric", "rubric TOML", default="")
+
+
+def _is_grading(config: pytest.Config) -> bool:
+    """True when the run collects the grader's own tests (pytest grader, or plain pytest)."""
+    for arg in config.args:
+        path = Path(arg.split("::")[0])
+        path = path if path.is_absolute() else Path(config.invocation_params.dir) / path
+        if path.resolve() == PACKAGE_DIR or PACKAGE_DIR in path.resolve().parents:
+            return True
+    return False
+
+
+def _setting(config: pytest.Config, option: str, ini: str) -> tuple[str, Path]:
+    """An option's value and the folder a relative path in it is relative to."""
+    value = config.getoption(option)
+    if value not in (None, ""):
+        return str(value), Path(config.invocation_params.dir)
+    base = config.inipath.parent if config.inipath else config.rootpath
+    return str(config.getini(ini) or ""), base
+
+
+def _path(config: pytest.Config, option: str, ini: str) -> Path | None:
+    value, base = _setting(config, option, ini)
+    return (base / value) if value else None
+
+
+@pytest.hookimpl(trylast=True)
+def pytest_configure(config: pytest.Config) -> None:
+    if not _is_grading(config):
+        return
+    from grader.checks import KNOWN_IDS
+    from grader.errors import RubricError
+    from grader.procs import free_port
+    from grader.rubric import load_rubric
+
+    try:
+        rubric = load_rubric(_path(config, "--rubric", "grade_rubric"), KNOWN_IDS)
+        timeout = float(_setting(config, "--grade-timeout", "grade_timeout")[0] or 300)
+    except (RubricError, ValueError) as err:
+        raise pytest.UsageError(f"grader settings: {err}") from None
+    submission = _path(config, "--submission", "grade_submission")
+    if submission is None:
+        raise pytest.UsageError("no submission: pass --submission PATH (a .ipynb, .py or folder)")
+    state = GradingState(submission, rubric, timeout, free_port(), _path(config, "--grade-json", "grade_json"))
+    config.stash[STATE] = state
+    _reject_invalid(state)
+
+
+def _reject_invalid(state: GradingState) -> None:
+    """An ungradable file: one line, no traceback, a non-zero exit, and still a JSON result."""
+    from grader.grading import invalid_result
+    from grader.submission import load_submission
+
+    try:
+        load_submission(state.submission)
+    except InvalidSubmission as err:
+        state.result = invalid_result(str(state.submission), err.problem, state.rubric)
+        if state.json_path:
+            state.result.write_json(state.json_path)
+        raise pytest.UsageError(f"cannot grade {err}") from None
+
+
+def pytest_report_header(config: pytest.Config) -> list[str] | None:
+    state = config.stash.get(STATE, None)
+    if state is None:
+        return None
+    return [
+        f"grader: submission {state.submission}",
+        f"grader: tracking server http://127.0.0.1:{state.port} (throwaway), timeout {state.timeout:g} s,"
+        f" rubric {state.rubric.path}",
+    ]
+
+
+def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
+    if "check_id" in metafunc.fixturenames:
+        state = metafunc.config.stash.get(STATE, None)
+        ids = state.rubric.ids if state else []
+        metafunc.parametrize("check_id", ids)
+
+
+@pytest.fixture(scope="session")
+def graded(request: pytest.FixtureRequest) -> GradeResult:
+    """The submission graded once per session; every check test reads this result."""
+    from grader.grading import Settings, grade
+
+    state = request.config.stash[STATE]
+    if state.result is None:
+        settings = Settings(state.rubric, state.timeout, state.port, _progress(request.config))
+        try:
+            state.result = grade(state.submission, settings)
+        except GraderError as err:
+            pytest.exit(f"the grader failed (not your submission's fault): {err}", returncode=3)
+    return state.result
+
+
+def _progress(config: pytest.Config) -> object:
+    reporter = config.pluginmanager.get_plugin("terminalreporter")
+    capture = config.pluginmanager.get_plugin("capturemanager")
+
+    def say(message: str) -> None:
+        if reporter is None or config.get_verbosity() < 0:
+            return
+        with capture.global_and_fixture_disabled() if capture else _nullcontext():
+            reporter.write_line(f"grader: {message}")
+
+    return say
+
+
+def _nullcontext() -> object:
+    import contextlib
+
+    return contextlib.nullcontext()
+
+
+@pytest.hookimpl(hookwrapper=True)
+def pytest_runtest_makereport(
+    item: pytest.Item, call: pytest.CallInfo[None]
+) -> Generator[None, pytest.TestReport, None]:
+    outcome = yield
+    report = outcome.get_result()
+    state = item.config.stash.get(STATE, None)
+    check_id = getattr(item, "callspec", None) and item.callspec.params.get("check_id")
+    if report.when == "call" and report.failed and state and state.result and check_id:
+        from grader.report import failure_text
+
+        # The reason is the feedback; a traceback into the grader would only hide it.
+        report.longrepr = failure_text(state.result, str(check_id))
+
+
+def pytest_terminal_summary(terminalreporter: pytest.TerminalReporter) -> None:
+    state = terminalreporter.config.stash.get(STATE, None)
+    if state is None or state.result is None:
+        return
+    from grader.report import execution_lines, score_table
+
+    result = state.result
+    terminalreporter.section(
+        f"{state.rubric.title}: {result.score:g}/{result.max_score:g}", sep="=", bold=True
+    )
+    width = shutil.get_terminal_size((120, 24)).columns
+    for line in score_table(result, width) + [""] + execution_lines(result):
+        terminalreporter.write_line(line)
+
+
+def pytest_sessionfinish(session: pytest.Session) -> None:
+    state = session.config.stash.get(STATE, None)
+    if state and state.result and state.json_path:
+        state.result.write_json(state.json_path)

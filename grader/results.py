@@ -1,0 +1,101 @@
+"""Grading results as plain data. Rendering lives in grader.report."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Literal
+
+Status = Literal["ok", "error", "timeout", "kernel_died", "invalid"]
+
+
+@dataclass(frozen=True)
+class CheckResult:
+    id: str
+    title: str
+    score: float
+    max_score: float
+    passed: bool
+    message: str
+    step: str = ""
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "id": self.id,
+            "title": self.title,
+            "score": self.score,
+            "max_score": self.max_score,
+            "passed": self.passed,
+            "message": self.message,
+        }
+
+
+@dataclass(frozen=True)
+class ExecutionResult:
+    status: Status
+    seconds: float
+    error: str | None = None
+    # Feedback that is not part of the JSON contract: redirects, skipped lines, hints.
+    notes: tuple[str, ...] = ()
+
+    def to_json(self) -> dict[str, Any]:
+        return {"status": self.status, "seconds": round(self.seconds, 3), "error": self.error}
+
+
+@dataclass(frozen=True)
+class TrackingInfo:
+    server: str
+    experiment_id: str | None = None
+    run_id: str | None = None
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "server": self.server,
+            "experiment_id": self.experiment_id,
+            "run_id": self.run_id,
+        }
+
+
+@dataclass(frozen=True)
+class GradeResult:
+    submission: str
+    checks: tuple[CheckResult, ...]
+    execution: ExecutionResult
+    tracking: TrackingInfo
+    notes: tuple[str, ...] = field(default=())
+
+    @property
+    def score(self) -> float:
+        return sum(c.score for c in self.checks)
+
+    @property
+    def max_score(self) -> float:
+        return sum(c.max_score for c in self.checks)
+
+    @property
+    def full_marks(self) -> bool:
+        return all(c.passed for c in self.checks) and self.score == self.max_score
+
+    def check(self, check_id: str) -> CheckResult:
+        for result in self.checks:
+            if result.id == check_id:
+                return result
+        raise KeyError(check_id)
+
+    def to_json(self) -> dict[str, Any]:
+        """The `--grade-json` shape: a contract other tools read. Keep it stable."""
+        return {
+            "submission": self.submission,
+            "score": self.score,
+            "max_score": self.max_score,
+            "checks": [c.to_json() for c in self.checks],
+            "execution": self.execution.to_json(),
+            "tracking": self.tracking.to_json(),
+        }
+
+    def write_json(self, path: Path) -> None:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        tmp = path.with_name(path.name + ".tmp")
+        tmp.write_text(json.dumps(self.to_json(), indent=2) + "\n", encoding="utf-8")
+        tmp.replace(path)  # atomic: a reader never sees half a file

@@ -1,0 +1,160 @@
+"""The throwaway MLflow tracking server every grading runs against (pytest-xprocess)."""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import subprocess
+import sys
+import threading
+import urllib.error
+import urllib.request
+import uuid
+from collections.abc import Iterator
+from pathlib import Path
+from types import SimpleNamespace
+from typing import Any
+
+import py
+from xprocess import ProcessStarter, XProcess
+
+from grader.errors import ServerError
+from grader.procs import free_port, kill_tree
+
+HOST = "127.0.0.1"
+# The client retries a dead server for minutes by default; a grader must fail in seconds.
+CLIENT_ENV = {
+    "MLFLOW_HTTP_REQUEST_MAX_RETRIES": "2",
+    "MLFLOW_HTTP_REQUEST_BACKOFF_FACTOR": "1",
+    "MLFLOW_HTTP_REQUEST_BACKOFF_JITTER": "0",
+    "MLFLOW_HTTP_REQUEST_TIMEOUT": "30",
+}
+
+
+def log_tail(path: Path, lines: int = 15) -> str:
+    try:
+        text = path.read_text(encoding="utf-8", errors="replace")
+    except OSError:
+        return "(no server log)"
+    return "\n".join(text.strip().splitlines()[-lines:])
+
+
+def clean_env(extra: dict[str, str] | None = None) -> dict[str, str]:
+    """The grader's environment without any MLflow setting of the user's, plus EXTRA."""
+    env = {k: v for k, v in os.environ.items() if not k.startswith("MLFLOW_")}
+    env.update(CLIENT_ENV)
+    env.update(extra or {})
+    return env
+
+
+class _QuietLog:
+    def debug(self, msg: str, *args: Any) -> None:
+        """xprocess echoes every server log line to stdout; the log file keeps them."""
+
+
+def _starter(url: str, args: list[str], env: dict[str, str], deadline: float) -> type:
+    class MlflowServerStarter(ProcessStarter):  # type: ignore[misc]
+        terminate_on_interrupt = True
+        timeout = deadline
+        popen_kwargs = {"stdin": subprocess.DEVNULL}
+
+        @property
+        def args(self) -> list[str]:
+            return args
+
+        @property
+        def env(self) -> dict[str, str]:  # type: ignore[override]
+            return env
+
+        def startup_check(self) -> bool:
+            popen = self.process.resources[-1].popen
+            if popen is not None and popen.poll() is not None:
+                log = log_tail(Path(str(self.control_dir)) / "xprocess.log")
+                raise ServerError(
+                    f"MLflow server exited with code {popen.returncode} while starting "
+                    f"(command: {' '.join(args)}). End of its log:\n{log}"
+                )
+            return _healthy(url)
+
+    return MlflowServerStarter
+
+
+def _healthy(url: str) -> bool:
+    try:
+        with urllib.request.urlopen(f"{url}/health", timeout=1) as resp:
+            return bool(resp.status == 200)
+    except (urllib.error.URLError, ConnectionError, TimeoutError, OSError):
+        return False
+
+
+class ServerHandle:
+    """A server being started in the background; wait_ready() blocks until /health answers."""
+
+    def __init__(self, url: str, thread: threading.Thread, failure: list[BaseException]) -> None:
+        self.url = url
+        self._thread = thread
+        self._failure = failure
+
+    def wait_ready(self) -> None:
+        self._thread.join()
+        if self._failure:
+            raise self._failure[0]
+
+
+@contextlib.contextmanager
+def throwaway_server(
+    workdir: Path, port: int | None = None, startup_timeout: float = 90
+) -> Iterator[ServerHandle]:
+    """Start a fresh MLflow server storing everything under WORKDIR; end its whole tree after.
+
+    Starting runs in a thread so that the kernel can start meanwhile; call wait_ready().
+    """
+    store = workdir / "server"
+    store.mkdir(parents=True, exist_ok=True)
+    port = port or free_port(HOST)
+    url = f"http://{HOST}:{port}"
+    args = [
+        sys.executable, "-m", "mlflow", "server",
+        "--host", HOST, "--port", str(port), "--workers", "1",
+        "--backend-store-uri", f"sqlite:///{store / 'mlflow.db'}",
+        "--artifacts-destination", str(store / "artifacts"),
+        "--serve-artifacts",
+    ]  # fmt: skip
+    env = clean_env({"MLFLOW_SERVER_ENABLE_JOB_EXECUTION": "false", "PYTHONUNBUFFERED": "1"})
+    # A fresh control dir and a unique name: xprocess never finds an earlier server to reuse.
+    xproc = XProcess(SimpleNamespace(), py.path.local(str(store / "xprocess")), log=_QuietLog())
+    name = f"mlflow-{uuid.uuid4().hex[:12]}"
+    log_path = Path(str(xproc.getinfo(name).logpath))
+    failure: list[BaseException] = []
+
+    def start() -> None:
+        try:
+            xproc.ensure(name, _starter(url, args, env, startup_timeout), restart=True)
+        except TimeoutError as err:
+            failure.append(ServerError(
+                f"MLflow server at {url} did not answer /health within {startup_timeout:.0f} s."
+                f" End of its log:\n{log_tail(log_path)}"
+            ))  # fmt: skip
+            failure[-1].__cause__ = err
+        except ServerError as err:
+            failure.append(err)
+        except Exception as err:  # reported through wait_ready(), never lost
+            failure.append(ServerError(f"could not start the MLflow server ({args[0]}): {err}"))
+            failure[-1].__cause__ = err
+
+    thread = threading.Thread(target=start, name=f"start-{name}", daemon=True)
+    thread.start()
+    try:
+        yield ServerHandle(url, thread, failure)
+    finally:
+        _stop(xproc, name, thread)
+
+
+def _stop(xproc: XProcess, name: str, thread: threading.Thread) -> None:
+    # Kill first: a start still waiting then sees the process gone and returns at once.
+    for _ in range(2):
+        pid = xproc.getinfo(name).pid
+        if pid:
+            kill_tree(pid)
+        thread.join(timeout=10)
+    xproc._force_clean_up()

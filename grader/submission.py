@@ -1,0 +1,129 @@
+"""Finding and validating a submission: a .ipynb notebook or a .py script."""
+
+from __future__ import annotations
+
+import json
+import re
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Literal
+
+import nbformat
+from nbformat import NotebookNode
+from nbformat.validator import ValidationError
+
+from grader.errors import InvalidSubmission
+
+MAX_BYTES = 50 * 1024 * 1024
+SUFFIXES = (".ipynb", ".py")
+# jupytext "percent" cell markers: `# %%`, optionally `# %% [markdown]`
+_CELL_MARKER = re.compile(r"^# ?%%(?P<rest>.*)$")
+
+
+@dataclass(frozen=True)
+class Submission:
+    path: Path
+    kind: Literal["notebook", "script"]
+    notebook: NotebookNode
+
+    @property
+    def folder(self) -> Path:
+        return self.path.parent
+
+
+def load_submission(path: Path) -> Submission:
+    """Resolve PATH (file or folder) and parse it; raise InvalidSubmission with a one-line reason."""
+    path = _resolve(path)
+    text = _read_text(path)
+    if path.suffix == ".ipynb":
+        return Submission(path, "notebook", _parse_notebook(path, text))
+    return Submission(path, "script", script_to_notebook(text))
+
+
+def _resolve(path: Path) -> Path:
+    if not path.exists():
+        raise InvalidSubmission(str(path), "does not exist; pass --submission PATH to a .ipynb or .py")
+    if path.is_dir():
+        return _pick_from_folder(path)
+    if path.suffix not in SUFFIXES:
+        raise InvalidSubmission(str(path), "is not a .ipynb notebook or a .py script")
+    return path.resolve()
+
+
+def _pick_from_folder(folder: Path) -> Path:
+    def visible(pattern: str) -> list[Path]:
+        return sorted(p for p in folder.glob(pattern) if p.is_file() and not p.name.startswith("."))
+
+    notebooks, scripts = visible("*.ipynb"), visible("*.py")
+    # A notebook beside helper modules is the submission; scripts alone must be one.
+    candidates = notebooks or scripts
+    if len(candidates) == 1:
+        return candidates[0].resolve()
+    if not candidates:
+        problem = "holds no .ipynb notebook or .py script"
+    else:
+        names = ", ".join(p.name for p in candidates)
+        problem = f"holds {len(candidates)} candidates ({names}); pass the one to grade"
+    raise InvalidSubmission(str(folder), problem)
+
+
+def _read_text(path: Path) -> str:
+    try:
+        size = path.stat().st_size
+        if size == 0:
+            raise InvalidSubmission(str(path), "is empty (0 bytes); save your work and try again")
+        if size > MAX_BYTES:
+            raise InvalidSubmission(
+                str(path), f"is {size // (1024 * 1024)} MiB; clear the outputs and save again"
+            )
+        data = path.read_bytes()
+    except OSError as err:
+        raise InvalidSubmission(str(path), f"cannot be read ({err.strerror or err})") from err
+    try:
+        text = data.decode("utf-8")
+    except UnicodeDecodeError as err:
+        raise InvalidSubmission(str(path), "is not UTF-8 text (binary data?)") from err
+    if not text.strip():
+        raise InvalidSubmission(str(path), "is empty (only whitespace)")
+    return text
+
+
+def _parse_notebook(path: Path, text: str) -> NotebookNode:
+    try:
+        json.loads(text)
+    except json.JSONDecodeError as err:
+        raise InvalidSubmission(
+            str(path),
+            f"is not a Jupyter notebook: invalid JSON at line {err.lineno} column {err.colno}"
+            " (open and save it in Jupyter, or restore it from git)",
+        ) from err
+    try:
+        nb = nbformat.reads(text, as_version=4)
+        nbformat.validate(nb)
+    except (ValidationError, nbformat.reader.NotJSONError, KeyError, TypeError, ValueError) as err:
+        first = str(err).strip().splitlines()[0] if str(err).strip() else type(err).__name__
+        raise InvalidSubmission(str(path), f"is not a valid Jupyter notebook ({first})") from err
+    return nb
+
+
+def script_to_notebook(text: str) -> NotebookNode:
+    """A .py script as a notebook: one cell, or one per `# %%` marker (jupytext percent format)."""
+    nb = nbformat.v4.new_notebook()
+    cells: list[tuple[str, list[str]]] = [("code", [])]
+    for line in text.splitlines():
+        marker = _CELL_MARKER.match(line)
+        if marker:
+            kind = "markdown" if "[markdown]" in marker.group("rest") else "code"
+            cells.append((kind, []))
+            continue
+        cells[-1][1].append(line)
+    for kind, lines in cells:
+        source = "\n".join(lines).strip("\n")
+        if not source.strip():
+            continue
+        if kind == "markdown":
+            source = "\n".join(re.sub(r"^# ?", "", ln) for ln in source.splitlines())
+            nb.cells.append(nbformat.v4.new_markdown_cell(source))
+        else:
+            nb.cells.append(nbformat.v4.new_code_cell(source))
+    return nb
