@@ -53,15 +53,23 @@ def check_experiment(spec: CheckSpec, ev: Evidence, _: Candidate | None) -> Verd
     exp = ev.snapshot.experiment_named(name)
     if exp is not None:
         cleanup = " (deleted by the notebook's cleanup step; graded on what it logged)"
-        return Verdict(True, f'experiment "{name}" exists (id {exp.id})' + (cleanup if exp.deleted else ""))
+        return Verdict(
+            True, f'experiment "{name}" exists (id {exp.id})' + (cleanup if exp.deleted else "")
+        )
     others = [e.name for e in ev.snapshot.experiments if e.name != "Default"]
     near = [n for n in others if _squash(n) == _squash(name)]
     if near:
-        return Verdict(False, f'found experiment "{near[0]}", which differs from "{name}" only in'
-                       f' case or spaces: use mlflow.set_experiment("{name}")')  # fmt: skip
+        return Verdict(
+            False,
+            f'found experiment "{near[0]}", which differs from "{name}" only in'
+            f' case or spaces: use mlflow.set_experiment("{name}")',
+        )
     found = ", ".join(f'"{n}"' for n in others) or "only the Default experiment"
-    return Verdict(False, f'no experiment named "{name}"; found {found}.'
-                   f' Call mlflow.set_experiment("{name}") before start_run')  # fmt: skip
+    return Verdict(
+        False,
+        f'no experiment named "{name}"; found {found}.'
+        f' Call mlflow.set_experiment("{name}") before start_run',
+    )
 
 
 def check_params(spec: CheckSpec, ev: Evidence, cand: Candidate | None) -> Verdict:
@@ -72,20 +80,27 @@ def check_params(spec: CheckSpec, ev: Evidence, cand: Candidate | None) -> Verdi
     logged = cand.run.params
     problems = [f"{k} missing" for k in expected if k not in logged]
     problems += [
-        f"{k}={logged[k]} (expected {v})" for k, v in expected.items()
+        f"{k}={logged[k]} (expected {v})"
+        for k, v in expected.items()
         if k in logged and logged[k] != str(v)
-    ]  # fmt: skip
+    ]
     problems += [
-        f"{k}={logged[k]} (expected {v} or not logged)" for k, v in optional.items()
+        f"{k}={logged[k]} (expected {v} or not logged)"
+        for k, v in optional.items()
         if k in logged and logged[k] != str(v)
-    ]  # fmt: skip
+    ]
     if cand.run.status != "FINISHED":
-        problems.append(f"the run is {cand.run.status}, not FINISHED (did a cell fail inside start_run?)")
+        problems.append(
+            f"the run is {cand.run.status}, not FINISHED (did a cell fail inside start_run?)"
+        )
     want = ", ".join(f"{k}={v}" for k, v in expected.items())
     if problems:
         got = ", ".join(f"{k}={v}" for k, v in sorted(logged.items())) or "no params"
-        return Verdict(False, f"{cand.label}: {'; '.join(problems)}. Logged: {got}."
-                       f" Log the params dict with mlflow.log_params(params) ({want})")  # fmt: skip
+        return Verdict(
+            False,
+            f"{cand.label}: {'; '.join(problems)}. Logged: {got}."
+            f" Log the params dict with mlflow.log_params(params) ({want})",
+        )
     return Verdict(True, f"{want} logged in {cand.label}")
 
 
@@ -95,20 +110,29 @@ def check_metric(spec: CheckSpec, ev: Evidence, cand: Candidate | None) -> Verdi
     name, tolerance = spec.option("name"), float(spec.options.get("tolerance", 1e-9))
     if name not in cand.run.metrics:
         found = ", ".join(sorted(cand.run.metrics)) or "none"
-        return Verdict(False, f'{cand.label} has no "{name}" metric (metrics found: {found}).'
-                       f' Log it with mlflow.log_metric("{name}", accuracy)')  # fmt: skip
+        return Verdict(
+            False,
+            f'{cand.label} has no "{name}" metric (metrics found: {found}).'
+            f' Log it with mlflow.log_metric("{name}", accuracy)',
+        )
     logged = cand.run.metrics[name]
     true_acc, problem = _true_accuracy(ev, cand)
     if true_acc is None:
-        return Verdict(False, f'{name}={logged:g} is logged but cannot be verified: {problem}')
+        return Verdict(False, f"{name}={logged:g} is logged but cannot be verified: {problem}")
     if not math.isclose(logged, true_acc, rel_tol=0, abs_tol=tolerance):
-        return Verdict(False, f"{name}={logged:.6g} is logged, but the run's model scores"
-                       f" {true_acc:.6g} on the lab's test split (test_size={ev.rubric.test_size},"
-                       f" random_state={ev.rubric.random_state}). Log accuracy_score(y_test, y_pred)"
-                       " computed on X_test")  # fmt: skip
+        return Verdict(
+            False,
+            f"{name}={logged:.6g} is logged, but the run's model scores"
+            f" {true_acc:.6g} on the lab's test split (test_size={ev.rubric.test_size},"
+            f" random_state={ev.rubric.random_state}). Log accuracy_score(y_test, y_pred)"
+            " computed on X_test",
+        )
     if _hard_coded(ev.code, name):
-        return Verdict(False, f'{name} is logged as a number typed into the code, not computed:'
-                       f' log the accuracy variable from Step 3 (accuracy_score(y_test, y_pred))')  # fmt: skip
+        return Verdict(
+            False,
+            f"{name} is logged as a number typed into the code, not computed:"
+            f" log the accuracy variable from Step 3 (accuracy_score(y_test, y_pred))",
+        )
     return Verdict(True, f"{name}={logged:.6g} matches what the logged model scores on X_test")
 
 
@@ -122,8 +146,11 @@ def check_tag(spec: CheckSpec, ev: Evidence, cand: Candidate | None) -> Verdict:
     if name in cand.run.tags:
         return Verdict(False, f'the "{name}" tag on {cand.label} is empty: give it a description')
     found = ", ".join(f'"{k}"' for k in sorted(cand.run.tags)) or "none"
-    return Verdict(False, f'{cand.label} has no "{name}" tag (tags found: {found}).'
-                   f' Add mlflow.set_tag("{name}", "Basic LR model for iris data")')  # fmt: skip
+    return Verdict(
+        False,
+        f'{cand.label} has no "{name}" tag (tags found: {found}).'
+        f' Add mlflow.set_tag("{name}", "Basic LR model for iris data")',
+    )
 
 
 def check_signature(spec: CheckSpec, ev: Evidence, cand: Candidate | None) -> Verdict:
@@ -133,24 +160,35 @@ def check_signature(spec: CheckSpec, ev: Evidence, cand: Candidate | None) -> Ve
     if model is None:
         return _no_model(cand)
     if model.problem:
-        return Verdict(False, f"the model logged in {cand.label} has no readable MLmodel file: {model.problem}")
+        return Verdict(
+            False, f"the model logged in {cand.label} has no readable MLmodel file: {model.problem}"
+        )
     want_in, want_out = int(spec.option("inputs")), int(spec.option("outputs"))
     problems = []
     if not model.has_signature:
-        problems.append("no signature (pass signature=infer_signature(X_train, lr.predict(X_train)))")
+        problems.append(
+            "no signature (pass signature=infer_signature(X_train, lr.predict(X_train)))"
+        )
     else:
         if model.inputs != want_in or not model.inputs_numeric:
-            problems.append(f"the signature has {model.inputs} {'numeric ' if model.inputs_numeric else ''}"
-                            f"inputs, expected {want_in} numeric (infer it from X_train)")  # fmt: skip
+            problems.append(
+                f"the signature has {model.inputs} {'numeric ' if model.inputs_numeric else ''}"
+                f"inputs, expected {want_in} numeric (infer it from X_train)"
+            )
         if model.outputs != want_out:
-            problems.append(f"the signature has {model.outputs} outputs, expected {want_out}"
-                            " (infer it from lr.predict(X_train))")  # fmt: skip
+            problems.append(
+                f"the signature has {model.outputs} outputs, expected {want_out}"
+                " (infer it from lr.predict(X_train))"
+            )
     if not model.has_input_example:
         problems.append("no input example (pass input_example=X_train)")
     if problems:
         return Verdict(False, f"model {model.model_id} of {cand.label}: " + "; ".join(problems))
-    return Verdict(True, f"model {model.model_id} has a signature ({want_in} numeric inputs,"
-                   f" {want_out} output) and an input example")  # fmt: skip
+    return Verdict(
+        True,
+        f"model {model.model_id} has a signature ({want_in} numeric inputs,"
+        f" {want_out} output) and an input example",
+    )
 
 
 def check_registered_model(spec: CheckSpec, ev: Evidence, cand: Candidate | None) -> Verdict:
@@ -160,21 +198,29 @@ def check_registered_model(spec: CheckSpec, ev: Evidence, cand: Candidate | None
     versions = ev.snapshot.versions.get(name)
     if not versions:
         others = ", ".join(f'"{n}"' for n in sorted(ev.snapshot.versions)) or "none"
-        return Verdict(False, f'no registered model "{name}" (registered models: {others}).'
-                       f' Pass registered_model_name="{name}" to mlflow.sklearn.log_model')  # fmt: skip
+        return Verdict(
+            False,
+            f'no registered model "{name}" (registered models: {others}).'
+            f' Pass registered_model_name="{name}" to mlflow.sklearn.log_model',
+        )
     if cand.model is None:
         return _no_model(cand)
     match = _version_of(versions, cand.model)
     if match is None:
         sources = ", ".join(f"v{v.version} -> {v.source}" for v in versions)
-        return Verdict(False, f'"{name}" has no version whose source is the model of {cand.label}'
-                       f" ({cand.model.uri}); versions: {sources}")  # fmt: skip
+        return Verdict(
+            False,
+            f'"{name}" has no version whose source is the model of {cand.label}'
+            f" ({cand.model.uri}); versions: {sources}",
+        )
     return Verdict(True, f'"{name}" version {match.version} is the model of {cand.label}')
 
 
 def check_predictions(spec: CheckSpec, ev: Evidence, cand: Candidate | None) -> Verdict:
     if ev.capture is None:
-        return Verdict(False, f"the notebook's variables could not be checked: {ev.capture_problem}")
+        return Verdict(
+            False, f"the notebook's variables could not be checked: {ev.capture_problem}"
+        )
     column = str(spec.option("column"))
     values, where = _submitted_predictions(ev.capture, list(spec.option("variables")), column)
     if values is None:
@@ -187,16 +233,23 @@ def check_predictions(spec: CheckSpec, ev: Evidence, cand: Candidate | None) -> 
         reason = expected.error if expected else "it was not probed"
         return Verdict(False, f"the logged model could not be loaded to compare: {reason}")
     if not _same(values, expected.predictions):
-        return Verdict(False, f"{where} holds {len(values)} values that differ from what the"
-                       f" model predicts on X_test ({len(expected.predictions)} rows):"
-                       " predict on X_test with the loaded pyfunc model")  # fmt: skip
+        return Verdict(
+            False,
+            f"{where} holds {len(values)} values that differ from what the"
+            f" model predicts on X_test ({len(expected.predictions)} rows):"
+            " predict on X_test with the loaded pyfunc model",
+        )
     loaded = [m for m in ev.capture.pyfunc_models if _is_model_of(m, cand)]
     if not loaded:
-        return Verdict(False, f"{where} is right, but no model loaded with mlflow.pyfunc.load_model"
-                       " from this run is in the notebook: load it back with"
-                       " mlflow.pyfunc.load_model(model_info.model_uri) and predict with it")  # fmt: skip
-    return Verdict(True, f"{where} equals what the logged model predicts on X_test"
-                   " (loaded with mlflow.pyfunc)")  # fmt: skip
+        return Verdict(
+            False,
+            f"{where} is right, but no model loaded with mlflow.pyfunc.load_model"
+            " from this run is in the notebook: load it back with"
+            " mlflow.pyfunc.load_model(model_info.model_uri) and predict with it",
+        )
+    return Verdict(
+        True, f"{where} equals what the logged model predicts on X_test (loaded with mlflow.pyfunc)"
+    )
 
 
 GLOBAL_CHECKS: dict[str, Check] = {"experiment": check_experiment}
@@ -227,8 +280,10 @@ def evaluate(ev: Evidence) -> tuple[tuple[CheckResult, ...], Candidate | None, l
     best = max(scored, key=lambda t: (t[0], t[1]))[2] if scored else None
     notes = []
     if best is not None and len({c.run.run_id for c in pool}) > 1:
-        notes.append(f"graded {best.label}, the best complete one of"
-                     f" {len({c.run.run_id for c in pool})} runs found")  # fmt: skip
+        notes.append(
+            f"graded {best.label}, the best complete one of"
+            f" {len({c.run.run_id for c in pool})} runs found"
+        )
     results = tuple(_result(spec, _verdict(spec, ev, best)) for spec in ev.rubric.checks)
     return results, best, notes
 
@@ -240,9 +295,10 @@ def _verdict(spec: CheckSpec, ev: Evidence, cand: Candidate | None) -> Verdict:
 
 def _run_points(ev: Evidence, cand: Candidate) -> float:
     return sum(
-        spec.points for spec in ev.rubric.checks
+        spec.points
+        for spec in ev.rubric.checks
         if spec.id in RUN_CHECKS and RUN_CHECKS[spec.id](spec, ev, cand).passed
-    )  # fmt: skip
+    )
 
 
 def _result(spec: CheckSpec, verdict: Verdict) -> CheckResult:
@@ -268,8 +324,10 @@ def _no_run(ev: Evidence) -> Verdict:
 
 
 def _no_model(cand: Candidate) -> Verdict:
-    return Verdict(False, f"{cand.label} has no logged model: call mlflow.sklearn.log_model(...)"
-                   " inside the run")  # fmt: skip
+    return Verdict(
+        False,
+        f"{cand.label} has no logged model: call mlflow.sklearn.log_model(...) inside the run",
+    )
 
 
 def _squash(text: str) -> str:
@@ -281,9 +339,15 @@ def _true_accuracy(ev: Evidence, cand: Candidate) -> tuple[float | None, str]:
         return None, "the run has no logged model to score (Step 4 log_model)"
     preds = ev.predictions.get(cand.model.uri)
     if preds is None or preds.predictions is None:
-        return None, f"the logged model could not be loaded ({preds.error if preds else 'not probed'})"
+        return (
+            None,
+            f"the logged model could not be loaded ({preds.error if preds else 'not probed'})",
+        )
     if len(preds.predictions) != len(ev.y_test):
-        return None, f"the model returned {len(preds.predictions)} predictions for {len(ev.y_test)} rows"
+        return (
+            None,
+            f"the model returned {len(preds.predictions)} predictions for {len(ev.y_test)} rows",
+        )
     hits = sum(1 for p, y in zip(preds.predictions, ev.y_test, strict=True) if p == y)
     return hits / len(ev.y_test), ""
 
@@ -297,20 +361,24 @@ def _hard_coded(code: str, metric: str) -> bool:
     for node in ast.walk(tree):
         if not isinstance(node, ast.Call):
             continue
-        func = node.func.attr if isinstance(node.func, ast.Attribute) else getattr(node.func, "id", "")
+        func = (
+            node.func.attr if isinstance(node.func, ast.Attribute) else getattr(node.func, "id", "")
+        )
         if func == "log_metric" and len(node.args) >= 2:
             key, value = node.args[0], node.args[1]
             if isinstance(key, ast.Constant) and key.value == metric and _is_number(value):
                 return True
         if func == "log_metrics" and node.args and isinstance(node.args[0], ast.Dict):
-            for key, value in zip(node.args[0].keys, node.args[0].values, strict=True):
-                if isinstance(key, ast.Constant) and key.value == metric and _is_number(value):
+            for k, v in zip(node.args[0].keys, node.args[0].values, strict=True):
+                if isinstance(k, ast.Constant) and k.value == metric and _is_number(v):
                     return True
     return False
 
 
 def _without_magics(code: str) -> str:
-    return "\n".join("pass" if ln.lstrip().startswith(("%", "!")) else ln for ln in code.splitlines())
+    return "\n".join(
+        "pass" if ln.lstrip().startswith(("%", "!")) else ln for ln in code.splitlines()
+    )
 
 
 def _is_number(node: ast.expr) -> bool:
@@ -334,8 +402,10 @@ def _submitted_predictions(
         if var is None or not var.present:
             continue
         if var.columns and column not in var.columns:
-            return None, (f'`{name}` has no "{column}" column (columns: {", ".join(var.columns)}):'
-                          f' add result["{column}"] = predictions')  # fmt: skip
+            return None, (
+                f'`{name}` has no "{column}" column (columns: {", ".join(var.columns)}):'
+                f' add result["{column}"] = predictions'
+            )
         label = f'{name}["{column}"]' if var.columns else f"`{name}`"
         if var.values is None:
             return None, f"{label} is a {var.type}, not a list of predictions"
@@ -348,7 +418,9 @@ def _submitted_predictions(
 
 
 def _same(values: tuple[float, ...], expected: tuple[float, ...]) -> bool:
-    return len(values) == len(expected) and all(a == b for a, b in zip(values, expected, strict=True))
+    return len(values) == len(expected) and all(
+        a == b for a, b in zip(values, expected, strict=True)
+    )
 
 
 def _is_model_of(loaded: dict[str, str | None], cand: Candidate) -> bool:

@@ -17,7 +17,8 @@ from typing import Any
 
 import nbformat
 from jupyter_client.kernelspec import KernelSpecManager
-from jupyter_client.manager import KernelManager
+from jupyter_client.manager import AsyncKernelManager
+from jupyter_core.utils import run_sync
 from nbclient import NotebookClient
 from nbclient.exceptions import CellExecutionError, CellTimeoutError, DeadKernelError
 from nbformat import NotebookNode
@@ -31,13 +32,26 @@ from grader.server import clean_env
 from grader.submission import Submission
 
 KERNEL_NAME = "labgrade-python"
+KERNEL_STARTUP_TIMEOUT = 90
 # Folders never copied from the student's folder: environments, VCS data and earlier
 # MLflow stores (a committed mlruns/ or mlflow.db must not leak into the grading).
 IGNORED = {
-    ".git", ".hg", ".venv", "venv", "env", "node_modules", "__pycache__",
-    ".ipynb_checkpoints", ".pytest_cache", ".mypy_cache", ".ruff_cache", ".tox",
-    "mlruns", "mlartifacts", "mlflow.db",
-}  # fmt: skip
+    ".git",
+    ".hg",
+    ".venv",
+    "venv",
+    "env",
+    "node_modules",
+    "__pycache__",
+    ".ipynb_checkpoints",
+    ".pytest_cache",
+    ".mypy_cache",
+    ".ruff_cache",
+    ".tox",
+    "mlruns",
+    "mlartifacts",
+    "mlflow.db",
+}
 MAX_COPIED_FILE = 20 * 1024 * 1024
 _INSTALL = re.compile(r"^\s*[!%]\s*(pip3?|conda|mamba|uv|python3?\s+-m\s+pip)\s+install\b")
 _SERVER = re.compile(r"^\s*[!%]\s*(mlflow\s+(server|ui)|mlflow\.server)\b")
@@ -88,16 +102,17 @@ def execute(
 ) -> Execution:
     """Run SUBMISSION top to bottom in a temp copy of its folder; never raises for its errors."""
     started = time.monotonic()
-    deadline = started + timeout
     cwd = _copy_folder(submission.folder, workdir / "work")
     nb, notes = _prepared(submission.notebook)
     code = "\n".join(c.source for c in nb.cells if c.cell_type == "code")
     outcome = _Outcome(notes=notes)
     capture_path = workdir / f"capture-{uuid.uuid4().hex}.json"
-    with _kernel(nb, workdir, cwd, tracking_uri, deadline) as client:
-        _run_setup(client, kernel_side_call("install", tracking_uri), deadline)
+    with _kernel(nb, workdir, cwd, tracking_uri) as client:
+        _run_setup(client, kernel_side_call("install", tracking_uri))
         before_first_cell()
-        _run_cells(client, nb, deadline, timeout, outcome)
+        # The limit is the submission's own: kernel and server start-up do not count.
+        started = time.monotonic()
+        _run_cells(client, nb, started + timeout, timeout, outcome)
         if outcome.status != "kernel_died":
             call = kernel_side_call("capture", str(capture_path), variables, column)
             _run_capture(client, call, outcome)
@@ -157,21 +172,21 @@ def _neutralized(source: str) -> tuple[str, list[str]]:
     lines = source.splitlines()
     if lines and _CELL_MAGIC.match(lines[0]):
         body = lines[1:]
-        if any(re.search(r"\b(pip3?|conda)\s+install\b|\bmlflow\s+(server|ui)\b", ln) for ln in body):
+        if any(
+            re.search(r"\b(pip3?|conda)\s+install\b|\bmlflow\s+(server|ui)\b", ln) for ln in body
+        ):
             return "pass", [lines[0] + " ..."]
         return source, []
     skipped = [ln for ln in lines if _INSTALL.match(ln) or _SERVER.match(ln)]
     if not skipped:
         return source, []
-    kept = [
-        re.sub(r"^(\s*).*$", r"\1pass", ln) if ln in skipped else ln for ln in lines
-    ]
+    kept = [re.sub(r"^(\s*).*$", r"\1pass", ln) if ln in skipped else ln for ln in lines]
     return "\n".join(kept), skipped
 
 
 @contextlib.contextmanager
 def _kernel(
-    nb: NotebookNode, workdir: Path, cwd: Path, tracking_uri: str, deadline: float
+    nb: NotebookNode, workdir: Path, cwd: Path, tracking_uri: str
 ) -> Iterator[NotebookClient]:
     """A fresh kernel on this interpreter, whatever kernelspec the notebook names."""
     kernel_dir = workdir / "kernel"
@@ -184,7 +199,8 @@ def _kernel(
     }
     (spec_dir / "kernel.json").write_text(json.dumps(spec), encoding="utf-8")
     ksm = KernelSpecManager(kernel_dirs=[str(kernel_dir / "kernels")], ensure_native_kernel=False)
-    km = KernelManager(kernel_name=KERNEL_NAME, kernel_spec_manager=ksm)
+    # nbclient drives an asyncio loop: a blocking client would hang it on a silent kernel.
+    km = AsyncKernelManager(kernel_name=KERNEL_NAME, kernel_spec_manager=ksm)
     km.connection_file = str(kernel_dir / "connection.json")
     env = clean_env(
         {
@@ -200,7 +216,7 @@ def _kernel(
         km=km,
         kernel_name=KERNEL_NAME,
         timeout=60,
-        startup_timeout=max(5, min(120, int(deadline - time.monotonic()))),
+        startup_timeout=KERNEL_STARTUP_TIMEOUT,
         allow_errors=False,
         force_raise_errors=True,
         skip_cells_with_tag=f"labgrade-never-{uuid.uuid4().hex}",
@@ -233,7 +249,7 @@ def _kernel(
             kill_tree(kernel_pid, extra=children, grace=2)
 
 
-def _kernel_pid(km: KernelManager) -> int | None:
+def _kernel_pid(km: AsyncKernelManager) -> int | None:
     provisioner = getattr(km, "provisioner", None)
     process = getattr(provisioner, "process", None)
     pid = getattr(process, "pid", None)
@@ -250,9 +266,9 @@ def _run_hidden(client: NotebookClient, source: str, timeout: int) -> None:
         client.nb.cells.pop()
 
 
-def _run_setup(client: NotebookClient, source: str, deadline: float) -> None:
+def _run_setup(client: NotebookClient, source: str) -> None:
     try:
-        _run_hidden(client, source, max(5, int(deadline - time.monotonic())))
+        _run_hidden(client, source, KERNEL_STARTUP_TIMEOUT)
     except (CellExecutionError, CellTimeoutError, DeadKernelError) as err:
         raise ExecutionSetupError(
             f"the grader could not prepare the kernel (importing mlflow failed?): {err}"
@@ -275,8 +291,8 @@ def _run_cells(
             client.execute_cell(cell, index)
         except CellTimeoutError:
             outcome.status, outcome.error = "timeout", _timeout_message(timeout, where)
-            with contextlib.suppress(Exception):
-                client.km.interrupt_kernel()
+            with contextlib.suppress(Exception):  # a kernel that ignores SIGINT is killed later
+                run_sync(client.km.interrupt_kernel)()  # type: ignore[union-attr,arg-type]
             return
         except DeadKernelError:
             outcome.status = "kernel_died"

@@ -11,7 +11,6 @@ import shutil
 import signal
 import tempfile
 import threading
-import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -21,7 +20,7 @@ from grader.checks import Evidence, candidates, evaluate
 from grader.errors import InvalidSubmission
 from grader.execution import execute
 from grader.probe import lab_split, predict_all
-from grader.results import CheckResult, ExecutionResult, GradeResult, TrackingInfo
+from grader.results import CheckResult, ExecutionResult, GradeResult, Status, TrackingInfo
 from grader.rubric import Rubric
 from grader.server import throwaway_server
 from grader.submission import Submission, load_submission
@@ -51,13 +50,20 @@ def grade(path: Path, settings: Settings) -> GradeResult:
         return invalid_result(str(path), err.problem, settings.rubric)
     workdir = Path(tempfile.mkdtemp(prefix="labgrade-"))
     try:
-        with _sigterm_as_interrupt():
+        with sigterm_as_interrupt():
             return _grade_in(submission, workdir, settings)
     finally:
         shutil.rmtree(workdir, ignore_errors=True)
 
 
 def invalid_result(submission: str, problem: str, rubric: Rubric) -> GradeResult:
+    return ungraded_result(submission, "invalid", problem, rubric)
+
+
+def ungraded_result(
+    submission: str, status: Status, problem: str, rubric: Rubric, seconds: float = 0.0
+) -> GradeResult:
+    """Zero on every check, fail-closed, with the reason: nothing could be graded."""
     checks = tuple(
         CheckResult(s.id, s.title, 0.0, s.points, False, f"not graded: {problem}", s.step)
         for s in rubric.checks
@@ -65,7 +71,7 @@ def invalid_result(submission: str, problem: str, rubric: Rubric) -> GradeResult
     return GradeResult(
         submission=submission,
         checks=checks,
-        execution=ExecutionResult("invalid", 0.0, problem),
+        execution=ExecutionResult(status, seconds, problem),
         tracking=TrackingInfo(server=""),
     )
 
@@ -89,17 +95,26 @@ def _grade_in(submission: Submission, workdir: Path, settings: Settings) -> Grad
         snapshot = read_snapshot(server.url)
         _, split = lab_split(rubric.test_size, rubric.random_state)
         evidence = Evidence(
-            rubric, snapshot, execution.capture, execution.capture_problem, {}, split.y_test,
+            rubric,
+            snapshot,
+            execution.capture,
+            execution.capture_problem,
+            {},
+            split.y_test,
             execution.code,
-        )  # fmt: skip
+        )
         uris = [c.model.uri for c in candidates(evidence) if c.model][:MAX_PROBED_MODELS]
         if uris:
             say(f"loading {len(uris)} logged model(s) to check accuracy and predictions")
         evidence = Evidence(
-            rubric, snapshot, execution.capture, execution.capture_problem,
+            rubric,
+            snapshot,
+            execution.capture,
+            execution.capture_problem,
             predict_all(uris, server.url, workdir, rubric.test_size, rubric.random_state),
-            split.y_test, execution.code,
-        )  # fmt: skip
+            split.y_test,
+            execution.code,
+        )
         checks, best, notes = evaluate(evidence)
     tracking = TrackingInfo(
         server=server.url,
@@ -116,7 +131,7 @@ def _grade_in(submission: Submission, workdir: Path, settings: Settings) -> Grad
 
 
 @contextlib.contextmanager
-def _sigterm_as_interrupt() -> Iterator[None]:
+def sigterm_as_interrupt() -> Iterator[None]:
     """A SIGTERM (CI cancelling a job) unwinds like Ctrl-C, so every process is ended."""
     if threading.current_thread() is not threading.main_thread():
         yield

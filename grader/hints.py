@@ -18,7 +18,7 @@ def hint_for(ename: str, evalue: str) -> str | None:
     if ename == "TypeError" and "multi_class" in evalue:
         return (
             f"scikit-learn {_version('scikit-learn')} removed LogisticRegression(multi_class=...)"
-            " (gone since 1.8). Delete the \"multi_class\" entry from params in Step 3:"
+            ' (gone since 1.8). Delete the "multi_class" entry from params in Step 3:'
             " the default does the same, and it will not be logged as a param then."
         )
     if ename == "TypeError" and "artifact_path" in evalue:

@@ -5,7 +5,6 @@ the grader). It runs in a private namespace; only plain JSON leaves the kernel.
 """
 
 # mypy: ignore-errors
-# ruff: noqa: PLC0415
 
 STATE_MODULE = "_labgrade_state"
 

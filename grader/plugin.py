@@ -6,8 +6,9 @@ only when the grader's own tests are collected, so `pytest tests` pays nothing f
 
 from __future__ import annotations
 
+import contextlib
 import shutil
-from collections.abc import Generator
+from collections.abc import Callable, Generator
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -35,10 +36,25 @@ STATE = pytest.StashKey[GradingState]()
 
 def pytest_addoption(parser: pytest.Parser) -> None:
     group = parser.getgroup("grader", "MLflow Tracking lab grader")
-    group.addoption("--submission", metavar="PATH", help="notebook (.ipynb), script (.py) or folder holding one [ini: grade_submission]")
-    group.addoption("--grade-timeout", metavar="SECONDS", type=float, help="limit for executing the whole submission (default 300) [ini: grade_timeout]")
-    group.addoption("--grade-json", metavar="PATH", help="write the result as JSON to PATH [ini: grade_json]")
-    group.addoption("--rubric", metavar="PATH", help="rubric TOML with points and expected values [ini: grade_rubric]")
+    group.addoption(
+        "--submission",
+        metavar="PATH",
+        help="notebook (.ipynb), script (.py) or folder holding one [ini: grade_submission]",
+    )
+    group.addoption(
+        "--grade-timeout",
+        metavar="SECONDS",
+        type=float,
+        help="limit for executing the whole submission (default 300) [ini: grade_timeout]",
+    )
+    group.addoption(
+        "--grade-json", metavar="PATH", help="write the result as JSON to PATH [ini: grade_json]"
+    )
+    group.addoption(
+        "--rubric",
+        metavar="PATH",
+        help="rubric TOML with points and expected values [ini: grade_rubric]",
+    )
     parser.addini("grade_submission", "submission graded by default", default="")
     parser.addini("grade_timeout", "seconds allowed for executing the submission", default="300")
     parser.addini("grade_json", "where to write the JSON result", default="")
@@ -86,7 +102,9 @@ def pytest_configure(config: pytest.Config) -> None:
     submission = _path(config, "--submission", "grade_submission")
     if submission is None:
         raise pytest.UsageError("no submission: pass --submission PATH (a .ipynb, .py or folder)")
-    state = GradingState(submission, rubric, timeout, free_port(), _path(config, "--grade-json", "grade_json"))
+    state = GradingState(
+        submission, rubric, timeout, free_port(), _path(config, "--grade-json", "grade_json")
+    )
     config.stash[STATE] = state
     _reject_invalid(state)
 
@@ -111,8 +129,8 @@ def pytest_report_header(config: pytest.Config) -> list[str] | None:
         return None
     return [
         f"grader: submission {state.submission}",
-        f"grader: tracking server http://127.0.0.1:{state.port} (throwaway), timeout {state.timeout:g} s,"
-        f" rubric {state.rubric.path}",
+        f"grader: tracking server http://127.0.0.1:{state.port} (throwaway),"
+        f" timeout {state.timeout:g} s, rubric {state.rubric.path}",
     ]
 
 
@@ -138,23 +156,18 @@ def graded(request: pytest.FixtureRequest) -> GradeResult:
     return state.result
 
 
-def _progress(config: pytest.Config) -> object:
+def _progress(config: pytest.Config) -> Callable[[str], None]:
     reporter = config.pluginmanager.get_plugin("terminalreporter")
     capture = config.pluginmanager.get_plugin("capturemanager")
 
     def say(message: str) -> None:
         if reporter is None or config.get_verbosity() < 0:
             return
-        with capture.global_and_fixture_disabled() if capture else _nullcontext():
+        # Progress goes to the terminal even while pytest captures output.
+        with capture.global_and_fixture_disabled() if capture else contextlib.nullcontext():
             reporter.write_line(f"grader: {message}")
 
     return say
-
-
-def _nullcontext() -> object:
-    import contextlib
-
-    return contextlib.nullcontext()
 
 
 @pytest.hookimpl(hookwrapper=True)
@@ -164,7 +177,8 @@ def pytest_runtest_makereport(
     outcome = yield
     report = outcome.get_result()
     state = item.config.stash.get(STATE, None)
-    check_id = getattr(item, "callspec", None) and item.callspec.params.get("check_id")
+    callspec = getattr(item, "callspec", None) if isinstance(item, pytest.Function) else None
+    check_id = callspec.params.get("check_id") if callspec else None
     if report.when == "call" and report.failed and state and state.result and check_id:
         from grader.report import failure_text
 
@@ -183,7 +197,7 @@ def pytest_terminal_summary(terminalreporter: pytest.TerminalReporter) -> None:
         f"{state.rubric.title}: {result.score:g}/{result.max_score:g}", sep="=", bold=True
     )
     width = shutil.get_terminal_size((120, 24)).columns
-    for line in score_table(result, width) + [""] + execution_lines(result):
+    for line in [*score_table(result, width), "", *execution_lines(result)]:
         terminalreporter.write_line(line)
 
 

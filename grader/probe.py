@@ -61,9 +61,14 @@ def predict_all(
     try:
         proc = subprocess.run(
             [sys.executable, "-m", "grader.probe", json.dumps(request), str(out)],
-            cwd=probe_dir, env=env, stdin=subprocess.DEVNULL, capture_output=True,
-            timeout=timeout, check=False, start_new_session=True,
-        )  # fmt: skip
+            cwd=probe_dir,
+            env=env,
+            stdin=subprocess.DEVNULL,
+            capture_output=True,
+            timeout=timeout,
+            check=False,
+            start_new_session=True,
+        )
     except subprocess.TimeoutExpired as err:
         raise GraderError(f"loading the logged model took over {timeout:.0f} s") from err
     if not out.exists():

@@ -17,6 +17,18 @@ def free_port(host: str = "127.0.0.1") -> int:
         return int(sock.getsockname()[1])
 
 
+def reap_tagged(var: str, token: str) -> list[int]:
+    """Kill every process whose environment has VAR=TOKEN: all a job started, even orphans."""
+    tagged = []
+    for proc in psutil.process_iter():
+        with contextlib.suppress(psutil.Error):
+            if proc.pid != os.getpid() and proc.environ().get(var) == token:
+                tagged.append(proc)
+    _signal_all(tagged, signal.SIGKILL)
+    psutil.wait_procs(tagged, timeout=5)
+    return [p.pid for p in tagged]
+
+
 def descendants(pid: int) -> list[psutil.Process]:
     try:
         return psutil.Process(pid).children(recursive=True)

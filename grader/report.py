@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import textwrap
+from pathlib import Path
 
 from grader.results import GradeResult
 
@@ -15,7 +16,9 @@ def _points(score: float, max_score: float) -> str:
 
 def score_table(result: GradeResult, width: int = 100) -> list[str]:
     """Check, points, verdict and a one-line reason per check, then the total."""
-    rows = [(c.id, _points(c.score, c.max_score), _VERDICT[c.passed], c.message) for c in result.checks]
+    rows = [
+        (c.id, _points(c.score, c.max_score), _VERDICT[c.passed], c.message) for c in result.checks
+    ]
     id_w = max([len("check")] + [len(r[0]) for r in rows])
     pt_w = max([len("points")] + [len(r[1]) for r in rows])
     head = f"{'check':<{id_w}}  {'points':>{pt_w}}  verdict  reason"
@@ -34,15 +37,39 @@ def execution_lines(result: GradeResult) -> list[str]:
     if ex.error:
         lines.append(f"  {ex.error}")
     if result.tracking.run_id:
-        lines.append(f"graded run: {result.tracking.run_id} (experiment {result.tracking.experiment_id})")
+        lines.append(
+            f"graded run: {result.tracking.run_id} (experiment {result.tracking.experiment_id})"
+        )
     lines += [f"note: {n}" for n in result.notes]
     return lines
 
 
 def failure_text(result: GradeResult, check_id: str) -> str:
-    """What a student reads under a failing check: the full reason and the execution status."""
+    """What a student reads under a failing check (execution is summarized once, below)."""
     check = result.check(check_id)
-    text = f"{check.title}: {check.message}"
-    if result.execution.status != "ok" and result.execution.error:
-        text += f"\n(execution {result.execution.status}: {result.execution.error})"
-    return text
+    return f"{check.title}: {check.message}"
+
+
+def feedback_markdown(result: GradeResult) -> str:
+    """What a student reads after a batch: score, each verdict, what to fix and the lab step."""
+    ex = result.execution
+    lines = [
+        f"# MLflow Tracking lab: {result.score:g}/{result.max_score:g}",
+        "",
+        f"Submission: `{Path(result.submission).name}`. Execution: **{ex.status}**"
+        f" in {ex.seconds:.1f} s.",
+    ]
+    if ex.error:
+        lines += ["", f"> {ex.error}"]
+    lines += ["", "| check | points | verdict |", "|---|---|---|"]
+    lines += [
+        f"| {c.title} | {_points(c.score, c.max_score)} | {'pass' if c.passed else '**fail**'} |"
+        for c in result.checks
+    ]
+    failing = [c for c in result.checks if not c.passed]
+    if failing:
+        lines += ["", "## What to fix", ""]
+        lines += [f"- **{c.title}** ({_points(0, c.max_score)}): {c.message}" for c in failing]
+    if result.notes:
+        lines += ["", "## Notes", ""] + [f"- {note}" for note in result.notes]
+    return "\n".join(lines) + "\n"

@@ -84,12 +84,12 @@ def _parse(path: Path, data: Mapping[str, Any], known_ids: frozenset[str] | None
     return Rubric(path, title, test_size, random_state, checks)
 
 
-def _parse_check(
-    path: Path, cid: str, table: Any, known_ids: frozenset[str] | None
-) -> CheckSpec:
+def _parse_check(path: Path, cid: str, table: Any, known_ids: frozenset[str] | None) -> CheckSpec:
     where = f"rubric {path}, [checks.{cid}]"
     if known_ids is not None and cid not in known_ids:
-        raise RubricError(f"{where}: unknown check id; known ids are {', '.join(sorted(known_ids))}")
+        raise RubricError(
+            f"{where}: unknown check id; known ids are {', '.join(sorted(known_ids))}"
+        )
     if not isinstance(table, dict):
         raise RubricError(f"{where}: must be a table")
     points = table.get("points")

@@ -13,7 +13,7 @@ import uuid
 from collections.abc import Iterator
 from pathlib import Path
 from types import SimpleNamespace
-from typing import Any
+from typing import Any, ClassVar
 
 import py
 from xprocess import ProcessStarter, XProcess
@@ -39,6 +39,21 @@ def log_tail(path: Path, lines: int = 15) -> str:
     return "\n".join(text.strip().splitlines()[-lines:])
 
 
+@contextlib.contextmanager
+def bounded_retries() -> Iterator[None]:
+    """CLIENT_ENV for MlflowClient calls made in the grader's own process, then restored."""
+    saved = {k: os.environ.get(k) for k in CLIENT_ENV}
+    os.environ.update(CLIENT_ENV)
+    try:
+        yield
+    finally:
+        for key, value in saved.items():
+            if value is None:
+                os.environ.pop(key, None)
+            else:
+                os.environ[key] = value
+
+
 def clean_env(extra: dict[str, str] | None = None) -> dict[str, str]:
     """The grader's environment without any MLflow setting of the user's, plus EXTRA."""
     env = {k: v for k, v in os.environ.items() if not k.startswith("MLFLOW_")}
@@ -53,17 +68,17 @@ class _QuietLog:
 
 
 def _starter(url: str, args: list[str], env: dict[str, str], deadline: float) -> type:
-    class MlflowServerStarter(ProcessStarter):  # type: ignore[misc]
+    class MlflowServerStarter(ProcessStarter):
         terminate_on_interrupt = True
         timeout = deadline
-        popen_kwargs = {"stdin": subprocess.DEVNULL}
+        popen_kwargs: ClassVar[dict[str, Any]] = {"stdin": subprocess.DEVNULL}
 
         @property
         def args(self) -> list[str]:
             return args
 
         @property
-        def env(self) -> dict[str, str]:  # type: ignore[override]
+        def env(self) -> dict[str, str]:
             return env
 
         def startup_check(self) -> bool:
@@ -114,12 +129,22 @@ def throwaway_server(
     port = port or free_port(HOST)
     url = f"http://{HOST}:{port}"
     args = [
-        sys.executable, "-m", "mlflow", "server",
-        "--host", HOST, "--port", str(port), "--workers", "1",
-        "--backend-store-uri", f"sqlite:///{store / 'mlflow.db'}",
-        "--artifacts-destination", str(store / "artifacts"),
+        sys.executable,
+        "-m",
+        "mlflow",
+        "server",
+        "--host",
+        HOST,
+        "--port",
+        str(port),
+        "--workers",
+        "1",
+        "--backend-store-uri",
+        f"sqlite:///{store / 'mlflow.db'}",
+        "--artifacts-destination",
+        str(store / "artifacts"),
         "--serve-artifacts",
-    ]  # fmt: skip
+    ]
     env = clean_env({"MLFLOW_SERVER_ENABLE_JOB_EXECUTION": "false", "PYTHONUNBUFFERED": "1"})
     # A fresh control dir and a unique name: xprocess never finds an earlier server to reuse.
     xproc = XProcess(SimpleNamespace(), py.path.local(str(store / "xprocess")), log=_QuietLog())
@@ -131,10 +156,12 @@ def throwaway_server(
         try:
             xproc.ensure(name, _starter(url, args, env, startup_timeout), restart=True)
         except TimeoutError as err:
-            failure.append(ServerError(
-                f"MLflow server at {url} did not answer /health within {startup_timeout:.0f} s."
-                f" End of its log:\n{log_tail(log_path)}"
-            ))  # fmt: skip
+            failure.append(
+                ServerError(
+                    f"MLflow server at {url} did not answer /health within {startup_timeout:.0f} s."
+                    f" End of its log:\n{log_tail(log_path)}"
+                )
+            )
             failure[-1].__cause__ = err
         except ServerError as err:
             failure.append(err)

@@ -32,7 +32,7 @@ class Submission:
 
 
 def load_submission(path: Path) -> Submission:
-    """Resolve PATH (file or folder) and parse it; raise InvalidSubmission with a one-line reason."""
+    """Resolve PATH (file or folder) and parse it; InvalidSubmission carries a one-line reason."""
     path = _resolve(path)
     text = _read_text(path)
     if path.suffix == ".ipynb":
@@ -42,7 +42,9 @@ def load_submission(path: Path) -> Submission:
 
 def _resolve(path: Path) -> Path:
     if not path.exists():
-        raise InvalidSubmission(str(path), "does not exist; pass --submission PATH to a .ipynb or .py")
+        raise InvalidSubmission(
+            str(path), "does not exist; pass --submission PATH to a .ipynb or .py"
+        )
     if path.is_dir():
         return _pick_from_folder(path)
     if path.suffix not in SUFFIXES:

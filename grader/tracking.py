@@ -8,6 +8,7 @@ from pathlib import Path
 from typing import Any
 
 from grader.errors import GraderError
+from grader.server import bounded_retries
 
 
 @dataclass(frozen=True)
@@ -70,11 +71,12 @@ def read_snapshot(tracking_uri: str) -> Snapshot:
     from mlflow.tracking import MlflowClient
 
     try:
-        client = MlflowClient(tracking_uri=tracking_uri, registry_uri=tracking_uri)
-        experiments = _experiments(client)
-        models = _logged_models(client, [e.id for e in experiments], tracking_uri)
-        runs = _runs(client, [e.id for e in experiments], models)
-        versions = _versions(client)
+        with bounded_retries():
+            client = MlflowClient(tracking_uri=tracking_uri, registry_uri=tracking_uri)
+            experiments = _experiments(client)
+            models = _logged_models(client, [e.id for e in experiments], tracking_uri)
+            runs = _runs(client, [e.id for e in experiments], models)
+            versions = _versions(client)
     except (MlflowException, OSError) as err:
         raise GraderError(
             f"could not read the tracking server at {tracking_uri} after execution: {err}"
@@ -86,9 +88,7 @@ def _experiments(client: Any) -> tuple[Experiment, ...]:
     from mlflow.entities import ViewType
 
     found = client.search_experiments(view_type=ViewType.ALL, max_results=1000)
-    return tuple(
-        Experiment(e.experiment_id, e.name, e.lifecycle_stage == "deleted") for e in found
-    )
+    return tuple(Experiment(e.experiment_id, e.name, e.lifecycle_stage == "deleted") for e in found)
 
 
 def _runs(
@@ -152,13 +152,16 @@ def _describe(m: Any, tracking_uri: str, dest: Path) -> LoggedModel:
     inputs, numeric = _width(sig.inputs) if sig and sig.inputs else (0, False)
     outputs, _ = _width(sig.outputs) if sig and sig.outputs else (0, False)
     return LoggedModel(
-        model_id, name, uri, run_id,
+        model_id,
+        name,
+        uri,
+        run_id,
         has_signature=sig is not None,
         inputs=inputs,
         inputs_numeric=numeric,
         outputs=outputs,
         has_input_example=meta.saved_input_example_info is not None,
-    )  # fmt: skip
+    )
 
 
 def _width(schema: Any) -> tuple[int, bool]:
@@ -182,6 +185,8 @@ def _versions(client: Any) -> dict[str, tuple[ModelVersion, ...]]:
     # No name filter: any registered name, quotes included, is listed as it is.
     for v in client.search_model_versions(max_results=10000):
         result.setdefault(v.name, []).append(
-            ModelVersion(v.name, str(v.version), v.source or "", v.run_id, getattr(v, "model_id", None))
+            ModelVersion(
+                v.name, str(v.version), v.source or "", v.run_id, getattr(v, "model_id", None)
+            )
         )
     return {name: tuple(found) for name, found in result.items()}

@@ -127,11 +127,15 @@ TEMPLATE_TODO = {
 
 def notebook(cells: list[tuple[str, str]]) -> nbformat.NotebookNode:
     nb = nbformat.v4.new_notebook()
-    nb.metadata["kernelspec"] = {"name": "python3", "display_name": "Python 3", "language": "python"}
+    nb.metadata["kernelspec"] = {
+        "name": "python3",
+        "display_name": "Python 3",
+        "language": "python",
+    }
     nb.metadata["language_info"] = {"name": "python"}
-    for kind, source in cells:
+    for index, (kind, source) in enumerate(cells):
         new = nbformat.v4.new_markdown_cell if kind == "md" else nbformat.v4.new_code_cell
-        nb.cells.append(new(source))
+        nb.cells.append(new(source, id=f"cell-{index}"))  # stable ids: regenerating is a no-op
     return nb
 
 
@@ -150,29 +154,93 @@ PUBLISHED = variant(lambda s: s.replace('    "max_iter": 1000,\n', '    "max_ite
 
 LABELLED: dict[str, list[tuple[str, str]]] = {
     "full_marks_published": PUBLISHED,
-    "full_marks_mlflow3": variant(lambda s: s.replace('mlflow.set_tracking_uri(uri="http://127.0.0.1:8080")\n', "")),
+    "full_marks_mlflow3": variant(
+        lambda s: s.replace('mlflow.set_tracking_uri(uri="http://127.0.0.1:8080")\n', "")
+    ),
     "full_marks_hardcoded_uri": variant(
         lambda s: s.replace("http://127.0.0.1:8080", "http://127.0.0.1:8081"),
-        extra=[("code", 'client = mlflow.MlflowClient(tracking_uri="http://localhost:8081")\n'
-                        'mlflow.set_registry_uri("http://localhost:8081")\n'
-                        'client.search_experiments()')],
-    ),  # fmt: skip
-    "full_marks_rerun": variant(before_predict=[("code", LOG.replace('log_metric("accuracy", accuracy)', 'log_metric("accuracy", 0.5 * accuracy)')), ("code", LOG)]),
-    "full_marks_cleanup": variant(extra=[("md", "## Step 7 - Cleanup"), ("code",
-        'exp = mlflow.get_experiment_by_name("MLflow Quickstart")\nmlflow.delete_experiment(exp.experiment_id)')]),
-    "full_marks_pip_cell": variant(before_predict=[("code", "%pip install mlflow scikit-learn\n!mlflow server --host 127.0.0.1 --port 8080")]),
-    "loses_experiment": variant(lambda s: s.replace('set_experiment("MLflow Quickstart")', 'set_experiment("MLflow quickstart ")')),
-    "loses_params": variant(lambda s: s.replace("mlflow.log_params(params)", 'mlflow.log_params({"solver": "lbfgs", "max_iter": 1000})')),
-    "loses_metric": variant(lambda s: s.replace('log_metric("accuracy", accuracy)', 'log_metric("accuracy", accuracy_score(y_train, lr.predict(X_train)))')),
-    "loses_tag": variant(lambda s: s.replace('    mlflow.set_tag("Training Info", "Basic LR model for iris data")\n', "")),
-    "loses_signature": variant(lambda s: s.replace("        signature=signature,\n        input_example=X_train,\n", "")),
-    "loses_registered_model": variant(lambda s: s.replace('        registered_model_name="tracking-quickstart",\n', "")),
-    "loses_predictions": variant(lambda s: s.replace("loaded_model = mlflow.pyfunc.load_model(model_info.model_uri)\n\npredictions = loaded_model.predict(X_test)",
-                                                      "predictions = lr.predict(X_test)")),
-    "error_in_cell": variant(lambda s: s.replace("        signature=signature,", "        signature=signatures,")
-                             .replace("    # Log the model\n    model_info", "# Log the model\nmodel_info")),
-    "timeout_after_logging": variant(before_predict=[("code", "import time\nwhile True:\n    time.sleep(0.5)")]),
-}  # fmt: skip
+        extra=[
+            (
+                "code",
+                'client = mlflow.MlflowClient(tracking_uri="http://localhost:8081")\n'
+                'mlflow.set_registry_uri("http://localhost:8081")\n'
+                "client.search_experiments()",
+            )
+        ],
+    ),
+    "full_marks_rerun": variant(
+        before_predict=[
+            (
+                "code",
+                LOG.replace(
+                    'log_metric("accuracy", accuracy)', 'log_metric("accuracy", 0.5 * accuracy)'
+                ),
+            ),
+            ("code", LOG),
+        ]
+    ),
+    "full_marks_cleanup": variant(
+        extra=[
+            ("md", "## Step 7 - Cleanup"),
+            (
+                "code",
+                'exp = mlflow.get_experiment_by_name("MLflow Quickstart")\nmlflow.delete_experiment(exp.experiment_id)',
+            ),
+        ]
+    ),
+    "full_marks_pip_cell": variant(
+        before_predict=[
+            (
+                "code",
+                "%pip install mlflow scikit-learn\n!mlflow server --host 127.0.0.1 --port 8080",
+            )
+        ]
+    ),
+    "loses_experiment": variant(
+        lambda s: s.replace(
+            'set_experiment("MLflow Quickstart")', 'set_experiment("MLflow quickstart ")'
+        )
+    ),
+    "loses_params": variant(
+        lambda s: s.replace(
+            "mlflow.log_params(params)", 'mlflow.log_params({"solver": "lbfgs", "max_iter": 1000})'
+        )
+    ),
+    "loses_metric": variant(
+        lambda s: s.replace(
+            'log_metric("accuracy", accuracy)',
+            'log_metric("accuracy", accuracy_score(y_train, lr.predict(X_train)))',
+        )
+    ),
+    "loses_metric_hardcoded": variant(
+        lambda s: s.replace('log_metric("accuracy", accuracy)', 'log_metric("accuracy", 1.0)')
+    ),
+    "loses_tag": variant(
+        lambda s: s.replace(
+            '    mlflow.set_tag("Training Info", "Basic LR model for iris data")\n', ""
+        )
+    ),
+    "loses_signature": variant(
+        lambda s: s.replace("        signature=signature,\n        input_example=X_train,\n", "")
+    ),
+    "loses_registered_model": variant(
+        lambda s: s.replace('        registered_model_name="tracking-quickstart",\n', "")
+    ),
+    "loses_predictions": variant(
+        lambda s: s.replace(
+            "loaded_model = mlflow.pyfunc.load_model(model_info.model_uri)\n\npredictions = loaded_model.predict(X_test)",
+            "predictions = lr.predict(X_test)",
+        )
+    ),
+    "error_in_cell": variant(
+        lambda s: s.replace(
+            "        signature=signature,", "        signature=signatures,"
+        ).replace("    # Log the model\n    model_info", "# Log the model\nmodel_info")
+    ),
+    "timeout_after_logging": variant(
+        before_predict=[("code", "import time\nwhile True:\n    time.sleep(0.5)")]
+    ),
+}
 
 
 def script(cells: list[tuple[str, str]]) -> str:
@@ -190,7 +258,10 @@ def main() -> None:
     template = [(k, TEMPLATE_TODO.get(s, s)) for k, s in STEPS]
     nbformat.write(notebook(template), ROOT / "student_template" / "lab1_tracking_quickstart.ipynb")
     for name, cells in LABELLED.items():
-        nbformat.write(notebook(cells), HERE / f"{name}.ipynb")
+        nb = notebook(cells)
+        if name == "full_marks_mlflow3":  # a kernelspec this machine lacks: graded all the same
+            nb.metadata["kernelspec"] = {"name": "conda-env-mlops-py", "display_name": "mlops"}
+        nbformat.write(nb, HERE / f"{name}.ipynb")
     (HERE / "full_marks_script.py").write_text(script(STEPS), encoding="utf-8")
     (HERE / "invalid_not_json.ipynb").write_text('{"cells": [ this is not JSON\n', encoding="utf-8")
 

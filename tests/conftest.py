@@ -1,0 +1,23 @@
+"""Fixtures of the grader's own suite: each labelled submission is graded once per session."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from pathlib import Path
+
+import pytest
+
+from tests.helpers import GradingRun, run_grader
+
+
+@pytest.fixture(scope="session")
+def graded_run(tmp_path_factory: pytest.TempPathFactory) -> Callable[..., GradingRun]:
+    cache: dict[tuple[Path, tuple[str, ...]], GradingRun] = {}
+
+    def get(submission: Path, *extra: str) -> GradingRun:
+        key = (submission, extra)
+        if key not in cache:
+            cache[key] = run_grader(submission, tmp_path_factory.mktemp(submission.stem), *extra)
+        return cache[key]
+
+    return get

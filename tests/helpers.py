@@ -1,0 +1,136 @@
+"""Running `pytest grader` as a student would, and seeing what it left running."""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+import uuid
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import psutil
+
+ROOT = Path(__file__).resolve().parent.parent
+SUBMISSIONS = Path(__file__).resolve().parent / "submissions"
+TOKEN_VAR = "LABGRADE_TEST_TOKEN"
+
+
+@dataclass(frozen=True)
+class GradingRun:
+    exit_code: int
+    stdout: str
+    stderr: str
+    result: dict[str, Any] | None
+    leftovers: list[str]
+    junit: str
+    changed_files: list[str]
+
+    def check(self, check_id: str) -> dict[str, Any]:
+        assert self.result is not None
+        return next(c for c in self.result["checks"] if c["id"] == check_id)
+
+
+def processes_with_token(token: str) -> list[psutil.Process]:
+    """Every live process started under this grading run (the token is in its environment)."""
+    found = []
+    for proc in psutil.process_iter(["pid"]):
+        try:
+            if proc.environ().get(TOKEN_VAR) == token and proc.status() != psutil.STATUS_ZOMBIE:
+                found.append(proc)
+        except psutil.Error:
+            continue
+    return found
+
+
+def describe(procs: list[psutil.Process]) -> list[str]:
+    out = []
+    for proc in procs:
+        try:
+            out.append(f"{proc.pid} {' '.join(proc.cmdline())[:150]}")
+        except psutil.Error:
+            continue
+    return out
+
+
+def start_grader(submission: Path, out_dir: Path, *extra: str) -> tuple[subprocess.Popen[str], str]:
+    token = uuid.uuid4().hex
+    env = {**os.environ, TOKEN_VAR: token}
+    cmd = [
+        sys.executable,
+        "-m",
+        "pytest",
+        "grader",
+        "--submission",
+        str(submission),
+        "--grade-json",
+        str(out_dir / "result.json"),
+        "--junitxml",
+        str(out_dir / "junit.xml"),
+        "-p",
+        "no:xdist",
+        *extra,
+    ]
+    proc = subprocess.Popen(
+        cmd,
+        cwd=ROOT,
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        stdin=subprocess.DEVNULL,
+        text=True,
+    )
+    return proc, token
+
+
+def finish(
+    proc: subprocess.Popen[str], token: str, out_dir: Path, timeout: float = 600
+) -> GradingRun:
+    stdout, stderr = proc.communicate(timeout=timeout)
+    # The grader must have ended everything before it exits: look right away, no grace period.
+    leftovers = describe(processes_with_token(token))
+    for leftover in processes_with_token(token):  # leave the machine clean even when failing
+        leftover.kill()
+    json_path = out_dir / "result.json"
+    result = json.loads(json_path.read_text()) if json_path.exists() else None
+    junit_path = out_dir / "junit.xml"
+    junit = junit_path.read_text() if junit_path.exists() else ""
+    return GradingRun(proc.returncode, stdout, stderr, result, leftovers, junit, [])
+
+
+def run_grader(submission: Path, out_dir: Path, *extra: str) -> GradingRun:
+    before = folder_state(submission.parent)
+    proc, token = start_grader(submission, out_dir, *extra)
+    run = finish(proc, token, out_dir)
+    after = folder_state(submission.parent)
+    changed = sorted(k for k in before.keys() | after.keys() if before.get(k) != after.get(k))
+    return dataclasses.replace(run, changed_files=changed)
+
+
+def folder_state(folder: Path) -> dict[str, tuple[int, int]]:
+    """Size and mtime of every file below FOLDER: grading must not write into it."""
+    return {
+        str(p.relative_to(folder)): (p.stat().st_size, p.stat().st_mtime_ns)
+        for p in folder.rglob("*")
+        if p.is_file() and "__pycache__" not in p.parts
+    }
+
+
+def signal_when_running(
+    proc: subprocess.Popen[str], token: str, limit: float, sig: int = signal.SIGINT
+) -> bool:
+    """Signal the grader once its kernel and its MLflow server both run (mid-grading)."""
+    deadline = time.monotonic() + limit
+    while time.monotonic() < deadline and proc.poll() is None:
+        lines = " ".join(describe(processes_with_token(token)))
+        if "ipykernel_launcher" in lines and "uvicorn" in lines:
+            time.sleep(3)  # let the kernel get into the submission's cells
+            proc.send_signal(sig)
+            return True
+        time.sleep(0.2)
+    return False

@@ -1,0 +1,50 @@
+"""`pytest grader` as a command: options, exit codes and errors that need no server."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+from tests.helpers import ROOT
+
+
+def _pytest(*args: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, "-m", "pytest", *args],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
+
+
+def test_missing_submission_is_one_line_and_writes_json(tmp_path: Path) -> None:
+    out = tmp_path / "g.json"
+    proc = _pytest("grader", "--submission", "nope/lab.ipynb", "--grade-json", str(out))
+    assert proc.returncode == 4
+    lines = [ln for ln in proc.stderr.splitlines() if ln.strip()]
+    assert len(lines) == 1, proc.stderr
+    assert "nope/lab.ipynb: does not exist" in lines[0]
+    assert "Traceback" not in proc.stdout + proc.stderr
+    data = json.loads(out.read_text())
+    assert data["score"] == 0
+    assert data["execution"]["status"] == "invalid"
+
+
+def test_options_are_one_group_in_help() -> None:
+    proc = _pytest("--help")
+    section = proc.stdout.split("MLflow Tracking lab grader:")[1].split("\n\n")[0]
+    for flag in ("--submission", "--grade-timeout", "--grade-json", "--rubric"):
+        assert flag in section
+    for ini in ("grade_submission", "grade_timeout", "grade_json", "grade_rubric"):
+        assert ini in proc.stdout
+
+
+def test_grader_tests_are_not_collected_for_the_suite_itself() -> None:
+    proc = _pytest("tests/test_units.py", "--collect-only", "-q")
+    assert proc.returncode == 0
+    assert "grader/test_lab.py" not in proc.stdout
+    assert "grader: submission" not in proc.stdout

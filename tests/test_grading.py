@@ -1,0 +1,259 @@
+"""The grader end to end on labelled submissions: `pytest grader --submission X --grade-json J`."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from xml.etree import ElementTree
+
+import pytest
+
+from tests.helpers import ROOT, SUBMISSIONS, GradingRun
+
+ALL = {"experiment", "params", "metric", "tag", "signature", "registered_model", "predictions"}
+
+
+@dataclass(frozen=True)
+class Case:
+    path: Path
+    score: float
+    status: str = "ok"
+    failing: frozenset[str] = frozenset()
+    # check id (or "execution", or "output" for the terminal) -> fragments that must appear
+    says: dict[str, tuple[str, ...]] = field(default_factory=dict)
+    flags: tuple[str, ...] = ()
+
+    @property
+    def id(self) -> str:
+        return self.path.stem if self.path.parent == SUBMISSIONS else self.path.parent.name
+
+
+def sub(name: str) -> Path:
+    return SUBMISSIONS / name
+
+
+CASES = [
+    Case(
+        ROOT / "reference" / "lab1_tracking_quickstart.ipynb",
+        100,
+        says={"output": ("MLflow Tracking lab: 100/100", "grader: submission")},
+    ),
+    Case(
+        ROOT / "student_template" / "lab1_tracking_quickstart.ipynb",
+        0,
+        failing=frozenset(ALL),
+        says={
+            "experiment": ('no experiment named "MLflow Quickstart"', "Step 4"),
+            "params": ("no run was logged",),
+            "predictions": ("`result` or `predictions`", "Step 5"),
+        },
+    ),
+    Case(sub("full_marks_published.ipynb"), 100),
+    Case(sub("full_marks_mlflow3.ipynb"), 100),
+    Case(sub("full_marks_script.py"), 100),
+    Case(
+        sub("full_marks_hardcoded_uri.ipynb"),
+        100,
+        says={"output": ("http://127.0.0.1:8081", "http://localhost:8081", "throwaway server")},
+    ),
+    Case(sub("full_marks_rerun.ipynb"), 100, says={"output": ("best complete one of 3 runs",)}),
+    Case(sub("full_marks_cleanup.ipynb"), 100, says={"experiment": ("deleted",)}),
+    Case(
+        sub("full_marks_pip_cell.ipynb"),
+        100,
+        says={
+            "output": (
+                "did not run `%pip install mlflow scikit-learn`",
+                "did not run `!mlflow server",
+            )
+        },
+    ),
+    Case(
+        sub("loses_experiment.ipynb"),
+        90,
+        failing=frozenset({"experiment"}),
+        says={"experiment": ('"MLflow quickstart "', "only in case or spaces")},
+    ),
+    Case(
+        sub("loses_params.ipynb"),
+        85,
+        failing=frozenset({"params"}),
+        says={"params": ("random_state missing", "mlflow.log_params")},
+    ),
+    Case(
+        sub("loses_metric.ipynb"),
+        85,
+        failing=frozenset({"metric"}),
+        says={"metric": ("accuracy=0.975 is logged", "scores 1 on the lab's test split")},
+    ),
+    Case(
+        sub("loses_metric_hardcoded.ipynb"),
+        85,
+        failing=frozenset({"metric"}),
+        says={"metric": ("typed into the code",)},
+    ),
+    Case(
+        sub("loses_tag.ipynb"),
+        90,
+        failing=frozenset({"tag"}),
+        says={"tag": ('no "Training Info" tag', "mlflow.set_tag")},
+    ),
+    Case(
+        sub("loses_signature.ipynb"),
+        85,
+        failing=frozenset({"signature"}),
+        says={"signature": ("no signature", "no input example")},
+    ),
+    Case(
+        sub("loses_registered_model.ipynb"),
+        80,
+        failing=frozenset({"registered_model"}),
+        says={
+            "registered_model": (
+                'no registered model "tracking-quickstart"',
+                "registered_model_name",
+            )
+        },
+    ),
+    Case(
+        sub("loses_predictions.ipynb"),
+        85,
+        failing=frozenset({"predictions"}),
+        says={"predictions": ("mlflow.pyfunc.load_model",)},
+    ),
+    Case(
+        sub("error_in_cell.ipynb"),
+        35,
+        status="error",
+        failing=frozenset({"metric", "signature", "registered_model", "predictions"}),
+        says={
+            "execution": ("cell 6", "NameError", "signatures", "Fix:"),
+            "metric": ("cannot be verified",),
+        },
+    ),
+    Case(
+        sub("timeout_after_logging.ipynb"),
+        85,
+        status="timeout",
+        failing=frozenset({"predictions"}),
+        flags=("--grade-timeout", "60"),
+        says={"execution": ("60 s limit", "cell 8 (`import time`)")},
+    ),
+    Case(
+        sub("invalid_not_json.ipynb"),
+        0,
+        status="invalid",
+        failing=frozenset(ALL),
+        says={"execution": ("invalid JSON",), "stderr": ("invalid_not_json.ipynb",)},
+    ),
+]
+PARAMS = [
+    pytest.param(c, id=c.id, marks=[pytest.mark.xdist_group(c.id), pytest.mark.slow]) for c in CASES
+]
+
+Grade = Callable[..., GradingRun]
+
+
+def _run(graded_run: Grade, case: Case) -> GradingRun:
+    return graded_run(case.path, *case.flags)
+
+
+@pytest.mark.parametrize("case", PARAMS)
+def test_score_status_and_verdicts(graded_run: Grade, case: Case) -> None:
+    run = _run(graded_run, case)
+    assert run.result is not None, run.stderr
+    assert run.result["execution"]["status"] == case.status, run.result["execution"]
+    assert run.result["score"] == case.score, [c["message"] for c in run.result["checks"]]
+    assert run.result["max_score"] == 100
+    failed = {c["id"] for c in run.result["checks"] if not c["passed"]}
+    assert failed == case.failing
+    for check in run.result["checks"]:
+        assert check["score"] == (check["max_score"] if check["passed"] else 0)
+
+
+@pytest.mark.parametrize("case", PARAMS)
+def test_messages_say_what_to_fix(graded_run: Grade, case: Case) -> None:
+    run = _run(graded_run, case)
+    assert run.result is not None
+    texts = {c["id"]: c["message"] for c in run.result["checks"]}
+    texts["execution"] = run.result["execution"]["error"] or ""
+    texts["output"], texts["stderr"] = run.stdout, run.stderr
+    for where, fragments in case.says.items():
+        for fragment in fragments:
+            assert fragment in texts[where], f"{where}: {texts[where]!r}"
+    for check in run.result["checks"]:
+        if not check["passed"]:
+            assert "revisit Step" in check["message"] or case.status == "invalid"
+
+
+@pytest.mark.parametrize("case", PARAMS)
+def test_exit_code_and_json_shape(graded_run: Grade, case: Case) -> None:
+    run = _run(graded_run, case)
+    expected = {100: 0}.get(int(case.score), 1) if case.status != "invalid" else 4
+    assert run.exit_code == expected, run.stdout[-2000:] + run.stderr[-2000:]
+    assert run.result is not None
+    assert set(run.result) == {
+        "submission",
+        "score",
+        "max_score",
+        "checks",
+        "execution",
+        "tracking",
+    }
+    assert [c["id"] for c in run.result["checks"]] == [
+        "experiment",
+        "params",
+        "metric",
+        "tag",
+        "signature",
+        "registered_model",
+        "predictions",
+    ]
+    for check in run.result["checks"]:
+        assert set(check) == {"id", "title", "score", "max_score", "passed", "message"}
+    assert set(run.result["execution"]) == {"status", "seconds", "error"}
+    assert set(run.result["tracking"]) == {"server", "experiment_id", "run_id"}
+    if case.status != "invalid":
+        assert run.result["tracking"]["server"].startswith("http://127.0.0.1:")
+        assert f"grader: tracking server {run.result['tracking']['server']}" in run.stdout
+    if case.status == "invalid":
+        assert "Traceback" not in run.stdout + run.stderr
+        assert len([ln for ln in run.stderr.splitlines() if ln.strip()]) == 1, run.stderr
+
+
+@pytest.mark.parametrize("case", PARAMS)
+def test_nothing_left_running(graded_run: Grade, case: Case) -> None:
+    run = _run(graded_run, case)
+    assert run.leftovers == []
+
+
+@pytest.mark.parametrize("case", [p for p in PARAMS if p.values[0].score < 100])
+def test_failing_checks_show_their_reason_not_a_traceback(graded_run: Grade, case: Case) -> None:
+    run = _run(graded_run, case)
+    if case.status == "invalid":
+        return
+    assert "FAILED grader/test_lab.py::test_check[" in run.stdout
+    assert "grader/results.py" not in run.stdout  # a reason, not the grader's innards
+
+
+@pytest.mark.parametrize("case", PARAMS)
+def test_student_files_are_never_written(graded_run: Grade, case: Case) -> None:
+    run = _run(graded_run, case)
+    assert run.changed_files == []
+
+
+@pytest.mark.parametrize("case", [p for p in PARAMS if p.values[0].status != "invalid"])
+def test_junit_xml_has_one_case_per_check(graded_run: Grade, case: Case) -> None:
+    run = _run(graded_run, case)
+    cases = ElementTree.fromstring(run.junit).iter("testcase")
+    verdicts = {c.get("name"): c.find("failure") is None for c in cases}
+    assert verdicts == {f"test_check[{cid}]": cid not in case.failing for cid in sorted(ALL)}
+
+
+@pytest.mark.parametrize("case", [p for p in PARAMS if "experiment" not in p.values[0].failing])
+def test_every_grading_gets_a_fresh_server(graded_run: Grade, case: Case) -> None:
+    run = _run(graded_run, case)
+    assert run.result is not None
+    # On a fresh server the lab's experiment is the first after Default: nothing was reused.
+    assert run.result["tracking"]["experiment_id"] == "1"
