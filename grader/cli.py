@@ -1,0 +1,158 @@
+"""`labgrade`: grade one submission, a whole class, or merge shard outputs.
+
+labgrade grade PATH [--grade-json J] [--feedback F] [--timeout S] [--rubric R]
+labgrade batch SUBMISSIONS --out DIR [--jobs N] [--timeout S] [--regrade] [--only ID]
+               [--shard K/N] [--rubric R]
+labgrade merge DIR1 DIR2 ... --out DIR [--rubric R]
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+from pathlib import Path
+
+from grader.errors import GraderError
+
+EXIT_FULL, EXIT_PARTIAL, EXIT_GRADER, EXIT_INVALID, EXIT_INTERRUPTED = 0, 1, 3, 4, 130
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = _parser().parse_args(argv)
+    try:
+        return int(args.handler(args))
+    except GraderError as err:
+        print(f"labgrade: {err}", file=sys.stderr)
+        return EXIT_GRADER
+    except KeyboardInterrupt:
+        print("labgrade: interrupted", file=sys.stderr)
+        return EXIT_INTERRUPTED
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="labgrade", description="MLflow Tracking lab grader")
+    sub = parser.add_subparsers(required=True, metavar="COMMAND")
+
+    one = sub.add_parser("grade", help="grade one submission (what `pytest grader` runs)")
+    one.add_argument("submission", type=Path, help=".ipynb, .py, or a folder holding one")
+    one.add_argument("--grade-json", type=Path, help="write the JSON result here")
+    one.add_argument("--feedback", type=Path, help="write the student's feedback (Markdown) here")
+    _common(one)
+    one.set_defaults(handler=_grade)
+
+    batch = sub.add_parser("batch", help="grade a folder or an LMS .zip of submissions")
+    batch.add_argument("submissions", type=Path, help="folder (file or folder per student) or .zip")
+    batch.add_argument("--out", type=Path, required=True, help="gradebook folder")
+    batch.add_argument(
+        "--jobs",
+        type=int,
+        default=os.cpu_count() or 1,
+        help="gradings at once (default: number of cores)",
+    )
+    batch.add_argument("--regrade", action="store_true", help="grade unchanged submissions again")
+    batch.add_argument(
+        "--only",
+        action="append",
+        default=[],
+        metavar="ID",
+        help="(re)grade only this student; repeatable",
+    )
+    batch.add_argument(
+        "--shard",
+        type=_shard,
+        default=(1, 1),
+        metavar="K/N",
+        help="grade the K-th of N deterministic slices (for CI matrices)",
+    )
+    _common(batch)
+    batch.set_defaults(handler=_batch)
+
+    merge = sub.add_parser("merge", help="join shard outputs into one gradebook")
+    merge.add_argument("dirs", type=Path, nargs="+", help="gradebook folders of the shards")
+    merge.add_argument("--out", type=Path, required=True, help="merged gradebook folder")
+    merge.add_argument("--rubric", type=Path, help="rubric TOML (default: the grader's)")
+    merge.set_defaults(handler=_merge)
+    return parser
+
+
+def _common(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "--timeout",
+        type=float,
+        default=300.0,
+        help="seconds for executing a submission (default 300)",
+    )
+    parser.add_argument("--rubric", type=Path, help="rubric TOML (default: the grader's)")
+
+
+def _shard(text: str) -> tuple[int, int]:
+    try:
+        k, n = (int(part) for part in text.split("/"))
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"--shard {text!r}: expected K/N, e.g. 1/4") from None
+    if not 1 <= k <= n:
+        raise argparse.ArgumentTypeError(f"--shard {text!r}: K must be between 1 and N")
+    return k, n
+
+
+def _rubric(path: Path | None):  # type: ignore[no-untyped-def]
+    from grader.checks import KNOWN_IDS
+    from grader.rubric import load_rubric
+
+    return load_rubric(path, KNOWN_IDS)
+
+
+def _grade(args: argparse.Namespace) -> int:
+    from grader.grading import Settings, grade
+    from grader.report import execution_lines, feedback_markdown, score_table
+
+    result = grade(args.submission, Settings(_rubric(args.rubric), args.timeout))
+    if args.grade_json:
+        result.write_json(args.grade_json)
+    if args.feedback:
+        args.feedback.parent.mkdir(parents=True, exist_ok=True)
+        args.feedback.write_text(feedback_markdown(result), encoding="utf-8")
+    for line in [*score_table(result), "", *execution_lines(result)]:
+        print(line)
+    if result.execution.status == "invalid":
+        print(
+            f"labgrade: cannot grade {result.submission}: {result.execution.error}", file=sys.stderr
+        )
+        return EXIT_INVALID
+    return EXIT_FULL if result.full_marks else EXIT_PARTIAL
+
+
+def _batch(args: argparse.Namespace) -> int:
+    from grader.batch import BatchSettings, run_batch
+    from grader.grading import sigterm_as_interrupt
+    from grader.progress import Progress
+
+    settings = BatchSettings(
+        rubric=_rubric(args.rubric),
+        out=args.out,
+        jobs=args.jobs,
+        timeout=args.timeout,
+        regrade=args.regrade,
+        only=frozenset(args.only),
+        shard=args.shard,
+    )
+    with sigterm_as_interrupt(), Progress() as progress:
+        report = run_batch(args.submissions, settings, progress)
+    print(
+        f"labgrade: graded {len(report.graded)}, skipped {len(report.skipped)} unchanged;"
+        f" {len(report.rows)} rows in {args.out / 'grades.csv'}"
+    )
+    return EXIT_INTERRUPTED if report.interrupted else 0
+
+
+def _merge(args: argparse.Namespace) -> int:
+    from grader.gradebook import merge
+
+    rows = merge(args.dirs, args.out, _rubric(args.rubric))
+    print(f"labgrade: merged {len(rows)} rows into {args.out / 'grades.csv'}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
