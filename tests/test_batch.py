@@ -14,7 +14,14 @@ from pathlib import Path
 import pytest
 
 from grader.roster import student_id
-from tests.helpers import ROOT, SUBMISSIONS, TOKEN_VAR, describe, processes_with_token
+from tests.helpers import (
+    ROOT,
+    SUBMISSIONS,
+    TOKEN_VAR,
+    describe,
+    processes_with_token,
+    signal_when_running,
+)
 
 pytestmark = [pytest.mark.slow, pytest.mark.xdist_group("batch")]
 
@@ -162,3 +169,25 @@ def test_shards_merge_into_the_unsharded_gradebook(
         return [{k: v for k, v in r.items() if k != "seconds"} for r in rows]
 
     assert comparable(merged.rows()) == comparable(first.rows())
+
+
+def test_ctrl_c_keeps_finished_rows_and_leaves_nothing(tmp_path: Path) -> None:
+    folder = tmp_path / "class"
+    folder.mkdir()
+    (folder / "broken.ipynb").write_bytes(b"\x00\x01 not a notebook")
+    (folder / "hangs.ipynb").write_bytes((SUBMISSIONS / "timeout_after_logging.ipynb").read_bytes())
+    out = tmp_path / "out"
+    token = uuid.uuid4().hex
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "grader.cli", "batch", str(folder), "--out", str(out),
+         "--jobs", "2", "--timeout", "600"],
+        cwd=ROOT, env={**os.environ, TOKEN_VAR: token}, stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE, text=True,
+    )  # fmt: skip
+    assert signal_when_running(proc, token, limit=240)
+    _, stderr = proc.communicate(timeout=120)
+    assert describe(processes_with_token(token)) == []
+    assert proc.returncode == 130, stderr
+    rows = {r["id"]: r["status"] for r in BatchRun(0, "", "", out, []).rows()[1:]}
+    assert rows == {"broken": "invalid"}  # the finished row is kept, the interrupted one is not
+    assert not (out / "hangs" / "results.json").exists()  # so the next run grades it
