@@ -48,3 +48,14 @@ def test_grader_tests_are_not_collected_for_the_suite_itself() -> None:
     assert proc.returncode == 0
     assert "grader/test_lab.py" not in proc.stdout
     assert "grader: submission" not in proc.stdout
+
+
+def test_defaults_come_from_pyproject() -> None:
+    proc = _pytest("grader", "--collect-only")
+    assert proc.returncode == 0, proc.stderr
+    assert (
+        "grader: submission " + str(ROOT / "student_template" / "lab1_tracking_quickstart.ipynb")
+        in proc.stdout
+    )
+    assert "timeout 300 s" in proc.stdout
+    assert "test_check[registered_model]" in proc.stdout

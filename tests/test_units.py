@@ -158,3 +158,23 @@ def test_reference_and_template_are_generated_and_committed() -> None:
     template = (ROOT / "student_template" / "lab1_tracking_quickstart.ipynb").read_text()
     assert "TODO (Step 5)" in template
     assert "log_model(" not in template
+
+
+def test_readme_actions_matrix_example_is_valid_yaml() -> None:
+    import yaml
+
+    readme = (ROOT / "README.md").read_text()
+    block = readme.split("```yaml\n", 1)[1].split("```", 1)[0]
+    jobs = yaml.safe_load(block)["jobs"]
+    shards = jobs["grade"]["strategy"]["matrix"]["shard"]
+    steps = " ".join(str(s.get("run", "")) for s in jobs["grade"]["steps"])
+    assert f"--shard ${{{{ matrix.shard }}}}/{len(shards)}" in steps
+    assert jobs["gradebook"]["needs"] == "grade"
+    assert "labgrade merge" in " ".join(str(s.get("run", "")) for s in jobs["gradebook"]["steps"])
+
+
+def test_first_readme_lines_are_the_two_commands() -> None:
+    lines = (ROOT / "README.md").read_text().splitlines()
+    assert lines[2] == "```sh"
+    assert "pytest grader --submission reference/" in lines[3]
+    assert lines[4] == (ROOT / ".ci" / "run").read_text().strip().splitlines()[-1]
