@@ -81,6 +81,7 @@ class Execution:
     capture: NamespaceCapture | None
     capture_problem: str | None
     code: str = ""  # every code cell as run, for static hints
+    timings: dict[str, float] = field(default_factory=dict)
 
 
 @dataclass
@@ -107,8 +108,10 @@ def execute(
     code = "\n".join(c.source for c in nb.cells if c.cell_type == "code")
     outcome = _Outcome(notes=notes)
     capture_path = workdir / f"capture-{uuid.uuid4().hex}.json"
+    timings: dict[str, float] = {}
     with _kernel(nb, workdir, cwd, tracking_uri) as client:
         _run_setup(client, kernel_side_call("install", tracking_uri))
+        timings["kernel start"] = time.monotonic() - started
         before_first_cell()
         # The limit is the submission's own: kernel and server start-up do not count.
         started = time.monotonic()
@@ -116,13 +119,14 @@ def execute(
         if outcome.status != "kernel_died":
             call = kernel_side_call("capture", str(capture_path), variables, column)
             _run_capture(client, call, outcome)
+        timings["cells"] = time.monotonic() - started
     capture, problem = _read_capture(capture_path, outcome)
     if capture and capture.redirects:
         outcome.notes.append(_redirect_note(capture.redirects, tracking_uri))
     result = ExecutionResult(
         outcome.status, time.monotonic() - started, outcome.error, tuple(outcome.notes)
     )
-    return Execution(result, capture, problem, code)
+    return Execution(result, capture, problem, code, timings)
 
 
 def kernel_side_call(function: str, *args: Any) -> str:

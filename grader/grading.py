@@ -9,22 +9,24 @@ from __future__ import annotations
 import contextlib
 import shutil
 import signal
+import socket
 import tempfile
 import threading
+import time
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from types import FrameType
 
 from grader.checks import Evidence, candidates, evaluate
 from grader.errors import InvalidSubmission
-from grader.execution import execute
-from grader.probe import lab_split, predict_all
+from grader.execution import Execution, execute
+from grader.probe import ModelProbe, lab_split
 from grader.results import CheckResult, ExecutionResult, GradeResult, Status, TrackingInfo
 from grader.rubric import Rubric
 from grader.server import throwaway_server
 from grader.submission import Submission, load_submission
-from grader.tracking import read_snapshot
+from grader.tracking import Snapshot, read_snapshot
 
 # Models probed per grading: a student who re-ran Step 4 a few times is covered; a loop is not.
 MAX_PROBED_MODELS = 8
@@ -38,7 +40,7 @@ def _quiet(_: str) -> None:
 class Settings:
     rubric: Rubric
     timeout: float = 300.0
-    port: int | None = None
+    port: socket.socket | None = None  # reserve_port(); None: a free one
     progress: Callable[[str], None] = field(default=_quiet)
 
 
@@ -77,57 +79,109 @@ def ungraded_result(
 
 
 def _grade_in(submission: Submission, workdir: Path, settings: Settings) -> GradeResult:
-    rubric, say = settings.rubric, settings.progress
-    predictions_spec = rubric.check("predictions") if "predictions" in rubric.ids else None
-    with throwaway_server(workdir, settings.port) as server:
+    rubric, say, laps = settings.rubric, settings.progress, _Laps()
+    with (
+        throwaway_server(workdir, settings.port) as server,
+        ModelProbe(server.url, workdir, rubric.test_size, rubric.random_state) as probe,
+    ):
         say(f"starting MLflow server at {server.url} and a fresh kernel")
-        execution = execute(
-            submission,
-            workdir,
-            server.url,
-            settings.timeout,
-            variables=list(predictions_spec.option("variables")) if predictions_spec else [],
-            column=str(predictions_spec.option("column")) if predictions_spec else "",
-            before_first_cell=server.wait_ready,
-        )
+
+        def before_first_cell() -> None:
+            # The server may still be starting: the kernel waits for it at its first request.
+            # The probe's and the grader's own imports overlap the notebook's run.
+            probe.start()
+            threading.Thread(target=_preload, name="labgrade-preload", daemon=True).start()
+
+        execution = _execute(submission, workdir, server.url, settings, before_first_cell)
         say(f"executed in {execution.result.seconds:.1f} s: {execution.result.status}")
         server.wait_ready()  # a kernel that failed to start never waited for it
-        snapshot = read_snapshot(server.url)
-        _, split = lab_split(rubric.test_size, rubric.random_state)
-        evidence = Evidence(
-            rubric,
-            snapshot,
-            execution.capture,
-            execution.capture_problem,
-            {},
-            split.y_test,
-            execution.code,
-        )
+        laps.restart()
+        evidence = _evidence(rubric, read_snapshot(server.url), execution)
         uris = [c.model.uri for c in candidates(evidence) if c.model][:MAX_PROBED_MODELS]
+        laps.mark("reading the server")
         if uris:
             say(f"loading {len(uris)} logged model(s) to check accuracy and predictions")
-        evidence = Evidence(
-            rubric,
-            snapshot,
-            execution.capture,
-            execution.capture_problem,
-            predict_all(uris, server.url, workdir, rubric.test_size, rubric.random_state),
-            split.y_test,
-            execution.code,
-        )
+        evidence = replace(evidence, predictions=probe.predict(uris))
+        laps.mark("model probe")
         checks, best, notes = evaluate(evidence)
-    tracking = TrackingInfo(
-        server=server.url,
-        experiment_id=best.run.experiment_id if best else None,
-        run_id=best.run.run_id if best else None,
-    )
+        laps.mark("checks")
+    laps.mark("teardown")
+    timings = {"server ready": server.ready_seconds, **execution.timings, **laps.times}
     return GradeResult(
         submission=str(submission.path),
         checks=checks,
         execution=execution.result,
-        tracking=tracking,
+        tracking=TrackingInfo(
+            server=server.url,
+            experiment_id=best.run.experiment_id if best else None,
+            run_id=best.run.run_id if best else None,
+        ),
         notes=tuple(execution.result.notes) + tuple(notes),
+        timings={**timings, "grading": laps.total},
     )
+
+
+def _execute(
+    submission: Submission,
+    workdir: Path,
+    tracking_uri: str,
+    settings: Settings,
+    before_first_cell: Callable[[], None],
+) -> Execution:
+    spec = settings.rubric.check("predictions") if "predictions" in settings.rubric.ids else None
+    return execute(
+        submission,
+        workdir,
+        tracking_uri,
+        settings.timeout,
+        variables=list(spec.option("variables")) if spec else [],
+        column=str(spec.option("column")) if spec else "",
+        before_first_cell=before_first_cell,
+    )
+
+
+def _evidence(rubric: Rubric, snapshot: Snapshot, execution: Execution) -> Evidence:
+    _, split = lab_split(rubric.test_size, rubric.random_state)
+    return Evidence(
+        rubric=rubric,
+        snapshot=snapshot,
+        capture=execution.capture,
+        capture_problem=execution.capture_problem,
+        predictions={},
+        y_test=split.y_test,
+        code=execution.code,
+    )
+
+
+class _Laps:
+    """Seconds per grading phase, for the benchmark."""
+
+    def __init__(self) -> None:
+        self.started = self.last = time.monotonic()
+        self.times: dict[str, float] = {}
+
+    def restart(self) -> None:
+        self.last = time.monotonic()
+
+    def mark(self, phase: str) -> None:
+        now = time.monotonic()
+        self.times[phase], self.last = now - self.last, now
+
+    @property
+    def total(self) -> float:
+        return time.monotonic() - self.started
+
+
+def _preload() -> None:
+    import importlib
+
+    for module in (
+        "mlflow.artifacts",
+        "mlflow.models",
+        "mlflow.tracking",
+        "sklearn.model_selection",
+    ):
+        importlib.import_module(module)
 
 
 @contextlib.contextmanager

@@ -9,13 +9,21 @@ the grader). It runs in a private namespace; only plain JSON leaves the kernel.
 STATE_MODULE = "_labgrade_state"
 
 
-def install(grader_uri):
-    """Pin every tracking/registry URI the notebook sets to the grader's throwaway server."""
+def install(grader_uri, server_deadline=90.0):
+    """Pin every tracking/registry URI the notebook sets to the grader's throwaway server.
+
+    The server may still be starting when the first cells run: the first request to it
+    waits (up to SERVER_DEADLINE seconds) until /health answers, so cells that do not
+    need it (imports, training) run meanwhile.
+    """
     import functools
     import sys
+    import time
     import types
+    import urllib.request
 
     import mlflow
+    import requests
     from mlflow.tracking import client as client_module
     from mlflow.tracking._model_registry import utils as registry_utils
     from mlflow.tracking._tracking_service import utils as tracking_utils
@@ -52,6 +60,28 @@ def install(grader_uri):
         original_init(self, None, None, *args, **kwargs)
 
     client_module.MlflowClient.__init__ = client_init
+
+    original_request = requests.Session.request
+    ready = []
+
+    def wait_for_server():
+        deadline = time.monotonic() + server_deadline
+        while time.monotonic() < deadline:
+            try:
+                with urllib.request.urlopen(grader_uri + "/health", timeout=1) as resp:
+                    if resp.status == 200:
+                        return
+            except OSError:
+                time.sleep(0.05)
+
+    @functools.wraps(original_request)
+    def request(self, method, url, *args, **kwargs):
+        if not ready and str(url).startswith(grader_uri):
+            wait_for_server()
+            ready.append(True)
+        return original_request(self, method, url, *args, **kwargs)
+
+    requests.Session.request = request
 
 
 def capture(out_path, variables, column, limit=10000):

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import contextlib
 import shutil
+import socket
 from collections.abc import Callable, Generator
 from dataclasses import dataclass
 from pathlib import Path
@@ -26,7 +27,7 @@ class GradingState:
     submission: Path
     rubric: Rubric
     timeout: float
-    port: int
+    port: socket.socket  # held from start-up: the header's URL is the one graded on
     json_path: Path | None
     result: GradeResult | None = None
 
@@ -91,7 +92,7 @@ def pytest_configure(config: pytest.Config) -> None:
         return
     from grader.checks import KNOWN_IDS
     from grader.errors import RubricError
-    from grader.procs import free_port
+    from grader.procs import reserve_port
     from grader.rubric import load_rubric
 
     try:
@@ -103,7 +104,7 @@ def pytest_configure(config: pytest.Config) -> None:
     if submission is None:
         raise pytest.UsageError("no submission: pass --submission PATH (a .ipynb, .py or folder)")
     state = GradingState(
-        submission, rubric, timeout, free_port(), _path(config, "--grade-json", "grade_json")
+        submission, rubric, timeout, reserve_port(), _path(config, "--grade-json", "grade_json")
     )
     config.stash[STATE] = state
     _reject_invalid(state)
@@ -129,7 +130,7 @@ def pytest_report_header(config: pytest.Config) -> list[str] | None:
         return None
     return [
         f"grader: submission {state.submission}",
-        f"grader: tracking server http://127.0.0.1:{state.port} (throwaway),"
+        f"grader: tracking server http://127.0.0.1:{state.port.getsockname()[1]} (throwaway),"
         f" timeout {state.timeout:g} s, rubric {state.rubric.path}",
     ]
 

@@ -7,14 +7,15 @@ process. `python -m grader.probe` loads each model with pyfunc and writes plain 
 from __future__ import annotations
 
 import json
-import os
 import subprocess
 import sys
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 from grader.errors import GraderError
-from grader.server import clean_env
+from grader.procs import kill_tree
+from grader.server import clean_env, importable
 
 
 @dataclass(frozen=True)
@@ -40,64 +41,93 @@ def lab_split(test_size: float, random_state: int) -> tuple[object, SplitInfo]:
     return X_test, SplitInfo(tuple(int(v) for v in y_test), int(X.shape[1]))
 
 
-def predict_all(
-    model_uris: list[str],
-    tracking_uri: str,
-    workdir: Path,
-    test_size: float,
-    random_state: int,
-    timeout: float = 180,
-) -> dict[str, ModelPredictions]:
-    """Predictions of each model on X_test, from a subprocess; errors per model, never raised."""
-    if not model_uris:
-        return {}
-    out = workdir / "probe.json"
-    request = {"models": model_uris, "test_size": test_size, "random_state": random_state}
-    env = clean_env({"MLFLOW_TRACKING_URI": tracking_uri})
-    package_root = str(Path(__file__).resolve().parent.parent)
-    env["PYTHONPATH"] = os.pathsep.join(filter(None, [package_root, env.get("PYTHONPATH")]))
-    probe_dir = workdir / "probe"
-    probe_dir.mkdir(exist_ok=True)
-    try:
-        proc = subprocess.run(
-            [sys.executable, "-m", "grader.probe", json.dumps(request), str(out)],
-            cwd=probe_dir,
+class ModelProbe:
+    """A subprocess that imports MLflow and builds X_test early, then predicts on request.
+
+    Started while the notebook runs, so its imports cost the grading nothing; closing it
+    (always, via the context manager) ends its whole process tree.
+    """
+
+    def __init__(
+        self, tracking_uri: str, workdir: Path, test_size: float, random_state: int
+    ) -> None:
+        self.tracking_uri, self.workdir = tracking_uri, workdir
+        self.split = (test_size, random_state)
+        self.out = workdir / "probe.json"
+        self.proc: subprocess.Popen[bytes] | None = None
+
+    def start(self) -> None:
+        if self.proc is not None:
+            return
+        env = importable(clean_env({"MLFLOW_TRACKING_URI": self.tracking_uri}))
+        folder = self.workdir / "probe"
+        folder.mkdir(exist_ok=True)
+        self.stderr = (folder / "stderr.log").open("wb")
+        self.proc = subprocess.Popen(
+            [sys.executable, "-m", "grader.probe", str(self.out), *map(str, self.split)],
+            cwd=folder,
             env=env,
-            stdin=subprocess.DEVNULL,
-            capture_output=True,
-            timeout=timeout,
-            check=False,
+            stdin=subprocess.PIPE,
+            stdout=subprocess.DEVNULL,
+            stderr=self.stderr,
             start_new_session=True,
         )
-    except subprocess.TimeoutExpired as err:
-        raise GraderError(f"loading the logged model took over {timeout:.0f} s") from err
-    if not out.exists():
-        tail = proc.stderr.decode(errors="replace").strip().splitlines()[-5:]
-        raise GraderError(
-            f"the model probe ({sys.executable} -m grader.probe) exited with code"
-            f" {proc.returncode} and no result: {' | '.join(tail)}"
-        )
-    raw = json.loads(out.read_text(encoding="utf-8"))
-    results: dict[str, ModelPredictions] = {}
-    for uri in model_uris:
-        entry = raw.get(uri, {})
-        preds = entry.get("predictions")
-        results[uri] = ModelPredictions(
-            uri,
-            None if preds is None else tuple(float(v) for v in preds),
-            None if preds is not None else str(entry.get("error", "no predictions")),
-        )
-    return results
+
+    def predict(self, model_uris: list[str], timeout: float = 180) -> dict[str, ModelPredictions]:
+        """Predictions of each model on X_test; errors per model, never raised for a model."""
+        if not model_uris:
+            return {}
+        self.start()
+        assert self.proc is not None
+        assert self.proc.stdin is not None
+        try:
+            self.proc.stdin.write(json.dumps(model_uris).encode() + b"\n")
+            self.proc.stdin.close()
+            self.proc.wait(timeout=timeout)
+        except subprocess.TimeoutExpired as err:
+            raise GraderError(f"loading the logged model took over {timeout:.0f} s") from err
+        except BrokenPipeError:
+            self.proc.wait(timeout=10)
+        if not self.out.exists():
+            self.stderr.flush()
+            log = (self.workdir / "probe" / "stderr.log").read_text(errors="replace")
+            tail = " | ".join(log.strip().splitlines()[-5:])
+            raise GraderError(
+                f"the model probe ({sys.executable} -m grader.probe) exited with code"
+                f" {self.proc.returncode} and no result: {tail}"
+            )
+        raw = json.loads(self.out.read_text(encoding="utf-8"))
+        return {uri: _predictions(uri, raw.get(uri, {})) for uri in model_uris}
+
+    def close(self) -> None:
+        if self.proc is not None:
+            kill_tree(self.proc.pid, grace=1)
+            self.stderr.close()
+
+    def __enter__(self) -> ModelProbe:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
 
 
-def _main(request_json: str, out_path: str) -> None:
+def _predictions(uri: str, entry: dict[str, Any]) -> ModelPredictions:
+    preds = entry.get("predictions")
+    if preds is None:
+        return ModelPredictions(uri, None, str(entry.get("error", "no predictions")))
+    return ModelPredictions(uri, tuple(float(v) for v in preds))
+
+
+def _main(out_path: str, test_size: str, random_state: str) -> None:
     import mlflow.pyfunc
     import numpy as np
 
-    request = json.loads(request_json)
-    X_test, _ = lab_split(request["test_size"], request["random_state"])
+    X_test, _ = lab_split(float(test_size), int(random_state))
+    line = sys.stdin.readline()  # the grader asks once the notebook has run
+    if not line.strip():
+        return
     found: dict[str, dict[str, object]] = {}
-    for uri in request["models"]:
+    for uri in json.loads(line):
         try:
             model = mlflow.pyfunc.load_model(uri)
             raw = np.asarray(model.predict(X_test)).reshape(-1)
@@ -108,4 +138,4 @@ def _main(request_json: str, out_path: str) -> None:
 
 
 if __name__ == "__main__":
-    _main(sys.argv[1], sys.argv[2])
+    _main(*sys.argv[1:4])

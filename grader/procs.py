@@ -11,10 +11,11 @@ from collections.abc import Iterable
 import psutil
 
 
-def free_port(host: str = "127.0.0.1") -> int:
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
-        sock.bind((host, 0))
-        return int(sock.getsockname()[1])
+def reserve_port(host: str = "127.0.0.1") -> socket.socket:
+    """A socket bound to a free port, held until the server takes it over (no race for it)."""
+    sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+    sock.bind((host, 0))
+    return sock
 
 
 def reap_tagged(var: str, token: str) -> list[int]:
@@ -37,19 +38,24 @@ def descendants(pid: int) -> list[psutil.Process]:
 
 
 def kill_tree(pid: int, extra: Iterable[psutil.Process] = (), grace: float = 3.0) -> None:
-    """SIGTERM the process, its descendants and its process group; SIGKILL what is left."""
+    """SIGTERM the process, its descendants and its process group; SIGKILL what is left.
+
+    grace=0 skips the SIGTERM: for a throwaway process whose state is no longer needed.
+    """
     group = _own_group(pid)
     procs: list[psutil.Process] = []
     with contextlib.suppress(psutil.Error):
         procs.append(psutil.Process(pid))
     procs += descendants(pid)
     procs += [p for p in extra if p not in procs]
-    _signal_all(procs, signal.SIGTERM)
-    _killpg(group, signal.SIGTERM)
-    _, alive = psutil.wait_procs(procs, timeout=grace)
+    alive = procs
+    if grace > 0:
+        _signal_all(procs, signal.SIGTERM)
+        _killpg(group, signal.SIGTERM)
+        _, alive = psutil.wait_procs(procs, timeout=grace)
     _signal_all(alive, signal.SIGKILL)
     _killpg(group, signal.SIGKILL)
-    psutil.wait_procs(alive, timeout=grace)
+    psutil.wait_procs(alive, timeout=max(grace, 3.0))
 
 
 def _signal_all(procs: Iterable[psutil.Process], sig: int) -> None:

@@ -64,6 +64,8 @@ class GradeResult:
     execution: ExecutionResult
     tracking: TrackingInfo
     notes: tuple[str, ...] = field(default=())
+    # Seconds per grading phase, for the benchmark; not part of the JSON contract.
+    timings: dict[str, float] = field(default_factory=dict, compare=False)
 
     @property
     def score(self) -> float:

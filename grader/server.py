@@ -4,9 +4,11 @@ from __future__ import annotations
 
 import contextlib
 import os
+import socket
 import subprocess
 import sys
 import threading
+import time
 import urllib.error
 import urllib.request
 import uuid
@@ -19,7 +21,7 @@ import py
 from xprocess import ProcessStarter, XProcess
 
 from grader.errors import ServerError
-from grader.procs import free_port, kill_tree
+from grader.procs import kill_tree, reserve_port
 
 HOST = "127.0.0.1"
 # The client retries a dead server for minutes by default; a grader must fail in seconds.
@@ -62,16 +64,23 @@ def clean_env(extra: dict[str, str] | None = None) -> dict[str, str]:
     return env
 
 
+def importable(env: dict[str, str]) -> dict[str, str]:
+    """ENV with the grader importable by `python -m grader.<module>`, installed or not."""
+    package_root = str(Path(__file__).resolve().parent.parent)
+    env["PYTHONPATH"] = os.pathsep.join(filter(None, [package_root, env.get("PYTHONPATH")]))
+    return env
+
+
 class _QuietLog:
     def debug(self, msg: str, *args: Any) -> None:
         """xprocess echoes every server log line to stdout; the log file keeps them."""
 
 
-def _starter(url: str, args: list[str], env: dict[str, str], deadline: float) -> type:
+def _starter(url: str, args: list[str], env: dict[str, str], deadline: float, fd: int) -> type:
     class MlflowServerStarter(ProcessStarter):
         terminate_on_interrupt = True
         timeout = deadline
-        popen_kwargs: ClassVar[dict[str, Any]] = {"stdin": subprocess.DEVNULL}
+        popen_kwargs: ClassVar[dict[str, Any]] = {"stdin": subprocess.DEVNULL, "pass_fds": (fd,)}
 
         @property
         def args(self) -> list[str]:
@@ -109,6 +118,13 @@ class ServerHandle:
         self.url = url
         self._thread = thread
         self._failure = failure
+        self.started = time.monotonic()
+        self.ready_at: float | None = None
+
+    @property
+    def ready_seconds(self) -> float:
+        """From the start until /health answered (for the benchmark)."""
+        return (self.ready_at or time.monotonic()) - self.started
 
     def wait_ready(self) -> None:
         self._thread.join()
@@ -118,34 +134,26 @@ class ServerHandle:
 
 @contextlib.contextmanager
 def throwaway_server(
-    workdir: Path, port: int | None = None, startup_timeout: float = 90
+    workdir: Path, port: socket.socket | None = None, startup_timeout: float = 90
 ) -> Iterator[ServerHandle]:
     """Start a fresh MLflow server storing everything under WORKDIR; end its whole tree after.
 
-    Starting runs in a thread so that the kernel can start meanwhile; call wait_ready().
+    PORT is a socket bound to the port to serve on (reserve_port()); the server serves on
+    that very socket, so no other process can take the port in between. Starting runs in
+    a thread so that the kernel can start meanwhile; call wait_ready().
     """
     store = workdir / "server"
     store.mkdir(parents=True, exist_ok=True)
-    port = port or free_port(HOST)
-    url = f"http://{HOST}:{port}"
-    args = [
-        sys.executable,
-        "-m",
-        "mlflow",
-        "server",
-        "--host",
-        HOST,
-        "--port",
-        str(port),
-        "--workers",
-        "1",
-        "--backend-store-uri",
-        f"sqlite:///{store / 'mlflow.db'}",
-        "--artifacts-destination",
-        str(store / "artifacts"),
-        "--serve-artifacts",
-    ]
-    env = clean_env({"MLFLOW_SERVER_ENABLE_JOB_EXECUTION": "false", "PYTHONUNBUFFERED": "1"})
+    sock = port or reserve_port(HOST)
+    url = f"http://{HOST}:{sock.getsockname()[1]}"
+    # `mlflow server` itself, run by grader.serve in one interpreter instead of two.
+    args = [sys.executable, "-m", "grader.serve", "--host", HOST, "--port", url.rsplit(":", 1)[1]]
+    args += ["--uvicorn-opts", f"--fd {sock.fileno()}"]
+    args += ["--workers", "1", "--backend-store-uri", f"sqlite:///{store / 'mlflow.db'}"]
+    args += ["--artifacts-destination", str(store / "artifacts"), "--serve-artifacts"]
+    env = importable(
+        clean_env({"MLFLOW_SERVER_ENABLE_JOB_EXECUTION": "false", "PYTHONUNBUFFERED": "1"})
+    )
     # A fresh control dir and a unique name: xprocess never finds an earlier server to reuse.
     xproc = XProcess(SimpleNamespace(), py.path.local(str(store / "xprocess")), log=_QuietLog())
     name = f"mlflow-{uuid.uuid4().hex[:12]}"
@@ -154,7 +162,9 @@ def throwaway_server(
 
     def start() -> None:
         try:
-            xproc.ensure(name, _starter(url, args, env, startup_timeout), restart=True)
+            starter = _starter(url, args, env, startup_timeout, sock.fileno())
+            xproc.ensure(name, starter, restart=True)
+            handle.ready_at = time.monotonic()
         except TimeoutError as err:
             failure.append(
                 ServerError(
@@ -170,11 +180,13 @@ def throwaway_server(
             failure[-1].__cause__ = err
 
     thread = threading.Thread(target=start, name=f"start-{name}", daemon=True)
+    handle = ServerHandle(url, thread, failure)
     thread.start()
     try:
-        yield ServerHandle(url, thread, failure)
+        yield handle
     finally:
         _stop(xproc, name, thread)
+        sock.close()
 
 
 def _stop(xproc: XProcess, name: str, thread: threading.Thread) -> None:
@@ -182,6 +194,6 @@ def _stop(xproc: XProcess, name: str, thread: threading.Thread) -> None:
     for _ in range(2):
         pid = xproc.getinfo(name).pid
         if pid:
-            kill_tree(pid)
+            kill_tree(pid, grace=0)  # everything was read already: nothing to shut down gently
         thread.join(timeout=10)
     xproc._force_clean_up()

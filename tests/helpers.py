@@ -19,6 +19,16 @@ import psutil
 ROOT = Path(__file__).resolve().parent.parent
 SUBMISSIONS = Path(__file__).resolve().parent / "submissions"
 TOKEN_VAR = "LABGRADE_TEST_TOKEN"
+# The check ids of the --grade-json contract, in rubric order.
+CHECK_IDS = (
+    "experiment",
+    "params",
+    "metric",
+    "tag",
+    "signature",
+    "registered_model",
+    "predictions",
+)
 
 
 @dataclass(frozen=True)
@@ -124,13 +134,20 @@ def folder_state(folder: Path) -> dict[str, tuple[int, int]]:
 def signal_when_running(
     proc: subprocess.Popen[str], token: str, limit: float, sig: int = signal.SIGINT
 ) -> bool:
-    """Signal the grader once its kernel and its MLflow server both run (mid-grading)."""
+    """Signal the grader once its kernel and its MLflow server both run (mid-grading).
+
+    When that never happens, the grader is killed with everything it started, and False
+    is returned: a failing test must not leave a grading running.
+    """
     deadline = time.monotonic() + limit
     while time.monotonic() < deadline and proc.poll() is None:
         lines = " ".join(describe(processes_with_token(token)))
-        if "ipykernel_launcher" in lines and "uvicorn" in lines:
+        if "ipykernel_launcher" in lines and "--backend-store-uri" in lines:
             time.sleep(3)  # let the kernel get into the submission's cells
             proc.send_signal(sig)
             return True
         time.sleep(0.2)
+    proc.kill()
+    for leftover in processes_with_token(token):
+        leftover.kill()
     return False

@@ -15,6 +15,7 @@ import pytest
 
 from grader.roster import student_id
 from tests.helpers import (
+    CHECK_IDS,
     ROOT,
     SUBMISSIONS,
     TOKEN_VAR,
@@ -108,16 +109,7 @@ def test_every_student_gets_a_row_with_status_and_score(first: BatchRun) -> None
 def test_csv_shape_and_per_student_files(first: BatchRun) -> None:
     with (first.out / "grades.csv").open(newline="") as fh:
         header = next(csv.reader(fh))
-    checks = [
-        "experiment",
-        "params",
-        "metric",
-        "tag",
-        "signature",
-        "registered_model",
-        "predictions",
-    ]
-    assert header == ["id", "file", *checks, "total", "max", "status", "seconds", "note"]
+    assert header == ["id", "file", *CHECK_IDS, "total", "max", "status", "seconds", "note"]
     for student in EXPECTED:
         assert (first.out / student / "results.json").is_file()
         feedback = (first.out / student / "feedback.md").read_text()

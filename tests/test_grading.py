@@ -9,9 +9,9 @@ from xml.etree import ElementTree
 
 import pytest
 
-from tests.helpers import ROOT, SUBMISSIONS, GradingRun
+from tests.helpers import CHECK_IDS, ROOT, SUBMISSIONS, GradingRun
 
-ALL = {"experiment", "params", "metric", "tag", "signature", "registered_model", "predictions"}
+ALL = frozenset(CHECK_IDS)
 
 
 @dataclass(frozen=True)
@@ -201,15 +201,7 @@ def test_exit_code_and_json_shape(graded_run: Grade, case: Case) -> None:
         "execution",
         "tracking",
     }
-    assert [c["id"] for c in run.result["checks"]] == [
-        "experiment",
-        "params",
-        "metric",
-        "tag",
-        "signature",
-        "registered_model",
-        "predictions",
-    ]
+    assert tuple(c["id"] for c in run.result["checks"]) == CHECK_IDS
     for check in run.result["checks"]:
         assert set(check) == {"id", "title", "score", "max_score", "passed", "message"}
     assert set(run.result["execution"]) == {"status", "seconds", "error"}

@@ -9,6 +9,7 @@ from pathlib import Path
 import pytest
 
 from grader.errors import ServerError
+from grader.procs import reserve_port
 from grader.server import throwaway_server
 from tests.helpers import SUBMISSIONS, finish, signal_when_running, start_grader
 
@@ -17,19 +18,25 @@ HANG = SUBMISSIONS / "timeout_after_logging.ipynb"
 
 @pytest.mark.slow
 def test_server_that_dies_while_starting_fails_with_its_log(tmp_path: Path) -> None:
-    with socket.socket() as taken:
-        taken.bind(("127.0.0.1", 0))
-        taken.listen()
-        port = taken.getsockname()[1]
+    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as udp:
+        udp.bind(("127.0.0.1", 0))  # a socket uvicorn cannot listen on: it exits at start
         with (
             pytest.raises(ServerError) as err,
-            throwaway_server(tmp_path, port, startup_timeout=300) as server,
+            throwaway_server(tmp_path, udp, startup_timeout=300) as server,
         ):
             server.wait_ready()
     # It failed because the process exited (with its log), not by waiting out the deadline.
     assert "exited with code" in str(err.value)
     assert "End of its log" in str(err.value)
     assert "did not answer /health" not in str(err.value)
+
+
+def test_the_server_port_is_held_from_the_start() -> None:
+    sock = reserve_port()
+    port = sock.getsockname()[1]
+    with socket.socket() as other, pytest.raises(OSError, match="Address already in use"):
+        other.bind(("127.0.0.1", port))  # nobody else can take it before the server does
+    sock.close()
 
 
 @pytest.mark.slow

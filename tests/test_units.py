@@ -16,20 +16,12 @@ from grader.hints import hint_for
 from grader.report import score_table
 from grader.rubric import DEFAULT_RUBRIC, load_rubric
 from grader.submission import load_submission, script_to_notebook
-from tests.helpers import ROOT, SUBMISSIONS
+from tests.helpers import CHECK_IDS, ROOT, SUBMISSIONS
 
 
 def test_default_rubric_has_the_contract_ids_and_totals_100() -> None:
     rubric = load_rubric(DEFAULT_RUBRIC, KNOWN_IDS)
-    assert rubric.ids == [
-        "experiment",
-        "params",
-        "metric",
-        "tag",
-        "signature",
-        "registered_model",
-        "predictions",
-    ]
+    assert tuple(rubric.ids) == CHECK_IDS
     assert [c.points for c in rubric.checks] == [10, 15, 15, 10, 15, 20, 15]
     assert rubric.max_score == 100
 

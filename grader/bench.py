@@ -1,0 +1,193 @@
+"""Benchmark: how much the grader adds on top of the student's own run.
+
+    python -m grader.bench [--repeat 3] [--batch 8] [--jobs 2]
+
+Prints, for this machine: bare (the reference notebook run by nbclient's jupyter-execute
+against an already-running MLflow server: the floor), single (`pytest grader` on the
+reference, process start to exit) and their ratio, the grading phases, the peak RSS of
+grader + server + kernel together, and a batch of copies graded with `labgrade batch`.
+Medians over --repeat runs. Nothing here asserts: it measures.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import platform
+import shutil
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from collections.abc import Callable
+from pathlib import Path
+
+import psutil
+
+ROOT = Path(__file__).resolve().parent.parent
+REFERENCE = ROOT / "reference" / "lab1_tracking_quickstart.ipynb"
+
+
+def _timed(cmd: list[str], cwd: Path, env: dict[str, str] | None = None) -> tuple[float, int]:
+    """Wall seconds of CMD from process start to exit, and the peak RSS of its whole tree."""
+    started = time.monotonic()
+    proc = subprocess.Popen(
+        cmd,
+        cwd=cwd,
+        env=env,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+        stdin=subprocess.DEVNULL,
+    )
+    peak = _watch_rss(proc.pid, lambda: proc.poll() is not None)
+    seconds = time.monotonic() - started
+    if proc.returncode != 0:
+        raise SystemExit(f"bench: {' '.join(cmd)} exited with {proc.returncode}")
+    return seconds, peak
+
+
+def _watch_rss(pid: int, done: Callable[[], bool]) -> int:
+    peak = 0
+    while not done():
+        try:
+            root = psutil.Process(pid)
+            procs = [root, *root.children(recursive=True)]
+        except psutil.Error:
+            break
+        total = 0
+        for proc in procs:
+            try:
+                total += proc.memory_info().rss
+            except psutil.Error:
+                continue
+        peak = max(peak, total)
+        time.sleep(0.1)
+    return peak
+
+
+def bare(tmp: Path) -> float:
+    """The student's own run: jupyter-execute the reference against a running server."""
+    from grader.server import throwaway_server
+
+    with throwaway_server(tmp / "bare-server") as server:
+        server.wait_ready()
+        text = REFERENCE.read_text(encoding="utf-8").replace("http://127.0.0.1:8080", server.url)
+        nb = tmp / "bare.ipynb"
+        nb.write_text(text, encoding="utf-8")
+        execute = Path(sys.executable).with_name("jupyter-execute")
+        env = {k: v for k, v in os.environ.items() if not k.startswith("MLFLOW_")}
+        seconds, _ = _timed([str(execute), str(nb)], tmp, env)
+    return seconds
+
+
+def single(tmp: Path) -> tuple[float, int]:
+    cmd = [
+        sys.executable,
+        "-m",
+        "pytest",
+        "grader",
+        "--submission",
+        str(REFERENCE),
+        "--grade-json",
+        str(tmp / "single.json"),
+        "-p",
+        "no:xdist",
+        "-q",
+    ]
+    seconds, peak = _timed(cmd, ROOT)
+    score = json.loads((tmp / "single.json").read_text())["score"]
+    if score != 100:
+        raise SystemExit(f"bench: the reference scored {score}, not 100")
+    return seconds, peak
+
+
+def phases(tmp: Path) -> dict[str, float]:
+    """The grading path in-process, with the time each phase took."""
+    from grader.checks import KNOWN_IDS
+    from grader.grading import Settings, grade
+    from grader.rubric import load_rubric
+
+    result = grade(REFERENCE, Settings(load_rubric(known_ids=KNOWN_IDS)))
+    if result.score != result.max_score:
+        raise SystemExit(f"bench: the reference scored {result.score} in-process")
+    return dict(getattr(result, "timings", {}))  # older versions: no phases
+
+
+def batch(tmp: Path, copies: int, jobs: int) -> float:
+    folder = tmp / "class"
+    folder.mkdir()
+    for i in range(copies):
+        shutil.copy(REFERENCE, folder / f"student{i:02d}.ipynb")
+    cmd = [
+        sys.executable,
+        "-m",
+        "grader.cli",
+        "batch",
+        str(folder),
+        "--out",
+        str(tmp / "book"),
+        "--jobs",
+        str(jobs),
+    ]
+    seconds, _ = _timed(cmd, ROOT)
+    rows = (tmp / "book" / "grades.csv").read_text().splitlines()[2:]
+    if len(rows) != copies or not all(",100,100,ok," in row for row in rows):
+        raise SystemExit("bench: the batch did not grade every copy at 100")
+    return seconds
+
+
+def machine() -> str:
+    mem = psutil.virtual_memory().total / 2**30
+    return (
+        f"{platform.machine()}, {os.cpu_count()} cores, {mem:.0f} GiB, Python"
+        f" {platform.python_version()}, {platform.platform(terse=True)}"
+    )
+
+
+def main(argv: list[str] | None = None) -> None:
+    parser = argparse.ArgumentParser(
+        prog="python -m grader.bench", description=__doc__.split("\n\n")[0]
+    )
+    parser.add_argument("--repeat", type=int, default=3, help="runs of bare and single (median)")
+    parser.add_argument("--batch", type=int, default=8, help="copies of the reference in the batch")
+    parser.add_argument("--jobs", type=int, default=2, help="batch --jobs")
+    args = parser.parse_args(argv)
+    from importlib.metadata import version
+
+    print(f"machine: {machine()}")
+    print(f"versions: mlflow {version('mlflow')}, scikit-learn {version('scikit-learn')}")
+    with tempfile.TemporaryDirectory(prefix="labgrade-bench-") as name:
+        tmp = Path(name)
+        bares, singles, peaks = [], [], []
+        for i in range(args.repeat):
+            run = tmp / f"run{i}"
+            run.mkdir()
+            bares.append(bare(run))
+            seconds, peak = single(run)
+            singles.append(seconds)
+            peaks.append(peak)
+        b, s = statistics.median(bares), statistics.median(singles)
+        print(f"bare:   {b:6.1f} s  (median of {args.repeat}: {_list(bares)})")
+        print(f"single: {s:6.1f} s  (median of {args.repeat}: {_list(singles)})")
+        print(f"single/bare: {s / b:.2f}")
+        print(f"peak RSS of grader + server + kernel: {max(peaks) / 2**30:.2f} GiB")
+        timing = phases(tmp)
+        print("phases (in-process): " + ", ".join(f"{k} {v:.1f} s" for k, v in timing.items()))
+        if args.batch:
+            seconds = batch(tmp, args.batch, args.jobs)
+            ideal = args.batch * b / args.jobs
+            print(
+                f"batch: {args.batch} copies, --jobs {args.jobs}: {seconds:.1f} s,"
+                f" {args.batch * 60 / seconds:.1f} submissions/min, {seconds / ideal:.2f}x"
+                f" the ideal {args.batch} x bare / {args.jobs} = {ideal:.1f} s"
+            )
+
+
+def _list(values: list[float]) -> str:
+    return ", ".join(f"{v:.1f}" for v in values)
+
+
+if __name__ == "__main__":
+    main()
