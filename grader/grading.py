@@ -141,14 +141,14 @@ def _execute(
 
 
 def _evidence(rubric: Rubric, snapshot: Snapshot, execution: Execution) -> Evidence:
-    _, split = lab_split(rubric.test_size, rubric.random_state)
+    _, y_test = lab_split(rubric.test_size, rubric.random_state)
     return Evidence(
         rubric=rubric,
         snapshot=snapshot,
         capture=execution.capture,
         capture_problem=execution.capture_problem,
         predictions={},
-        y_test=split.y_test,
+        y_test=y_test,
         code=execution.code,
     )
 
