@@ -7,6 +7,7 @@ started carries a job token in its environment, so the batch can always reap the
 
 from __future__ import annotations
 
+import json
 import os
 import signal
 import subprocess
@@ -21,7 +22,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Protocol
 
-from grader.gradebook import RESULTS, Row, load_row, save_student, write_gradebook
+from grader.gradebook import FEEDBACK, RESULTS, Row, load_row, save_student, write_gradebook
 from grader.grading import ungraded_result
 from grader.procs import reap_tagged
 from grader.report import feedback_markdown
@@ -146,15 +147,13 @@ class _Runner:
             return None
         token = uuid.uuid4().hex
         with tempfile.TemporaryDirectory(prefix="labgrade-job-") as tmp:
-            json_path, feedback_path = Path(tmp) / RESULTS, Path(tmp) / "feedback.md"
+            json_path, feedback_path = Path(tmp) / RESULTS, Path(tmp) / FEEDBACK
             started = time.monotonic()
             status, reason = self._work(entry, token, json_path, feedback_path)
             if self.stopping.is_set():
                 return None
             seconds = time.monotonic() - started
             if status is None and json_path.exists():
-                import json
-
                 result_json = json.loads(json_path.read_text(encoding="utf-8"))
                 feedback = feedback_path.read_text(encoding="utf-8")
             else:
