@@ -24,13 +24,13 @@ from typing import Protocol
 
 from grader.gradebook import FEEDBACK, RESULTS, Row, load_row, save_student, write_gradebook
 from grader.grading import ungraded_result
-from grader.procs import reap_tagged
+from grader.procs import TAG_VARS, reap_tagged
 from grader.report import feedback_markdown
 from grader.results import Status
 from grader.roster import Entry, discover
 from grader.rubric import Rubric
 
-JOB_VAR = "LABGRADE_JOB"
+JOB_VAR = TAG_VARS[0]
 # Beyond the submission's own limit: server and kernel start, model probe, teardown.
 WORKER_MARGIN = 300.0
 
@@ -44,6 +44,7 @@ class BatchSettings:
     regrade: bool = False
     only: frozenset[str] = frozenset()
     shard: tuple[int, int] = (1, 1)
+    worker_args: tuple[str, ...] = ()  # confinement flags for each worker's `labgrade grade`
 
 
 @dataclass
@@ -187,6 +188,7 @@ class _Runner:
             str(self.settings.timeout),
             "--rubric",
             str(self.settings.rubric.path),
+            *self.settings.worker_args,
         ]
         env = {**os.environ, JOB_VAR: token}
         proc = subprocess.Popen(

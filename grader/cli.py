@@ -1,9 +1,12 @@
 """`labgrade`: grade one submission, a whole class, or merge shard outputs.
 
-labgrade grade PATH [--grade-json J] [--feedback F] [--timeout S] [--rubric R]
+labgrade grade PATH [--grade-json J] [--feedback F] [--timeout S] [--rubric R] [LIMITS]
 labgrade batch SUBMISSIONS --out DIR [--jobs N] [--timeout S] [--regrade] [--only ID]
-               [--shard K/N] [--rubric R]
+               [--shard K/N] [--rubric R] [LIMITS]
 labgrade merge DIR1 DIR2 ... --out DIR [--rubric R]
+
+LIMITS: --isolation auto|full|process, --cell-timeout S, --memory-limit SIZE,
+--cpu-limit S, --max-processes N, --output-limit SIZE, --disk-limit SIZE, --hide PATH
 """
 
 from __future__ import annotations
@@ -13,15 +16,21 @@ import os
 import sys
 from pathlib import Path
 
-from grader.errors import GraderError
+from grader.errors import GraderError, UsageError
+from grader.limits import FLAGS, ISOLATIONS, Limits, with_values
+from grader.rubric import Rubric
 
-EXIT_FULL, EXIT_PARTIAL, EXIT_GRADER, EXIT_INVALID, EXIT_INTERRUPTED = 0, 1, 3, 4, 130
+EXIT_FULL, EXIT_PARTIAL, EXIT_USAGE, EXIT_GRADER, EXIT_INVALID = 0, 1, 2, 3, 4
+EXIT_INTERRUPTED = 130
 
 
 def main(argv: list[str] | None = None) -> int:
     args = _parser().parse_args(argv)
     try:
         return int(args.handler(args))
+    except UsageError as err:
+        print(f"labgrade: {err}", file=sys.stderr)
+        return EXIT_USAGE
     except GraderError as err:
         print(f"labgrade: {err}", file=sys.stderr)
         return EXIT_GRADER
@@ -84,6 +93,44 @@ def _common(parser: argparse.ArgumentParser) -> None:
         help="seconds for executing a submission (default 300)",
     )
     parser.add_argument("--rubric", type=Path, help="rubric TOML (default: the grader's)")
+    confine = parser.add_argument_group("confinement (defaults: the rubric's [limits])")
+    confine.add_argument(
+        "--isolation",
+        choices=ISOLATIONS,
+        default="auto",
+        help="full: own user and namespaces (needs root); process: rlimits only; auto: full"
+        " where possible",
+    )
+    for flag in FLAGS:
+        confine.add_argument(flag.flag, metavar=flag.metavar, help=flag.help)
+    confine.add_argument(
+        "--hide",
+        type=Path,
+        action="append",
+        default=[],
+        metavar="PATH",
+        help="a file or folder the submission must not read (full isolation); repeatable",
+    )
+
+
+def sandbox_args(args: argparse.Namespace) -> list[str]:
+    """The confinement flags of ARGS, to hand to a worker `labgrade grade`."""
+    out = ["--isolation", args.isolation]
+    for flag in FLAGS:
+        value = getattr(args, flag.dest)
+        if value is not None:
+            out += [flag.flag, str(value)]
+    for path in args.hide:
+        out += ["--hide", str(path)]
+    return out
+
+
+def _limits(args: argparse.Namespace, rubric: Rubric) -> Limits:
+    values = {flag.field: getattr(args, flag.dest) for flag in FLAGS}
+    try:
+        return with_values(rubric.limits, values, "labgrade")
+    except ValueError as err:
+        raise UsageError(str(err)) from err
 
 
 def _shard(text: str) -> tuple[int, int]:
@@ -96,7 +143,7 @@ def _shard(text: str) -> tuple[int, int]:
     return k, n
 
 
-def _rubric(path: Path | None):  # type: ignore[no-untyped-def]
+def _rubric(path: Path | None) -> Rubric:
     from grader.checks import KNOWN_IDS
     from grader.rubric import load_rubric
 
@@ -107,7 +154,15 @@ def _grade(args: argparse.Namespace) -> int:
     from grader.grading import Settings, grade
     from grader.report import execution_lines, feedback_markdown, score_table
 
-    result = grade(args.submission, Settings(_rubric(args.rubric), args.timeout))
+    rubric = _rubric(args.rubric)
+    settings = Settings(
+        rubric,
+        args.timeout,
+        limits=_limits(args, rubric),
+        isolation=args.isolation,
+        hide=tuple(args.hide),
+    )
+    result = grade(args.submission, settings)
     if args.grade_json:
         result.write_json(args.grade_json)
     if args.feedback:
@@ -128,9 +183,13 @@ def _batch(args: argparse.Namespace) -> int:
     from grader.grading import sigterm_as_interrupt
     from grader.progress import Progress
 
+    rubric = _rubric(args.rubric)
+    _limits(args, rubric)  # a bad limit fails here, not once per student
+    sandbox = ["--hide", str(args.submissions.resolve()), "--hide", str(args.out.resolve())]
     settings = BatchSettings(
-        rubric=_rubric(args.rubric),
+        rubric=rubric,
         out=args.out,
+        worker_args=(*sandbox_args(args), *sandbox),
         jobs=args.jobs,
         timeout=args.timeout,
         regrade=args.regrade,

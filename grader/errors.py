@@ -29,3 +29,7 @@ class ServerError(GraderError):
 
 class ExecutionSetupError(GraderError):
     """The kernel could not be started: the grading machine's problem, not the submission's."""
+
+
+class UsageError(GraderError):
+    """A command-line value the grader cannot use (e.g. --memory-limit lots)."""

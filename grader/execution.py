@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import contextlib
 import copy
+import importlib.util
 import json
 import re
 import shutil
@@ -26,9 +27,12 @@ from nbformat import NotebookNode
 from grader import kernel_side
 from grader.errors import ExecutionSetupError
 from grader.hints import hint_for
+from grader.limits import Limits, size_text
 from grader.procs import descendants, kill_tree
 from grader.results import ExecutionResult, Status
-from grader.server import clean_env
+from grader.sandbox import Sandbox
+from grader.sanitize import clean_text
+from grader.server import CLIENT_ENV, log_tail
 from grader.submission import Submission
 
 KERNEL_NAME = "labgrade-python"
@@ -53,6 +57,17 @@ IGNORED = {
     "mlflow.db",
 }
 MAX_COPIED_FILE = 20 * 1024 * 1024
+# Files that would change how Python, pytest or the kernel start if they sat in the kernel's
+# working folder (first on sys.path): never copied, whatever the student meant by them.
+NEUTRALIZED = {
+    "conftest.py",
+    "pytest.ini",
+    "pyproject.toml",
+    "setup.cfg",
+    "tox.ini",
+    "sitecustomize.py",
+    "usercustomize.py",
+}
 _INSTALL = re.compile(r"^\s*[!%]\s*(pip3?|conda|mamba|uv|python3?\s+-m\s+pip)\s+install\b")
 _SERVER = re.compile(r"^\s*[!%]\s*(mlflow\s+(server|ui)|mlflow\.server)\b")
 _CELL_MAGIC = re.compile(r"^\s*%%(bash|sh|script|system)\b")
@@ -93,7 +108,7 @@ class _Outcome:
 
 def execute(
     submission: Submission,
-    workdir: Path,
+    sandbox: Sandbox,
     tracking_uri: str,
     timeout: float,
     *,
@@ -101,25 +116,33 @@ def execute(
     column: str,
     before_first_cell: Callable[[], None] = lambda: None,
 ) -> Execution:
-    """Run SUBMISSION top to bottom in a temp copy of its folder; never raises for its errors."""
+    """Run SUBMISSION top to bottom, confined, on a copy of its folder; never raises for it."""
     started = time.monotonic()
-    cwd = _copy_folder(submission.folder, workdir / "work")
-    nb, notes = _prepared(submission.notebook)
+    work, notes = _copy_folder(submission.folder, sandbox.workdir / "work")
+    nb, cell_notes = _prepared(submission.notebook)
     code = "\n".join(c.source for c in nb.cells if c.cell_type == "code")
-    outcome = _Outcome(notes=notes)
-    capture_path = workdir / f"capture-{uuid.uuid4().hex}.json"
+    outcome = _Outcome(notes=notes + cell_notes)
+    capture_path = sandbox.jail("kernel").conn / f"capture-{uuid.uuid4().hex}.json"
     timings: dict[str, float] = {}
-    with _kernel(nb, workdir, cwd, tracking_uri) as client:
+    limits = sandbox.limits
+    with _kernel(nb, sandbox, work, tracking_uri) as (client, popen):
         _run_setup(client, kernel_side_call("install", tracking_uri))
         timings["kernel start"] = time.monotonic() - started
         before_first_cell()
         # The limit is the submission's own: kernel and server start-up do not count.
         started = time.monotonic()
-        _run_cells(client, nb, started + timeout, timeout, outcome)
+        _run_cells(client, nb, started + timeout, timeout, limits, outcome)
         if outcome.status != "kernel_died":
             call = kernel_side_call("capture", str(capture_path), variables, column)
             _run_capture(client, call, outcome)
         timings["cells"] = time.monotonic() - started
+    if outcome.status == "kernel_died":
+        outcome.error = f"{outcome.error}: {sandbox.exit_cause('kernel', popen.returncode)}"
+    if client.dropped:
+        outcome.notes.append(
+            f"the notebook printed over {size_text(limits.output)} of output; the grader kept"
+            f" the first {size_text(limits.output)} and dropped {size_text(client.dropped)}"
+        )
     capture, problem = _read_capture(capture_path, outcome)
     if capture and capture.redirects:
         outcome.notes.append(_redirect_note(capture.redirects, tracking_uri))
@@ -138,18 +161,46 @@ def kernel_side_call(function: str, *args: Any) -> str:
     )
 
 
-def _copy_folder(folder: Path, dest: Path) -> Path:
+def _copy_folder(folder: Path, dest: Path) -> tuple[Path, list[str]]:
+    """Copy FOLDER, leaving out stores, environments and files that would change start-up."""
+    notes: list[str] = []
+
     def ignore(directory: str, names: list[str]) -> set[str]:
         skipped = {n for n in names if n in IGNORED}
+        top = Path(directory) == folder
         for name in names:
             path = Path(directory) / name
             with contextlib.suppress(OSError):
                 if path.is_file() and path.stat().st_size > MAX_COPIED_FILE:
                     skipped.add(name)
+            why = _neutralized_file(name) if top else None
+            if why and name not in skipped:
+                skipped.add(name)
+                notes.append(f"ignored {name} beside the submission: {why}")
         return skipped
 
     shutil.copytree(folder, dest, symlinks=True, ignore=ignore)
-    return dest
+    return dest, notes
+
+
+def _neutralized_file(name: str) -> str | None:
+    if name in NEUTRALIZED:
+        return "the grader's own configuration and start-up are not the submission's to change"
+    if name.endswith(".pth"):
+        return ".pth files run code when Python starts"
+    module = name[:-3] if name.endswith(".py") else name
+    if module.isidentifier() and module != "__init__" and _installed(module):
+        return f"it would hide the installed module `{module}` from the notebook and the grader"
+    return None
+
+
+def _installed(module: str) -> bool:
+    if module in sys.stdlib_module_names:
+        return True
+    try:
+        return importlib.util.find_spec(module) is not None
+    except (ImportError, ValueError):
+        return False
 
 
 def _prepared(original: NotebookNode) -> tuple[NotebookNode, list[str]]:
@@ -188,16 +239,36 @@ def _neutralized(source: str) -> tuple[str, list[str]]:
     return "\n".join(kept), skipped
 
 
+class _Client(NotebookClient):
+    """nbclient keeping at most `budget` bytes of cell output (the rest never reaches memory)."""
+
+    budget = 0
+    dropped = 0
+
+    def output(
+        self, outs: list[NotebookNode], msg: dict[str, Any], display_id: str | None, cell_index: int
+    ) -> NotebookNode | None:
+        size = len(json.dumps(msg.get("content", {})))
+        if size > self.budget:
+            self.budget, self.dropped = 0, self.dropped + size
+            return None
+        self.budget -= size
+        return super().output(outs, msg, display_id, cell_index)
+
+
 @contextlib.contextmanager
 def _kernel(
-    nb: NotebookNode, workdir: Path, cwd: Path, tracking_uri: str
-) -> Iterator[NotebookClient]:
-    """A fresh kernel on this interpreter, whatever kernelspec the notebook names."""
-    kernel_dir = workdir / "kernel"
+    nb: NotebookNode, sandbox: Sandbox, work: Path, tracking_uri: str
+) -> Iterator[tuple[_Client, Any]]:
+    """A fresh kernel on this interpreter, whatever kernelspec the notebook names, confined."""
+    conn = sandbox.jail("kernel").conn
+    kernel_dir = sandbox.workdir / "kernelspec"
     spec_dir = kernel_dir / "kernels" / KERNEL_NAME
     spec_dir.mkdir(parents=True)
+    connection_file = conn / "connection.json"
+    kernel = [sys.executable, "-m", "ipykernel_launcher", "-f", "{connection_file}"]
     spec = {
-        "argv": [sys.executable, "-m", "ipykernel_launcher", "-f", "{connection_file}"],
+        "argv": sandbox.command("kernel", kernel, work, chown=(str(connection_file),)),
         "display_name": "labgrade (grader's Python)",
         "language": "python",
     }
@@ -205,17 +276,23 @@ def _kernel(
     ksm = KernelSpecManager(kernel_dirs=[str(kernel_dir / "kernels")], ensure_native_kernel=False)
     # nbclient drives an asyncio loop: a blocking client would hang it on a silent kernel.
     km = AsyncKernelManager(kernel_name=KERNEL_NAME, kernel_spec_manager=ksm)
-    km.connection_file = str(kernel_dir / "connection.json")
-    env = clean_env(
+    km.connection_file = str(connection_file)
+    if sandbox.mode == "full":
+        km.transport = "ipc"  # no TCP between namespaces; the sockets live in the kernel's folder
+    _, home, _ = sandbox.paths("kernel", work)
+    env = sandbox.env(
+        "kernel",
+        work,
         {
             "MLFLOW_TRACKING_URI": tracking_uri,
-            "IPYTHONDIR": str(kernel_dir / "ipython"),  # no user profile or startup files
+            **CLIENT_ENV,
+            "IPYTHONDIR": str(home / ".ipython"),  # no user profile or startup files
             "MPLBACKEND": "Agg",
             "PYDEVD_DISABLE_FILE_VALIDATION": "1",
             "JUPYTER_PLATFORM_DIRS": "1",
-        }
+        },
     )
-    client = NotebookClient(
+    client = _Client(
         nb,
         km=km,
         kernel_name=KERNEL_NAME,
@@ -227,37 +304,50 @@ def _kernel(
         shutdown_kernel="immediate",
         record_timing=False,
         extra_arguments=["--HistoryManager.enabled=False"],
-        resources={"metadata": {"path": str(cwd)}},
+        resources={"metadata": {"path": str(work)}},
     )
+    client.budget = sandbox.limits.output
+    log_path = sandbox.workdir / "kernel.log"
     kernel_pid: int | None = None
     children: list[Any] = []
-    try:
+    with log_path.open("wb") as log:
         try:
-            cm = client.setup_kernel(env=env, cwd=str(cwd))
-            cm.__enter__()
-        except Exception as err:
-            raise ExecutionSetupError(
-                f"could not start a Python kernel ({sys.executable} -m ipykernel_launcher):"
-                f" {type(err).__name__}: {err}"
-            ) from err
-        kernel_pid = _kernel_pid(km)
-        try:
-            yield client
+            try:
+                # The kernel's own stdout/stderr go to a log: nothing it prints reaches the
+                # grader's terminal or its results.
+                cm = client.setup_kernel(
+                    env=env,
+                    cwd=str(work if sandbox.mode == "process" else conn),
+                    stdout=log,
+                    stderr=log,
+                )
+                cm.__enter__()
+            except Exception as err:
+                raise ExecutionSetupError(
+                    f"could not start a Python kernel ({sys.executable} -m ipykernel_launcher,"
+                    f" isolation {sandbox.describe()}): {type(err).__name__}: {err}."
+                    f" Kernel log: {log_tail(log_path, 5)}"
+                ) from err
+            popen = _kernel_popen(km)
+            kernel_pid = popen.pid if popen else None
+            if kernel_pid:
+                sandbox.watch_disk("kernel", work, kernel_pid)
+            try:
+                yield client, popen
+            finally:
+                if kernel_pid:
+                    children = descendants(kernel_pid)
+                with contextlib.suppress(Exception):  # the kernel may be dead already
+                    cm.__exit__(None, None, None)
         finally:
             if kernel_pid:
-                children = descendants(kernel_pid)
-            with contextlib.suppress(Exception):  # the kernel may be dead already
-                cm.__exit__(None, None, None)
-    finally:
-        if kernel_pid:
-            kill_tree(kernel_pid, extra=children, grace=2)
+                kill_tree(kernel_pid, extra=children, grace=2)
+            sandbox.reap("kernel")
 
 
-def _kernel_pid(km: AsyncKernelManager) -> int | None:
+def _kernel_popen(km: AsyncKernelManager) -> Any:
     provisioner = getattr(km, "provisioner", None)
-    process = getattr(provisioner, "process", None)
-    pid = getattr(process, "pid", None)
-    return int(pid) if pid else None
+    return getattr(provisioner, "process", None)
 
 
 def _run_hidden(client: NotebookClient, source: str, timeout: int) -> None:
@@ -280,7 +370,12 @@ def _run_setup(client: NotebookClient, source: str) -> None:
 
 
 def _run_cells(
-    client: NotebookClient, nb: NotebookNode, deadline: float, timeout: float, outcome: _Outcome
+    client: NotebookClient,
+    nb: NotebookNode,
+    deadline: float,
+    timeout: float,
+    limits: Limits,
+    outcome: _Outcome,
 ) -> None:
     for index, cell in enumerate(nb.cells):
         if cell.cell_type != "code" or not cell.source.strip():
@@ -290,20 +385,23 @@ def _run_cells(
         if remaining <= 0:
             outcome.status, outcome.error = "timeout", _timeout_message(timeout, where)
             return
-        client.timeout = max(1, int(remaining))
+        per_cell = remaining > limits.cell_timeout
+        client.timeout = max(1, int(min(remaining, limits.cell_timeout)))
         try:
             client.execute_cell(cell, index)
         except CellTimeoutError:
-            outcome.status, outcome.error = "timeout", _timeout_message(timeout, where)
+            outcome.status = "timeout"
+            outcome.error = (
+                _timeout_message(limits.cell_timeout, where, "per-cell ")
+                if per_cell
+                else _timeout_message(timeout, where)
+            )
             with contextlib.suppress(Exception):  # a kernel that ignores SIGINT is killed later
                 run_sync(client.km.interrupt_kernel)()  # type: ignore[union-attr,arg-type]
             return
         except DeadKernelError:
             outcome.status = "kernel_died"
-            outcome.error = (
-                f"the kernel died in {where}: the code ended the Python process"
-                " (os._exit, a crash, or running out of memory)"
-            )
+            outcome.error = f"the kernel died in {where}"
             return
         except CellExecutionError as err:
             outcome.status, outcome.error = "error", _error_message(where, err)
@@ -312,29 +410,29 @@ def _run_cells(
 
 def _cell_label(index: int, cell: NotebookNode) -> str:
     first = next((ln.strip() for ln in cell.source.splitlines() if ln.strip()), "")
-    if len(first) > 60:
-        first = first[:57] + "..."
-    return f"cell {index + 1} (`{first}`)"
+    return f"cell {index + 1} (`{clean_text(first, 60)}`)"
 
 
-def _timeout_message(timeout: float, where: str) -> str:
+def _timeout_message(timeout: float, where: str, kind: str = "") -> str:
     return (
-        f"execution stopped after the {timeout:g} s limit in {where}: look for a loop that"
-        " never ends or a call that waits for input"
+        f"execution stopped after the {timeout:g} s {kind}limit in {where}: look for a loop"
+        " that never ends or a call that waits for input"
     )
 
 
 def _error_message(where: str, err: CellExecutionError) -> str:
-    ename, evalue = getattr(err, "ename", "Error"), str(getattr(err, "evalue", err))
+    ename = clean_text(str(getattr(err, "ename", "Error")), 80)
+    evalue = clean_text(str(getattr(err, "evalue", err)), 400)
     message = f"{where} raised {ename}: {evalue}".strip()
     hint = hint_for(ename, evalue)
     return f"{message}. Fix: {hint}" if hint else message
 
 
 def _run_capture(client: NotebookClient, source: str, outcome: _Outcome) -> None:
-    # Even after a timeout the grader reads what the namespace holds, on a short leash.
+    # Even after a timeout the grader reads what the namespace holds, on a short leash:
+    # shorter still when the interrupt may have been ignored and the kernel is still busy.
     try:
-        _run_hidden(client, source, 30)
+        _run_hidden(client, source, 5 if outcome.status == "timeout" else 30)
     except (CellExecutionError, CellTimeoutError, DeadKernelError) as err:
         outcome.notes.append(f"the grader could not read the notebook's variables ({err})")
 

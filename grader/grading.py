@@ -10,6 +10,7 @@ import contextlib
 import shutil
 import signal
 import socket
+import sys
 import tempfile
 import threading
 import time
@@ -21,9 +22,12 @@ from types import FrameType
 from grader.checks import Evidence, candidates, evaluate
 from grader.errors import InvalidSubmission
 from grader.execution import Execution, execute
+from grader.limits import Limits
 from grader.probe import ModelProbe, lab_split
+from grader.procs import reserve_port
 from grader.results import CheckResult, ExecutionResult, GradeResult, Status, TrackingInfo
 from grader.rubric import Rubric
+from grader.sandbox import Isolation, Sandbox
 from grader.server import throwaway_server
 from grader.submission import Submission, load_submission
 from grader.tracking import Snapshot, read_snapshot
@@ -42,6 +46,13 @@ class Settings:
     timeout: float = 300.0
     port: socket.socket | None = None  # reserve_port(); None: a free one
     progress: Callable[[str], None] = field(default=_quiet)
+    limits: Limits | None = None  # None: the rubric's [limits]
+    isolation: Isolation = "auto"
+    hide: tuple[Path, ...] = ()  # more paths the submission must not read (batch folders)
+
+    @property
+    def effective_limits(self) -> Limits:
+        return self.limits or self.rubric.limits
 
 
 def grade(path: Path, settings: Settings) -> GradeResult:
@@ -80,11 +91,20 @@ def ungraded_result(
 
 def _grade_in(submission: Submission, workdir: Path, settings: Settings) -> GradeResult:
     rubric, say, laps = settings.rubric, settings.progress, _Laps()
+    port = settings.port or reserve_port()
     with (
-        throwaway_server(workdir, settings.port) as server,
-        ModelProbe(server.url, workdir, rubric.test_size, rubric.random_state) as probe,
+        Sandbox(
+            workdir,
+            settings.effective_limits,
+            port.getsockname()[1],
+            settings.isolation,
+            _hidden(submission, settings),
+        ) as sandbox,
+        throwaway_server(workdir, port, also=tuple(sandbox.listen)) as server,
+        ModelProbe(server.url, sandbox, (rubric.test_size, rubric.random_state)) as probe,
     ):
         say(f"starting MLflow server at {server.url} and a fresh kernel")
+        say(f"isolation: {sandbox.describe()}")
 
         def before_first_cell() -> None:
             # The server may still be starting: the kernel waits for it at its first request.
@@ -92,7 +112,7 @@ def _grade_in(submission: Submission, workdir: Path, settings: Settings) -> Grad
             probe.start()
             threading.Thread(target=_preload, name="labgrade-preload", daemon=True).start()
 
-        execution = _execute(submission, workdir, server.url, settings, before_first_cell)
+        execution = _execute(submission, sandbox, server.url, settings, before_first_cell)
         say(f"executed in {execution.result.seconds:.1f} s: {execution.result.status}")
         server.wait_ready()  # a kernel that failed to start never waited for it
         laps.restart()
@@ -121,9 +141,28 @@ def _grade_in(submission: Submission, workdir: Path, settings: Settings) -> Grad
     )
 
 
+def _hidden(submission: Submission, settings: Settings) -> tuple[Path, ...]:
+    """What the submission must not read: the rubric, the reference, the original folder.
+
+    Never a folder holding the Python that runs the submission (a student's repo with its
+    .venv inside) or the grader's package: those must stay visible to run at all.
+    """
+    package = Path(__file__).resolve().parent
+    needed = [Path(sys.prefix).resolve(), Path(sys.executable).resolve(), package]
+    wanted = [
+        settings.rubric.path.resolve(),
+        package.parent / "reference",
+        submission.folder.resolve(),
+        *(p.resolve() for p in settings.hide),
+    ]
+    return tuple(
+        p for p in wanted if p.exists() and not any(n == p or p in n.parents for n in needed)
+    )
+
+
 def _execute(
     submission: Submission,
-    workdir: Path,
+    sandbox: Sandbox,
     tracking_uri: str,
     settings: Settings,
     before_first_cell: Callable[[], None],
@@ -131,7 +170,7 @@ def _execute(
     spec = settings.rubric.check("predictions") if "predictions" in settings.rubric.ids else None
     return execute(
         submission,
-        workdir,
+        sandbox,
         tracking_uri,
         settings.timeout,
         variables=list(spec.option("variables")) if spec else [],

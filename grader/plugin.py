@@ -16,6 +16,7 @@ from pathlib import Path
 import pytest
 
 from grader.errors import GraderError, InvalidSubmission
+from grader.limits import FLAGS, ISOLATIONS, Limits
 from grader.results import GradeResult
 from grader.rubric import Rubric
 
@@ -29,6 +30,8 @@ class GradingState:
     timeout: float
     port: socket.socket  # held from start-up: the header's URL is the one graded on
     json_path: Path | None
+    limits: Limits
+    isolation: str
     result: GradeResult | None = None
 
 
@@ -56,6 +59,20 @@ def pytest_addoption(parser: pytest.Parser) -> None:
         metavar="PATH",
         help="rubric TOML with points and expected values [ini: grade_rubric]",
     )
+    group.addoption(
+        "--isolation",
+        choices=ISOLATIONS,
+        help="how the submission is confined: full (own user and namespaces, needs root),"
+        " process (rlimits only) or auto (full where possible) [ini: grade_isolation]",
+    )
+    for flag in FLAGS:
+        group.addoption(
+            flag.flag,
+            metavar=flag.metavar,
+            help=f"{flag.help} (default: the rubric's [limits]) [ini: {flag.ini}]",
+        )
+        parser.addini(flag.ini, flag.help, default="")
+    parser.addini("grade_isolation", "auto, full or process", default="auto")
     parser.addini("grade_submission", "submission graded by default", default="")
     parser.addini("grade_timeout", "seconds allowed for executing the submission", default="300")
     parser.addini("grade_json", "where to write the JSON result", default="")
@@ -92,19 +109,33 @@ def pytest_configure(config: pytest.Config) -> None:
         return
     from grader.checks import KNOWN_IDS
     from grader.errors import RubricError
+    from grader.limits import with_values
     from grader.procs import reserve_port
     from grader.rubric import load_rubric
 
     try:
         rubric = load_rubric(_path(config, "--rubric", "grade_rubric"), KNOWN_IDS)
         timeout = float(_setting(config, "--grade-timeout", "grade_timeout")[0] or 300)
+        values = {f.field: _setting(config, f.flag, f.ini)[0] for f in FLAGS}
+        limits = with_values(rubric.limits, values, "limit")
     except (RubricError, ValueError) as err:
         raise pytest.UsageError(f"grader settings: {err}") from None
+    isolation = _setting(config, "--isolation", "grade_isolation")[0] or "auto"
+    if isolation not in ISOLATIONS:
+        raise pytest.UsageError(
+            f"grader settings: isolation {isolation!r} is not one of {', '.join(ISOLATIONS)}"
+        )
     submission = _path(config, "--submission", "grade_submission")
     if submission is None:
         raise pytest.UsageError("no submission: pass --submission PATH (a .ipynb, .py or folder)")
     state = GradingState(
-        submission, rubric, timeout, reserve_port(), _path(config, "--grade-json", "grade_json")
+        submission,
+        rubric,
+        timeout,
+        reserve_port(),
+        _path(config, "--grade-json", "grade_json"),
+        limits,
+        isolation,
     )
     config.stash[STATE] = state
     _reject_invalid(state)
@@ -132,6 +163,7 @@ def pytest_report_header(config: pytest.Config) -> list[str] | None:
         f"grader: submission {state.submission}",
         f"grader: tracking server http://127.0.0.1:{state.port.getsockname()[1]} (throwaway),"
         f" timeout {state.timeout:g} s, rubric {state.rubric.path}",
+        f"grader: isolation {state.isolation}, limits: {state.limits.describe()}",
     ]
 
 
@@ -149,7 +181,14 @@ def graded(request: pytest.FixtureRequest) -> GradeResult:
 
     state = request.config.stash[STATE]
     if state.result is None:
-        settings = Settings(state.rubric, state.timeout, state.port, _progress(request.config))
+        settings = Settings(
+            state.rubric,
+            state.timeout,
+            state.port,
+            _progress(request.config),
+            state.limits,
+            state.isolation,  # type: ignore[arg-type]  # checked in pytest_configure
+        )
         try:
             state.result = grade(state.submission, settings)
         except GraderError as err:

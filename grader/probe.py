@@ -1,7 +1,8 @@
-"""Predicting on the lab's test split with logged models, in a separate process.
+"""Predicting on the lab's test split with logged models, in a confined process.
 
 Logged models are submission-controlled pickles: the grader never loads them in its own
-process. `python -m grader.probe` loads each model with pyfunc and writes plain numbers.
+process. probe_child.py loads each one with pyfunc inside the sandbox (the submission's
+limits, its own user) and answers with plain numbers.
 """
 
 from __future__ import annotations
@@ -9,13 +10,18 @@ from __future__ import annotations
 import json
 import subprocess
 import sys
+import threading
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 from grader.errors import GraderError
 from grader.procs import kill_tree
-from grader.server import clean_env, importable
+from grader.sandbox import Sandbox
+from grader.server import CLIENT_ENV
+
+CHILD = Path(__file__).with_name("probe_child.py")
+MAX_ANSWER = 8 * 1024**2  # bytes of the probe's stdout read; a model could print forever
 
 
 @dataclass(frozen=True)
@@ -25,7 +31,7 @@ class ModelPredictions:
     error: str | None = None
 
 
-def lab_split(test_size: float, random_state: int) -> tuple[object, tuple[int, ...]]:
+def lab_split(test_size: float, random_state: int) -> tuple[Any, tuple[int, ...]]:
     """X_test and y_test of the lab's split (Step 3), recomputed by the grader."""
     from sklearn import datasets
     from sklearn.model_selection import train_test_split
@@ -36,67 +42,91 @@ def lab_split(test_size: float, random_state: int) -> tuple[object, tuple[int, .
 
 
 class ModelProbe:
-    """A subprocess that imports MLflow and builds X_test early, then predicts on request.
+    """A confined subprocess that imports MLflow early, then predicts on request.
 
     Started while the notebook runs, so its imports cost the grading nothing; closing it
     (always, via the context manager) ends its whole process tree.
     """
 
-    def __init__(
-        self, tracking_uri: str, workdir: Path, test_size: float, random_state: int
-    ) -> None:
-        self.tracking_uri, self.workdir = tracking_uri, workdir
-        self.split = (test_size, random_state)
-        self.out = workdir / "probe.json"
+    def __init__(self, tracking_uri: str, sandbox: Sandbox, split: tuple[float, int]) -> None:
+        self.tracking_uri, self.sandbox, self.split = tracking_uri, sandbox, split
         self.proc: subprocess.Popen[bytes] | None = None
+        self.log = sandbox.workdir / "probe.log"
+        self._answer: list[bytes] = []
+        self._reader: threading.Thread | None = None
 
     def start(self) -> None:
         if self.proc is not None:
             return
-        env = importable(clean_env({"MLFLOW_TRACKING_URI": self.tracking_uri}))
-        folder = self.workdir / "probe"
-        folder.mkdir(exist_ok=True)
-        self.stderr = (folder / "stderr.log").open("wb")
-        self.proc = subprocess.Popen(
-            [sys.executable, "-m", "grader.probe", str(self.out), *map(str, self.split)],
-            cwd=folder,
-            env=env,
-            stdin=subprocess.PIPE,
-            stdout=subprocess.DEVNULL,
-            stderr=self.stderr,
-            start_new_session=True,
-        )
+        work = self.sandbox.workdir / "probe-work"
+        work.mkdir(exist_ok=True)
+        env = self.sandbox.env("probe", work, {"MLFLOW_TRACKING_URI": self.tracking_uri})
+        env.update(CLIENT_ENV)
+        command = self.sandbox.command("probe", [sys.executable, "-I", str(CHILD)], work)
+        with self.log.open("wb") as log:
+            self.proc = subprocess.Popen(
+                command,
+                cwd=work,
+                env=env,
+                stdin=subprocess.PIPE,
+                stdout=subprocess.PIPE,
+                stderr=log,
+                start_new_session=True,
+            )
+        assert self.proc.stdout is not None
+        self._reader = threading.Thread(target=self._read, args=(self.proc.stdout,), daemon=True)
+        self._reader.start()
+
+    def _read(self, stream: Any) -> None:  # a BufferedReader: read1 returns what is there
+        total = 0
+        while chunk := stream.read1(65536):
+            if total < MAX_ANSWER:
+                self._answer.append(chunk[: MAX_ANSWER - total])
+            total += len(chunk)
 
     def predict(self, model_uris: list[str], timeout: float = 180) -> dict[str, ModelPredictions]:
-        """Predictions of each model on X_test; errors per model, never raised for a model."""
+        """Predictions of each model on X_test; a model's failure is its verdict, not raised."""
         if not model_uris:
             return {}
         self.start()
         assert self.proc is not None
         assert self.proc.stdin is not None
+        X_test, _ = lab_split(*self.split)
+        request = {"uris": model_uris, "X": [[float(v) for v in row] for row in X_test]}
         try:
-            self.proc.stdin.write(json.dumps(model_uris).encode() + b"\n")
+            self.proc.stdin.write(json.dumps(request).encode() + b"\n")
             self.proc.stdin.close()
-            self.proc.wait(timeout=timeout)
-        except subprocess.TimeoutExpired as err:
-            raise GraderError(f"loading the logged model took over {timeout:.0f} s") from err
         except BrokenPipeError:
-            self.proc.wait(timeout=10)
-        if not self.out.exists():
-            self.stderr.flush()
-            log = (self.workdir / "probe" / "stderr.log").read_text(errors="replace")
-            tail = " | ".join(log.strip().splitlines()[-5:])
+            pass  # it died already: its exit tells why
+        try:
+            self.proc.wait(timeout=timeout)
+        except subprocess.TimeoutExpired:
+            self.close()
+            return _all_failed(model_uris, f"loading or predicting took over {timeout:.0f} s")
+        assert self._reader is not None
+        self._reader.join(timeout=10)
+        return self._results(model_uris)
+
+    def _results(self, model_uris: list[str]) -> dict[str, ModelPredictions]:
+        assert self.proc is not None
+        lines = b"".join(self._answer).decode("utf-8", "replace").strip().splitlines()
+        if not lines or not lines[0].startswith('{"ready"'):
+            tail = " | ".join(self.log.read_text(errors="replace").strip().splitlines()[-5:])
             raise GraderError(
-                f"the model probe ({sys.executable} -m grader.probe) exited with code"
-                f" {self.proc.returncode} and no result: {tail}"
+                f"the model probe ({sys.executable} -I {CHILD}) could not start (exit code"
+                f" {self.proc.returncode}): {tail}"
             )
-        raw = json.loads(self.out.read_text(encoding="utf-8"))
-        return {uri: _predictions(uri, raw.get(uri, {})) for uri in model_uris}
+        try:
+            raw = json.loads(lines[-1])["results"]
+            return {uri: _predictions(uri, raw.get(uri, {})) for uri in model_uris}
+        except (ValueError, KeyError, TypeError, AttributeError):
+            cause = self.sandbox.exit_cause("probe", self.proc.returncode)
+            return _all_failed(model_uris, f"loading the logged model ended the probe: {cause}")
 
     def close(self) -> None:
         if self.proc is not None:
             kill_tree(self.proc.pid, grace=1)
-            self.stderr.close()
+            self.sandbox.reap("probe")
 
     def __enter__(self) -> ModelProbe:
         return self
@@ -105,31 +135,12 @@ class ModelProbe:
         self.close()
 
 
+def _all_failed(uris: list[str], reason: str) -> dict[str, ModelPredictions]:
+    return {uri: ModelPredictions(uri, None, reason) for uri in uris}
+
+
 def _predictions(uri: str, entry: dict[str, Any]) -> ModelPredictions:
     preds = entry.get("predictions")
     if preds is None:
-        return ModelPredictions(uri, None, str(entry.get("error", "no predictions")))
+        return ModelPredictions(uri, None, str(entry.get("error", "no predictions"))[:500])
     return ModelPredictions(uri, tuple(float(v) for v in preds))
-
-
-def _main(out_path: str, test_size: str, random_state: str) -> None:
-    import mlflow.pyfunc
-    import numpy as np
-
-    X_test, _ = lab_split(float(test_size), int(random_state))
-    line = sys.stdin.readline()  # the grader asks once the notebook has run
-    if not line.strip():
-        return
-    found: dict[str, dict[str, object]] = {}
-    for uri in json.loads(line):
-        try:
-            model = mlflow.pyfunc.load_model(uri)
-            raw = np.asarray(model.predict(X_test)).reshape(-1)
-            found[uri] = {"predictions": [float(v) for v in raw]}
-        except Exception as err:  # reported per model: one broken model grades as broken
-            found[uri] = {"error": f"{type(err).__name__}: {err}"[:500]}
-    Path(out_path).write_text(json.dumps(found), encoding="utf-8")
-
-
-if __name__ == "__main__":
-    _main(*sys.argv[1:4])

@@ -10,6 +10,10 @@ from collections.abc import Iterable
 
 import psutil
 
+# Environment variables whose random value tags every process of one job (batch) or one
+# test: the only variables of the grader's that reach a submission, so they can be reaped.
+TAG_VARS = ("LABGRADE_JOB", "LABGRADE_TEST_TOKEN")
+
 
 def reserve_port(host: str = "127.0.0.1") -> socket.socket:
     """A socket bound to a free port, held until the server takes it over (no race for it)."""

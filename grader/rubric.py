@@ -9,6 +9,7 @@ from pathlib import Path
 from typing import Any
 
 from grader.errors import RubricError
+from grader.limits import Limits, from_rubric
 
 if sys.version_info >= (3, 11):
     import tomllib
@@ -42,6 +43,7 @@ class Rubric:
     test_size: float
     random_state: int
     checks: tuple[CheckSpec, ...]
+    limits: Limits = field(default_factory=Limits)
 
     @property
     def max_score(self) -> float:
@@ -81,7 +83,7 @@ def _parse(path: Path, data: Mapping[str, Any], known_ids: frozenset[str] | None
     except (TypeError, ValueError) as err:
         raise RubricError(f"rubric {path}: [split] values must be numbers ({err})") from err
     title = str(data.get("lab", {}).get("title", "MLflow Tracking lab"))
-    return Rubric(path, title, test_size, random_state, checks)
+    return Rubric(path, title, test_size, random_state, checks, from_rubric(data, path))
 
 
 def _parse_check(path: Path, cid: str, table: Any, known_ids: frozenset[str] | None) -> CheckSpec:

@@ -76,11 +76,13 @@ class _QuietLog:
         """xprocess echoes every server log line to stdout; the log file keeps them."""
 
 
-def _starter(url: str, args: list[str], env: dict[str, str], deadline: float, fd: int) -> type:
+def _starter(
+    url: str, args: list[str], env: dict[str, str], deadline: float, fds: tuple[int, ...]
+) -> type:
     class MlflowServerStarter(ProcessStarter):
         terminate_on_interrupt = True
         timeout = deadline
-        popen_kwargs: ClassVar[dict[str, Any]] = {"stdin": subprocess.DEVNULL, "pass_fds": (fd,)}
+        popen_kwargs: ClassVar[dict[str, Any]] = {"stdin": subprocess.DEVNULL, "pass_fds": fds}
 
         @property
         def args(self) -> list[str]:
@@ -134,20 +136,27 @@ class ServerHandle:
 
 @contextlib.contextmanager
 def throwaway_server(
-    workdir: Path, port: socket.socket | None = None, startup_timeout: float = 90
+    workdir: Path,
+    port: socket.socket | None = None,
+    startup_timeout: float = 90,
+    also: tuple[socket.socket, ...] = (),
 ) -> Iterator[ServerHandle]:
     """Start a fresh MLflow server storing everything under WORKDIR; end its whole tree after.
 
     PORT is a socket bound to the port to serve on (reserve_port()); the server serves on
-    that very socket, so no other process can take the port in between. Starting runs in
+    that very socket, so no other process can take the port in between. It also serves on
+    the bound sockets ALSO (the sandbox's, in another network namespace). Starting runs in
     a thread so that the kernel can start meanwhile; call wait_ready().
     """
     store = workdir / "server"
-    store.mkdir(parents=True, exist_ok=True)
+    store.mkdir(mode=0o700, parents=True, exist_ok=True)
     sock = port or reserve_port(HOST)
     url = f"http://{HOST}:{sock.getsockname()[1]}"
     # `mlflow server` itself, run by grader.serve in one interpreter instead of two.
-    args = [sys.executable, "-m", "grader.serve", "--host", HOST, "--port", url.rsplit(":", 1)[1]]
+    args = [sys.executable, "-m", "grader.serve"]
+    for extra in also:
+        args += ["--also-fd", str(extra.fileno())]
+    args += ["--host", HOST, "--port", url.rsplit(":", 1)[1]]
     args += ["--uvicorn-opts", f"--fd {sock.fileno()}"]
     args += ["--workers", "1", "--backend-store-uri", f"sqlite:///{store / 'mlflow.db'}"]
     args += ["--artifacts-destination", str(store / "artifacts"), "--serve-artifacts"]
@@ -162,7 +171,8 @@ def throwaway_server(
 
     def start() -> None:
         try:
-            starter = _starter(url, args, env, startup_timeout, sock.fileno())
+            fds = (sock.fileno(), *(extra.fileno() for extra in also))
+            starter = _starter(url, args, env, startup_timeout, fds)
             xproc.ensure(name, starter, restart=True)
             handle.ready_at = time.monotonic()
         except TimeoutError as err:

@@ -122,6 +122,19 @@ def run_grader(submission: Path, out_dir: Path, *extra: str) -> GradingRun:
     return dataclasses.replace(run, changed_files=changed)
 
 
+# Where hostile submissions (tests/adversarial/generate.py) try to leave files.
+MARKER = "labgrade-adversarial-marker"
+MARKER_FOLDERS = ("/tmp", "/var/tmp", "/dev/shm", "/run/lock", "/root", "/work", "/etc")
+
+
+def escaped_markers() -> list[str]:
+    """Files a submission wrote outside its sandbox (there must be none)."""
+    folders = [Path(f) for f in MARKER_FOLDERS] + [Path.home(), ROOT, ROOT.parent]
+    found = [p for f in folders for p in (f / MARKER, f / f"{MARKER}-pickle") if p.exists()]
+    found += [p for p in (Path("/tmp/result.json"), Path("/autograder/results")) if p.exists()]
+    return sorted(map(str, found))
+
+
 def folder_state(folder: Path) -> dict[str, tuple[int, int]]:
     """Size and mtime of every file below FOLDER: grading must not write into it."""
     return {

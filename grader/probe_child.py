@@ -1,0 +1,37 @@
+"""`python -I probe_child.py`: load logged models with pyfunc and predict, confined.
+
+Run by path inside the sandbox (standard library and the environment's packages only,
+never the grader's modules). Protocol on stdin/stdout, one JSON line each way:
+prints {"ready": true} once MLflow is imported, then reads {"uris": [...], "X": [[...]]}
+and prints {"results": {uri: {"predictions": [...]} | {"error": "..."}}}.
+A logged model is the submission's code: whatever it prints, only the last line counts,
+and it can only ever speak for the submission's own models.
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+
+
+def main() -> None:
+    import mlflow.pyfunc
+    import numpy as np
+
+    print(json.dumps({"ready": True}), flush=True)
+    request = json.loads(sys.stdin.readline() or "{}")
+    X = np.asarray(request.get("X", []), dtype=float)
+    found: dict[str, dict[str, object]] = {}
+    for uri in request.get("uris", []):
+        try:
+            model = mlflow.pyfunc.load_model(uri)
+            raw = np.asarray(model.predict(X)).reshape(-1)
+            found[uri] = {"predictions": [float(v) for v in raw]}
+        except Exception as err:  # reported per model: one broken model grades as broken
+            found[uri] = {"error": f"{type(err).__name__}: {err}"[:500]}
+    sys.stdout.write("\n" + json.dumps({"results": found}) + "\n")
+    sys.stdout.flush()
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,1 @@
+raise SystemExit("a fake mlflow module beside the notebook")

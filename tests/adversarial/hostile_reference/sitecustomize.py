@@ -1,0 +1,3 @@
+print("EVIL SITECUSTOMIZE")
+import os
+os._exit(0)

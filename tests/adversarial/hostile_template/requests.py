@@ -1,0 +1,1 @@
+raise SystemExit("a fake requests module beside the notebook")

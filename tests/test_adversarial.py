@@ -1,0 +1,130 @@
+"""Hostile and broken submissions (tests/adversarial/) get the grade they deserve, safely.
+
+Each is graded once by a real `pytest grader` run. Every case asserts the score, the
+status, that the grading process itself finished and wrote its JSON, that nothing of the
+grading is left running, that the submission's folder is untouched, and that nothing it
+wrote or printed escaped the sandbox.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+
+from tests.helpers import GradingRun, escaped_markers
+
+ADVERSARIAL = Path(__file__).resolve().parent / "adversarial"
+# Loops are stopped by the per-cell limit; a short one keeps the suite quick.
+SHORT = ("--cell-timeout", "8")
+
+
+@dataclass(frozen=True)
+class Hostile:
+    name: str
+    score: float
+    status: str
+    says: tuple[str, ...] = ()  # fragments of the JSON result (errors, notes, messages)
+    flags: tuple[str, ...] = ()
+    cheats: bool = False  # tries to raise its own score: must get exactly what it earned
+
+    @property
+    def path(self) -> Path:
+        folder = ADVERSARIAL / self.name
+        return folder if folder.is_dir() else ADVERSARIAL / f"{self.name}.ipynb"
+
+    @property
+    def exit_code(self) -> int:
+        return {"invalid": 4}.get(self.status, 0 if self.score == 100 else 1)
+
+
+CASES = [
+    Hostile("infinite_loop", 0, "timeout", ("8 s per-cell limit",), SHORT),
+    Hostile("ignores_sigint", 0, "timeout", ("8 s per-cell limit",), SHORT),
+    Hostile("fork_bomb", 0, "timeout", ("per-cell limit",), SHORT),
+    Hostile("memory_bomb", 0, "kernel_died", ("ran out of memory (limit 1 GiB)",)),
+    Hostile("segfault", 0, "kernel_died", ("segmentation fault",)),
+    Hostile("os_exit_halfway", 85, "kernel_died", ("exited with code 3",)),
+    Hostile("sys_exit_halfway", 85, "error", ("SystemExit",)),
+    Hostile("input_call", 0, "error", ("StdinNotImplementedError",)),
+    Hostile("syntax_error_cell1", 0, "error", ("SyntaxError", "cell 1")),
+    Hostile("keyboard_interrupt", 0, "error", ("KeyboardInterrupt",)),
+    Hostile("huge_output", 0, "error", ("dropped", "ValueError"), cheats=True),
+    Hostile("writes_outside", 100, "ok"),
+    Hostile("fake_results", 0, "ok", cheats=True),
+    Hostile("kills_its_parent", 100, "ok"),
+    Hostile("own_mlflow_server", 100, "ok"),
+    Hostile("deletes_experiment_and_model", 80, "ok", ("deleted",)),
+    Hostile("patches_mlflowclient", 0, "ok", cheats=True),
+    Hostile("pickle_runs_code", 100, "ok"),
+    Hostile("setsid_daemon", 100, "ok"),
+    Hostile("overrides_builtins", 0, "ok", cheats=True),
+    Hostile("raises_exception_tag", 0, "error", ("tagged cell",)),
+    Hostile("skip_execution_tag", 0, "timeout", ("per-cell limit",), SHORT),
+    Hostile("zero_bytes", 0, "invalid", ("empty",)),
+    Hostile("binary_data", 0, "invalid", ("not a notebook",)),
+    Hostile(
+        "hostile_template",
+        0,
+        "ok",
+        ("ignored conftest.py", "ignored mlflow.py", "ignored evil.pth"),
+        cheats=True,
+    ),
+    Hostile("hostile_reference", 100, "ok", ("ignored mlflow.py", "ignored sitecustomize.py")),
+]
+
+
+def graded(case: Hostile, graded_run: Callable[..., GradingRun]) -> GradingRun:
+    return graded_run(case.path, *case.flags)
+
+
+def in_group(cases: list[Hostile]) -> list[object]:
+    # One xdist group per submission: its grading is shared by the tests that read it.
+    return [pytest.param(c, id=c.name, marks=pytest.mark.xdist_group(c.name)) for c in cases]
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("case", in_group(CASES))
+def test_hostile_submission_gets_its_grade(
+    case: Hostile, graded_run: Callable[..., GradingRun]
+) -> None:
+    run = graded(case, graded_run)
+    assert run.result is not None, f"the grader wrote no result: {run.stderr[-2000:]}"
+    assert run.exit_code == case.exit_code, run.stdout[-3000:]
+    assert run.result["execution"]["status"] == case.status, run.result["execution"]
+    assert run.result["score"] == case.score, json.dumps(run.result, indent=1)
+    text = json.dumps(run.result)
+    for fragment in case.says:
+        assert fragment in text, fragment
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("case", in_group(CASES))
+def test_hostile_submission_leaves_the_machine_clean(
+    case: Hostile, graded_run: Callable[..., GradingRun]
+) -> None:
+    run = graded(case, graded_run)
+    assert run.leftovers == []
+    assert run.changed_files == []
+    assert escaped_markers() == []
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("case", in_group([c for c in CASES if c.cheats]))
+def test_a_submission_cannot_change_its_own_score(
+    case: Hostile, graded_run: Callable[..., GradingRun]
+) -> None:
+    """Fake results, fake test output, patched clients and pytest hooks earn nothing."""
+    run = graded(case, graded_run)
+    assert run.result is not None
+    assert run.result["score"] == case.score
+    assert not any(c["passed"] for c in run.result["checks"]) or case.score > 0
+    assert run.junit.count("<failure") == 7 - sum(c["passed"] for c in run.result["checks"])
+    for printed in ("7 passed in 0.01s", "7 passed in 0.42s", "EVIL", "100/100"):
+        assert printed not in run.stdout
+    shown = [run.result["execution"]["error"] or "", *run.result["notes"]]
+    shown += [c["message"] for c in run.result["checks"]]
+    assert not [text for text in shown if "\x1b" in text or len(text) > 2000]
