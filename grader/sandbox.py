@@ -30,6 +30,7 @@ import sys
 import tempfile
 import threading
 import time
+import uuid
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Literal
@@ -39,7 +40,7 @@ import psutil
 from grader import cgroups
 from grader.errors import ExecutionSetupError
 from grader.limits import Limits, size_text
-from grader.procs import TAG_VARS
+from grader.procs import TAG_VARS, reap_tagged
 
 Isolation = Literal["auto", "full", "process"]
 Role = Literal["kernel", "probe"]
@@ -47,6 +48,8 @@ JAIL = Path(__file__).with_name("jail.py")
 # Only these of the grader's environment reach the submission; no tokens, keys or settings.
 ALLOWED_ENV = ("PATH", "LANG", "LANGUAGE", "LC_ALL", "LC_CTYPE", "LC_MESSAGES", "TZ")
 CLONE_NEWNET = 0x40000000
+# Tags every process of one jail in process mode, where no PID namespace or user does.
+SANDBOX_VAR = "LABGRADE_SANDBOX"
 _UID_BASE, _UID_SPAN = 2_000_000, 400_000  # no account owns these: nothing to read or kill
 
 
@@ -79,6 +82,7 @@ class Sandbox:
         self._netns: int | None = None
         self._jails: dict[Role, _Jail] = {}
         self._uid = _UID_BASE + 2 * random.randrange(_UID_SPAN // 2)
+        self._token = uuid.uuid4().hex
         self._baseline_threads = 0
 
     def __enter__(self) -> Sandbox:
@@ -170,6 +174,7 @@ class Sandbox:
             USER="student",
             LOGNAME="student",
             PYTHONDONTWRITEBYTECODE="1",
+            **{SANDBOX_VAR: f"{self._token}-{role}"},
             **extra,
         )
         return env
@@ -241,6 +246,8 @@ class Sandbox:
             return
         if self.mode == "full":
             _kill_user(jail.uid)
+        else:  # a process that dropped the tag or left its group escapes: README, threat model
+            reap_tagged(SANDBOX_VAR, f"{self._token}-{role}")
         if jail.cgroup is not None:
             jail.oom_killed = jail.oom_killed or jail.cgroup.oom_kills() > 0
             jail.cgroup.remove()

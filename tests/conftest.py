@@ -12,12 +12,13 @@ from tests.helpers import GradingRun, run_grader
 
 @pytest.fixture(scope="session")
 def graded_run(tmp_path_factory: pytest.TempPathFactory) -> Callable[..., GradingRun]:
-    cache: dict[tuple[Path, tuple[str, ...]], GradingRun] = {}
+    cache: dict[tuple[Path, tuple[str, ...], str], GradingRun] = {}
 
-    def get(submission: Path, *extra: str) -> GradingRun:
-        key = (submission, extra)
+    def get(submission: Path, *extra: str, env: dict[str, str] | None = None) -> GradingRun:
+        key = (submission, extra, repr(sorted((env or {}).items())))
         if key not in cache:
-            cache[key] = run_grader(submission, tmp_path_factory.mktemp(submission.stem), *extra)
+            out = tmp_path_factory.mktemp(submission.stem)
+            cache[key] = run_grader(submission, out, *extra, env=env)
         return cache[key]
 
     return get

@@ -68,9 +68,11 @@ def describe(procs: list[psutil.Process]) -> list[str]:
     return out
 
 
-def start_grader(submission: Path, out_dir: Path, *extra: str) -> tuple[subprocess.Popen[str], str]:
+def start_grader(
+    submission: Path, out_dir: Path, *extra: str, env: dict[str, str] | None = None
+) -> tuple[subprocess.Popen[str], str]:
     token = uuid.uuid4().hex
-    env = {**os.environ, TOKEN_VAR: token}
+    env = {**os.environ, **(env or {}), TOKEN_VAR: token}
     cmd = [
         sys.executable,
         "-m",
@@ -113,9 +115,11 @@ def finish(
     return GradingRun(proc.returncode, stdout, stderr, result, leftovers, junit, [])
 
 
-def run_grader(submission: Path, out_dir: Path, *extra: str) -> GradingRun:
+def run_grader(
+    submission: Path, out_dir: Path, *extra: str, env: dict[str, str] | None = None
+) -> GradingRun:
     before = folder_state(submission.parent)
-    proc, token = start_grader(submission, out_dir, *extra)
+    proc, token = start_grader(submission, out_dir, *extra, env=env)
     run = finish(proc, token, out_dir)
     after = folder_state(submission.parent)
     changed = sorted(k for k in before.keys() | after.keys() if before.get(k) != after.get(k))

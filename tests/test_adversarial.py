@@ -27,9 +27,15 @@ class Hostile:
     name: str
     score: float
     status: str
-    says: tuple[str, ...] = ()  # fragments of the JSON result (errors, notes, messages)
+    says: tuple[str, ...] = ()  # fragments of the JSON result or the terminal (notes)
     flags: tuple[str, ...] = ()
     cheats: bool = False  # tries to raise its own score: must get exactly what it earned
+    env: tuple[tuple[str, str], ...] = ()  # for the grader (the submission must not see it)
+    variant: str = ""  # names a second case of the same submission
+
+    @property
+    def id(self) -> str:
+        return f"{self.name}-{self.variant}" if self.variant else self.name
 
     @property
     def path(self) -> Path:
@@ -64,6 +70,26 @@ CASES = [
     Hostile("overrides_builtins", 0, "ok", cheats=True),
     Hostile("raises_exception_tag", 0, "error", ("tagged cell",)),
     Hostile("skip_execution_tag", 0, "timeout", ("per-cell limit",), SHORT),
+    Hostile(
+        "reads_secrets",
+        100,
+        "ok",
+        env=(("GITHUB_TOKEN", "ghp_fake"), ("LABGRADE_SECRET_FOR_TESTS", "do-not-leak")),
+    ),
+    Hostile("disk_hog", 0, "error", ("No space left",), ("--disk-limit", "64MiB")),
+    Hostile(
+        "infinite_loop",
+        0,
+        "kernel_died",
+        ("CPU time limit (12 s)",),
+        ("--cpu-limit", "12", "--cell-timeout", "60"),
+        variant="cpu-limit",
+    ),
+    # Without root: rlimits and tags only (README: threat model).
+    Hostile(
+        "memory_bomb", 0, "error", ("MemoryError",), ("--isolation", "process"), variant="process"
+    ),
+    Hostile("setsid_daemon", 100, "ok", (), ("--isolation", "process"), variant="process"),
     Hostile("zero_bytes", 0, "invalid", ("empty",)),
     Hostile("binary_data", 0, "invalid", ("not a notebook",)),
     Hostile(
@@ -78,12 +104,12 @@ CASES = [
 
 
 def graded(case: Hostile, graded_run: Callable[..., GradingRun]) -> GradingRun:
-    return graded_run(case.path, *case.flags)
+    return graded_run(case.path, *case.flags, env=dict(case.env))
 
 
 def in_group(cases: list[Hostile]) -> list[object]:
-    # One xdist group per submission: its grading is shared by the tests that read it.
-    return [pytest.param(c, id=c.name, marks=pytest.mark.xdist_group(c.name)) for c in cases]
+    # One xdist group per case: its grading is shared by the tests that read it.
+    return [pytest.param(c, id=c.id, marks=pytest.mark.xdist_group(c.id)) for c in cases]
 
 
 @pytest.mark.slow
@@ -96,7 +122,7 @@ def test_hostile_submission_gets_its_grade(
     assert run.exit_code == case.exit_code, run.stdout[-3000:]
     assert run.result["execution"]["status"] == case.status, run.result["execution"]
     assert run.result["score"] == case.score, json.dumps(run.result, indent=1)
-    text = json.dumps(run.result)
+    text = json.dumps(run.result) + run.stdout  # notes are shown, not part of the JSON
     for fragment in case.says:
         assert fragment in text, fragment
 
@@ -125,6 +151,6 @@ def test_a_submission_cannot_change_its_own_score(
     assert run.junit.count("<failure") == 7 - sum(c["passed"] for c in run.result["checks"])
     for printed in ("7 passed in 0.01s", "7 passed in 0.42s", "EVIL", "100/100"):
         assert printed not in run.stdout
-    shown = [run.result["execution"]["error"] or "", *run.result["notes"]]
+    shown = [run.result["execution"]["error"] or ""]
     shown += [c["message"] for c in run.result["checks"]]
     assert not [text for text in shown if "\x1b" in text or len(text) > 2000]

@@ -80,8 +80,10 @@ for proc in psutil.process_iter():
     if proc.pid != os.getpid():
         with contextlib.suppress(psutil.Error):
             proc.kill()
-with contextlib.suppress(psutil.Error):
-    psutil.Process().parent().kill()"""
+parent = psutil.Process().parent()  # outside its PID namespace: None
+if parent is not None:
+    with contextlib.suppress(psutil.Error):
+        parent.kill()"""
 
 OWN_SERVER = """import os, subprocess, sys, time
 own_server = subprocess.Popen(
@@ -196,6 +198,26 @@ result = predictions = Liar([0, 1, 2])
 builtins.isinstance = lambda obj, cls: True
 builtins.len = lambda obj: 30"""
 
+READS_SECRETS = """import glob, os, pathlib, sys
+found = [n for n in ("GITHUB_TOKEN", "LABGRADE_SECRET_FOR_TESTS", "PYTEST_ADDOPTS") if n in os.environ]
+repo = pathlib.Path(sys.prefix).parent  # the grader's venv usually sits in its repository
+candidates = [repo / "grader" / "rubric.toml", repo / "reference" / "lab1_tracking_quickstart.ipynb"]
+candidates += [pathlib.Path(p) for p in glob.glob("/proc/*/environ") + glob.glob("/proc/*/cmdline")]
+for candidate in candidates:
+    try:
+        text = candidate.read_text(errors="replace")
+    except OSError:
+        continue
+    if any(s in text for s in ("tracking-quickstart", "LABGRADE_SECRET", "--grade-json")):
+        found.append(str(candidate))
+if found:
+    raise RuntimeError(f"read what the grader keeps from submissions: {found}")"""
+
+DISK_HOG = """chunk = b"\\0" * 2**20
+with open("big.bin", "wb") as fh:
+    for _ in range(2048):  # 2 GiB
+        fh.write(chunk)"""
+
 HOSTILE_FILES = {
     "conftest.py": (
         'print("EVIL CONFTEST LOADED")\n'
@@ -255,6 +277,8 @@ def main() -> None:
         "pickle_runs_code": notebook([*variant()[:4], ("code", EVIL_PICKLE), *variant()[4:]]),
         "setsid_daemon": notebook(variant(extra=[("code", DAEMON)])),
         "overrides_builtins": notebook([("code", OVERRIDES)]),
+        "reads_secrets": first(READS_SECRETS),
+        "disk_hog": first(DISK_HOG),
         "raises_exception_tag": tagged("raises-exception", 'raise ValueError("tagged cell")'),
         "skip_execution_tag": tagged("skip-execution", LOOP),
     }
