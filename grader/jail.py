@@ -107,16 +107,32 @@ def _become(spec: dict) -> None:
     _call(_libc.prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0), "prctl(NO_NEW_PRIVS)")
 
 
-def _child(spec: dict, argv: list[str], report: int) -> None:
+def _child(spec: dict, argv: list[str], report: int, status: int | None) -> None:
+    """PID 1 of the new namespace: confine itself, start ARGV, reap until ARGV ends.
+
+    ARGV is not PID 1 itself, so it keeps the usual signal behaviour (PID 1 ignores
+    SIGTERM, SIGXCPU and other signals it has no handler for); when it ends, this process
+    exits and the OS ends every other process of the namespace.
+    """
     try:
         _enter_filesystem(spec)
         _rlimits(spec)
         _become(spec)
         os.chdir(spec["cwd"])
-        os.execve(argv[0], argv, dict(os.environ))
-    except BaseException as err:  # told to the parent, which reports and exits non-zero
+        # A PID from outside the namespace means nothing inside it: ipykernel would take its
+        # parent (PID 1 here) for a dead one and exit. The jail ends the kernel with its parent.
+        env = {k: v for k, v in os.environ.items() if k != "JPY_PARENT_PID"}
+        pid = os.fork()
+        if pid == 0:
+            os.execve(argv[0], argv, env)
+    except BaseException as err:  # told to the jail process, which reports and exits non-zero
         os.write(report, f"{type(err).__name__}: {err}".encode()[:2000])
-    os._exit(SETUP_FAILED)
+        os._exit(SETUP_FAILED)
+    os.close(report)
+    while True:
+        found, wait_status, usage = os.wait4(-1, 0)
+        if found == pid:
+            os._exit(_report(status, wait_status, usage.ru_utime + usage.ru_stime))
 
 
 def _full(spec: dict, argv: list[str]) -> int:
@@ -139,8 +155,10 @@ def _full(spec: dict, argv: list[str]) -> int:
     pid = os.fork()
     if pid == 0:
         os.close(read_end)
-        _child(spec, argv, write_end)
+        _child(spec, argv, write_end, status)
     os.close(write_end)
+    if status is not None:
+        os.close(status)
 
     def end(signum: int, frame: object) -> None:
         os.kill(pid, signal.SIGKILL)
@@ -156,14 +174,15 @@ def _full(spec: dict, argv: list[str]) -> int:
     if failure:
         sys.stderr.write(f"labgrade jail: could not confine the process: {failure.decode()}\n")
         return SETUP_FAILED
-    return _report(status, wait_status)
+    return os.waitstatus_to_exitcode(wait_status) if os.WIFEXITED(wait_status) else 137
 
 
-def _report(fd: int | None, wait_status: int) -> int:
+def _report(fd: int | None, wait_status: int, cpu: float) -> int:
+    """Write how ARGV ended (for the grader's message) and return an exit code for it."""
     signum = os.WTERMSIG(wait_status) if os.WIFSIGNALED(wait_status) else 0
     code = os.WEXITSTATUS(wait_status) if os.WIFEXITED(wait_status) else 128 + signum
     if fd is not None:
-        os.write(fd, json.dumps({"signal": signum, "code": code}).encode())
+        os.write(fd, json.dumps({"signal": signum, "code": code, "cpu": cpu}).encode())
         os.close(fd)
     return code
 

@@ -222,17 +222,17 @@ class Sandbox:
     def exit_cause(self, role: Role, returncode: int | None) -> str:
         """Why the confined process ended, in words a student can act on."""
         jail = self.jail(role)
-        signum, code = _status(jail.status, returncode)
+        signum, code, cpu = _status(jail.status, returncode)
         if jail.disk_breach:
             return f"it hit the disk limit: it {jail.disk_breach[0]}"
         if jail.oom_killed or (jail.cgroup is not None and jail.cgroup.oom_kills() > 0):
             return f"it ran out of memory (limit {size_text(self.limits.memory)})"
         if signum == signal.SIGSEGV:
             return "it crashed with a segmentation fault (SIGSEGV), e.g. from ctypes or native code"
-        if signum in (signal.SIGXCPU,):
+        if signum == signal.SIGXCPU or (signum == signal.SIGKILL and cpu >= self.limits.cpu_time):
             return f"it used up its CPU time limit ({self.limits.cpu_time:g} s)"
         if signum == signal.SIGKILL:
-            return "it was killed with SIGKILL (out of memory or the CPU time limit)"
+            return "it was killed with SIGKILL"
         if signum:
             return f"it was ended by signal {signal.Signals(signum).name}"
         if code is not None:
@@ -377,13 +377,14 @@ def _loopback_up() -> None:
         fcntl.ioctl(probe, siocsifflags, struct.pack("16sH14s", b"lo", flags | iff_up, b""))
 
 
-def _status(path: Path, returncode: int | None) -> tuple[int, int | None]:
+def _status(path: Path, returncode: int | None) -> tuple[int, int | None, float]:
+    """(signal, exit code, CPU seconds) of the confined process, from its jail or Popen."""
     with contextlib.suppress(OSError, ValueError, KeyError, TypeError):
         raw = json.loads(path.read_text())
-        return int(raw["signal"]), int(raw["code"])
+        return int(raw["signal"]), int(raw["code"]), float(raw["cpu"])
     if returncode is None:
-        return 0, None
-    return (-returncode, None) if returncode < 0 else (0, returncode)  # process mode: no jail
+        return 0, None, 0.0
+    return (-returncode, None, 0.0) if returncode < 0 else (0, returncode, 0.0)
 
 
 def _kill_user(uid: int) -> None:

@@ -32,6 +32,7 @@ class Hostile:
     cheats: bool = False  # tries to raise its own score: must get exactly what it earned
     env: tuple[tuple[str, str], ...] = ()  # for the grader (the submission must not see it)
     variant: str = ""  # names a second case of the same submission
+    file: str = ""  # grade this file of the folder NAME rather than the folder
 
     @property
     def id(self) -> str:
@@ -40,7 +41,9 @@ class Hostile:
     @property
     def path(self) -> Path:
         folder = ADVERSARIAL / self.name
-        return folder if folder.is_dir() else ADVERSARIAL / f"{self.name}.ipynb"
+        if folder.is_dir():
+            return folder / self.file if self.file else folder
+        return ADVERSARIAL / f"{self.name}.ipynb"
 
     @property
     def exit_code(self) -> int:
@@ -61,13 +64,14 @@ CASES = [
     Hostile("huge_output", 0, "error", ("dropped", "ValueError"), cheats=True),
     Hostile("writes_outside", 100, "ok"),
     Hostile("fake_results", 0, "ok", cheats=True),
-    Hostile("kills_its_parent", 100, "ok"),
+    # Its parent is out of reach; killing its own process group ends its own kernel.
+    Hostile("kills_its_parent", 85, "kernel_died", ("killed with SIGKILL",)),
     Hostile("own_mlflow_server", 100, "ok"),
     Hostile("deletes_experiment_and_model", 80, "ok", ("deleted",)),
     Hostile("patches_mlflowclient", 0, "ok", cheats=True),
     Hostile("pickle_runs_code", 100, "ok"),
     Hostile("setsid_daemon", 100, "ok"),
-    Hostile("overrides_builtins", 0, "ok", cheats=True),
+    Hostile("overrides_builtins", 0, "timeout", flags=SHORT, cheats=True),
     Hostile("raises_exception_tag", 0, "error", ("tagged cell",)),
     Hostile("skip_execution_tag", 0, "timeout", ("per-cell limit",), SHORT),
     Hostile(
@@ -91,7 +95,7 @@ CASES = [
     ),
     Hostile("setsid_daemon", 100, "ok", (), ("--isolation", "process"), variant="process"),
     Hostile("zero_bytes", 0, "invalid", ("empty",)),
-    Hostile("binary_data", 0, "invalid", ("not a notebook",)),
+    Hostile("binary_data", 0, "invalid", ("not UTF-8",)),
     Hostile(
         "hostile_template",
         0,
@@ -99,7 +103,13 @@ CASES = [
         ("ignored conftest.py", "ignored mlflow.py", "ignored evil.pth"),
         cheats=True,
     ),
-    Hostile("hostile_reference", 100, "ok", ("ignored mlflow.py", "ignored sitecustomize.py")),
+    Hostile(
+        "hostile_reference",
+        100,
+        "ok",
+        ("ignored mlflow.py", "ignored sitecustomize.py"),
+        file="lab1_tracking_quickstart.ipynb",  # the notebook's path, not its folder
+    ),
 ]
 
 

@@ -144,9 +144,12 @@ def _restore(cls, params, state):
                 fh.write("written by a model's pickle")
     with contextlib.suppress(OSError):
         socket.create_connection(("1.1.1.1", 53), timeout=1).close()
-    for pid in (os.getppid(), 0, -1):
-        with contextlib.suppress(OSError):
-            os.kill(pid, signal.SIGKILL)
+    import psutil
+
+    for proc in psutil.process_iter():  # anyone else's process it can see: the grader's?
+        with contextlib.suppress(psutil.Error):
+            if proc.uids().real != os.getuid():
+                proc.send_signal(signal.SIGKILL)
     model = cls(**params)
     model.__dict__.update(state)
     return model
@@ -218,6 +221,14 @@ with open("big.bin", "wb") as fh:
     for _ in range(2048):  # 2 GiB
         fh.write(chunk)"""
 
+
+def CLOUDPICKLE(source: str) -> str:
+    return source.replace(
+        "        signature=signature,",
+        '        serialization_format="cloudpickle",\n        signature=signature,',
+    )
+
+
 HOSTILE_FILES = {
     "conftest.py": (
         'print("EVIL CONFTEST LOADED")\n'
@@ -274,7 +285,11 @@ def main() -> None:
         "own_mlflow_server": first(OWN_SERVER),
         "deletes_experiment_and_model": notebook(variant(extra=[("code", DELETES)])),
         "patches_mlflowclient": notebook([("code", PATCHES_CLIENT), *variant()]),
-        "pickle_runs_code": notebook([*variant()[:4], ("code", EVIL_PICKLE), *variant()[4:]]),
+        # MLflow 3 saves sklearn models with skops, which refuses unknown types: a student
+        # who wants a pickle asks for one.
+        "pickle_runs_code": notebook(
+            [*variant()[:4], ("code", EVIL_PICKLE), *variant(CLOUDPICKLE)[4:]]
+        ),
         "setsid_daemon": notebook(variant(extra=[("code", DAEMON)])),
         "overrides_builtins": notebook([("code", OVERRIDES)]),
         "reads_secrets": first(READS_SECRETS),
