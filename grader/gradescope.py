@@ -15,6 +15,7 @@ JSON. When anything fails, results.json still says score 0 and why.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import os
 import shutil
@@ -177,7 +178,8 @@ def _run_grader(submission: Path, json_path: Path, log_path: Path, timeout: floa
         try:
             return proc.wait(timeout=timeout + MARGIN)
         except subprocess.TimeoutExpired:
-            os.killpg(proc.pid, signal.SIGKILL)
+            with contextlib.suppress(ProcessLookupError):  # it may end on its own meanwhile
+                os.killpg(proc.pid, signal.SIGKILL)
             proc.wait()
             raise GraderError(
                 f"grading took longer than {timeout + MARGIN:g} s and was stopped"

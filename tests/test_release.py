@@ -202,7 +202,10 @@ def _grade_released(released: Path, notebook: bytes, tmp_path: Path, *extra: str
 @pytest.mark.slow
 @pytest.mark.xdist_group("release")
 def test_released_repo_grades_its_own_template_to_zero(released: Path, tmp_path: Path) -> None:
-    run = _grade_released(released, (released / NOTEBOOK).read_bytes(), tmp_path)
+    feedback = tmp_path / "feedback" / "feedback.md"  # as the workflow asks for it
+    run = _grade_released(
+        released, (released / NOTEBOOK).read_bytes(), tmp_path, "--grade-feedback", str(feedback)
+    )
     assert run.result is not None, run.stdout + run.stderr
     assert run.exit_code == 1
     assert run.result["score"] == 0
@@ -212,6 +215,7 @@ def test_released_repo_grades_its_own_template_to_zero(released: Path, tmp_path:
     assert f"rubric {tmp_path / 'repo' / 'grader' / 'rubric.toml'}" in run.stdout
     assert "Traceback" not in run.stdout + run.stderr
     assert run.leftovers == []
+    assert feedback.read_text().startswith("# MLflow Tracking lab: 0/90")
     imported = subprocess.run(
         [sys.executable, "-c", "import grader.plugin; print(grader.plugin.__file__)"],
         cwd=tmp_path / "repo",
