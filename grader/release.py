@@ -15,7 +15,7 @@ import json
 import os
 import re
 from collections.abc import Iterator, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
@@ -111,13 +111,7 @@ def release_files(rubric: Rubric, template: Path | None = TEMPLATE) -> dict[str,
         raise GraderError(f"rubric {rubric.path}: every check is hidden, students would get none")
     tool = "Written by `labgrade release`: do not edit (`labgrade verify` checks it)."
     files = package_files(student_rubric(rubric))
-    visible = Rubric(
-        rubric.path,
-        rubric.title,
-        rubric.test_size,
-        rubric.random_state,
-        tuple(c for c in rubric.checks if c.visibility != "hidden"),
-    )
+    visible = replace(rubric, checks=tuple(c for c in rubric.checks if c.visibility != "hidden"))
     files["conftest.py"] = CONFTEST.encode()
     files["pyproject.toml"] = pyproject_text(tool).encode()
     files[CONSTRAINTS] = constraints_text().encode()
