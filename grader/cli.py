@@ -4,6 +4,9 @@ labgrade grade PATH [--grade-json J] [--feedback F] [--timeout S] [--rubric R] [
 labgrade batch SUBMISSIONS --out DIR [--jobs N] [--timeout S] [--regrade] [--only ID]
                [--shard K/N] [--rubric R] [LIMITS]
 labgrade merge DIR1 DIR2 ... --out DIR [--rubric R]
+labgrade gradescope OUT.zip [--timeout S] [--rubric R]
+labgrade release OUT [--rubric R] [--template NOTEBOOK]
+labgrade verify REPO [--manifest M]
 
 LIMITS: --isolation auto|full|process, --cell-timeout S, --memory-limit SIZE,
 --cpu-limit S, --max-processes N, --output-limit SIZE, --disk-limit SIZE, --hide PATH
@@ -82,6 +85,29 @@ def _parser() -> argparse.ArgumentParser:
     merge.add_argument("--out", type=Path, required=True, help="merged gradebook folder")
     merge.add_argument("--rubric", type=Path, help="rubric TOML (default: the grader's)")
     merge.set_defaults(handler=_merge)
+
+    gradescope = sub.add_parser("gradescope", help="build a Gradescope autograder zip")
+    gradescope.add_argument("out", type=Path, metavar="OUT.zip", help="the zip to write")
+    _common(gradescope)
+    gradescope.set_defaults(handler=_gradescope)
+
+    release = sub.add_parser("release", help="write the student-facing repository")
+    release.add_argument("out", type=Path, help="a new or empty folder")
+    release.add_argument("--rubric", type=Path, help="rubric TOML (default: the grader's)")
+    release.add_argument(
+        "--template", type=Path, help="the notebook students start from (default: the project's)"
+    )
+    release.set_defaults(handler=_release)
+
+    verify = sub.add_parser("verify", help="was a student repo's grader or workflow changed?")
+    verify.add_argument("repo", type=Path, help="the student repository's folder")
+    verify.add_argument(
+        "--manifest",
+        type=Path,
+        help="your copy of the release's .labgrade/manifest.json, or the released folder"
+        " (default: the repo's own, which a student could edit too)",
+    )
+    verify.set_defaults(handler=_verify)
     return parser
 
 
@@ -211,6 +237,41 @@ def _merge(args: argparse.Namespace) -> int:
     rows = merge(args.dirs, args.out, _rubric(args.rubric))
     print(f"labgrade: merged {len(rows)} rows into {args.out / 'grades.csv'}")
     return 0
+
+
+def _gradescope(args: argparse.Namespace) -> int:
+    from grader.gradescope import build_bundle
+
+    names = build_bundle(args.out, _rubric(args.rubric), args.timeout)
+    print(f"labgrade: wrote {args.out} ({len(names)} files); upload it as the autograder")
+    return 0
+
+
+def _release(args: argparse.Namespace) -> int:
+    from grader.release import TEMPLATE, release
+
+    rubric = _rubric(args.rubric)
+    paths = release(args.out, rubric, args.template or TEMPLATE)
+    hidden = ", ".join(rubric.hidden_ids)
+    hidden = f", left out hidden checks: {hidden}" if hidden else ""
+    print(f"labgrade: wrote the student repository {args.out} ({len(paths)} files{hidden})")
+    return 0
+
+
+def _verify(args: argparse.Namespace) -> int:
+    from grader.release import MANIFEST, verify
+
+    findings = verify(args.repo, args.manifest)
+    if args.manifest is None:
+        print(
+            f"labgrade: checked against {args.repo / MANIFEST}; pass --manifest with your own"
+            " copy of it to rule out an edited manifest"
+        )
+    for finding in findings:
+        print(f"{finding.status:>8}  {finding.path}")
+    verdict = "CHANGED" if findings else "unchanged"
+    print(f"labgrade: {args.repo}: grader, rubric, conftest and workflow {verdict}")
+    return 1 if findings else 0
 
 
 if __name__ == "__main__":

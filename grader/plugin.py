@@ -32,7 +32,9 @@ class GradingState:
     json_path: Path | None
     limits: Limits
     isolation: str
+    feedback_path: Path | None = None
     result: GradeResult | None = None
+    failure: str | None = None  # why the grading machine failed, when it did
 
 
 STATE = pytest.StashKey[GradingState]()
@@ -73,10 +75,16 @@ def pytest_addoption(parser: pytest.Parser) -> None:
         )
         parser.addini(flag.ini, flag.help, default="")
     parser.addini("grade_isolation", "auto, full or process", default="auto")
+    group.addoption(
+        "--grade-feedback",
+        metavar="PATH",
+        help="write the student's feedback (Markdown) to PATH [ini: grade_feedback]",
+    )
     parser.addini("grade_submission", "submission graded by default", default="")
     parser.addini("grade_timeout", "seconds allowed for executing the submission", default="300")
     parser.addini("grade_json", "where to write the JSON result", default="")
     parser.addini("grade_rubric", "rubric TOML", default="")
+    parser.addini("grade_feedback", "where to write the feedback (Markdown)", default="")
 
 
 def _is_grading(config: pytest.Config) -> bool:
@@ -136,6 +144,7 @@ def pytest_configure(config: pytest.Config) -> None:
         _path(config, "--grade-json", "grade_json"),
         limits,
         isolation,
+        _path(config, "--grade-feedback", "grade_feedback"),
     )
     config.stash[STATE] = state
     _reject_invalid(state)
@@ -150,8 +159,7 @@ def _reject_invalid(state: GradingState) -> None:
         load_submission(state.submission)
     except InvalidSubmission as err:
         state.result = invalid_result(str(state.submission), err.problem, state.rubric)
-        if state.json_path:
-            state.result.write_json(state.json_path)
+        _write_outputs(state)  # pytest stops here: no sessionfinish will write them
         raise pytest.UsageError(f"cannot grade {err}") from None
 
 
@@ -192,8 +200,26 @@ def graded(request: pytest.FixtureRequest) -> GradeResult:
         try:
             state.result = grade(state.submission, settings)
         except GraderError as err:
+            state.failure = str(err)
             pytest.exit(f"the grader failed (not your submission's fault): {err}", returncode=3)
+        if _junit_family(request.config) == "xunit2":
+            # xunit2 allows <properties> on the testsuite only (pytest's junit-10.xsd).
+            record = request.getfixturevalue("record_testsuite_property")
+            for check in state.result.checks:
+                record(f"{check.id}.points", f"{check.score:g}")
+                record(f"{check.id}.max_points", f"{check.max_score:g}")
     return state.result
+
+
+def _junit_family(config: pytest.Config) -> str | None:
+    """The --junitxml flavour, None when pytest's junitxml plugin is off (-p no:junitxml)."""
+    if not config.pluginmanager.has_plugin("junitxml"):
+        return None
+    return str(config.getini("junit_family") or "xunit2")
+
+
+def _per_case(config: pytest.Config) -> bool:
+    return _junit_family(config) in ("xunit1", "legacy")
 
 
 def _progress(config: pytest.Config) -> Callable[[str], None]:
@@ -214,11 +240,19 @@ def _progress(config: pytest.Config) -> Callable[[str], None]:
 def pytest_runtest_makereport(
     item: pytest.Item, call: pytest.CallInfo[None]
 ) -> Generator[None, pytest.TestReport, None]:
-    outcome = yield
-    report = outcome.get_result()
     state = item.config.stash.get(STATE, None)
     callspec = getattr(item, "callspec", None) if isinstance(item, pytest.Function) else None
     check_id = callspec.params.get("check_id") if callspec else None
+    # record_property style: <properties> on the testcase, which only xunit1/legacy allow.
+    if call.when == "call" and state and state.result and check_id and _per_case(item.config):
+        check = state.result.check(str(check_id))
+        item.user_properties += [
+            ("check_id", check.id),
+            ("points", f"{check.score:g}"),
+            ("max_points", f"{check.max_score:g}"),
+        ]
+    outcome = yield
+    report = outcome.get_result()
     if report.when == "call" and report.failed and state and state.result and check_id:
         from grader.report import failure_text
 
@@ -243,5 +277,19 @@ def pytest_terminal_summary(terminalreporter: pytest.TerminalReporter) -> None:
 
 def pytest_sessionfinish(session: pytest.Session) -> None:
     state = session.config.stash.get(STATE, None)
-    if state and state.result and state.json_path:
+    if state:
+        _write_outputs(state)
+
+
+def _write_outputs(state: GradingState) -> None:
+    """The JSON result, the feedback and, on GitHub Actions, the job summary and step outputs."""
+    from grader import github
+    from grader.report import feedback_markdown
+
+    if state.result and state.json_path:
         state.result.write_json(state.json_path)
+    if state.result and state.feedback_path:
+        state.feedback_path.parent.mkdir(parents=True, exist_ok=True)
+        state.feedback_path.write_text(feedback_markdown(state.result), encoding="utf-8")
+    if state.result or state.failure:
+        github.publish(state.result, state.rubric, state.failure)

@@ -5,7 +5,9 @@ from __future__ import annotations
 import json
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Literal
+from typing import Any, Literal, get_args
+
+from grader.errors import GraderError
 
 Status = Literal["ok", "error", "timeout", "kernel_died", "invalid"]
 
@@ -95,6 +97,42 @@ class GradeResult:
             "execution": self.execution.to_json(),
             "tracking": self.tracking.to_json(),
         }
+
+    @classmethod
+    def from_json(cls, data: Any) -> GradeResult:
+        """Read back what to_json wrote (e.g. a grading subprocess's --grade-json file).
+
+        Feedback outside the JSON contract (notes, timings, steps) is not in it.
+        """
+        try:
+            execution, tracking = data["execution"], data["tracking"]
+            if execution["status"] not in get_args(Status):
+                raise ValueError(f"unknown execution status {execution['status']!r}")
+            checks = tuple(
+                CheckResult(
+                    str(c["id"]),
+                    str(c["title"]),
+                    float(c["score"]),
+                    float(c["max_score"]),
+                    bool(c["passed"]),
+                    str(c["message"]),
+                )
+                for c in data["checks"]
+            )
+            return cls(
+                submission=str(data["submission"]),
+                checks=checks,
+                execution=ExecutionResult(
+                    execution["status"], float(execution["seconds"]), execution["error"]
+                ),
+                tracking=TrackingInfo(
+                    str(tracking["server"]), tracking["experiment_id"], tracking["run_id"]
+                ),
+            )
+        except (KeyError, TypeError, ValueError) as err:
+            raise GraderError(
+                f"a grade result is not in the --grade-json shape ({type(err).__name__}: {err})"
+            ) from err
 
     def write_json(self, path: Path) -> None:
         path.parent.mkdir(parents=True, exist_ok=True)

@@ -17,6 +17,10 @@ else:  # pragma: no cover - exercised on Python 3.10 only
     import tomli as tomllib
 
 DEFAULT_RUBRIC = Path(__file__).with_name("rubric.toml")
+# When students see a check: Gradescope's test visibility values
+# (https://gradescope-autograders.readthedocs.io/en/latest/specs/#controlling-test-case-visibility).
+# "hidden" checks are also left out of the student repository (`labgrade release`).
+VISIBILITIES = ("visible", "hidden", "after_due_date", "after_published")
 
 
 @dataclass(frozen=True)
@@ -26,6 +30,7 @@ class CheckSpec:
     points: float
     step: str
     options: Mapping[str, Any] = field(default_factory=dict)
+    visibility: str = "visible"
 
     def option(self, key: str) -> Any:
         try:
@@ -59,13 +64,24 @@ class Rubric:
     def ids(self) -> list[str]:
         return [c.id for c in self.checks]
 
+    @property
+    def hidden_ids(self) -> list[str]:
+        return [c.id for c in self.checks if c.visibility == "hidden"]
+
 
 def load_rubric(path: Path | None = None, known_ids: frozenset[str] | None = None) -> Rubric:
     path = path or DEFAULT_RUBRIC
     try:
-        data = tomllib.loads(path.read_text(encoding="utf-8"))
+        text = path.read_text(encoding="utf-8")
     except OSError as err:
         raise RubricError(f"rubric {path}: cannot be read ({err.strerror or err})") from err
+    return parse_rubric(text, path, known_ids)
+
+
+def parse_rubric(text: str, path: Path, known_ids: frozenset[str] | None = None) -> Rubric:
+    """The rubric in TEXT; PATH is where it comes from (for messages and relative use)."""
+    try:
+        data = tomllib.loads(text)
     except tomllib.TOMLDecodeError as err:
         raise RubricError(f"rubric {path}: not valid TOML ({err})") from err
     return _parse(path, data, known_ids)
@@ -97,11 +113,17 @@ def _parse_check(path: Path, cid: str, table: Any, known_ids: frozenset[str] | N
     points = table.get("points")
     if isinstance(points, bool) or not isinstance(points, (int, float)) or points < 0:
         raise RubricError(f"{where}: 'points' must be a number >= 0, got {points!r}")
-    options = {k: v for k, v in table.items() if k not in {"title", "points", "step"}}
+    visibility = table.get("visibility", "visible")
+    if visibility not in VISIBILITIES:
+        raise RubricError(
+            f"{where}: 'visibility' must be one of {', '.join(VISIBILITIES)}, got {visibility!r}"
+        )
+    reserved = {"title", "points", "step", "visibility"}
     return CheckSpec(
         id=cid,
         title=str(table.get("title", cid)),
         points=float(points),
         step=str(table.get("step", "")),
-        options=options,
+        options={k: v for k, v in table.items() if k not in reserved},
+        visibility=visibility,
     )

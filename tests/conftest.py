@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
@@ -22,3 +22,12 @@ def graded_run(tmp_path_factory: pytest.TempPathFactory) -> Callable[..., Gradin
         return cache[key]
 
     return get
+
+
+@pytest.fixture(scope="session", autouse=True)
+def _no_github_actions_files() -> Iterator[None]:
+    """A grading in this suite never writes into the real job summary of a CI run."""
+    with pytest.MonkeyPatch.context() as mp:
+        mp.delenv("GITHUB_STEP_SUMMARY", raising=False)
+        mp.delenv("GITHUB_OUTPUT", raising=False)
+        yield

@@ -40,6 +40,9 @@ class GradingRun:
     leftovers: list[str]
     junit: str
     changed_files: list[str]
+    # What the grader wrote for GitHub Actions (GITHUB_STEP_SUMMARY, GITHUB_OUTPUT).
+    step_summary: str = ""
+    github_output: str = ""
 
     def check(self, check_id: str) -> dict[str, Any]:
         assert self.result is not None
@@ -69,10 +72,21 @@ def describe(procs: list[psutil.Process]) -> list[str]:
 
 
 def start_grader(
-    submission: Path, out_dir: Path, *extra: str, env: dict[str, str] | None = None
+    submission: Path,
+    out_dir: Path,
+    *extra: str,
+    cwd: Path = ROOT,
+    env: dict[str, str] | None = None,
 ) -> tuple[subprocess.Popen[str], str]:
     token = uuid.uuid4().hex
-    env = {**os.environ, **(env or {}), TOKEN_VAR: token}
+    # Every grading runs as on GitHub Actions: the job summary and step outputs land in OUT_DIR.
+    env = {
+        **os.environ,
+        "GITHUB_STEP_SUMMARY": str(out_dir / "step_summary.md"),
+        "GITHUB_OUTPUT": str(out_dir / "github_output"),
+        **(env or {}),
+        TOKEN_VAR: token,
+    }
     cmd = [
         sys.executable,
         "-m",
@@ -90,7 +104,7 @@ def start_grader(
     ]
     proc = subprocess.Popen(
         cmd,
-        cwd=ROOT,
+        cwd=cwd,
         env=env,
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
@@ -112,14 +126,29 @@ def finish(
     result = json.loads(json_path.read_text()) if json_path.exists() else None
     junit_path = out_dir / "junit.xml"
     junit = junit_path.read_text() if junit_path.exists() else ""
-    return GradingRun(proc.returncode, stdout, stderr, result, leftovers, junit, [])
+    summary, output = out_dir / "step_summary.md", out_dir / "github_output"
+    return GradingRun(
+        proc.returncode,
+        stdout,
+        stderr,
+        result,
+        leftovers,
+        junit,
+        [],
+        summary.read_text() if summary.exists() else "",
+        output.read_text() if output.exists() else "",
+    )
 
 
 def run_grader(
-    submission: Path, out_dir: Path, *extra: str, env: dict[str, str] | None = None
+    submission: Path,
+    out_dir: Path,
+    *extra: str,
+    cwd: Path = ROOT,
+    env: dict[str, str] | None = None,
 ) -> GradingRun:
     before = folder_state(submission.parent)
-    proc, token = start_grader(submission, out_dir, *extra, env=env)
+    proc, token = start_grader(submission, out_dir, *extra, cwd=cwd, env=env)
     run = finish(proc, token, out_dir)
     after = folder_state(submission.parent)
     changed = sorted(k for k in before.keys() | after.keys() if before.get(k) != after.get(k))

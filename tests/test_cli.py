@@ -37,10 +37,10 @@ def test_missing_submission_is_one_line_and_writes_json(tmp_path: Path) -> None:
 def test_options_are_one_group_in_help() -> None:
     proc = _pytest("--help")
     section = proc.stdout.split("MLflow Tracking lab grader:")[1].split("\n\n")[0]
-    for flag in ("--submission", "--grade-timeout", "--grade-json", "--rubric"):
+    for flag in ("--submission", "--grade-timeout", "--grade-json", "--rubric", "--grade-feedback"):
         assert flag in section
-    for ini in ("grade_submission", "grade_timeout", "grade_json", "grade_rubric"):
-        assert ini in proc.stdout
+    for key in ("submission", "timeout", "json", "rubric", "feedback"):
+        assert f"grade_{key}" in proc.stdout
 
 
 def test_grader_tests_are_not_collected_for_the_suite_itself() -> None:

@@ -9,11 +9,13 @@ import nbformat
 import pytest
 
 from grader.checks import KNOWN_IDS, _hard_coded
-from grader.errors import InvalidSubmission, RubricError
+from grader.errors import GraderError, InvalidSubmission, RubricError
 from grader.execution import _neutralized, _prepared, kernel_side_call
 from grader.grading import invalid_result
 from grader.hints import hint_for
+from grader.release import student_rubric
 from grader.report import score_table
+from grader.results import GradeResult
 from grader.rubric import DEFAULT_RUBRIC, load_rubric
 from grader.submission import load_submission, script_to_notebook
 from tests.helpers import CHECK_IDS, ROOT, SUBMISSIONS
@@ -170,3 +172,35 @@ def test_first_readme_lines_are_the_two_commands() -> None:
     assert lines[2] == "```sh"
     assert "pytest grader --submission reference/" in lines[3]
     assert lines[4] == (ROOT / ".ci" / "run").read_text().strip().splitlines()[-1]
+
+
+def test_rubric_visibility_defaults_to_visible_and_rejects_unknown_values(tmp_path: Path) -> None:
+    assert {c.visibility for c in load_rubric().checks} == {"visible"}
+    bad = tmp_path / "bad.toml"
+    secret = "[checks.tag]\nvisibility = 'secret'\n"
+    bad.write_text(DEFAULT_RUBRIC.read_text().replace("[checks.tag]\n", secret))
+    with pytest.raises(RubricError, match="'visibility' must be one of visible, hidden"):
+        load_rubric(bad, KNOWN_IDS)
+
+
+def test_student_rubric_drops_hidden_tables_with_their_sub_tables(tmp_path: Path) -> None:
+    text = DEFAULT_RUBRIC.read_text().replace(
+        "[checks.params]\n", "# about params\n[checks.params]\nvisibility = 'hidden'\n"
+    )
+    text += "\n[checks.params.extra]\nnote = 'sub-table of a hidden check'\n"
+    path = tmp_path / "rubric.toml"
+    path.write_text(text)
+    student = student_rubric(load_rubric(path))
+    assert "params" not in student
+    assert "lbfgs" not in student
+    out = tmp_path / "student.toml"
+    out.write_text(student)
+    assert load_rubric(out, KNOWN_IDS).ids == [c for c in CHECK_IDS if c != "params"]
+
+
+def test_grade_json_reads_back_into_the_same_result() -> None:
+    result = invalid_result("x.ipynb", "is empty (0 bytes)", load_rubric(DEFAULT_RUBRIC, KNOWN_IDS))
+    again = GradeResult.from_json(json.loads(json.dumps(result.to_json())))
+    assert again.to_json() == result.to_json()
+    with pytest.raises(GraderError, match="not in the --grade-json shape"):
+        GradeResult.from_json({"score": 1})

@@ -11,6 +11,9 @@ from pathlib import Path
 
 import nbformat
 
+from grader.github import workflow_yaml
+from grader.rubric import load_rubric
+
 ROOT = Path(__file__).resolve().parents[2]
 HERE = Path(__file__).resolve().parent
 
@@ -264,6 +267,10 @@ def main() -> None:
         nbformat.write(nb, HERE / f"{name}.ipynb")
     (HERE / "full_marks_script.py").write_text(script(STEPS), encoding="utf-8")
     (HERE / "invalid_not_json.ipynb").write_text('{"cells": [ this is not JSON\n', encoding="utf-8")
+    # The workflow student_template/ carries: `labgrade release` writes it for its rubric.
+    workflow = ROOT / "student_template" / ".github" / "workflows" / "classroom.yml"
+    workflow.parent.mkdir(parents=True, exist_ok=True)
+    workflow.write_text(workflow_yaml(load_rubric()), encoding="utf-8")
 
 
 if __name__ == "__main__":
