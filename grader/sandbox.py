@@ -259,7 +259,7 @@ ADDRESS_SPACE_SLACK = 2 * 1024**3  # thread stacks and malloc arenas map far mor
 def _choose(isolation: Isolation) -> tuple[Literal["full", "process"], str]:
     if isolation == "process":
         return "process", "--isolation process"
-    problem = _full_unavailable()
+    problem = full_unavailable()
     if problem is None:
         return "full", ""
     if isolation == "full":
@@ -270,7 +270,8 @@ def _choose(isolation: Isolation) -> tuple[Literal["full", "process"], str]:
     return "process", problem
 
 
-def _full_unavailable() -> str | None:
+def full_unavailable() -> str | None:
+    """Why full isolation cannot be had here, or None when it can."""
     if not sys.platform.startswith("linux"):
         return f"namespaces need Linux, this is {sys.platform}"
     if os.geteuid() != 0:

@@ -15,10 +15,10 @@ from grader.errors import RubricError
 from grader.execution import _copy_folder
 from grader.limits import Limits, parse_size, with_values
 from grader.rubric import load_rubric
-from grader.sandbox import Sandbox, _full_unavailable
+from grader.sandbox import Sandbox, full_unavailable
 from grader.sanitize import clean_text
 
-FULL = _full_unavailable()
+FULL = full_unavailable()
 needs_full = pytest.mark.skipif(FULL is not None, reason=f"full isolation unavailable: {FULL}")
 
 
