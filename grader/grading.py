@@ -44,18 +44,25 @@ class Settings:
     progress: Callable[[str], None] = field(default=_quiet)
 
 
-def grade(path: Path, settings: Settings) -> GradeResult:
-    """Grade the submission at PATH (a .ipynb, a .py, or a folder holding one)."""
+def grade(path: Path, settings: Settings, keep: contextlib.ExitStack | None = None) -> GradeResult:
+    """Grade the submission at PATH (a .ipynb, a .py, or a folder holding one).
+
+    KEEP, when given, takes over the throwaway MLflow server and its store: they outlive
+    the grading until KEEP is closed (`pytest grader --keep-server`, to browse the run).
+    """
     try:
         submission = load_submission(path)
     except InvalidSubmission as err:
         return invalid_result(str(path), err.problem, settings.rubric)
     workdir = Path(tempfile.mkdtemp(prefix="labgrade-"))
+    if keep is not None:
+        keep.callback(shutil.rmtree, workdir, ignore_errors=True)  # after the server ends
     try:
         with sigterm_as_interrupt():
-            return _grade_in(submission, workdir, settings)
+            return _grade_in(submission, workdir, settings, keep)
     finally:
-        shutil.rmtree(workdir, ignore_errors=True)
+        if keep is None:
+            shutil.rmtree(workdir, ignore_errors=True)
 
 
 def invalid_result(submission: str, problem: str, rubric: Rubric) -> GradeResult:
@@ -78,12 +85,16 @@ def ungraded_result(
     )
 
 
-def _grade_in(submission: Submission, workdir: Path, settings: Settings) -> GradeResult:
+def _grade_in(
+    submission: Submission, workdir: Path, settings: Settings, keep: contextlib.ExitStack | None
+) -> GradeResult:
     rubric, say, laps = settings.rubric, settings.progress, _Laps()
-    with (
-        throwaway_server(workdir, settings.port) as server,
-        ModelProbe(server.url, workdir, rubric.test_size, rubric.random_state) as probe,
-    ):
+    with contextlib.ExitStack() as own:
+        owner = own if keep is None else keep  # KEEP: the server outlives the grading
+        server = owner.enter_context(throwaway_server(workdir, settings.port))
+        probe = own.enter_context(
+            ModelProbe(server.url, workdir, rubric.test_size, rubric.random_state)
+        )
         say(f"starting MLflow server at {server.url} and a fresh kernel")
 
         def before_first_cell() -> None:
@@ -150,6 +161,7 @@ def _evidence(rubric: Rubric, snapshot: Snapshot, execution: Execution) -> Evide
         predictions={},
         y_test=y_test,
         code=execution.code,
+        execution_error=execution.result.error,
     )
 
 

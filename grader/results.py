@@ -7,7 +7,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal
 
-Status = Literal["ok", "error", "timeout", "kernel_died", "invalid"]
+# "not_executed": --tracking-uri graded what a server holds without running anything.
+Status = Literal["ok", "error", "timeout", "kernel_died", "invalid", "not_executed"]
 
 
 @dataclass(frozen=True)
@@ -19,6 +20,11 @@ class CheckResult:
     passed: bool
     message: str
     step: str = ""
+    # The message's parts, for rendering; the JSON carries the composed message only.
+    found: str = ""
+    expected: str = ""
+    hint: str = ""
+    skipped: bool = False  # not applicable, and the rubric leaves it out of the total
 
     def to_json(self) -> dict[str, Any]:
         return {

@@ -16,6 +16,8 @@ else:  # pragma: no cover - exercised on Python 3.10 only
     import tomli as tomllib
 
 DEFAULT_RUBRIC = Path(__file__).with_name("rubric.toml")
+# How a check that cannot apply (nothing was executed: --tracking-uri) is scored.
+WHEN_NOT_EXECUTED = ("zero", "full", "skip")
 
 
 @dataclass(frozen=True)
@@ -95,6 +97,12 @@ def _parse_check(path: Path, cid: str, table: Any, known_ids: frozenset[str] | N
     points = table.get("points")
     if isinstance(points, bool) or not isinstance(points, (int, float)) or points < 0:
         raise RubricError(f"{where}: 'points' must be a number >= 0, got {points!r}")
+    mode = table.get("when_not_executed", "zero")
+    if mode not in WHEN_NOT_EXECUTED:
+        raise RubricError(
+            f"{where}: 'when_not_executed' must be one of"
+            f" {', '.join(repr(m) for m in WHEN_NOT_EXECUTED)}, got {mode!r}"
+        )
     options = {k: v for k, v in table.items() if k not in {"title", "points", "step"}}
     return CheckSpec(
         id=cid,
