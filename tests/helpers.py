@@ -13,7 +13,7 @@ import time
 import uuid
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import IO, Any
 
 import nbformat
 import psutil
@@ -181,13 +181,15 @@ def start_kept(submission: Path, out_dir: Path, limit: float = 420) -> KeptServe
     proc, token = start_grader(submission, out_dir, "--keep-server")
     kept = KeptServer(proc, token, out_dir, [], {})
     assert proc.stdout is not None
-    stdout = proc.stdout
+    assert proc.stderr is not None
+    errors: list[str] = []
 
-    def read() -> None:
-        for line in stdout:
-            kept.lines.append(line.rstrip("\n"))
+    def read(stream: IO[str], into: list[str]) -> None:
+        for line in stream:  # drained as it comes: a full pipe would block the grader
+            into.append(line.rstrip("\n"))
 
-    threading.Thread(target=read, name="kept-stdout", daemon=True).start()
+    for stream, into in ((proc.stdout, kept.lines), (proc.stderr, errors)):
+        threading.Thread(target=read, args=(stream, into), daemon=True).start()
     deadline = time.monotonic() + limit
     while time.monotonic() < deadline and proc.poll() is None:
         if any("Ctrl-C stops it" in ln for ln in kept.lines):

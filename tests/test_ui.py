@@ -61,7 +61,7 @@ def test_links_lead_to_the_graded_run(kept_reference: KeptServer) -> None:
     assert "Ctrl-C stops it" in kept.output
 
 
-def test_the_mlflow_ui_shows_the_graded_run(kept_reference: KeptServer) -> None:
+def test_the_mlflow_ui_shows_the_graded_run(request: pytest.FixtureRequest) -> None:
     chromium = _chromium()
     if chromium is None:
         pytest.skip(
@@ -71,7 +71,8 @@ def test_the_mlflow_ui_shows_the_graded_run(kept_reference: KeptServer) -> None:
         )
     from playwright.sync_api import expect, sync_playwright
 
-    links = kept_reference.links
+    kept: KeptServer = request.getfixturevalue("kept_reference")  # only once it can run
+    links = kept.links
     with sync_playwright() as pw:
         browser = pw.chromium.launch(executable_path=chromium, args=CHROMIUM_ARGS)
         try:
