@@ -2,26 +2,33 @@
 
 A check is a function (spec, evidence, candidate) -> Verdict. Checks that depend on a run
 are scored for every candidate (run, logged model) pair and the best pair is graded.
+A failing verdict says what was found, the call the lab expects, and, for a known slip
+(grader.slips), what exactly to change.
 """
 
 from __future__ import annotations
 
 import ast
 import math
+import re
 from collections.abc import Callable
 from dataclasses import dataclass
 
+from grader import slips
 from grader.execution import NamespaceCapture
 from grader.probe import ModelPredictions
 from grader.results import CheckResult
-from grader.rubric import CheckSpec, Rubric
+from grader.rubric import WHEN_NOT_EXECUTED, CheckSpec, Rubric
 from grader.tracking import LoggedModel, ModelVersion, Run, Snapshot
 
 
 @dataclass(frozen=True)
 class Verdict:
     passed: bool
-    message: str
+    message: str  # what was found
+    expected: str = ""  # the call the lab expects, shown when the check fails
+    hint: str = ""  # a known slip and what exactly to change
+    applicable: bool = True  # False: the check cannot apply (nothing was executed)
 
 
 @dataclass(frozen=True)
@@ -33,6 +40,8 @@ class Evidence:
     predictions: dict[str, ModelPredictions]
     y_test: tuple[int, ...]
     code: str
+    execution_error: str | None = None  # the cell that raised or timed out, if any
+    executed: bool = True  # False: grading what a server already holds
 
 
 @dataclass(frozen=True)
@@ -50,6 +59,7 @@ Check = Callable[[CheckSpec, Evidence, "Candidate | None"], Verdict]
 
 def check_experiment(spec: CheckSpec, ev: Evidence, _: Candidate | None) -> Verdict:
     name = spec.option("name")
+    call = f'mlflow.set_experiment("{name}")'
     exp = ev.snapshot.experiment_named(name)
     if exp is not None:
         cleanup = " (deleted by the notebook's cleanup step; graded on what it logged)"
@@ -61,114 +71,164 @@ def check_experiment(spec: CheckSpec, ev: Evidence, _: Candidate | None) -> Verd
     if near:
         return Verdict(
             False,
-            f'found experiment "{near[0]}", which differs from "{name}" only in'
-            f' case or spaces: use mlflow.set_experiment("{name}")',
+            f'found experiment "{near[0]}", which differs from "{name}" only in case or spaces',
+            call,
+            "experiment names are exact: a different case or a stray space makes another"
+            f' experiment. Copy the name "{name}" from the lab',
         )
     found = ", ".join(f'"{n}"' for n in others) or "only the Default experiment"
-    return Verdict(
-        False,
-        f'no experiment named "{name}"; found {found}.'
-        f' Call mlflow.set_experiment("{name}") before start_run',
+    in_default = [r for r in ev.snapshot.runs if r.experiment_id == "0"]
+    hint = _stopped(ev) or (
+        f'{len(in_default)} run(s) went to the "Default" experiment: set the experiment first'
+        if in_default
+        else ""
     )
+    if not ev.executed and others:
+        hint = f"to grade another experiment of this server, pass --experiment NAME ({found})"
+    return Verdict(False, f'no experiment named "{name}"; found {found}', call, hint)
 
 
 def check_params(spec: CheckSpec, ev: Evidence, cand: Candidate | None) -> Verdict:
     if cand is None:
-        return _no_run(ev)
+        return _no_run(ev, _params_call(spec))
     expected: dict[str, object] = dict(spec.option("expected"))
     optional: dict[str, object] = dict(spec.options.get("optional", {}))
     logged = cand.run.params
-    problems = [f"{k} missing" for k in expected if k not in logged]
+    problems, hints = [], []
+    taken = set(expected) | set(optional)
+    for key, value in expected.items():
+        if key in logged:
+            continue
+        problems.append(f"{key} missing")
+        other = slips.renamed_param(key, value, logged, taken)
+        if other is not None:
+            taken.add(other)
+            hints.append(
+                f'{key} was logged under the key "{other}" ({other}={logged[other]}): log it as'
+                f' "{key}", the name of the LogisticRegression argument; logging the params dict'
+                " itself, mlflow.log_params(params), keeps the keys right"
+            )
     problems += [
         f"{k}={logged[k]} (expected {v})"
         for k, v in expected.items()
         if k in logged and logged[k] != str(v)
     ]
-    problems += [
-        f"{k}={logged[k]} (expected {v} or not logged)"
-        for k, v in optional.items()
-        if k in logged and logged[k] != str(v)
-    ]
+    for key, value in optional.items():
+        if key in logged and logged[key] != str(value):
+            problems.append(f"{key}={logged[key]} (expected {value} or not logged)")
+            if key == "multi_class":
+                hints.append(_MULTI_CLASS)
     if cand.run.status != "FINISHED":
-        problems.append(
-            f"the run is {cand.run.status}, not FINISHED (did a cell fail inside start_run?)"
-        )
+        problems.append(f"the run is {cand.run.status}, not FINISHED")
+        hints.append(_unfinished_hint(ev, cand.run))
     want = ", ".join(f"{k}={v}" for k, v in expected.items())
     if problems:
         got = ", ".join(f"{k}={v}" for k, v in sorted(logged.items())) or "no params"
         return Verdict(
             False,
-            f"{cand.label}: {'; '.join(problems)}. Logged: {got}."
-            f" Log the params dict with mlflow.log_params(params) ({want})",
+            f"{cand.label}: {'; '.join(problems)}. Logged: {got}",
+            _params_call(spec),
+            "; ".join(hints),
         )
     return Verdict(True, f"{want} logged in {cand.label}")
 
 
+def _params_call(spec: CheckSpec) -> str:
+    pairs = ", ".join(f'"{k}": {_literal(v)}' for k, v in dict(spec.option("expected")).items())
+    return f"params = {{{pairs}}}; mlflow.log_params(params)"
+
+
+_MULTI_CLASS = (
+    "multi_class is deprecated since scikit-learn 1.5 and removed in 1.8: delete the"
+    ' "multi_class" entry from params (the default does the same)'
+)
+
+
 def check_metric(spec: CheckSpec, ev: Evidence, cand: Candidate | None) -> Verdict:
-    if cand is None:
-        return _no_run(ev)
     name, tolerance = spec.option("name"), float(spec.options.get("tolerance", 1e-9))
+    call = f'accuracy = accuracy_score(y_test, y_pred); mlflow.log_metric("{name}", accuracy)'
+    if cand is None:
+        return _no_run(ev, call)
+    true_acc, problem = _true_accuracy(ev, cand)
     if name not in cand.run.metrics:
-        found = ", ".join(sorted(cand.run.metrics)) or "none"
+        found = ", ".join(f"{k}={v:.6g}" for k, v in sorted(cand.run.metrics.items())) or "none"
+        other = slips.renamed_metric(name, cand.run.metrics, true_acc)
+        hint = (
+            f'the accuracy was logged as "{other}": the lab\'s metric name is exactly "{name}"'
+            if other
+            else _stopped(ev)
+        )
+        return Verdict(False, f'{cand.label} has no "{name}" metric (metrics: {found})', call, hint)
+    logged = cand.run.metrics[name]
+    if true_acc is None:
         return Verdict(
             False,
-            f'{cand.label} has no "{name}" metric (metrics found: {found}).'
-            f' Log it with mlflow.log_metric("{name}", accuracy)',
+            f"{name}={logged:g} is logged but cannot be verified: {problem}",
+            call,
+            _stopped(ev),
         )
-    logged = cand.run.metrics[name]
-    true_acc, problem = _true_accuracy(ev, cand)
-    if true_acc is None:
-        return Verdict(False, f"{name}={logged:g} is logged but cannot be verified: {problem}")
     if not math.isclose(logged, true_acc, rel_tol=0, abs_tol=tolerance):
         return Verdict(
             False,
             f"{name}={logged:.6g} is logged, but the run's model scores"
             f" {true_acc:.6g} on the lab's test split (test_size={ev.rubric.test_size},"
-            f" random_state={ev.rubric.random_state}). Log accuracy_score(y_test, y_pred)"
-            " computed on X_test",
+            f" random_state={ev.rubric.random_state})",
+            call,
+            "score the model on the test split, accuracy_score(y_test, lr.predict(X_test)),"
+            " not on the training data, and log that same variable",
         )
     if _hard_coded(ev.code, name):
         return Verdict(
             False,
-            f"{name} is logged as a number typed into the code, not computed:"
-            f" log the accuracy variable from Step 3 (accuracy_score(y_test, y_pred))",
+            f"{name} is logged as a number typed into the code, not computed",
+            call,
+            "log the accuracy variable from Step 3 so that the metric follows the model",
         )
     return Verdict(True, f"{name}={logged:.6g} matches what the logged model scores on X_test")
 
 
 def check_tag(spec: CheckSpec, ev: Evidence, cand: Candidate | None) -> Verdict:
-    if cand is None:
-        return _no_run(ev)
     name = spec.option("name")
+    call = f'mlflow.set_tag("{name}", "Basic LR model for iris data")'
+    if cand is None:
+        return _no_run(ev, call)
     value = cand.run.tags.get(name, "")
     if value.strip():
         return Verdict(True, f'"{name}" = "{value[:60]}" on {cand.label}')
     if name in cand.run.tags:
-        return Verdict(False, f'the "{name}" tag on {cand.label} is empty: give it a description')
+        return Verdict(
+            False, f'the "{name}" tag on {cand.label} is empty', call, "give it a description"
+        )
     found = ", ".join(f'"{k}"' for k in sorted(cand.run.tags)) or "none"
-    return Verdict(
-        False,
-        f'{cand.label} has no "{name}" tag (tags found: {found}).'
-        f' Add mlflow.set_tag("{name}", "Basic LR model for iris data")',
+    other = slips.similar_names(name, list(cand.run.tags))
+    hint = (
+        f'the tag was set as "{other[0]}": tag keys are exact, use "{name}"'
+        if other
+        else _stopped(ev)
     )
+    return Verdict(False, f'{cand.label} has no "{name}" tag (tags: {found})', call, hint)
 
 
 def check_signature(spec: CheckSpec, ev: Evidence, cand: Candidate | None) -> Verdict:
+    call = (
+        'mlflow.sklearn.log_model(sk_model=lr, name="iris_model",'
+        " signature=infer_signature(X_train, lr.predict(X_train)), input_example=X_train, ...)"
+    )
     if cand is None:
-        return _no_run(ev)
+        return _no_run(ev, call)
     model = cand.model
     if model is None:
-        return _no_model(cand)
+        return _no_model(ev, cand, call)
     if model.problem:
         return Verdict(
-            False, f"the model logged in {cand.label} has no readable MLmodel file: {model.problem}"
+            False,
+            f"the model logged in {cand.label} has no readable MLmodel file: {model.problem}",
+            call,
         )
     want_in, want_out = int(spec.option("inputs")), int(spec.option("outputs"))
     problems = []
     if not model.has_signature:
-        problems.append(
-            "no signature (pass signature=infer_signature(X_train, lr.predict(X_train)))"
-        )
+        problems.append("no signature")
     else:
         if model.inputs != want_in or not model.inputs_numeric:
             problems.append(
@@ -181,9 +241,11 @@ def check_signature(spec: CheckSpec, ev: Evidence, cand: Candidate | None) -> Ve
                 " (infer it from lr.predict(X_train))"
             )
     if not model.has_input_example:
-        problems.append("no input example (pass input_example=X_train)")
+        problems.append("no input example")
     if problems:
-        return Verdict(False, f"model {model.model_id} of {cand.label}: " + "; ".join(problems))
+        return Verdict(
+            False, f"model {model.model_id} of {cand.label}: " + "; ".join(problems), call
+        )
     return Verdict(
         True,
         f"model {model.model_id} has a signature ({want_in} numeric inputs,"
@@ -192,19 +254,37 @@ def check_signature(spec: CheckSpec, ev: Evidence, cand: Candidate | None) -> Ve
 
 
 def check_registered_model(spec: CheckSpec, ev: Evidence, cand: Candidate | None) -> Verdict:
-    if cand is None:
-        return _no_run(ev)
     name = spec.option("name")
+    call = f'mlflow.sklearn.log_model(..., registered_model_name="{name}")'
+    if cand is None:
+        return _no_run(ev, call)
+    if cand.model is None:
+        return _no_model(ev, cand, call)
     versions = ev.snapshot.versions.get(name)
+    elsewhere = slips.registered_elsewhere(ev.snapshot.versions, cand.model, name)
+    wrong_name = (
+        f'registered model names are exact: "{elsewhere.name}" is not "{name}";'
+        f' pass registered_model_name="{name}"'
+        if elsewhere
+        else ""
+    )
     if not versions:
         others = ", ".join(f'"{n}"' for n in sorted(ev.snapshot.versions)) or "none"
+        if elsewhere:
+            found = (
+                f'the model of {cand.label} is registered as "{elsewhere.name}"'
+                f' (version {elsewhere.version}), not as "{name}"'
+            )
+            return Verdict(False, found, call, wrong_name)
         return Verdict(
             False,
-            f'no registered model "{name}" (registered models: {others}).'
-            f' Pass registered_model_name="{name}" to mlflow.sklearn.log_model',
+            f'no registered model "{name}" (registered models: {others}): model'
+            f" {cand.model.name} ({cand.model.model_id}) of {cand.label} was logged but not"
+            " registered",
+            call,
+            "log_model registers only when given registered_model_name=; or register the"
+            f' logged model afterwards: mlflow.register_model(model_info.model_uri, "{name}")',
         )
-    if cand.model is None:
-        return _no_model(cand)
     match = _version_of(versions, cand.model)
     if match is None:
         sources = ", ".join(f"v{v.version} -> {v.source}" for v in versions)
@@ -212,44 +292,98 @@ def check_registered_model(spec: CheckSpec, ev: Evidence, cand: Candidate | None
             False,
             f'"{name}" has no version whose source is the model of {cand.label}'
             f" ({cand.model.uri}); versions: {sources}",
+            call,
+            wrong_name or "register the model logged by this run (model_info.model_uri)",
         )
     return Verdict(True, f'"{name}" version {match.version} is the model of {cand.label}')
 
 
 def check_predictions(spec: CheckSpec, ev: Evidence, cand: Candidate | None) -> Verdict:
+    variables, column = list(spec.option("variables")), str(spec.option("column"))
+    call = (
+        "loaded_model = mlflow.pyfunc.load_model(model_info.model_uri);"
+        f' result["{column}"] = loaded_model.predict(X_test)'
+    )
+    if not ev.executed:
+        return _not_applicable(spec)
     if ev.capture is None:
         return Verdict(
-            False, f"the notebook's variables could not be checked: {ev.capture_problem}"
+            False,
+            f"the notebook's variables could not be checked: {ev.capture_problem}",
+            call,
+            _stopped(ev),
         )
-    column = str(spec.option("column"))
-    values, where = _submitted_predictions(ev.capture, list(spec.option("variables")), column)
+    values, where = _submitted_predictions(ev.capture, variables, column)
     if values is None:
-        return Verdict(False, where)
+        return Verdict(False, where, call, _stopped(ev))
     if cand is None or cand.model is None:
-        return Verdict(False, "there is no logged model to compare the predictions with (Step 4)")
+        return Verdict(
+            False, "there is no logged model to compare the predictions with (Step 4)", call
+        )
     # A registered version that passes its check is this very model (its source is cand.model).
     expected = ev.predictions.get(cand.model.uri)
     if expected is None or expected.predictions is None:
         reason = expected.error if expected else "it was not probed"
-        return Verdict(False, f"the logged model could not be loaded to compare: {reason}")
+        return Verdict(False, f"the logged model could not be loaded to compare: {reason}", call)
     if not _same(values, expected.predictions):
         return Verdict(
             False,
             f"{where} holds {len(values)} values that differ from what the"
-            f" model predicts on X_test ({len(expected.predictions)} rows):"
-            " predict on X_test with the loaded pyfunc model",
+            f" model predicts on X_test ({len(expected.predictions)} rows)",
+            call,
+            "predict on X_test (the test split of Step 3) with the loaded pyfunc model",
         )
     loaded = [m for m in ev.capture.pyfunc_models if _is_model_of(m, cand)]
     if not loaded:
         return Verdict(
             False,
             f"{where} is right, but no model loaded with mlflow.pyfunc.load_model"
-            " from this run is in the notebook: load it back with"
-            " mlflow.pyfunc.load_model(model_info.model_uri) and predict with it",
+            " from this run is in the notebook",
+            call,
+            _sklearn_predictions_hint(ev, variables),
         )
     return Verdict(
         True, f"{where} equals what the logged model predicts on X_test (loaded with mlflow.pyfunc)"
     )
+
+
+def _sklearn_predictions_hint(ev: Evidence, variables: list[str]) -> str:
+    if slips.calls(ev.code, "mlflow.sklearn.load_model"):
+        return (
+            "mlflow.sklearn.load_model gives back the scikit-learn model; Step 5 loads the"
+            " generic Python Function flavor with mlflow.pyfunc.load_model"
+        )
+    if ev.capture is not None and ev.capture.pyfunc_models:
+        return (
+            "a pyfunc model was loaded, but not one this run logged: load"
+            " mlflow.pyfunc.load_model(model_info.model_uri) and predict with it"
+        )
+    used = slips.predicted_with(ev.code, variables)
+    if used:
+        return (
+            f"the predictions were made with the scikit-learn model ({used}.predict(X_test)),"
+            " not with the pyfunc model loaded back from MLflow: load it with"
+            " mlflow.pyfunc.load_model(model_info.model_uri) and predict with that"
+        )
+    return "load the model this run logged (model_info.model_uri) and predict with that"
+
+
+def _not_applicable(spec: CheckSpec) -> Verdict:
+    mode = when_not_executed(spec)
+    return Verdict(
+        mode == "full",
+        "cannot apply: nothing was executed (grading what the server already holds), so the"
+        f" notebook's predictions cannot be seen; scored as the rubric says (when_not_executed"
+        f' = "{mode}")',
+        applicable=False,
+    )
+
+
+def when_not_executed(spec: CheckSpec) -> str:
+    """ "zero", "full" or "skip" (validated when the rubric is loaded)."""
+    mode = str(spec.options.get("when_not_executed", "zero"))
+    assert mode in WHEN_NOT_EXECUTED, mode
+    return mode
 
 
 GLOBAL_CHECKS: dict[str, Check] = {"experiment": check_experiment}
@@ -284,8 +418,47 @@ def evaluate(ev: Evidence) -> tuple[tuple[CheckResult, ...], Candidate | None, l
             f"graded {best.label}, the best complete one of"
             f" {len({c.run.run_id for c in pool})} runs found"
         )
+    if best is not None:
+        notes += _failed_run_notes(ev, [c.run for c in pool], best.run)
+    notes += _code_notes(ev.code)
     results = tuple(_result(spec, _verdict(spec, ev, best)) for spec in ev.rubric.checks)
     return results, best, notes
+
+
+def _failed_run_notes(ev: Evidence, runs: list[Run], graded: Run) -> list[str]:
+    failed = {r.run_id: r for r in slips.failed_runs_beside(runs, graded)}.values()
+    if not failed:
+        return []
+    names = ", ".join(f"'{r.name}' ({r.run_id})" for r in failed)
+    if slips.training_inside_run(ev.code):
+        why = (
+            "the code trains inside `with mlflow.start_run():`, so a training error leaves a"
+            " half-logged run: the lab's Step 4 note says to train before start_run and only"
+            " log inside it"
+        )
+    else:
+        why = (
+            "a cell raised inside `with mlflow.start_run():`; training inside the run is the"
+            " usual cause, and the lab's Step 4 note says to train before start_run and only"
+            " log inside it"
+        )
+    return [
+        f"{len(failed)} run(s) ended FAILED next to the graded one: {names}: {why}."
+        " Delete failed runs in the MLflow UI (Step 7)"
+    ]
+
+
+def _code_notes(code: str) -> list[str]:
+    """Deprecated spellings the lab's published code uses: accepted, and worth knowing."""
+    notes = []
+    if "artifact_path" in slips.log_model_keywords(code):
+        notes.append(
+            "log_model(artifact_path=...) is deprecated in MLflow 3 (accepted here): the MLflow 3"
+            ' spelling is name="iris_model"; passing both raises'
+        )
+    if slips.mentions_multi_class(code):
+        notes.append(_MULTI_CLASS + " (accepted here, with scikit-learn below 1.8)")
+    return notes
 
 
 def _verdict(spec: CheckSpec, ev: Evidence, cand: Candidate | None) -> Verdict:
@@ -302,32 +475,94 @@ def _run_points(ev: Evidence, cand: Candidate) -> float:
 
 
 def _result(spec: CheckSpec, verdict: Verdict) -> CheckResult:
+    """The verdict scored; a failure's message reads: found, expected call, fix, lab step."""
+    skipped = not verdict.applicable and when_not_executed(spec) == "skip"
     message = verdict.message
-    if not verdict.passed and spec.step:
+    if not verdict.passed and verdict.expected:
+        message = f"{message}. Expected: {verdict.expected}"
+    if not verdict.passed and verdict.hint:
+        message = f"{message}. Fix: {verdict.hint}"
+    if not verdict.passed and spec.step and verdict.applicable:
         message = f"{message} (revisit {spec.step} of the lab)"
     return CheckResult(
         id=spec.id,
         title=spec.title,
         score=spec.points if verdict.passed else 0.0,
-        max_score=spec.points,
-        passed=verdict.passed,
+        max_score=0.0 if skipped else spec.points,
+        passed=verdict.passed or skipped,
         message=message,
         step=spec.step,
+        found=verdict.message,
+        expected="" if verdict.passed else verdict.expected,
+        hint="" if verdict.passed else verdict.hint,
+        skipped=skipped,
     )
 
 
-def _no_run(ev: Evidence) -> Verdict:
+def _no_run(ev: Evidence, call: str) -> Verdict:
     where = "no run was logged"
     if ev.snapshot.experiments and len(ev.snapshot.experiments) > 1:
         where = "no run was logged in any experiment"
-    return Verdict(False, f"{where}: log inside `with mlflow.start_run():`")
-
-
-def _no_model(cand: Candidate) -> Verdict:
+    if not ev.executed:
+        where = "no run was found in the graded experiment"
     return Verdict(
         False,
-        f"{cand.label} has no logged model: call mlflow.sklearn.log_model(...) inside the run",
+        where,
+        f"with mlflow.start_run(): {call}",
+        _stopped(ev),
     )
+
+
+def _no_model(ev: Evidence, cand: Candidate, call: str) -> Verdict:
+    hint = _stopped(ev) or "log the model inside the run, after the params, metric and tag"
+    if {"artifact_path", "name"} <= slips.log_model_keywords(ev.code):
+        hint = (
+            "MLflow 3 renamed log_model's artifact_path= to name=, and passing both raises:"
+            ' keep only name="iris_model"'
+        )
+    return Verdict(False, f"{cand.label} has no logged model", call, hint)
+
+
+def _stopped(ev: Evidence) -> str:
+    """Why nothing was logged, when the notebook stopped early: the fix starts there."""
+    where = _error_where(ev)
+    return f"the notebook stopped {where} before this was logged: fix that first" if where else ""
+
+
+def _error_where(ev: Evidence) -> str:
+    """Where and how the notebook stopped, in a few words ("at cell 6 (TypeError)")."""
+    if not ev.execution_error:
+        return ""
+    raised = re.match(r"(cell \d+) .*? raised (\w+)", ev.execution_error)
+    if raised:
+        return f"at {raised[1]} ({raised[2]})"
+    cell = re.search(r"\b(cell \d+)", ev.execution_error)
+    return f"at {cell[1]}" if cell else "early"
+
+
+def _unfinished_hint(ev: Evidence, run: Run) -> str:
+    if run.status == "RUNNING":
+        return (
+            "the run was never ended: log inside `with mlflow.start_run():`, which ends it"
+            " (or call mlflow.end_run())"
+        )
+    if slips.training_inside_run(ev.code):
+        return (
+            "training is inside `with mlflow.start_run():` and it raised, so MLflow ended the"
+            " run FAILED with whatever was logged so far. As the lab's Step 4 note says, train"
+            " before start_run and only log inside it; then fix the error"
+        )
+    where = _error_where(ev)
+    return (
+        "a cell raised inside `with mlflow.start_run():` and MLflow ended the run FAILED:"
+        " fix that error" + (f" (the notebook stopped {where})" if where else "")
+    )
+
+
+def _literal(value: object) -> str:
+    """A rubric value as the lab's code writes it: 1000, not "1000"."""
+    text = str(value)
+    return text if text.lstrip("-").isdigit() else f'"{text}"'
 
 
 def _squash(text: str) -> str:
@@ -388,10 +623,7 @@ def _is_number(node: ast.expr) -> bool:
 
 
 def _version_of(versions: tuple[ModelVersion, ...], model: LoggedModel) -> ModelVersion | None:
-    for v in versions:
-        if v.model_id == model.model_id or v.source == model.uri or model.model_id in v.source:
-            return v
-    return None
+    return next((v for v in versions if slips.is_version_of(v, model)), None)
 
 
 def _submitted_predictions(

@@ -55,18 +55,25 @@ class Settings:
         return self.limits or self.rubric.limits
 
 
-def grade(path: Path, settings: Settings) -> GradeResult:
-    """Grade the submission at PATH (a .ipynb, a .py, or a folder holding one)."""
+def grade(path: Path, settings: Settings, keep: contextlib.ExitStack | None = None) -> GradeResult:
+    """Grade the submission at PATH (a .ipynb, a .py, or a folder holding one).
+
+    KEEP, when given, takes over the throwaway MLflow server and its store: they outlive
+    the grading until KEEP is closed (`pytest grader --keep-server`, to browse the run).
+    """
     try:
         submission = load_submission(path)
     except InvalidSubmission as err:
         return invalid_result(str(path), err.problem, settings.rubric)
     workdir = Path(tempfile.mkdtemp(prefix="labgrade-"))
+    if keep is not None:
+        keep.callback(shutil.rmtree, workdir, ignore_errors=True)  # after the server ends
     try:
         with sigterm_as_interrupt():
-            return _grade_in(submission, workdir, settings)
+            return _grade_in(submission, workdir, settings, keep)
     finally:
-        shutil.rmtree(workdir, ignore_errors=True)
+        if keep is None:
+            shutil.rmtree(workdir, ignore_errors=True)
 
 
 def invalid_result(submission: str, problem: str, rubric: Rubric) -> GradeResult:
@@ -89,20 +96,26 @@ def ungraded_result(
     )
 
 
-def _grade_in(submission: Submission, workdir: Path, settings: Settings) -> GradeResult:
+def _grade_in(
+    submission: Submission, workdir: Path, settings: Settings, keep: contextlib.ExitStack | None
+) -> GradeResult:
     rubric, say, laps = settings.rubric, settings.progress, _Laps()
     port = settings.port or reserve_port()
-    with (
-        Sandbox(
-            workdir,
-            settings.effective_limits,
-            port.getsockname()[1],
-            settings.isolation,
-            _hidden(submission, settings),
-        ) as sandbox,
-        throwaway_server(workdir, port, also=tuple(sandbox.listen)) as server,
-        ModelProbe(server.url, sandbox, (rubric.test_size, rubric.random_state)) as probe,
-    ):
+    with contextlib.ExitStack() as own:
+        owner = own if keep is None else keep  # KEEP: the server outlives the grading
+        sandbox = own.enter_context(
+            Sandbox(
+                workdir,
+                settings.effective_limits,
+                port.getsockname()[1],
+                settings.isolation,
+                _hidden(submission, settings),
+            )
+        )
+        server = owner.enter_context(throwaway_server(workdir, port, also=tuple(sandbox.listen)))
+        probe = own.enter_context(
+            ModelProbe(server.url, sandbox, (rubric.test_size, rubric.random_state))
+        )
         say(f"starting MLflow server at {server.url} and a fresh kernel")
         say(f"isolation: {sandbox.describe()}")
 
@@ -189,6 +202,7 @@ def _evidence(rubric: Rubric, snapshot: Snapshot, execution: Execution) -> Evide
         predictions={},
         y_test=y_test,
         code=execution.code,
+        execution_error=execution.result.error,
     )
 
 

@@ -26,6 +26,11 @@ def hint_for(ename: str, evalue: str) -> str | None:
             f"MLflow {_version('mlflow')} does not take artifact_path= here: use"
             ' mlflow.sklearn.log_model(sk_model=lr, name="iris_model", ...) (Step 4).'
         )
+    if "artifact_path" in evalue and "name" in evalue and "Both" in evalue:
+        return (
+            "MLflow 3 renamed log_model's artifact_path= to name=: keep only"
+            ' name="iris_model" in mlflow.sklearn.log_model(...) (Step 4).'
+        )
     if ename in {"ModuleNotFoundError", "ImportError"}:
         missing = re.search(r"No module named '([^']+)'", evalue)
         name = missing.group(1) if missing else "that module"

@@ -9,9 +9,11 @@ from __future__ import annotations
 import contextlib
 import shutil
 import socket
+import time
 from collections.abc import Callable, Generator
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import pytest
 
@@ -19,6 +21,9 @@ from grader.errors import GraderError, InvalidSubmission
 from grader.limits import FLAGS, ISOLATIONS, Limits
 from grader.results import GradeResult
 from grader.rubric import Rubric
+
+if TYPE_CHECKING:
+    from grader.logged import Target
 
 PACKAGE_DIR = Path(__file__).resolve().parent
 
@@ -28,13 +33,18 @@ class GradingState:
     submission: Path
     rubric: Rubric
     timeout: float
-    port: socket.socket  # held from start-up: the header's URL is the one graded on
+    port: socket.socket | None  # held from start-up: the header's URL is the one graded on
     json_path: Path | None
     limits: Limits
     isolation: str
     feedback_path: Path | None = None
     result: GradeResult | None = None
     failure: str | None = None  # why the grading machine failed, when it did
+    keep_server: bool = False  # --keep-server: browse the graded run until Ctrl-C
+    target: Target | None = None  # --tracking-uri: grade what a server holds, run nothing
+    # Owns the throwaway server handed over by the grading when --keep-server is given.
+    kept: contextlib.ExitStack = field(default_factory=contextlib.ExitStack)
+    exitstatus: int | None = None
 
 
 STATE = pytest.StashKey[GradingState]()
@@ -80,11 +90,40 @@ def pytest_addoption(parser: pytest.Parser) -> None:
         metavar="PATH",
         help="write the student's feedback (Markdown) to PATH [ini: grade_feedback]",
     )
+    group.addoption(
+        "--keep-server",
+        action="store_true",
+        default=None,
+        help="after grading, keep the throwaway MLflow server up and print links to the graded"
+        " run in the MLflow UI; Ctrl-C stops it [ini: grade_keep_server]",
+    )
+    group.addoption(
+        "--tracking-uri",
+        metavar="URL",
+        help="grade what this tracking server already holds (e.g. a course's shared one),"
+        " executing nothing; instead of --submission [ini: grade_tracking_uri]",
+    )
+    group.addoption(
+        "--experiment",
+        metavar="NAME",
+        help="with --tracking-uri: the experiment to grade (default: the rubric's)"
+        " [ini: grade_experiment]",
+    )
+    group.addoption(
+        "--run-id",
+        metavar="ID",
+        help="with --tracking-uri: grade this run only (default: the best run of the"
+        " experiment) [ini: grade_run_id]",
+    )
     parser.addini("grade_submission", "submission graded by default", default="")
     parser.addini("grade_timeout", "seconds allowed for executing the submission", default="300")
     parser.addini("grade_json", "where to write the JSON result", default="")
     parser.addini("grade_rubric", "rubric TOML", default="")
     parser.addini("grade_feedback", "where to write the feedback (Markdown)", default="")
+    parser.addini("grade_keep_server", "keep the server up after grading", type="bool")
+    parser.addini("grade_tracking_uri", "tracking server to grade as it is", default="")
+    parser.addini("grade_experiment", "experiment to grade with --tracking-uri", default="")
+    parser.addini("grade_run_id", "run to grade with --tracking-uri", default="")
 
 
 def _is_grading(config: pytest.Config) -> bool:
@@ -133,6 +172,19 @@ def pytest_configure(config: pytest.Config) -> None:
         raise pytest.UsageError(
             f"grader settings: isolation {isolation!r} is not one of {', '.join(ISOLATIONS)}"
         )
+    json_path = _path(config, "--grade-json", "grade_json")
+    feedback_path = _path(config, "--grade-feedback", "grade_feedback")
+    keep = _flag(config, "--keep-server", "grade_keep_server")
+    tracking_uri = _setting(config, "--tracking-uri", "grade_tracking_uri")[0]
+    if tracking_uri:
+        state = GradingState(
+            Path(tracking_uri), rubric, timeout, None, json_path, limits, isolation, feedback_path
+        )
+        config.stash[STATE] = _logged_state(config, tracking_uri, state)
+        return
+    for option, ini in (("--experiment", "grade_experiment"), ("--run-id", "grade_run_id")):
+        if _setting(config, option, ini)[0]:
+            raise pytest.UsageError(f"{option} selects what to grade with --tracking-uri URL only")
     submission = _path(config, "--submission", "grade_submission")
     if submission is None:
         raise pytest.UsageError("no submission: pass --submission PATH (a .ipynb, .py or folder)")
@@ -141,13 +193,43 @@ def pytest_configure(config: pytest.Config) -> None:
         rubric,
         timeout,
         reserve_port(),
-        _path(config, "--grade-json", "grade_json"),
+        json_path,
         limits,
         isolation,
-        _path(config, "--grade-feedback", "grade_feedback"),
+        feedback_path,
+        keep_server=keep,
     )
     config.stash[STATE] = state
+    config.add_cleanup(state.kept.close)  # also when pytest_unconfigure is never reached
     _reject_invalid(state)
+
+
+def _flag(config: pytest.Config, option: str, ini: str) -> bool:
+    value = config.getoption(option)
+    return bool(config.getini(ini)) if value is None else bool(value)
+
+
+def _logged_state(config: pytest.Config, uri: str, state: GradingState) -> GradingState:
+    """--tracking-uri: what to grade on that server, checked before anything runs."""
+    from grader.grading import invalid_result
+    from grader.logged import resolve
+
+    if config.getoption("--submission"):
+        raise pytest.UsageError("pass either --submission PATH or --tracking-uri URL, not both")
+    if config.getoption("--keep-server"):
+        raise pytest.UsageError(
+            "--keep-server keeps the grader's own throwaway server; with --tracking-uri the"
+            " server is yours and stays up anyway (the links to the graded run are printed)"
+        )
+    experiment = _setting(config, "--experiment", "grade_experiment")[0] or None
+    run_id = _setting(config, "--run-id", "grade_run_id")[0] or None
+    try:
+        state.target = resolve(uri, state.rubric, experiment, run_id)
+    except InvalidSubmission as err:
+        state.result = invalid_result(uri, err.problem, state.rubric)
+        _write_outputs(state)  # pytest stops here: no sessionfinish will write them
+        raise pytest.UsageError(f"cannot grade {err}") from None
+    return state
 
 
 def _reject_invalid(state: GradingState) -> None:
@@ -167,6 +249,12 @@ def pytest_report_header(config: pytest.Config) -> list[str] | None:
     state = config.stash.get(STATE, None)
     if state is None:
         return None
+    if state.target is not None:
+        return [
+            f"grader: grading what {state.target.label} holds; nothing is executed",
+            f"grader: rubric {state.rubric.path}",
+        ]
+    assert state.port is not None
     return [
         f"grader: submission {state.submission}",
         f"grader: tracking server http://127.0.0.1:{state.port.getsockname()[1]} (throwaway),"
@@ -186,6 +274,7 @@ def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
 def graded(request: pytest.FixtureRequest) -> GradeResult:
     """The submission graded once per session; every check test reads this result."""
     from grader.grading import Settings, grade
+    from grader.logged import grade_logged
 
     state = request.config.stash[STATE]
     if state.result is None:
@@ -198,7 +287,11 @@ def graded(request: pytest.FixtureRequest) -> GradeResult:
             state.isolation,  # type: ignore[arg-type]  # checked in pytest_configure
         )
         try:
-            state.result = grade(state.submission, settings)
+            if state.target is not None:
+                state.result = grade_logged(state.target, settings)
+            else:
+                keep = state.kept if state.keep_server else None
+                state.result = grade(state.submission, settings, keep)
         except GraderError as err:
             state.failure = str(err)
             pytest.exit(f"the grader failed (not your submission's fault): {err}", returncode=3)
@@ -256,8 +349,10 @@ def pytest_runtest_makereport(
     if report.when == "call" and report.failed and state and state.result and check_id:
         from grader.report import failure_text
 
-        # The reason is the feedback; a traceback into the grader would only hide it.
+        # The reason is the feedback; a traceback into the grader would only hide it, and so
+        # would the kernel's and the server's chatter captured while grading.
         report.longrepr = failure_text(state.result, str(check_id))
+        report.sections = [s for s in report.sections if not s[0].startswith("Captured")]
 
 
 def pytest_terminal_summary(terminalreporter: pytest.TerminalReporter) -> None:
@@ -273,11 +368,16 @@ def pytest_terminal_summary(terminalreporter: pytest.TerminalReporter) -> None:
     width = shutil.get_terminal_size((120, 24)).columns
     for line in [*score_table(result, width), "", *execution_lines(result)]:
         terminalreporter.write_line(line)
+    if state.target is not None:
+        terminalreporter.write_line("")
+        for line in _ui_lines(state, "MLflow UI of the graded run:"):
+            terminalreporter.write_line(line)
 
 
-def pytest_sessionfinish(session: pytest.Session) -> None:
+def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
     state = session.config.stash.get(STATE, None)
     if state:
+        state.exitstatus = exitstatus
         _write_outputs(state)
 
 
@@ -293,3 +393,57 @@ def _write_outputs(state: GradingState) -> None:
         state.feedback_path.write_text(feedback_markdown(state.result), encoding="utf-8")
     if state.result or state.failure:
         github.publish(state.result, state.rubric, state.failure)
+
+
+def pytest_unconfigure(config: pytest.Config) -> None:
+    """--keep-server: after everything is reported, serve the graded run until Ctrl-C."""
+    state = config.stash.get(STATE, None)
+    if state is None:
+        return
+    with state.kept:  # ends the server's whole process tree, then removes its store
+        if state.keep_server and state.result is not None and _ended_normally(state):
+            _serve_until_interrupted(config, state)
+
+
+def _ended_normally(state: GradingState) -> bool:
+    return state.exitstatus in (pytest.ExitCode.OK, pytest.ExitCode.TESTS_FAILED)
+
+
+def _serve_until_interrupted(config: pytest.Config, state: GradingState) -> None:
+    from grader.grading import sigterm_as_interrupt
+
+    assert state.result is not None
+    server = state.result.tracking.server
+    head = f"MLflow UI of the graded run (server {server} kept running; Ctrl-C stops it):"
+    _say(config, ["", *_ui_lines(state, head)])
+    try:
+        with sigterm_as_interrupt():
+            while True:
+                time.sleep(0.5)
+    except KeyboardInterrupt:
+        _say(config, [f"stopping the MLflow server at {server}"])
+
+
+def _ui_lines(state: GradingState, head: str) -> list[str]:
+    from grader.ui import graded_links, link_lines
+
+    assert state.result is not None
+    model = ""
+    if "registered_model" in state.rubric.ids:
+        model = state.rubric.check("registered_model").option("name")
+    links, notes = graded_links(state.result, str(model))
+    return [head, *link_lines(links, notes)]
+
+
+def _say(config: pytest.Config, lines: list[str]) -> None:
+    """Lines on the terminal, flushed: after the session pytest's capture may still be on."""
+    reporter = config.pluginmanager.get_plugin("terminalreporter")
+    capture = config.pluginmanager.get_plugin("capturemanager")
+    with capture.global_and_fixture_disabled() if capture else contextlib.nullcontext():
+        for line in lines:
+            if reporter is not None:
+                reporter.write_line(line)
+            else:
+                print(line)
+        if reporter is not None:
+            reporter.flush()

@@ -1,8 +1,9 @@
 """Predicting on the lab's test split with logged models, in a confined process.
 
 Logged models are submission-controlled pickles: the grader never loads them in its own
-process. probe_child.py loads each one with pyfunc inside the sandbox (the submission's
-limits, its own user) and answers with plain numbers.
+process. The grader downloads each model's files (plain files, nothing deserialized) into a
+folder the probe sees; probe_child.py loads them with pyfunc inside the sandbox (the
+submission's limits, its own user, no network) and answers with plain numbers.
 """
 
 from __future__ import annotations
@@ -18,7 +19,7 @@ from typing import Any
 from grader.errors import GraderError
 from grader.procs import kill_tree
 from grader.sandbox import Sandbox
-from grader.server import CLIENT_ENV
+from grader.server import bounded_retries
 
 CHILD = Path(__file__).with_name("probe_child.py")
 MAX_ANSWER = 8 * 1024**2  # bytes of the probe's stdout read; a model could print forever
@@ -60,8 +61,7 @@ class ModelProbe:
             return
         work = self.sandbox.workdir / "probe-work"
         work.mkdir(exist_ok=True)
-        env = self.sandbox.env("probe", work, {"MLFLOW_TRACKING_URI": self.tracking_uri})
-        env.update(CLIENT_ENV)
+        env = self.sandbox.env("probe", work, {})  # models come as files: no server, no network
         command = self.sandbox.command("probe", [sys.executable, "-I", str(CHILD)], work)
         with self.log.open("wb") as log:
             self.proc = subprocess.Popen(
@@ -91,8 +91,9 @@ class ModelProbe:
         self.start()
         assert self.proc is not None
         assert self.proc.stdin is not None
+        local, failed = self._download(model_uris)
         X_test, _ = lab_split(*self.split)
-        request = {"uris": model_uris, "X": [[float(v) for v in row] for row in X_test]}
+        request = {"uris": list(local.values()), "X": [[float(v) for v in row] for row in X_test]}
         try:
             self.proc.stdin.write(json.dumps(request).encode() + b"\n")
             self.proc.stdin.close()
@@ -105,9 +106,38 @@ class ModelProbe:
             return _all_failed(model_uris, f"loading or predicting took over {timeout:.0f} s")
         assert self._reader is not None
         self._reader.join(timeout=10)
-        return self._results(model_uris)
+        return {**self._results(local), **failed}
 
-    def _results(self, model_uris: list[str]) -> dict[str, ModelPredictions]:
+    def _download(
+        self, model_uris: list[str]
+    ) -> tuple[dict[str, str], dict[str, ModelPredictions]]:
+        """Each model's files, in the probe's own folder: {uri: local path}, and failures."""
+        from mlflow.artifacts import download_artifacts
+        from mlflow.exceptions import MlflowException
+        from mlflow.tracking import MlflowClient
+
+        local: dict[str, str] = {}
+        failed: dict[str, ModelPredictions] = {}
+        client = MlflowClient(tracking_uri=self.tracking_uri)
+        for index, uri in enumerate(model_uris):
+            dest = self.sandbox.jail("probe").conn / f"model-{index}"
+            try:
+                with bounded_retries():
+                    # models:/<id> resolves against the global tracking URI: ask this server.
+                    location = client.get_logged_model(uri.removeprefix("models:/"))
+                    path = download_artifacts(
+                        artifact_uri=location.artifact_location,
+                        tracking_uri=self.tracking_uri,
+                        dst_path=str(dest),
+                    )
+            except (MlflowException, OSError, ValueError) as err:
+                failed[uri] = ModelPredictions(uri, None, f"could not download it: {err}"[:500])
+                continue
+            _readable(dest)
+            local[uri] = path
+        return local, failed
+
+    def _results(self, local: dict[str, str]) -> dict[str, ModelPredictions]:
         assert self.proc is not None
         lines = b"".join(self._answer).decode("utf-8", "replace").strip().splitlines()
         if not lines or not lines[0].startswith('{"ready"'):
@@ -118,10 +148,10 @@ class ModelProbe:
             )
         try:
             raw = json.loads(lines[-1])["results"]
-            return {uri: _predictions(uri, raw.get(uri, {})) for uri in model_uris}
+            return {uri: _predictions(uri, raw.get(path, {})) for uri, path in local.items()}
         except (ValueError, KeyError, TypeError, AttributeError):
             cause = self.sandbox.exit_cause("probe", self.proc.returncode)
-            return _all_failed(model_uris, f"loading the logged model ended the probe: {cause}")
+            return _all_failed(list(local), f"loading the logged model ended the probe: {cause}")
 
     def close(self) -> None:
         if self.proc is not None:
@@ -133,6 +163,12 @@ class ModelProbe:
 
     def __exit__(self, *exc: object) -> None:
         self.close()
+
+
+def _readable(root: Path) -> None:
+    """Downloaded as the grader; the probe's own user reads it (it only ever reads)."""
+    for path in [root, *root.rglob("*")]:
+        path.chmod(0o755 if path.is_dir() else 0o644)
 
 
 def _all_failed(uris: list[str], reason: str) -> dict[str, ModelPredictions]:

@@ -9,7 +9,8 @@ from typing import Any, Literal, get_args
 
 from grader.errors import GraderError
 
-Status = Literal["ok", "error", "timeout", "kernel_died", "invalid"]
+# "not_executed": --tracking-uri graded what a server holds without running anything.
+Status = Literal["ok", "error", "timeout", "kernel_died", "invalid", "not_executed"]
 
 
 @dataclass(frozen=True)
@@ -21,6 +22,11 @@ class CheckResult:
     passed: bool
     message: str
     step: str = ""
+    # The message's parts, for rendering; the JSON carries the composed message only.
+    found: str = ""
+    expected: str = ""
+    hint: str = ""
+    skipped: bool = False  # not applicable, and the rubric leaves it out of the total
 
     def to_json(self) -> dict[str, Any]:
         return {

@@ -21,6 +21,8 @@ DEFAULT_RUBRIC = Path(__file__).with_name("rubric.toml")
 # (https://gradescope-autograders.readthedocs.io/en/latest/specs/#controlling-test-case-visibility).
 # "hidden" checks are also left out of the student repository (`labgrade release`).
 VISIBILITIES = ("visible", "hidden", "after_due_date", "after_published")
+# How a check that cannot apply (nothing was executed: --tracking-uri) is scored.
+WHEN_NOT_EXECUTED = ("zero", "full", "skip")
 
 
 @dataclass(frozen=True)
@@ -119,6 +121,12 @@ def _parse_check(path: Path, cid: str, table: Any, known_ids: frozenset[str] | N
             f"{where}: 'visibility' must be one of {', '.join(VISIBILITIES)}, got {visibility!r}"
         )
     reserved = {"title", "points", "step", "visibility"}
+    mode = table.get("when_not_executed", "zero")
+    if mode not in WHEN_NOT_EXECUTED:
+        raise RubricError(
+            f"{where}: 'when_not_executed' must be one of"
+            f" {', '.join(repr(m) for m in WHEN_NOT_EXECUTED)}, got {mode!r}"
+        )
     return CheckSpec(
         id=cid,
         title=str(table.get("title", cid)),

@@ -71,7 +71,7 @@ class Sandbox:
         self,
         workdir: Path,
         limits: Limits,
-        port: int,
+        port: int | None,  # where the tracking server listens in the sandbox; None: nowhere
         isolation: Isolation = "auto",
         hide: tuple[Path, ...] = (),
     ) -> None:
@@ -91,7 +91,7 @@ class Sandbox:
         self.workdir.chmod(0o711)
         if self.mode == "full":
             self._netns, inner = _loopback_namespace(self.port)
-            self.listen.append(inner)
+            self.listen += [inner] if inner else []
         else:
             self._baseline_threads = _threads_of(os.getuid())
         return self
@@ -339,13 +339,13 @@ def exposed() -> list[dict[str, object]]:
     return [{"cover": str(c), "paths": sorted(map(str, ps))} for c, ps in sorted(covers.items())]
 
 
-def _loopback_namespace(port: int) -> tuple[int, socket.socket]:
-    """A network namespace with only loopback, up, and a socket listening there on PORT.
+def _loopback_namespace(port: int | None) -> tuple[int, socket.socket | None]:
+    """A network namespace with only loopback, up, and a socket bound there to PORT.
 
     Made in a thread of its own (network namespaces are per thread), so the grader stays
     where it was. The returned fd keeps the namespace alive until it is closed.
     """
-    made: list[tuple[int, socket.socket]] = []
+    made: list[tuple[int, socket.socket | None]] = []
     failed: list[OSError] = []
 
     def work() -> None:
@@ -354,8 +354,10 @@ def _loopback_namespace(port: int) -> tuple[int, socket.socket]:
             if libc.unshare(CLONE_NEWNET) != 0:
                 raise OSError(ctypes.get_errno(), "unshare(CLONE_NEWNET)")
             _loopback_up()
-            sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
-            sock.bind(("127.0.0.1", port))
+            sock = None
+            if port is not None:
+                sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+                sock.bind(("127.0.0.1", port))
             made.append((os.open("/proc/thread-self/ns/net", os.O_RDONLY), sock))
         except OSError as err:
             failed.append(err)

@@ -3,12 +3,17 @@
 from __future__ import annotations
 
 import tempfile
+from collections.abc import Collection
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 from grader.errors import GraderError
 from grader.server import bounded_retries
+
+# Models read per grading: a student who re-ran Step 4 a few times is covered; on a shared
+# server, pass the run id (--run-id) so that only its models are read.
+MAX_MODELS = 100
 
 
 @dataclass(frozen=True)
@@ -65,8 +70,14 @@ class Snapshot:
         return next((e for e in live if not e.deleted), live[0] if live else None)
 
 
-def read_snapshot(tracking_uri: str) -> Snapshot:
-    """Everything the checks look at, read once through MlflowClient."""
+def read_snapshot(
+    tracking_uri: str, experiment_ids: Collection[str] | None = None, run_id: str | None = None
+) -> Snapshot:
+    """Everything the checks look at, read once through MlflowClient.
+
+    EXPERIMENT_IDS and RUN_ID narrow the runs and models read (a shared server holds many);
+    every experiment's name is still listed.
+    """
     from mlflow.exceptions import MlflowException
     from mlflow.tracking import MlflowClient
 
@@ -74,13 +85,14 @@ def read_snapshot(tracking_uri: str) -> Snapshot:
         with bounded_retries():
             client = MlflowClient(tracking_uri=tracking_uri, registry_uri=tracking_uri)
             experiments = _experiments(client)
-            models = _logged_models(client, [e.id for e in experiments], tracking_uri)
-            runs = _runs(client, [e.id for e in experiments], models)
+            ids = [e.id for e in experiments if experiment_ids is None or e.id in experiment_ids]
+            models = _logged_models(client, ids, tracking_uri, run_id)
+            runs = _runs(client, ids, models)
             versions = _versions(client)
     except (MlflowException, OSError) as err:
-        raise GraderError(
-            f"could not read the tracking server at {tracking_uri} after execution: {err}"
-        ) from err
+        raise GraderError(f"could not read the tracking server at {tracking_uri}: {err}") from err
+    if run_id is not None:
+        runs = tuple(r for r in runs if r.run_id == run_id)
     return Snapshot(experiments, runs, versions)
 
 
@@ -118,13 +130,17 @@ def _runs(
 
 
 def _logged_models(
-    client: Any, experiment_ids: list[str], tracking_uri: str
+    client: Any, experiment_ids: list[str], tracking_uri: str, run_id: str | None = None
 ) -> dict[str, list[LoggedModel]]:
     if not experiment_ids:
         return {}
+    only = f"source_run_id = '{run_id}'" if run_id else None
     by_run: dict[str, list[LoggedModel]] = {}
     with tempfile.TemporaryDirectory(prefix="labgrade-mlmodel-") as tmp:
-        for m in client.search_logged_models(experiment_ids=experiment_ids, max_results=100):
+        found = client.search_logged_models(
+            experiment_ids=experiment_ids, filter_string=only, max_results=MAX_MODELS
+        )
+        for m in found:
             dest = Path(tmp) / m.model_id
             model = _describe(m, tracking_uri, dest)
             by_run.setdefault(m.source_run_id or "", []).append(model)

@@ -7,7 +7,8 @@ from pathlib import Path
 
 import pytest
 
-from tests.helpers import GradingRun, run_grader
+from grader.server import throwaway_server
+from tests.helpers import ROOT, GradingRun, KeptServer, log_runs_into, run_grader, start_kept, stop
 
 
 @pytest.fixture(scope="session")
@@ -31,3 +32,22 @@ def _no_github_actions_files() -> Iterator[None]:
         mp.delenv("GITHUB_STEP_SUMMARY", raising=False)
         mp.delenv("GITHUB_OUTPUT", raising=False)
         yield
+
+
+@pytest.fixture(scope="module")
+def kept_reference(tmp_path_factory: pytest.TempPathFactory) -> Iterator[KeptServer]:
+    """`pytest grader --submission reference/ --keep-server`, up until a test stops it."""
+    out = tmp_path_factory.mktemp("kept")
+    kept = start_kept(ROOT / "reference" / "lab1_tracking_quickstart.ipynb", out)
+    yield kept
+    stop(kept)  # ends it even when a test failed before the Ctrl-C test
+
+
+@pytest.fixture(scope="module")
+def course_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    """A tracking server as a course shares it: a failed run, then the lab's run, logged."""
+    workdir = tmp_path_factory.mktemp("course")
+    with throwaway_server(workdir) as server:
+        server.wait_ready()
+        log_runs_into(server.url, workdir)
+        yield server.url

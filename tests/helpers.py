@@ -8,12 +8,14 @@ import os
 import signal
 import subprocess
 import sys
+import threading
 import time
 import uuid
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import IO, Any
 
+import nbformat
 import psutil
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -72,18 +74,20 @@ def describe(procs: list[psutil.Process]) -> list[str]:
 
 
 def start_grader(
-    submission: Path,
+    submission: Path | None,
     out_dir: Path,
     *extra: str,
     cwd: Path = ROOT,
     env: dict[str, str] | None = None,
 ) -> tuple[subprocess.Popen[str], str]:
+    """`pytest grader` on SUBMISSION (None: no --submission, e.g. with --tracking-uri)."""
     token = uuid.uuid4().hex
     # Every grading runs as on GitHub Actions: the job summary and step outputs land in OUT_DIR.
     env = {
         **os.environ,
         "GITHUB_STEP_SUMMARY": str(out_dir / "step_summary.md"),
         "GITHUB_OUTPUT": str(out_dir / "github_output"),
+        "PYTHONUNBUFFERED": "1",
         **(env or {}),
         TOKEN_VAR: token,
     }
@@ -92,8 +96,7 @@ def start_grader(
         "-m",
         "pytest",
         "grader",
-        "--submission",
-        str(submission),
+        *(["--submission", str(submission)] if submission else []),
         "--grade-json",
         str(out_dir / "result.json"),
         "--junitxml",
@@ -197,3 +200,114 @@ def signal_when_running(
     for leftover in processes_with_token(token):
         leftover.kill()
     return False
+
+
+@dataclass
+class KeptServer:
+    """`pytest grader --keep-server` running: its output so far and the links it printed."""
+
+    proc: subprocess.Popen[str]
+    token: str
+    out_dir: Path
+    lines: list[str]
+    links: dict[str, str]  # "experiment" / "run" / "model" -> URL
+
+    @property
+    def server(self) -> str:
+        return self.links["experiment"].split("/#/", 1)[0]
+
+    @property
+    def output(self) -> str:
+        return "\n".join(self.lines)
+
+
+def start_kept(submission: Path, out_dir: Path, limit: float = 420) -> KeptServer:
+    """Start `pytest grader --keep-server` and wait until it prints its UI links."""
+    proc, token = start_grader(submission, out_dir, "--keep-server")
+    kept = KeptServer(proc, token, out_dir, [], {})
+    assert proc.stdout is not None
+    assert proc.stderr is not None
+    errors: list[str] = []
+
+    def read(stream: IO[str], into: list[str]) -> None:
+        for line in stream:  # drained as it comes: a full pipe would block the grader
+            into.append(line.rstrip("\n"))
+
+    for stream, into in ((proc.stdout, kept.lines), (proc.stderr, errors)):
+        threading.Thread(target=read, args=(stream, into), daemon=True).start()
+    deadline = time.monotonic() + limit
+    while time.monotonic() < deadline and proc.poll() is None:
+        if any("Ctrl-C stops it" in ln for ln in kept.lines):
+            time.sleep(0.5)  # the links follow the heading line
+            kept.links.update(_links(kept.lines))
+            if "run" in kept.links:
+                return kept
+        time.sleep(0.2)
+    stop(kept)
+    raise AssertionError(f"no UI links printed within {limit:.0f} s:\n{kept.output[-3000:]}")
+
+
+def _links(lines: list[str]) -> dict[str, str]:
+    found = {}
+    for line in lines:
+        url = next((w for w in line.split() if w.startswith("http") and "/#/" in w), None)
+        if url is None:
+            continue
+        kind = "model" if "/#/models/" in url else "run" if "/runs/" in url else "experiment"
+        found[kind] = url
+    return found
+
+
+def stop(
+    kept: KeptServer, sig: int = signal.SIGINT, timeout: float = 60
+) -> tuple[int | None, list[str]]:
+    """Signal the grader (Ctrl-C) and wait. Its exit code (None: it did not exit) and what
+    it left running, looked at right away; then whatever is left is killed."""
+    if kept.proc.poll() is None:
+        kept.proc.send_signal(sig)
+    try:
+        code: int | None = kept.proc.wait(timeout=timeout)
+    except subprocess.TimeoutExpired:
+        code = None
+    leftovers = describe(processes_with_token(kept.token))
+    for leftover in processes_with_token(kept.token):
+        leftover.kill()
+    if kept.proc.poll() is None:
+        kept.proc.kill()
+        kept.proc.wait(timeout=10)
+    return code, leftovers
+
+
+def log_runs_into(server: str, workdir: Path) -> None:
+    """Log into SERVER what a student working against a course's server leaves there: a run
+    left FAILED by training inside `with mlflow.start_run():` that raised, then the lab's run,
+    by executing the reference notebook's code in a subprocess."""
+    nb = nbformat.read(ROOT / "reference" / "lab1_tracking_quickstart.ipynb", as_version=4)
+    code = "\n\n".join(c.source for c in nb.cells if c.cell_type == "code")
+    lab = code.replace("http://127.0.0.1:8080", server)
+    failed = f"""
+import mlflow
+from sklearn import datasets
+from sklearn.linear_model import LogisticRegression
+mlflow.set_tracking_uri({server!r})
+mlflow.set_experiment("MLflow Quickstart")
+X, y = datasets.load_iris(return_X_y=True)
+try:
+    with mlflow.start_run():
+        mlflow.log_params({{"solver": "lbfgs", "max_iter": 1000, "random_state": 8888}})
+        LogisticRegression(max_iter=1000).fit(X)  # y forgotten: raises inside the run
+except TypeError:
+    pass
+"""
+    env = {k: v for k, v in os.environ.items() if not k.startswith("MLFLOW_")}
+    for name, script in (("failed.py", failed), ("lab.py", lab)):
+        path = workdir / name
+        path.write_text(script, encoding="utf-8")
+        subprocess.run(
+            [sys.executable, str(path)],
+            cwd=workdir,
+            env=env,
+            check=True,
+            timeout=300,
+            capture_output=True,
+        )

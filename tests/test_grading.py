@@ -49,7 +49,11 @@ CASES = [
             "predictions": ("`result` or `predictions`", "Step 5"),
         },
     ),
-    Case(sub("full_marks_published.ipynb"), 100),
+    Case(
+        sub("full_marks_published.ipynb"),
+        100,
+        says={"output": ("artifact_path=...) is deprecated in MLflow 3", "multi_class is deprec")},
+    ),
     Case(sub("full_marks_mlflow3.ipynb"), 100),
     Case(sub("full_marks_script.py"), 100),
     Case(
@@ -112,15 +116,85 @@ CASES = [
         says={
             "registered_model": (
                 'no registered model "tracking-quickstart"',
-                "registered_model_name",
+                "was logged but not registered",
+                'Expected: mlflow.sklearn.log_model(..., registered_model_name="tracking-quick',
+                'mlflow.register_model(model_info.model_uri, "tracking-quickstart")',
             )
+        },
+    ),
+    Case(
+        sub("loses_registered_model_name.ipynb"),
+        80,
+        failing=frozenset({"registered_model"}),
+        says={
+            "registered_model": (
+                'is registered as "tracking_quickstart" (version 1), not as "tracking-quickstart"',
+                'pass registered_model_name="tracking-quickstart"',
+            )
+        },
+    ),
+    Case(
+        sub("loses_params_renamed_key.ipynb"),
+        85,
+        failing=frozenset({"params"}),
+        says={
+            "params": (
+                "random_state missing",
+                'random_state was logged under the key "seed" (seed=8888)',
+                'Expected: params = {"solver": "lbfgs", "max_iter": 1000, "random_state": 8888}',
+            )
+        },
+    ),
+    Case(
+        sub("loses_metric_renamed.ipynb"),
+        85,
+        failing=frozenset({"metric"}),
+        says={
+            "metric": (
+                "metrics: test_accuracy=1",
+                'the accuracy was logged as "test_accuracy"',
+                'mlflow.log_metric("accuracy", accuracy)',
+            )
+        },
+    ),
+    Case(
+        sub("loses_predictions_sklearn_flavor.ipynb"),
+        85,
+        failing=frozenset({"predictions"}),
+        says={"predictions": ("mlflow.sklearn.load_model gives back the scikit-learn model",)},
+    ),
+    Case(
+        sub("error_artifact_path_and_name.ipynb"),
+        20,
+        status="error",
+        failing=frozenset({"params", "metric", "signature", "registered_model", "predictions"}),
+        says={
+            "execution": ("Both `artifact_path` (deprecated) and `name`", "Fix: MLflow 3 renamed"),
+            "signature": ("renamed log_model's artifact_path= to name=", 'only name="iris_model"'),
+            "params": ("the run is FAILED", "the notebook stopped at cell 6 (MlflowException)"),
+        },
+    ),
+    Case(
+        sub("error_training_inside_run.ipynb"),
+        10,
+        status="error",
+        failing=ALL - {"experiment"},
+        says={
+            "execution": ("LogisticRegression.fit() missing 1 required positional argument",),
+            "params": ("training is inside `with mlflow.start_run():`", "lab's Step 4 note"),
+            "tag": ("the notebook stopped at cell 6 (TypeError) before this was logged",),
         },
     ),
     Case(
         sub("loses_predictions.ipynb"),
         85,
         failing=frozenset({"predictions"}),
-        says={"predictions": ("mlflow.pyfunc.load_model",)},
+        says={
+            "predictions": (
+                "mlflow.pyfunc.load_model",
+                "made with the scikit-learn model (lr.predict(X_test))",
+            )
+        },
     ),
     Case(
         sub("error_in_cell.ipynb"),
@@ -183,8 +257,10 @@ def test_messages_say_what_to_fix(graded_run: Grade, case: Case) -> None:
         for fragment in fragments:
             assert fragment in texts[where], f"{where}: {texts[where]!r}"
     for check in run.result["checks"]:
-        if not check["passed"]:
-            assert "revisit Step" in check["message"] or case.status == "invalid"
+        if not check["passed"] and case.status != "invalid":
+            # Each failure names its lab step and shows the call the lab expects.
+            assert "revisit Step" in check["message"]
+            assert ". Expected: " in check["message"]
 
 
 @pytest.mark.parametrize("case", PARAMS)
@@ -227,6 +303,21 @@ def test_failing_checks_show_their_reason_not_a_traceback(graded_run: Grade, cas
         return
     assert "FAILED grader/test_lab.py::test_check[" in run.stdout
     assert "grader/results.py" not in run.stdout  # a reason, not the grader's innards
+    assert "Captured stderr" not in run.stdout  # nor the kernel's chatter
+    for check_id in case.failing:
+        title = run.check(check_id)["title"]
+        block = run.stdout.split(f"{title} (0/", 1)[1].split("\n_", 1)[0]
+        assert "  found:    " in block
+        assert "  expected: " in block
+
+
+@pytest.mark.parametrize("case", [p for p in PARAMS if len(p.values[0].failing) == 1])
+def test_one_failing_check_fits_one_screen(graded_run: Grade, case: Case) -> None:
+    run = _run(graded_run, case)
+    report = run.stdout.split("= FAILURES =", 1)[1]
+    # From the failure to the exit line: what to change and the score table, 50 rows at most.
+    assert len(report.splitlines()) <= 30
+    assert sum(len(line) // 120 + 1 for line in report.splitlines()) <= 50
 
 
 @pytest.mark.parametrize("case", PARAMS)

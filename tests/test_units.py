@@ -18,7 +18,7 @@ from grader.report import score_table
 from grader.results import GradeResult
 from grader.rubric import DEFAULT_RUBRIC, load_rubric
 from grader.submission import load_submission, script_to_notebook
-from tests.helpers import CHECK_IDS, ROOT, SUBMISSIONS
+from tests.helpers import CHECK_IDS, ROOT, SUBMISSIONS, finish, start_grader
 
 
 def test_default_rubric_has_the_contract_ids_and_totals_100() -> None:
@@ -204,3 +204,22 @@ def test_grade_json_reads_back_into_the_same_result() -> None:
     assert again.to_json() == result.to_json()
     with pytest.raises(GraderError, match="not in the --grade-json shape"):
         GradeResult.from_json({"score": 1})
+
+
+@pytest.mark.parametrize(
+    ("args", "error"),
+    [
+        (("--submission", "reference", "--experiment", "X"), "--experiment selects what to grade"),
+        (("--submission", "reference", "--tracking-uri", "http://127.0.0.1:9"), "not both"),
+        (("--tracking-uri", "http://127.0.0.1:9", "--keep-server"), "stays up anyway"),
+    ],
+    ids=["experiment-without-uri", "submission-and-uri", "keep-server-with-uri"],
+)
+def test_conflicting_grader_options_are_refused(
+    tmp_path: Path, args: tuple[str, ...], error: str
+) -> None:
+    proc, token = start_grader(None, tmp_path, *args)
+    run = finish(proc, token, tmp_path, timeout=120)
+    assert run.exit_code == 4
+    assert error in run.stderr
+    assert run.leftovers == []

@@ -235,6 +235,42 @@ LABELLED: dict[str, list[tuple[str, str]]] = {
             "predictions = lr.predict(X_test)",
         )
     ),
+    # Common slips that get a specific hint (issue 7).
+    "loses_params_renamed_key": variant(
+        lambda s: s.replace(
+            "mlflow.log_params(params)",
+            'mlflow.log_params({"solver": params["solver"], "max_iter": params["max_iter"], "seed": params["random_state"]})',
+        )
+    ),
+    "loses_metric_renamed": variant(
+        lambda s: s.replace(
+            'log_metric("accuracy", accuracy)', 'log_metric("test_accuracy", accuracy)'
+        )
+    ),
+    "loses_registered_model_name": variant(
+        lambda s: s.replace(
+            'registered_model_name="tracking-quickstart"',
+            'registered_model_name="tracking_quickstart"',
+        )
+    ),
+    "loses_predictions_sklearn_flavor": variant(
+        lambda s: s.replace(
+            "mlflow.pyfunc.load_model(model_info.model_uri)",
+            "mlflow.sklearn.load_model(model_info.model_uri)",
+        )
+    ),
+    "error_artifact_path_and_name": variant(
+        lambda s: s.replace(
+            '        name="iris_model",\n',
+            '        name="iris_model",\n        artifact_path="iris_model",\n',
+        )
+    ),
+    "error_training_inside_run": variant(
+        lambda s: s.replace(
+            "    mlflow.log_params(params)\n",
+            "    mlflow.log_params(params)\n\n    # Train the model\n    lr = LogisticRegression(**params)\n    lr.fit(X_train)\n",
+        )
+    ),
     "error_in_cell": variant(
         lambda s: s.replace(
             "        signature=signature,", "        signature=signatures,"

@@ -1,0 +1,84 @@
+"""Deep links into the MLflow UI for a graded run (the lab's Step 6: view the run in the UI).
+
+MLflow 3's UI routes through the URL fragment (a hash router): `#/experiments/<id>`,
+`#/experiments/<id>/runs/<run id>` and `#/models/<name>/versions/<version>`, as in
+mlflow/server/js of the installed MLflow.
+"""
+
+from __future__ import annotations
+
+import urllib.parse
+from dataclasses import dataclass
+from typing import Any
+
+from grader.results import GradeResult
+from grader.server import bounded_retries
+
+
+@dataclass(frozen=True)
+class Link:
+    label: str
+    url: str
+
+
+def experiment_url(server: str, experiment_id: str) -> str:
+    return f"{server}/#/experiments/{experiment_id}"
+
+
+def run_url(server: str, experiment_id: str, run_id: str) -> str:
+    return f"{server}/#/experiments/{experiment_id}/runs/{run_id}"
+
+
+def model_version_url(server: str, name: str, version: str) -> str:
+    return f"{server}/#/models/{urllib.parse.quote(name, safe='')}/versions/{version}"
+
+
+def graded_links(result: GradeResult, model_name: str) -> tuple[list[Link], list[str]]:
+    """Links to the graded experiment, run and the run's registered model version.
+
+    Returns the links and notes on what has no link (no run graded, nothing registered).
+    The server is asked for names and the version: the result holds ids only.
+    """
+    from mlflow.exceptions import MlflowException
+    from mlflow.tracking import MlflowClient
+
+    server, exp_id, run_id = (
+        result.tracking.server,
+        result.tracking.experiment_id,
+        result.tracking.run_id,
+    )
+    if not exp_id:
+        return [Link("MLflow UI", f"{server}/#/")], ["no experiment was graded"]
+    try:
+        with bounded_retries():
+            client = MlflowClient(tracking_uri=server, registry_uri=server)
+            exp_name = client.get_experiment(exp_id).name
+            run = client.get_run(run_id) if run_id else None
+            versions = list(client.search_model_versions(f"run_id = '{run_id}'")) if run else []
+    except (MlflowException, OSError) as err:
+        return [Link("MLflow UI", f"{server}/#/")], [f"the server could not be read: {err}"]
+    links = [Link(f'experiment "{exp_name}"', experiment_url(server, exp_id))]
+    if run is None:
+        return links, ["no run was graded"]
+    label = f"graded run '{run.info.run_name}'"
+    links.append(Link(label, run_url(server, exp_id, run.info.run_id)))
+    version = _pick(versions, model_name)
+    if version is None:
+        return links, [f'the graded run\'s model is not registered (as "{model_name}" or at all)']
+    label = f'registered model "{version.name}" v{version.version}'
+    links.append(Link(label, model_version_url(server, version.name, str(version.version))))
+    return links, []
+
+
+def _pick(versions: list[Any], name: str) -> Any:
+    """The version registered under NAME, else under another name, else None."""
+    ours = [v for v in versions if v.name == name]
+    found = ours or versions
+    return max(found, key=lambda v: int(v.version)) if found else None
+
+
+def link_lines(links: list[Link], notes: list[str]) -> list[str]:
+    width = max(len(link.label) for link in links)
+    return [f"  {link.label + ':':<{width + 1}} {link.url}" for link in links] + [
+        f"  ({note})" for note in notes
+    ]

@@ -1,0 +1,244 @@
+"""Feedback that teaches, on plain data (no server): specific hints for the lab's common slips.
+
+The checks read plain dataclasses (what the server held, what the notebook left); slips that
+this machine's versions cannot produce for real (scikit-learn 1.8 removing multi_class) are
+checked here on such data. The end-to-end ones are labelled submissions in test_grading.py.
+"""
+
+from __future__ import annotations
+
+from dataclasses import replace
+from pathlib import Path
+
+import pytest
+
+from grader import slips
+from grader.checks import KNOWN_IDS, Evidence, evaluate
+from grader.errors import RubricError
+from grader.execution import NamespaceCapture, VariableCapture
+from grader.hints import hint_for
+from grader.probe import ModelPredictions
+from grader.report import failure_text, feedback_markdown, score_table
+from grader.results import ExecutionResult, GradeResult, TrackingInfo
+from grader.rubric import DEFAULT_RUBRIC, load_rubric
+from grader.tracking import Experiment, LoggedModel, ModelVersion, Run, Snapshot
+from grader.ui import model_version_url, run_url
+
+RUBRIC = load_rubric(DEFAULT_RUBRIC, KNOWN_IDS)
+Y_TEST = (1, 0, 2, 1)
+PARAMS = {"solver": "lbfgs", "max_iter": "1000", "random_state": "8888"}
+LAB_CODE = """
+X_train, X_test, y_train, y_test = train_test_split(X, y, test_size=0.2, random_state=42)
+lr = LogisticRegression(**params)
+lr.fit(X_train, y_train)
+with mlflow.start_run():
+    mlflow.log_params(params)
+    model_info = mlflow.sklearn.log_model(sk_model=lr, name="iris_model")
+loaded_model = mlflow.pyfunc.load_model(model_info.model_uri)
+predictions = loaded_model.predict(X_test)
+"""
+TRAINING_INSIDE = """
+with mlflow.start_run():
+    mlflow.log_params(params)
+    lr = LogisticRegression(**params)
+    lr.fit(X_train)
+"""
+
+
+def _model(run_id: str) -> LoggedModel:
+    return LoggedModel(
+        f"m-{run_id}",
+        "iris_model",
+        f"models:/m-{run_id}",
+        run_id,
+        has_signature=True,
+        inputs=4,
+        inputs_numeric=True,
+        outputs=1,
+        has_input_example=True,
+    )
+
+
+def _run(run_id: str = "r1", status: str = "FINISHED", **changes: object) -> Run:
+    run = Run(
+        run_id=run_id,
+        name=f"run-{run_id}",
+        experiment_id="1",
+        status=status,
+        start_time=int(run_id[-1]),
+        params=dict(PARAMS),
+        metrics={"accuracy": 1.0},
+        tags={"Training Info": "Basic LR model for iris data"},
+        models=(_model(run_id),),
+    )
+    return replace(run, **changes)  # type: ignore[arg-type]
+
+
+def _evidence(
+    *runs: Run, code: str = LAB_CODE, error: str | None = None, **extra: object
+) -> Evidence:
+    """What the checks see after a notebook logged RUNS (each registered) and predicted right."""
+    registered = tuple(
+        ModelVersion("tracking-quickstart", str(i), m.uri, r.run_id, m.model_id)
+        for i, r in enumerate(runs, start=1)
+        for m in r.models
+    )
+    snapshot = Snapshot(
+        (Experiment("0", "Default", False), Experiment("1", "MLflow Quickstart", False)),
+        runs,
+        extra.pop("versions", {"tracking-quickstart": registered}),  # type: ignore[arg-type]
+    )
+    loaded = tuple({"model_id": m.model_id, "run_id": r.run_id} for r in runs for m in r.models)
+    predictions = VariableCapture(True, "ndarray", values=tuple(map(float, Y_TEST)))
+    right = tuple(map(float, Y_TEST))
+    evidence = Evidence(
+        rubric=RUBRIC,
+        snapshot=snapshot,
+        capture=NamespaceCapture({"predictions": predictions}, loaded, ()),
+        capture_problem=None,
+        predictions={m.uri: ModelPredictions(m.uri, right) for r in runs for m in r.models},
+        y_test=Y_TEST,
+        code=code,
+        execution_error=error,
+    )
+    return replace(evidence, **extra)  # type: ignore[arg-type]
+
+
+def _messages(ev: Evidence) -> dict[str, str]:
+    results, _, _ = evaluate(ev)
+    return {r.id: r.message for r in results if not r.passed}
+
+
+def test_multi_class_logged_with_another_value_says_it_is_gone_in_new_scikit_learn() -> None:
+    ev = _evidence(_run(params={**PARAMS, "multi_class": "multinomial"}))
+    message = _messages(ev)["params"]
+    assert "multi_class=multinomial (expected auto or not logged)" in message
+    assert "removed in 1.8" in message
+    assert 'delete the "multi_class" entry from params' in message
+
+
+def test_multi_class_crash_on_new_scikit_learn_is_named_in_the_checks_it_empties() -> None:
+    # What scikit-learn 1.8 raises for the lab's published params: nothing gets logged.
+    error = (
+        "cell 3 (`# Load the Iris dataset`) raised TypeError: LogisticRegression.__init__() got"
+        " an unexpected keyword argument 'multi_class'"
+    )
+    fix = hint_for("TypeError", error.split("TypeError: ", 1)[1])
+    assert fix is not None
+    assert 'Delete the "multi_class" entry' in fix
+    ev = _evidence(code='params = {"multi_class": "auto"}', error=f"{error}. Fix: {fix}")
+    for check_id in ("params", "metric", "tag", "signature", "registered_model"):
+        message = _messages(ev)[check_id]
+        assert "no run was logged" in message
+        assert "the notebook stopped at cell 3 (TypeError) before this was logged" in message
+
+
+def test_failed_run_beside_the_graded_one_gets_the_step_4_note() -> None:
+    failed = _run("r1", "FAILED", metrics={}, tags={}, models=())
+    ev = _evidence(_run("r2"), failed, code=TRAINING_INSIDE)
+    results, best, notes = evaluate(ev)
+    assert best is not None
+    assert best.run.run_id == "r2"
+    assert all(r.passed for r in results)  # the graded run is complete: the note teaches only
+    note = next(n for n in notes if "ended FAILED" in n)
+    assert "'run-r1' (r1)" in note
+    assert "the code trains inside `with mlflow.start_run():`" in note
+    assert "Step 4 note" in note
+    assert "Step 7" in note
+
+
+def test_a_lone_failed_run_says_training_inside_the_run_is_why() -> None:
+    ev = _evidence(
+        _run("r1", "FAILED"), code=TRAINING_INSIDE, error="cell 6 (`x`) raised TypeError: y"
+    )
+    message = _messages(ev)["params"]
+    assert "the run is FAILED, not FINISHED" in message
+    assert "training is inside `with mlflow.start_run():`" in message
+
+
+def test_registered_under_another_name_and_not_registered_at_all() -> None:
+    run = _run()
+    other = {
+        "tracking_quickstart": (
+            ModelVersion("tracking_quickstart", "3", run.models[0].uri, "r1", "m-r1"),
+        )
+    }
+    message = _messages(_evidence(run, versions=other))["registered_model"]
+    assert (
+        'registered as "tracking_quickstart" (version 3), not as "tracking-quickstart"' in message
+    )
+    message = _messages(_evidence(run, versions={}))["registered_model"]
+    assert "was logged but not registered" in message
+    assert "registered models: none" in message
+
+
+def test_metric_and_tag_under_another_name() -> None:
+    message = _messages(_evidence(_run(metrics={"acc": 1.0})))["metric"]
+    assert 'the accuracy was logged as "acc"' in message
+    message = _messages(_evidence(_run(tags={"training_info": "x"})))["tag"]
+    assert 'the tag was set as "training_info"' in message
+
+
+def test_predictions_check_cannot_apply_when_nothing_was_executed() -> None:
+    ev = _evidence(_run(), code="", executed=False, capture=None)
+    results, _, _ = evaluate(ev)
+    predictions = next(r for r in results if r.id == "predictions")
+    assert (predictions.passed, predictions.score, predictions.max_score) == (False, 0.0, 15.0)
+    assert "cannot apply: nothing was executed" in predictions.message
+    assert "revisit" not in predictions.message  # nothing the student could have done
+
+
+def test_failing_check_renders_found_expected_and_fix() -> None:
+    ev = _evidence(_run(params={"solver": "lbfgs", "max_iter": "1000", "seed": "8888"}))
+    results, _, _ = evaluate(ev)
+    result = GradeResult("x.ipynb", results, ExecutionResult("ok", 1.0), TrackingInfo("http://s"))
+    text = failure_text(result, "params").splitlines()
+    assert text[0] == "Hyperparameters logged (0/15, revisit Step 4 of the lab)"
+    assert text[1].startswith("  found:    run 'run-r1' (r1): random_state missing")
+    assert text[2] == (
+        '  expected: params = {"solver": "lbfgs", "max_iter": 1000, "random_state": 8888};'
+        " mlflow.log_params(params)"
+    )
+    assert text[3].startswith('  fix:      random_state was logged under the key "seed"')
+    markdown = feedback_markdown(result)
+    assert "Expected: `params = {" in markdown
+    assert 'Fix: random_state was logged under the key "seed"' in markdown
+    assert any("random_state missing" in line for line in score_table(result, 200))
+
+
+def test_rubric_when_not_executed_is_validated(tmp_path: Path) -> None:
+    bad = tmp_path / "r.toml"
+    bad.write_text('[checks.predictions]\npoints = 15\nwhen_not_executed = "half"\n')
+    with pytest.raises(RubricError, match="'when_not_executed' must be one of 'zero', 'full'"):
+        load_rubric(bad, KNOWN_IDS)
+    assert RUBRIC.check("predictions").options["when_not_executed"] == "zero"
+
+
+def test_slips_read_the_code() -> None:
+    assert slips.training_inside_run(TRAINING_INSIDE)
+    assert not slips.training_inside_run(LAB_CODE)
+    assert slips.predicted_with("predictions = lr.predict(X_test)", ["predictions"]) == "lr"
+    assert slips.predicted_with('result["p"] = m.predict(X)', ["result"]) == "m"
+    assert slips.log_model_keywords(LAB_CODE) == {"sk_model", "name"}
+    assert slips.mentions_multi_class('params = {"multi_class": "auto"}')
+    assert not slips.mentions_multi_class(LAB_CODE)
+    assert slips.calls("m = mlflow.sklearn.load_model(u)", "mlflow.sklearn.load_model")
+    assert slips.training_inside_run("%pip install x\n") is False  # magics do not break parsing
+
+
+def test_renamed_keys_are_found_by_name_or_value() -> None:
+    assert slips.renamed_param("random_state", 8888, {"seed": "8888"}, set()) == "seed"
+    assert slips.renamed_param("max_iter", 1000, {"max_iters": "100"}, set()) == "max_iters"
+    assert slips.renamed_param("solver", "lbfgs", {"C": "1.0"}, set()) is None
+    assert slips.renamed_metric("accuracy", {"test_accuracy": 0.9}, None) == "test_accuracy"
+    assert slips.renamed_metric("accuracy", {"score": 0.9}, 0.9) == "score"
+    assert slips.similar_names("MLflow Quickstart", ["mlflow quickstart", "Other"]) == [
+        "mlflow quickstart"
+    ]
+
+
+def test_ui_links_follow_mlflow_3_routes() -> None:
+    assert run_url("http://h:1", "1", "abc") == "http://h:1/#/experiments/1/runs/abc"
+    assert model_version_url("http://h:1", "my model/x", "2") == (
+        "http://h:1/#/models/my%20model%2Fx/versions/2"
+    )
