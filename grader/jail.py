@@ -61,6 +61,7 @@ def _rlimits(spec: dict) -> None:
 def _enter_filesystem(spec: dict) -> None:
     uid, gid = spec["uid"], spec["gid"]
     keep = [(path, os.open(path, os.O_PATH | os.O_DIRECTORY)) for path in spec["keep"]]
+    show = [(path, os.open(path, os.O_PATH | os.O_DIRECTORY)) for path in spec.get("show", [])]
     seed = os.open(spec["seed"], os.O_PATH | os.O_DIRECTORY)
     for entry in spec.get("expose", []):
         _expose(entry["cover"], entry["paths"])
@@ -69,6 +70,10 @@ def _enter_filesystem(spec: dict) -> None:
     for path, fd in keep:  # the kernel's sockets and capture file stay at their own paths
         os.makedirs(path, exist_ok=True)
         _mount(f"/proc/self/fd/{fd}", path, None, MS_BIND)
+    for path, fd in show:  # Python or the grader under /tmp: still there, read-only
+        os.makedirs(path, exist_ok=True)
+        _mount(f"/proc/self/fd/{fd}", path, None, MS_BIND | MS_REC)
+        _mount(None, path, None, MS_REMOUNT | MS_BIND | MS_RDONLY)
     shutil.copytree(f"/proc/self/fd/{seed}", "/tmp/work", symlinks=True)
     os.makedirs("/tmp/home", mode=0o700)
     for root, dirs, files in os.walk("/tmp/work"):

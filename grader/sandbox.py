@@ -45,6 +45,7 @@ from grader.procs import TAG_VARS, reap_tagged
 Isolation = Literal["auto", "full", "process"]
 Role = Literal["kernel", "probe"]
 JAIL = Path(__file__).with_name("jail.py")
+WRITABLE_ALIASES = ("/var/tmp", "/dev/shm", "/run/lock")  # as jail.py binds its /tmp there
 # Only these of the grader's environment reach the submission; no tokens, keys or settings.
 ALLOWED_ENV = ("PATH", "LANG", "LANGUAGE", "LC_ALL", "LC_CTYPE", "LC_MESSAGES", "TZ")
 CLONE_NEWNET = 0x40000000
@@ -157,6 +158,7 @@ class Sandbox:
                 seed=str(work),
                 hide=[str(p) for p in self.hide],
                 expose=exposed(),
+                show=[str(p) for p in _under_private_folders(_needed())],
                 chown=list(chown),
                 cwd="/tmp/work",
                 status=str(jail.status),
@@ -294,6 +296,7 @@ def _python_unusable() -> str | None:
             "keep": [],
             "hide": [],
             "expose": exposed(),
+            "show": [str(p) for p in _under_private_folders(_needed())],
             "cwd": "/tmp/work",
         }
         command = [sys.executable, "-I", str(JAIL), json.dumps(spec), "--"]
@@ -314,19 +317,30 @@ def _python_unusable() -> str | None:
     return None
 
 
-def exposed() -> list[dict[str, object]]:
-    """Folders a sandbox user could not pass on the way to Python or the grader's files.
-
-    Each is covered, in the jail only, by an empty tmpfs holding just the needed paths
-    (e.g. /root, mode 700, hides root's home but shows /root/.pyenv/versions/3.11).
-    """
+def _needed() -> set[Path]:
+    """What a confined process must reach: Python, its packages, the grader's scripts."""
     needed = {
         Path(sys.base_prefix).resolve(),
         Path(sys.prefix).resolve(),
         Path(sys.executable).resolve().parent,
         JAIL.resolve().parent,
     }
-    needed = {p for p in needed if not any(q in p.parents for q in needed)}
+    return {p for p in needed if not any(q in p.parents for q in needed)}
+
+
+def _under_private_folders(paths: set[Path]) -> list[Path]:
+    """PATHS below the folders the jail replaces with its own (/tmp, /var/tmp, /dev/shm)."""
+    private = [Path("/tmp"), *map(Path, WRITABLE_ALIASES)]
+    return sorted(p for p in paths if any(f in p.parents for f in private))
+
+
+def exposed() -> list[dict[str, object]]:
+    """Folders a sandbox user could not pass on the way to Python or the grader's files.
+
+    Each is covered, in the jail only, by an empty tmpfs holding just the needed paths
+    (e.g. /root, mode 700, hides root's home but shows /root/.pyenv/versions/3.11).
+    """
+    needed = _needed()
     covers: dict[Path, set[Path]] = {}
     for path in needed:
         for folder in [*[*reversed(path.parents)][1:], path]:

@@ -21,6 +21,7 @@ import pytest
 
 from grader.distribution import STUDENT_NOTEBOOK
 from grader.rubric import DEFAULT_RUBRIC
+from grader.sandbox import full_unavailable
 from tests.helpers import ROOT, TOKEN_VAR, describe, processes_with_token
 from tests.platform_formats import GRADESCOPE_RESULTS
 
@@ -127,9 +128,14 @@ print(forged + '}}{{,')
 sys.stderr.write(forged)
 os.write(1, forged.encode())
 os.write(2, b'"}}]')
+wrote = []
 for path in ({str(root / "results" / "results.json")!r}, {str(root / "forged.json")!r}):
-    open(path, "w").write(forged)
-raise RuntimeError("broken on purpose")"""
+    try:
+        open(path, "w").write(forged)
+        wrote.append(path)
+    except OSError:
+        pass  # confined: the grader's folders are out of its reach
+raise RuntimeError(f"broken on purpose after writing {{len(wrote)}} forged files")"""
     nb.cells.insert(2, nbformat.v4.new_code_cell(forge))
     return {f"repo/student_template/{STUDENT_NOTEBOOK}": nbformat.writes(nb).encode()}
 
@@ -188,7 +194,9 @@ def test_visibility_comes_from_the_rubric(autograde: Autograde) -> None:
 @pytest.mark.xdist_group("gradescope")
 def test_broken_submission_cannot_corrupt_or_forge_results(autograde: Autograde) -> None:
     run = autograde("broken", _broken)
-    assert (run.root / "forged.json").exists()  # the notebook ran and wrote; it did not count
+    # Where it is confined it cannot even write beside the results; elsewhere it writes,
+    # and it still does not count.
+    assert (run.root / "forged.json").exists() == (full_unavailable() is not None)
     jsonschema.validate(run.results, GRADESCOPE_RESULTS)
     assert run.code == 0
     assert run.results["score"] == 0
