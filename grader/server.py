@@ -43,9 +43,14 @@ def log_tail(path: Path, lines: int = 15) -> str:
 
 @contextlib.contextmanager
 def bounded_retries() -> Iterator[None]:
-    """CLIENT_ENV for MlflowClient calls made in the grader's own process, then restored."""
-    saved = {k: os.environ.get(k) for k in CLIENT_ENV}
-    os.environ.update(CLIENT_ENV)
+    """CLIENT_ENV for MlflowClient calls made in the grader's own process, then restored.
+
+    Also no artifact progress bars: the grader's downloads are its own business, and a bar
+    on stderr would only clutter `labgrade grade` and the batch workers' logs.
+    """
+    quiet = {**CLIENT_ENV, "MLFLOW_ENABLE_ARTIFACTS_PROGRESS_BAR": "false"}
+    saved = {k: os.environ.get(k) for k in quiet}
+    os.environ.update(quiet)
     try:
         yield
     finally:
