@@ -111,9 +111,13 @@ class Sandbox:
 
     def describe(self) -> str:
         if self.mode == "full":
-            return "full (own user, PID/mount/network namespaces" + (
-                ", cgroup)" if any(j.cgroup for j in self._jails.values()) else ", rlimits)"
-            )
+            if not self._jails:  # nothing confined yet: whether a cgroup can be had is unknown
+                caps = "cgroup caps where the machine allows, else rlimits"
+            elif any(j.cgroup for j in self._jails.values()):
+                caps = "cgroup caps"
+            else:
+                caps = "rlimit caps (no cgroup could be made)"
+            return f"full (own user, PID/mount/network namespaces, {caps})"
         return f"process only ({self.reason})"
 
     def jail(self, role: Role) -> _Jail:
