@@ -10,7 +10,6 @@ import contextlib
 import shutil
 import signal
 import socket
-import sys
 import tempfile
 import threading
 import time
@@ -155,21 +154,12 @@ def _grade_in(
 
 
 def _hidden(submission: Submission, settings: Settings) -> tuple[Path, ...]:
-    """What the submission must not read: the rubric, the reference, the original folder.
-
-    Never a folder holding the Python that runs the submission (a student's repo with its
-    .venv inside) or the grader's package: those must stay visible to run at all.
-    """
-    package = Path(__file__).resolve().parent
-    needed = [Path(sys.prefix).resolve(), Path(sys.executable).resolve(), package]
-    wanted = [
+    """What the submission must not read: the rubric, the reference, the original folder."""
+    return (
         settings.rubric.path.resolve(),
-        package.parent / "reference",
+        Path(__file__).resolve().parent.parent / "reference",
         submission.folder.resolve(),
         *(p.resolve() for p in settings.hide),
-    ]
-    return tuple(
-        p for p in wanted if p.exists() and not any(n == p or p in n.parents for n in needed)
     )
 
 

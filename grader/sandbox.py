@@ -78,7 +78,11 @@ class Sandbox:
     ) -> None:
         self.workdir, self.limits, self.port = workdir, limits, port
         self.mode, self.reason = _choose(isolation)
-        self.hide = hide
+        # Never a folder holding what a confined process must run (a student's repository
+        # with its .venv inside, the grader's package): covering it would break the jail.
+        self.hide = tuple(
+            p for p in hide if p.exists() and not any(n == p or p in n.parents for n in _needed())
+        )
         self.listen: list[socket.socket] = []  # extra sockets the tracking server serves on
         self._netns: int | None = None
         self._jails: dict[Role, _Jail] = {}
@@ -321,7 +325,8 @@ def _python_unusable() -> str | None:
     return None
 
 
-def _needed() -> set[Path]:
+@functools.cache
+def _needed() -> frozenset[Path]:
     """What a confined process must reach: Python, its packages, the grader's scripts."""
     needed = {
         Path(sys.base_prefix).resolve(),
@@ -329,15 +334,16 @@ def _needed() -> set[Path]:
         Path(sys.executable).resolve().parent,
         JAIL.resolve().parent,
     }
-    return {p for p in needed if not any(q in p.parents for q in needed)}
+    return frozenset(p for p in needed if not any(q in p.parents for q in needed))
 
 
-def _under_private_folders(paths: set[Path]) -> list[Path]:
+def _under_private_folders(paths: frozenset[Path]) -> list[Path]:
     """PATHS below the folders the jail replaces with its own (/tmp, /var/tmp, /dev/shm)."""
     private = [Path("/tmp"), *map(Path, WRITABLE_ALIASES)]
     return sorted(p for p in paths if any(f in p.parents for f in private))
 
 
+@functools.cache
 def exposed() -> list[dict[str, object]]:
     """Folders a sandbox user could not pass on the way to Python or the grader's files.
 

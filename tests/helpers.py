@@ -73,6 +73,21 @@ def describe(procs: list[psutil.Process]) -> list[str]:
     return out
 
 
+def run_labgrade(
+    *args: str, timeout: float = 120, env: dict[str, str] | None = None
+) -> subprocess.CompletedProcess[str]:
+    """`labgrade ARGS` (python -m grader.cli) from the repository, output captured."""
+    return subprocess.run(
+        [sys.executable, "-m", "grader.cli", *args],
+        cwd=ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+        check=False,
+    )
+
+
 def start_grader(
     submission: Path | None,
     out_dir: Path,

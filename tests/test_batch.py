@@ -21,6 +21,7 @@ from tests.helpers import (
     TOKEN_VAR,
     describe,
     processes_with_token,
+    run_labgrade,
     signal_when_running,
 )
 
@@ -60,15 +61,7 @@ class BatchRun:
 def labgrade(*args: str) -> BatchRun:
     token = uuid.uuid4().hex
     env = {**os.environ, TOKEN_VAR: token}
-    proc = subprocess.run(
-        [sys.executable, "-m", "grader.cli", *args],
-        cwd=ROOT,
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=900,
-        check=False,
-    )
+    proc = run_labgrade(*args, timeout=900, env=env)
     leftovers = describe(processes_with_token(token))
     out = Path(args[args.index("--out") + 1])
     return BatchRun(proc.returncode, proc.stdout, proc.stderr, out, leftovers)

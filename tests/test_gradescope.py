@@ -22,7 +22,7 @@ import pytest
 from grader.distribution import STUDENT_NOTEBOOK
 from grader.rubric import DEFAULT_RUBRIC
 from grader.sandbox import full_unavailable
-from tests.helpers import ROOT, TOKEN_VAR, describe, processes_with_token
+from tests.helpers import ROOT, TOKEN_VAR, describe, processes_with_token, run_labgrade
 from tests.platform_formats import GRADESCOPE_RESULTS
 
 REFERENCE = ROOT / "reference" / STUDENT_NOTEBOOK
@@ -54,13 +54,7 @@ def rubric(tmp_path_factory: pytest.TempPathFactory) -> Path:
 @pytest.fixture(scope="module")
 def bundle(tmp_path_factory: pytest.TempPathFactory, rubric: Path) -> Path:
     out = tmp_path_factory.mktemp("bundle") / "autograder.zip"
-    proc = subprocess.run(
-        [sys.executable, "-m", "grader.cli", "gradescope", str(out), "--rubric", str(rubric)],
-        capture_output=True,
-        text=True,
-        timeout=120,
-        check=False,
-    )
+    proc = run_labgrade("gradescope", str(out), "--rubric", str(rubric))
     assert proc.returncode == 0, proc.stderr
     return out
 

@@ -16,7 +16,7 @@ import yaml
 from grader.checks import KNOWN_IDS
 from grader.cli import main
 from grader.rubric import DEFAULT_RUBRIC, load_rubric
-from tests.helpers import CHECK_IDS, ROOT, GradingRun, run_grader
+from tests.helpers import CHECK_IDS, ROOT, GradingRun, run_grader, run_labgrade
 
 NOTEBOOK = "student_template/lab1_tracking_quickstart.ipynb"
 VISIBLE = tuple(c for c in CHECK_IDS if c != "tag")
@@ -30,13 +30,7 @@ def released(tmp_path_factory: pytest.TempPathFactory) -> Path:
     hidden = '# graded by the instructor only\n[checks.tag]\nvisibility = "hidden"\n'
     rubric.write_text(DEFAULT_RUBRIC.read_text().replace("[checks.tag]\n", hidden))
     out = base / "student-repo"
-    proc = subprocess.run(
-        [sys.executable, "-m", "grader.cli", "release", str(out), "--rubric", str(rubric)],
-        capture_output=True,
-        text=True,
-        timeout=120,
-        check=False,
-    )
+    proc = run_labgrade("release", str(out), "--rubric", str(rubric))
     assert proc.returncode == 0, proc.stderr
     assert "left out hidden checks: tag" in proc.stdout
     return out
