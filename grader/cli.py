@@ -19,6 +19,7 @@ import os
 import sys
 from pathlib import Path
 
+from grader import quickexit
 from grader.errors import GraderError, UsageError
 from grader.limits import FLAGS, ISOLATIONS, Limits, with_values
 from grader.rubric import Rubric
@@ -28,6 +29,14 @@ EXIT_INTERRUPTED = 130
 
 
 def main(argv: list[str] | None = None) -> int:
+    """`labgrade ARGS`; ARGV given (a caller's own program): no quick exit is armed."""
+    code = _run(argv)
+    if argv is None:
+        quickexit.arm(code)
+    return code
+
+
+def _run(argv: list[str] | None) -> int:
     args = _parser().parse_args(argv)
     try:
         return int(args.handler(args))

@@ -19,7 +19,7 @@ from pathlib import Path
 from types import FrameType
 
 from grader.checks import Evidence, candidates, evaluate
-from grader.errors import InvalidSubmission
+from grader.errors import GraderError, InvalidSubmission
 from grader.execution import Execution, execute
 from grader.limits import Limits
 from grader.probe import ModelProbe, lab_split
@@ -27,7 +27,7 @@ from grader.procs import reserve_port
 from grader.results import CheckResult, ExecutionResult, GradeResult, Status, TrackingInfo
 from grader.rubric import Rubric
 from grader.sandbox import Isolation, Sandbox
-from grader.server import throwaway_server
+from grader.server import ServerHandle, throwaway_server
 from grader.submission import Submission, load_submission
 from grader.tracking import Snapshot, read_snapshot
 
@@ -121,8 +121,10 @@ def _grade_in(
         def before_first_cell() -> None:
             # The server may still be starting: the kernel waits for it at its first request.
             # The probe's and the grader's own imports overlap the notebook's run.
-            probe.start()
-            threading.Thread(target=_preload, name="labgrade-preload", daemon=True).start()
+            warm_up = threading.Thread(
+                target=_warm_up, args=(server, probe), name="labgrade-warm-up", daemon=True
+            )
+            warm_up.start()
 
         execution = _execute(submission, sandbox, server.url, settings, before_first_cell)
         say(f"executed in {execution.result.seconds:.1f} s: {execution.result.status}")
@@ -213,6 +215,21 @@ class _Laps:
     @property
     def total(self) -> float:
         return time.monotonic() - self.started
+
+
+def _warm_up(server: ServerHandle, probe: ModelProbe) -> None:
+    """Start the probe, then import what reading the server needs, once the server is up.
+
+    One after the other, not all at once: with the server starting too, three processes
+    importing MLflow beside the kernel would slow the student's cells on a 2-core machine.
+    A failure here is not lost: the grading path does the same again and reports it.
+    """
+    if not server.settled():
+        return
+    with contextlib.suppress(GraderError, OSError):
+        probe.start()
+    with contextlib.suppress(ImportError):
+        _preload()
 
 
 def _preload() -> None:

@@ -17,6 +17,7 @@ from typing import TYPE_CHECKING
 
 import pytest
 
+from grader import quickexit
 from grader.errors import GraderError, InvalidSubmission
 from grader.limits import FLAGS, ISOLATIONS, Limits
 from grader.results import GradeResult
@@ -45,6 +46,7 @@ class GradingState:
     # Owns the throwaway server handed over by the grading when --keep-server is given.
     kept: contextlib.ExitStack = field(default_factory=contextlib.ExitStack)
     exitstatus: int | None = None
+    session: pytest.Session | None = None  # its exitstatus is final once pytest unconfigures
 
 
 STATE = pytest.StashKey[GradingState]()
@@ -377,7 +379,7 @@ def pytest_terminal_summary(terminalreporter: pytest.TerminalReporter) -> None:
 def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
     state = session.config.stash.get(STATE, None)
     if state:
-        state.exitstatus = exitstatus
+        state.exitstatus, state.session = exitstatus, session
         _write_outputs(state)
 
 
@@ -403,6 +405,8 @@ def pytest_unconfigure(config: pytest.Config) -> None:
     with state.kept:  # ends the server's whole process tree, then removes its store
         if state.keep_server and state.result is not None and _ended_normally(state):
             _serve_until_interrupted(config, state)
+    if state.session is not None and quickexit.pytest_command_line():
+        quickexit.arm(state.session.exitstatus)
 
 
 def _ended_normally(state: GradingState) -> bool:

@@ -55,10 +55,15 @@ class ModelProbe:
         self.log = sandbox.workdir / "probe.log"
         self._answer: list[bytes] = []
         self._reader: threading.Thread | None = None
+        self._lock = threading.Lock()  # started from a warm-up thread or by predict()
+        self._closed = False
 
     def start(self) -> None:
-        if self.proc is not None:
-            return
+        with self._lock:
+            if self.proc is None and not self._closed:
+                self._start()
+
+    def _start(self) -> None:
         work = self.sandbox.workdir / "probe-work"
         work.mkdir(exist_ok=True)
         env = self.sandbox.env("probe", work, {})  # models come as files: no server, no network
@@ -154,6 +159,8 @@ class ModelProbe:
             return _all_failed(list(local), f"loading the logged model ended the probe: {cause}")
 
     def close(self) -> None:
+        with self._lock:  # a warm-up thread must not start it after this
+            self._closed = True
         if self.proc is not None:
             kill_tree(self.proc.pid, grace=1)
             self.sandbox.reap("probe")

@@ -10,14 +10,26 @@ and it can only ever speak for the submission's own models.
 
 from __future__ import annotations
 
+import contextlib
+import importlib
 import json
+import os
 import sys
+
+# What loading the lab's model (the sklearn flavor, skops or pickle) imports: imported while
+# the notebook still runs, so that after the run only the loading itself is left (~0.2 s,
+# not ~1.5 s). Any other flavor still loads, just without the head start.
+WARM_MODULES = ("mlflow.sklearn", "sklearn.linear_model", "skops.io", "cloudpickle")
 
 
 def main() -> None:
     import mlflow.pyfunc
     import numpy as np
 
+    for module in WARM_MODULES:
+        # Optional: a model that needs a missing one fails to load and says so itself.
+        with contextlib.suppress(ImportError):
+            importlib.import_module(module)
     print(json.dumps({"ready": True}), flush=True)
     request = json.loads(sys.stdin.readline() or "{}")
     X = np.asarray(request.get("X", []), dtype=float)
@@ -31,6 +43,8 @@ def main() -> None:
             found[uri] = {"error": f"{type(err).__name__}: {err}"[:500]}
     sys.stdout.write("\n" + json.dumps({"results": found}) + "\n")
     sys.stdout.flush()
+    # Everything is said: skip tearing down the interpreter (~0.5 s the grading waits for).
+    os._exit(0)
 
 
 if __name__ == "__main__":

@@ -133,6 +133,11 @@ class ServerHandle:
         """From the start until /health answered (for the benchmark)."""
         return (self.ready_at or time.monotonic()) - self.started
 
+    def settled(self) -> bool:
+        """Block until the start is over; True when the server answers (no exception)."""
+        self._thread.join()
+        return not self._failure
+
     def wait_ready(self) -> None:
         self._thread.join()
         if self._failure:
