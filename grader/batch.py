@@ -7,6 +7,7 @@ started carries a job token in its environment, so the batch can always reap the
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import signal
@@ -16,7 +17,7 @@ import tempfile
 import threading
 import time
 import uuid
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -29,6 +30,7 @@ from grader.report import feedback_markdown
 from grader.results import Status
 from grader.roster import Entry, discover
 from grader.rubric import Rubric
+from grader.warm import WarmWorker, Zygote
 
 JOB_VAR = TAG_VARS[0]
 # Beyond the submission's own limit: server and kernel start, model probe, teardown.
@@ -45,6 +47,7 @@ class BatchSettings:
     only: frozenset[str] = frozenset()
     shard: tuple[int, int] = (1, 1)
     worker_args: tuple[str, ...] = ()  # confinement flags for each worker's `labgrade grade`
+    warm: bool = True  # workers, servers and probes forked from one warm process (grader.warm)
 
 
 @dataclass
@@ -86,10 +89,11 @@ def run_batch(source: Path, settings: BatchSettings, progress: ProgressSink) -> 
     entries = shard_of(discover(source, settings.out / ".unpacked"), settings.shard)
     todo, skip = plan(entries, settings)
     report = BatchReport(skipped=[e.student for e in skip])
-    runner = _Runner(settings)
-    progress.start(len(todo), len(skip))
     try:
-        runner.run(todo, lambda row: _finished(row, report, progress, len(todo)))
+        with _zygote(settings.warm and bool(todo)) as zygote:
+            runner = _Runner(settings, zygote)
+            progress.start(len(todo), len(skip))
+            runner.run(todo, lambda row: _finished(row, report, progress, len(todo)))
     except KeyboardInterrupt:
         report.interrupted = True
     finally:
@@ -104,10 +108,23 @@ def _finished(row: Row, report: BatchReport, progress: ProgressSink, total: int)
     progress.done(row, len(report.graded), total)
 
 
+@contextlib.contextmanager
+def _zygote(warm: bool) -> Iterator[Zygote | None]:
+    if not warm:
+        yield None
+        return
+    with (
+        tempfile.TemporaryDirectory(prefix="labgrade-warm-") as tmp,
+        Zygote.running(Path(tmp)) as zygote,
+    ):
+        yield zygote
+
+
 class _Runner:
-    def __init__(self, settings: BatchSettings) -> None:
+    def __init__(self, settings: BatchSettings, zygote: Zygote | None = None) -> None:
         self.settings = settings
-        self.running: dict[str, subprocess.Popen[bytes]] = {}
+        self.zygote = zygote
+        self.running: dict[str, subprocess.Popen[bytes] | WarmWorker] = {}
         self.lock = threading.Lock()
         self.stopping = threading.Event()
 
@@ -190,15 +207,18 @@ class _Runner:
             str(self.settings.rubric.path),
             *self.settings.worker_args,
         ]
-        env = {**os.environ, JOB_VAR: token}
-        proc = subprocess.Popen(
-            cmd,
-            env=env,
-            stdin=subprocess.DEVNULL,
-            stdout=subprocess.DEVNULL,
-            stderr=subprocess.PIPE,
-            start_new_session=True,
-        )
+        proc: subprocess.Popen[bytes] | WarmWorker
+        if self.zygote is not None:
+            proc = self.zygote.spawn(cmd[3:], {JOB_VAR: token}, json_path.with_name("stderr"))
+        else:
+            proc = subprocess.Popen(
+                cmd,
+                env={**os.environ, JOB_VAR: token},
+                stdin=subprocess.DEVNULL,
+                stdout=subprocess.DEVNULL,
+                stderr=subprocess.PIPE,
+                start_new_session=True,
+            )
         with self.lock:
             self.running[token] = proc
         try:
@@ -227,7 +247,7 @@ class _Runner:
         )
 
 
-def _signal(proc: subprocess.Popen[bytes], sig: int) -> None:
+def _signal(proc: subprocess.Popen[bytes] | WarmWorker, sig: int) -> None:
     if proc.poll() is None:
         try:
             os.killpg(proc.pid, sig)

@@ -5,7 +5,8 @@
 Prints, for this machine: bare (the reference notebook run by nbclient's jupyter-execute
 against an already-running MLflow server: the floor), single (`pytest grader` on the
 reference, process start to exit) and their ratio, the grading phases, the peak RSS of
-grader + server + kernel together, and a batch of copies graded with `labgrade batch`.
+grader + server + kernel together, and a batch of copies graded with `labgrade batch`
+(warm, the default, then --cold for comparison).
 Medians over --repeat runs. Nothing here asserts: it measures.
 """
 
@@ -115,24 +116,17 @@ def phases(tmp: Path) -> dict[str, float]:
     return dict(getattr(result, "timings", {}))  # older versions: no phases
 
 
-def batch(tmp: Path, copies: int, jobs: int) -> float:
+def batch(tmp: Path, copies: int, jobs: int, cold: bool = False) -> float:
     folder = tmp / "class"
-    folder.mkdir()
-    for i in range(copies):
-        shutil.copy(REFERENCE, folder / f"student{i:02d}.ipynb")
-    cmd = [
-        sys.executable,
-        "-m",
-        "grader.cli",
-        "batch",
-        str(folder),
-        "--out",
-        str(tmp / "book"),
-        "--jobs",
-        str(jobs),
-    ]
+    if not folder.exists():
+        folder.mkdir()
+        for i in range(copies):
+            shutil.copy(REFERENCE, folder / f"student{i:02d}.ipynb")
+    book = tmp / ("book-cold" if cold else "book")
+    cmd = [sys.executable, "-m", "grader.cli", "batch", str(folder), "--out", str(book)]
+    cmd += ["--jobs", str(jobs), *(["--cold"] if cold else [])]
     seconds, _ = _timed(cmd, ROOT)
-    rows = (tmp / "book" / "grades.csv").read_text().splitlines()[2:]
+    rows = (book / "grades.csv").read_text().splitlines()[2:]
     if len(rows) != copies or not all(",100,100,ok," in row for row in rows):
         raise SystemExit("bench: the batch did not grade every copy at 100")
     return seconds
@@ -158,6 +152,8 @@ def main(argv: list[str] | None = None) -> None:
 
     print(f"machine: {machine()}")
     print(f"versions: mlflow {version('mlflow')}, scikit-learn {version('scikit-learn')}")
+    if os.environ.get("PYTHONDONTWRITEBYTECODE"):
+        print("note: PYTHONDONTWRITEBYTECODE is set: every start compiles the grader again")
     with tempfile.TemporaryDirectory(prefix="labgrade-bench-") as name:
         tmp = Path(name)
         bares, singles, peaks = [], [], []
@@ -175,13 +171,14 @@ def main(argv: list[str] | None = None) -> None:
         print(f"peak RSS of grader + server + kernel: {max(peaks) / 2**30:.2f} GiB")
         timing = phases(tmp)
         print("phases (in-process): " + ", ".join(f"{k} {v:.1f} s" for k, v in timing.items()))
-        if args.batch:
-            seconds = batch(tmp, args.batch, args.jobs)
+        for cold in (False, True) if args.batch else ():
+            seconds = batch(tmp, args.batch, args.jobs, cold)
             ideal = args.batch * b / args.jobs
             print(
-                f"batch: {args.batch} copies, --jobs {args.jobs}: {seconds:.1f} s,"
-                f" {args.batch * 60 / seconds:.1f} submissions/min, {seconds / ideal:.2f}x"
-                f" the ideal {args.batch} x bare / {args.jobs} = {ideal:.1f} s"
+                f"batch{' --cold' if cold else ''}: {args.batch} copies, --jobs {args.jobs}:"
+                f" {seconds:.1f} s, {args.batch * 60 / seconds:.1f} submissions/min,"
+                f" {seconds / ideal:.2f}x the ideal {args.batch} x bare / {args.jobs}"
+                f" = {ideal:.1f} s"
             )
 
 

@@ -86,6 +86,12 @@ def _parser() -> argparse.ArgumentParser:
         metavar="K/N",
         help="grade the K-th of N deterministic slices (for CI matrices)",
     )
+    batch.add_argument(
+        "--cold",
+        action="store_true",
+        help="start each worker, server and model probe as a fresh Python (slower) instead"
+        " of forking them from one process that imported MLflow once",
+    )
     _common(batch)
     batch.set_defaults(handler=_batch)
 
@@ -230,6 +236,7 @@ def _batch(args: argparse.Namespace) -> int:
         regrade=args.regrade,
         only=frozenset(args.only),
         shard=args.shard,
+        warm=not args.cold,
     )
     with sigterm_as_interrupt(), Progress() as progress:
         report = run_batch(args.submissions, settings, progress)

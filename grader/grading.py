@@ -118,17 +118,16 @@ def _grade_in(
         say(f"starting MLflow server at {server.url} and a fresh kernel")
         say(f"isolation: {sandbox.describe()}")
 
-        def before_first_cell() -> None:
-            # The server may still be starting: the kernel waits for it at its first request.
-            # The probe's and the grader's own imports overlap the notebook's run.
-            warm_up = threading.Thread(
-                target=_warm_up, args=(server, probe), name="labgrade-warm-up", daemon=True
-            )
-            warm_up.start()
-
-        execution = _execute(submission, sandbox, server.url, settings, before_first_cell)
+        warm_up = threading.Thread(
+            target=_warm_up, args=(server, probe), name="labgrade-warm-up", daemon=True
+        )
+        # The server may still be starting: the kernel waits for it at its first request.
+        # The probe's and the grader's own imports overlap the notebook's run.
+        execution = _execute(submission, sandbox, server.url, settings, warm_up.start)
         say(f"executed in {execution.result.seconds:.1f} s: {execution.result.status}")
         server.wait_ready()  # a kernel that failed to start never waited for it
+        if warm_up.is_alive():
+            warm_up.join()  # importing MLflow from two threads at once can fail half-way
         laps.restart()
         evidence = _evidence(rubric, read_snapshot(server.url), execution)
         uris = [c.model.uri for c in candidates(evidence) if c.model][:MAX_PROBED_MODELS]

@@ -22,6 +22,7 @@ import resource
 import shutil
 import signal
 import sys
+from collections.abc import Callable
 
 CLONE_NEWNS, CLONE_NEWPID, CLONE_NEWNET = 0x00020000, 0x20000000, 0x40000000
 MS_RDONLY, MS_NOSUID, MS_NODEV, MS_NOEXEC = 1, 2, 4, 8
@@ -29,6 +30,9 @@ MS_REMOUNT, MS_BIND, MS_REC, MS_PRIVATE = 32, 4096, 16384, 1 << 18
 PR_SET_PDEATHSIG, PR_SET_NO_NEW_PRIVS = 1, 38
 SETUP_FAILED = 126
 WRITABLE_ALIASES = ("/var/tmp", "/dev/shm", "/run/lock")
+# Becomes the confined program with the environment given: execve, or (a warm spare,
+# grader.spares) runs it in-process and exits. Never returns.
+Start = Callable[[dict[str, str]], None]
 
 _libc = ctypes.CDLL(None, use_errno=True)
 
@@ -112,10 +116,10 @@ def _become(spec: dict) -> None:
     _call(_libc.prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0), "prctl(NO_NEW_PRIVS)")
 
 
-def _child(spec: dict, argv: list[str], report: int, status: int | None) -> None:
-    """PID 1 of the new namespace: confine itself, start ARGV, reap until ARGV ends.
+def _child(spec: dict, start: Start, report: int, status: int | None) -> None:
+    """PID 1 of the new namespace: confine itself, START the program, reap until it ends.
 
-    ARGV is not PID 1 itself, so it keeps the usual signal behaviour (PID 1 ignores
+    The program is not PID 1 itself, so it keeps the usual signal behaviour (PID 1 ignores
     SIGTERM, SIGXCPU and other signals it has no handler for); when it ends, this process
     exits and the OS ends every other process of the namespace.
     """
@@ -129,7 +133,7 @@ def _child(spec: dict, argv: list[str], report: int, status: int | None) -> None
         env = {k: v for k, v in os.environ.items() if k != "JPY_PARENT_PID"}
         pid = os.fork()
         if pid == 0:
-            os.execve(argv[0], argv, env)
+            start(env)
     except BaseException as err:  # told to the jail process, which reports and exits non-zero
         os.write(report, f"{type(err).__name__}: {err}".encode()[:2000])
         os._exit(SETUP_FAILED)
@@ -140,7 +144,7 @@ def _child(spec: dict, argv: list[str], report: int, status: int | None) -> None
             os._exit(_report(status, wait_status, usage.ru_utime + usage.ru_stime))
 
 
-def _full(spec: dict, argv: list[str]) -> int:
+def _full(spec: dict, start: Start) -> int:
     if spec.get("netns"):
         fd = os.open(spec["netns"], os.O_RDONLY)
         _call(_libc.setns(fd, CLONE_NEWNET), "setns(net)")
@@ -156,11 +160,11 @@ def _full(spec: dict, argv: list[str]) -> int:
     )
     _call(_libc.unshare(CLONE_NEWNS | CLONE_NEWPID), "unshare(mount, pid)")
     _mount(None, "/", None, MS_REC | MS_PRIVATE)
-    read_end, write_end = os.pipe()  # close-on-exec: EOF means the exec succeeded
+    read_end, write_end = os.pipe()  # close-on-exec: EOF means the program started
     pid = os.fork()
     if pid == 0:
         os.close(read_end)
-        _child(spec, argv, write_end, status)
+        _child(spec, start, write_end, status)
     os.close(write_end)
     if status is not None:
         os.close(status)
@@ -192,14 +196,19 @@ def _report(fd: int | None, wait_status: int, cpu: float) -> int:
     return code
 
 
+def run(spec: dict, start: Start) -> int:
+    """Confine as SPEC says, then START; the exit code of the jail process."""
+    if spec["mode"] == "full":
+        return _full(spec, start)
+    _rlimits(spec)
+    start(dict(os.environ))
+    return SETUP_FAILED  # not reached: START replaces or ends this process
+
+
 def main(args: list[str]) -> int:
     spec = json.loads(args[0])
     argv = args[args.index("--") + 1 :]
-    if spec["mode"] == "full":
-        return _full(spec, argv)
-    _rlimits(spec)
-    os.execve(argv[0], argv, dict(os.environ))
-    return SETUP_FAILED  # not reached: execve replaces this process
+    return run(spec, lambda env: os.execve(argv[0], argv, env))
 
 
 if __name__ == "__main__":

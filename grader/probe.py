@@ -9,6 +9,7 @@ submission's limits, its own user, no network) and answers with plain numbers.
 from __future__ import annotations
 
 import json
+import os
 import subprocess
 import sys
 import threading
@@ -16,6 +17,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from grader import spares
 from grader.errors import GraderError
 from grader.procs import kill_tree
 from grader.sandbox import Sandbox
@@ -51,7 +53,7 @@ class ModelProbe:
 
     def __init__(self, tracking_uri: str, sandbox: Sandbox, split: tuple[float, int]) -> None:
         self.tracking_uri, self.sandbox, self.split = tracking_uri, sandbox, split
-        self.proc: subprocess.Popen[bytes] | None = None
+        self.proc: subprocess.Popen[bytes] | spares.SpareProcess | None = None
         self.log = sandbox.workdir / "probe.log"
         self._answer: list[bytes] = []
         self._reader: threading.Thread | None = None
@@ -67,17 +69,23 @@ class ModelProbe:
         work = self.sandbox.workdir / "probe-work"
         work.mkdir(exist_ok=True)
         env = self.sandbox.env("probe", work, {})  # models come as files: no server, no network
-        command = self.sandbox.command("probe", [sys.executable, "-I", str(CHILD)], work)
-        with self.log.open("wb") as log:
-            self.proc = subprocess.Popen(
-                command,
-                cwd=work,
-                env=env,
-                stdin=subprocess.PIPE,
-                stdout=subprocess.PIPE,
-                stderr=log,
-                start_new_session=True,
-            )
+        # A warm batch worker's spare has MLflow imported already; it confines itself the
+        # same way, but only where confinement includes a PID namespace to end it all.
+        spare = spares.take("probe") if self.sandbox.mode == "full" else None
+        if spare is not None:
+            self.proc = _start_spare(spare, self.sandbox.spec("probe", work), env, work, self.log)
+        else:
+            command = self.sandbox.command("probe", [sys.executable, "-I", str(CHILD)], work)
+            with self.log.open("wb") as log:
+                self.proc = subprocess.Popen(
+                    command,
+                    cwd=work,
+                    env=env,
+                    stdin=subprocess.PIPE,
+                    stdout=subprocess.PIPE,
+                    stderr=log,
+                    start_new_session=True,
+                )
         assert self.proc.stdout is not None
         self._reader = threading.Thread(target=self._read, args=(self.proc.stdout,), daemon=True)
         self._reader.start()
@@ -170,6 +178,28 @@ class ModelProbe:
 
     def __exit__(self, *exc: object) -> None:
         self.close()
+
+
+def _start_spare(
+    spare: spares.Spare, spec: dict[str, object], env: dict[str, str], work: Path, log: Path
+) -> spares.SpareProcess:
+    """The probe from a warm spare: the same jail and pipes as the cold command's."""
+    stdin_r, stdin_w = os.pipe()
+    stdout_r, stdout_w = os.pipe()
+    log_fd = os.open(log, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    try:
+        proc = spare.start(
+            {"spec": spec, "env": env, "cwd": str(work)}, [stdin_r, stdout_w, log_fd]
+        )
+    except OSError:
+        for fd in (stdin_w, stdout_r):
+            os.close(fd)
+        raise
+    finally:
+        for fd in (stdin_r, stdout_w, log_fd):
+            os.close(fd)
+    proc.stdin, proc.stdout = os.fdopen(stdin_w, "wb"), os.fdopen(stdout_r, "rb")
+    return proc
 
 
 def _readable(root: Path) -> None:

@@ -153,6 +153,11 @@ class Sandbox:
         self, role: Role, argv: list[str], work: Path, chown: tuple[str, ...] = ()
     ) -> list[str]:
         """ARGV wrapped in the jail; WORK is copied to its cwd (full mode) or is its cwd."""
+        spec = self.spec(role, work, chown)
+        return [sys.executable, "-I", str(JAIL), json.dumps(spec), "--", *argv]
+
+    def spec(self, role: Role, work: Path, chown: tuple[str, ...] = ()) -> dict[str, object]:
+        """What jail.py is told: how to confine ROLE (see `command`)."""
         jail = self.jail(role)
         spec: dict[str, object] = {"mode": self.mode, "rlimits": self._rlimits(jail)}
         if self.mode == "full":
@@ -171,7 +176,7 @@ class Sandbox:
                 cwd="/tmp/work",
                 status=str(jail.status),
             )
-        return [sys.executable, "-I", str(JAIL), json.dumps(spec), "--", *argv]
+        return spec
 
     def env(self, role: Role, work: Path, extra: dict[str, str]) -> dict[str, str]:
         """The allow-listed environment: nothing of the grader's but locale, PATH and tags."""

@@ -20,6 +20,7 @@ from typing import Any, ClassVar
 import py
 from xprocess import ProcessStarter, XProcess
 
+from grader import spares
 from grader.errors import ServerError
 from grader.procs import kill_tree, reserve_port
 
@@ -178,12 +179,18 @@ def throwaway_server(
     name = f"mlflow-{uuid.uuid4().hex[:12]}"
     log_path = Path(str(xproc.getinfo(name).logpath))
     failure: list[BaseException] = []
+    spare = spares.take("server")  # a warm batch worker's: MLflow's server already imported
+    forked: list[spares.SpareProcess] = []
 
     def start() -> None:
         try:
             fds = (sock.fileno(), *(extra.fileno() for extra in also))
-            starter = _starter(url, args, env, startup_timeout, fds)
-            xproc.ensure(name, starter, restart=True)
+            if spare is not None:
+                forked.append(_start_spare(spare, args, env, fds, log_path))
+                _wait_healthy(url, forked[-1], startup_timeout, log_path, args)
+            else:
+                starter = _starter(url, args, env, startup_timeout, fds)
+                xproc.ensure(name, starter, restart=True)
             handle.ready_at = time.monotonic()
         except TimeoutError as err:
             failure.append(
@@ -205,15 +212,47 @@ def throwaway_server(
     try:
         yield handle
     finally:
-        _stop(xproc, name, thread)
+        _stop(xproc, name, thread, forked)
         sock.close()
 
 
-def _stop(xproc: XProcess, name: str, thread: threading.Thread) -> None:
+def _start_spare(
+    spare: spares.Spare, args: list[str], env: dict[str, str], fds: tuple[int, ...], log: Path
+) -> spares.SpareProcess:
+    """The server from a warm spare: the same command line, sockets and log as xprocess's."""
+    log_fd = os.open(log, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    try:
+        return spare.start({"argv": args[3:], "env": env, "targets": list(fds)}, [log_fd, *fds])
+    finally:
+        os.close(log_fd)
+
+
+def _wait_healthy(
+    url: str, proc: spares.SpareProcess, deadline: float, log: Path, args: list[str]
+) -> None:
+    """What xprocess does for the cold server: probe /health until the deadline."""
+    end = time.monotonic() + deadline
+    while time.monotonic() < end:
+        if proc.poll() is not None:
+            raise ServerError(
+                f"MLflow server exited with code {proc.returncode} while starting "
+                f"(command: {' '.join(args)}). End of its log:\n{log_tail(log)}"
+            )
+        if _healthy(url):
+            return
+        time.sleep(0.05)  # between probes
+    raise TimeoutError(f"{url}/health did not answer within {deadline:.0f} s")
+
+
+def _stop(
+    xproc: XProcess, name: str, thread: threading.Thread, forked: list[spares.SpareProcess]
+) -> None:
     # Kill first: a start still waiting then sees the process gone and returns at once.
     for _ in range(2):
         pid = xproc.getinfo(name).pid
-        if pid:
-            kill_tree(pid, grace=0)  # everything was read already: nothing to shut down gently
+        for found in ([pid] if pid else []) + [p.pid for p in forked]:
+            kill_tree(found, grace=0)  # everything was read already: nothing to shut down gently
         thread.join(timeout=10)
+    for proc in forked:
+        proc.poll()  # reaped
     xproc._force_clean_up()
