@@ -17,13 +17,16 @@ from __future__ import annotations
 
 import contextlib
 import ctypes
+import hashlib
 import json
 import os
 import select
+import shutil
 import signal
 import socket
 import sys
 import traceback
+from pathlib import Path
 from typing import IO, Any, Literal
 
 SpareRole = Literal["server", "probe"]
@@ -32,6 +35,43 @@ MAX_REQUEST = 1 << 20
 PR_SET_PDEATHSIG = 1
 
 _spares: dict[str, Spare] = {}  # this process's unused spares (a warm worker's only)
+# The zygote's migrated, empty store and its digest, inherited by every fork of it.
+_template: tuple[Path, str] | None = None
+
+
+def set_template(path: Path | None) -> None:
+    """Seed every server forked from now on with a copy of PATH (None: no seeding)."""
+    global _template
+    _template = (path, _digest(path)) if path is not None else None
+
+
+def waiting() -> dict[str, int]:
+    """Role -> pid of each spare not taken yet."""
+    return {role: spare.pid for role, spare in _spares.items()}
+
+
+def _digest(path: Path) -> str:
+    return hashlib.sha256(path.read_bytes()).hexdigest()
+
+
+def seed_store(argv: list[str]) -> None:
+    """Start the server's empty store as a copy of the template, if it is still pristine.
+
+    The copy is checked, not the template: whatever wrote to the template after the zygote
+    made it (a submission in process isolation runs as the same user) cannot get into a
+    grading; the server then makes its store itself, as a cold one does.
+    """
+    if _template is None or "--backend-store-uri" not in argv:
+        return
+    uri = argv[argv.index("--backend-store-uri") + 1]
+    store = Path(uri.removeprefix("sqlite:///"))
+    if not uri.startswith("sqlite:///") or store.exists():
+        return
+    template, digest = _template
+    shutil.copyfile(template, store)
+    if _digest(store) != digest:
+        store.unlink()
+        print(f"labgrade: template store {template} changed; migrating afresh", file=sys.stderr)
 
 
 class SpareProcess:
@@ -171,6 +211,7 @@ def _serve(request: dict[str, Any], fds: list[int]) -> int:
     os.close(log)
     _place(listen, list(request["targets"]))
     _set_environ(request["env"])
+    seed_store(list(request["argv"]))
     sys.argv = ["grader.serve", *request["argv"]]
     from grader import serve
 

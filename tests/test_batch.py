@@ -149,11 +149,20 @@ def test_shards_merge_into_the_unsharded_gradebook(
         assert 1 <= len(run.rows()) - 1 <= 3
     merged = labgrade("merge", *map(str, shards), "--out", str(tmp_path / "merged"))
     assert merged.code == 0
-
-    def comparable(rows: list[dict[str, str]]) -> list[dict[str, str]]:
-        return [{k: v for k, v in r.items() if k != "seconds"} for r in rows]
-
     assert comparable(merged.rows()) == comparable(first.rows())
+
+
+def test_warm_and_cold_batches_grade_alike(first: BatchRun, lms_zip: Path, tmp_path: Path) -> None:
+    """Forked workers, servers and probes (the default) give the grades fresh Pythons give."""
+    out = str(tmp_path / "cold")
+    cold = labgrade("batch", str(lms_zip), "--out", out, "--timeout", TIMEOUT, "--cold")
+    assert cold.code == 0, cold.stderr
+    assert comparable(cold.rows()) == comparable(first.rows())
+    assert cold.leftovers == []
+
+
+def comparable(rows: list[dict[str, str]]) -> list[dict[str, str]]:
+    return [{k: v for k, v in r.items() if k != "seconds"} for r in rows]
 
 
 def test_ctrl_c_keeps_finished_rows_and_leaves_nothing(tmp_path: Path) -> None:
