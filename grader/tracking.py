@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import tempfile
 from collections.abc import Collection
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -86,9 +87,13 @@ def read_snapshot(
             client = MlflowClient(tracking_uri=tracking_uri, registry_uri=tracking_uri)
             experiments = _experiments(client)
             ids = [e.id for e in experiments if experiment_ids is None or e.id in experiment_ids]
-            models = _logged_models(client, ids, tracking_uri, run_id)
-            runs = _runs(client, ids, models)
-            versions = _versions(client)
+            # Three independent reads at once: the grading waits for them after the run.
+            with ThreadPoolExecutor(max_workers=3, thread_name_prefix="labgrade-read") as pool:
+                found_models = pool.submit(_logged_models, client, ids, tracking_uri, run_id)
+                found_runs = pool.submit(_search_runs, client, ids)
+                found_versions = pool.submit(_versions, client)
+                runs = _runs(found_runs.result(), found_models.result())
+                versions = found_versions.result()
     except (MlflowException, OSError) as err:
         raise GraderError(f"could not read the tracking server at {tracking_uri}: {err}") from err
     if run_id is not None:
@@ -103,16 +108,22 @@ def _experiments(client: Any) -> tuple[Experiment, ...]:
     return tuple(Experiment(e.experiment_id, e.name, e.lifecycle_stage == "deleted") for e in found)
 
 
-def _runs(
-    client: Any, experiment_ids: list[str], models: dict[str, list[LoggedModel]]
-) -> tuple[Run, ...]:
+def _search_runs(client: Any, experiment_ids: list[str]) -> list[Any]:
     from mlflow.entities import ViewType
 
     if not experiment_ids:
-        return ()
-    found = client.search_runs(
-        experiment_ids, run_view_type=ViewType.ALL, max_results=1000, order_by=["start_time DESC"]
+        return []
+    return list(
+        client.search_runs(
+            experiment_ids,
+            run_view_type=ViewType.ALL,
+            max_results=1000,
+            order_by=["start_time DESC"],
+        )
     )
+
+
+def _runs(found: list[Any], models: dict[str, list[LoggedModel]]) -> tuple[Run, ...]:
     return tuple(
         Run(
             run_id=r.info.run_id,
