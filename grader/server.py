@@ -20,7 +20,7 @@ from typing import Any, ClassVar
 import py
 from xprocess import ProcessStarter, XProcess
 
-from grader import spares
+from grader import spares, store_template
 from grader.errors import ServerError
 from grader.procs import kill_tree, reserve_port
 
@@ -167,6 +167,9 @@ def throwaway_server(
     args = [sys.executable, "-m", "grader.serve"]
     for extra in also:
         args += ["--also-fd", str(extra.fileno())]
+    template = store_template.cached_path()
+    if not (template.is_file() and store_template.seed(store / "mlflow.db", template)):
+        args += ["--save-template", str(template)]  # once migrated, for the next grading
     args += ["--host", HOST, "--port", url.rsplit(":", 1)[1]]
     args += ["--uvicorn-opts", f"--fd {sock.fileno()}"]
     args += ["--workers", "1", "--backend-store-uri", f"sqlite:///{store / 'mlflow.db'}"]

@@ -17,17 +17,17 @@ from __future__ import annotations
 
 import contextlib
 import ctypes
-import hashlib
 import json
 import os
 import select
-import shutil
 import signal
 import socket
 import sys
 import traceback
 from pathlib import Path
 from typing import IO, Any, Literal
+
+from grader import store_template
 
 SpareRole = Literal["server", "probe"]
 ROLES: tuple[SpareRole, ...] = ("server", "probe")
@@ -42,7 +42,7 @@ _template: tuple[Path, str] | None = None
 def set_template(path: Path | None) -> None:
     """Seed every server forked from now on with a copy of PATH (None: no seeding)."""
     global _template
-    _template = (path, _digest(path)) if path is not None else None
+    _template = (path, store_template.file_digest(path)) if path is not None else None
 
 
 def waiting() -> dict[str, int]:
@@ -50,12 +50,8 @@ def waiting() -> dict[str, int]:
     return {role: spare.pid for role, spare in _spares.items()}
 
 
-def _digest(path: Path) -> str:
-    return hashlib.sha256(path.read_bytes()).hexdigest()
-
-
 def seed_store(argv: list[str]) -> None:
-    """Start the server's empty store as a copy of the template, if it is still pristine.
+    """Start the server's store as a copy of the zygote's template, unless one is there.
 
     The copy is checked, not the template: whatever wrote to the template after the zygote
     made it (a submission in process isolation runs as the same user) cannot get into a
@@ -68,9 +64,7 @@ def seed_store(argv: list[str]) -> None:
     if not uri.startswith("sqlite:///") or store.exists():
         return
     template, digest = _template
-    shutil.copyfile(template, store)
-    if _digest(store) != digest:
-        store.unlink()
+    if not store_template.seed(store, template, digest):
         print(f"labgrade: template store {template} changed; migrating afresh", file=sys.stderr)
 
 

@@ -199,6 +199,12 @@ def main(fd: int) -> None:
     control = socket.socket(fileno=fd)  # end of file on it: the parent is gone, end all
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C is the batch parent's to handle
     _preload(SERVER_MODULES)
+    from mlflow.store.db import utils as db_utils
+
+    from grader.serve import remember_schema_head
+
+    remember_schema_head()
+    db_utils._get_latest_schema_revision()  # once, here: every fork inherits the answer
     maker = _fork_template_maker(Path.cwd() / "template.db")
     _preload(PRELOAD)
     _adopt_template(maker, Path.cwd() / "template.db")

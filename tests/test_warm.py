@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
+import sqlite3
 import subprocess
 import sys
 import uuid
@@ -11,7 +13,7 @@ from pathlib import Path
 
 import pytest
 
-from grader import spares
+from grader import spares, store_template
 from grader.warm import Zygote, worker_env
 from tests.helpers import ROOT, TOKEN_VAR, describe, processes_with_token
 
@@ -29,22 +31,79 @@ def test_workers_see_an_allow_listed_environment(monkeypatch: pytest.MonkeyPatch
     assert str(ROOT) in env["PYTHONPATH"].split(os.pathsep)
 
 
-def test_a_store_is_seeded_only_from_a_pristine_template(
+def fresh_store(path: Path) -> Path:
+    """The rows a freshly migrated MLflow store holds, in a store of the same shape."""
+    with contextlib.closing(sqlite3.connect(path)) as con:
+        con.executescript(
+            """
+            CREATE TABLE alembic_version (version_num TEXT);
+            CREATE TABLE experiments (experiment_id INTEGER, name TEXT, lifecycle_stage TEXT);
+            CREATE TABLE workspaces (name TEXT);
+            CREATE TABLE runs (run_uuid TEXT, experiment_id INTEGER);
+            CREATE TABLE secrets (secret_id TEXT, secret_name TEXT);
+            CREATE TRIGGER keep_secret_ids BEFORE UPDATE ON secrets
+            BEGIN SELECT RAISE(ABORT, 'immutable'); END;
+            INSERT INTO alembic_version VALUES ('head');
+            INSERT INTO experiments VALUES (0, 'Default', 'active');
+            INSERT INTO workspaces VALUES ('default');
+            """
+        )
+        con.commit()
+    return path
+
+
+PLANTED = {
+    "a run": "INSERT INTO runs VALUES ('r1', 0)",
+    "another experiment": "INSERT INTO experiments VALUES (1, 'MLflow Quickstart', 'active')",
+    "a writing trigger": "CREATE TRIGGER t AFTER INSERT ON experiments "
+    "BEGIN INSERT INTO runs VALUES ('r', NEW.experiment_id); END",
+    "a view": "CREATE VIEW v AS SELECT * FROM runs",
+}
+
+
+def test_a_fresh_store_is_pristine_and_a_planted_one_is_not(tmp_path: Path) -> None:
+    assert store_template.pristine(fresh_store(tmp_path / "fresh.db"))
+    for name, sql in PLANTED.items():
+        db = fresh_store(tmp_path / f"{name}.db")
+        with contextlib.closing(sqlite3.connect(db)) as con:
+            con.execute(sql)
+            con.commit()
+        assert not store_template.pristine(db), name
+    (tmp_path / "junk.db").write_bytes(os.urandom(4096))
+    assert not store_template.pristine(tmp_path / "junk.db")
+
+
+def test_a_template_is_kept_once_and_seeds_only_pristine_copies(tmp_path: Path) -> None:
+    cache = tmp_path / "cache" / "store-x.db"
+    (tmp_path / "cache").mkdir()
+    (tmp_path / "cache" / "store-older.db").write_bytes(b"an older MLflow's")
+    store_template.save(fresh_store(tmp_path / "migrated.db"), cache)
+    assert store_template.pristine(cache)
+    assert not (tmp_path / "cache" / "store-older.db").exists()  # one template per cache
+    assert store_template.seed(tmp_path / "a.db", cache)
+    with contextlib.closing(sqlite3.connect(cache)) as con:  # planted after it was kept
+        con.execute(PLANTED["a run"])
+        con.commit()
+    assert not store_template.seed(tmp_path / "b.db", cache)
+    assert not (tmp_path / "b.db").exists()  # the server migrates its own store instead
+
+
+def test_a_warm_seed_needs_the_zygotes_digest(
     tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    template = tmp_path / "template.db"
-    template.write_bytes(b"SQLite format 3\x00" + os.urandom(4096))
+    template = fresh_store(tmp_path / "template.db")
     spares.set_template(template)
     try:
         seeded = tmp_path / "a" / "mlflow.db"
         seeded.parent.mkdir()
         spares.seed_store(["--backend-store-uri", f"sqlite:///{seeded}"])
         assert seeded.read_bytes() == template.read_bytes()
-        template.write_bytes(b"SQLite format 3\x00planted runs")  # changed after the zygote made it
+        with contextlib.closing(sqlite3.connect(template)) as con:  # still pristine, but
+            con.execute("PRAGMA user_version = 7")  # no longer the bytes the zygote made
         other = tmp_path / "b" / "mlflow.db"
         other.parent.mkdir()
         spares.seed_store(["--backend-store-uri", f"sqlite:///{other}"])
-        assert not other.exists()  # the server migrates its own store instead
+        assert not other.exists()
         assert "changed; migrating afresh" in capsys.readouterr().err
     finally:
         spares.set_template(None)
