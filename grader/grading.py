@@ -232,6 +232,7 @@ def _warm_up(server: ServerHandle, probe: ModelProbe) -> None:
         probe.start()
     with contextlib.suppress(ImportError):
         _preload()
+        lab_split(*probe.split)  # cached: the checks and the probe need it after the run
     # A first read of the server, thrown away: MLflow's client imports the rest of itself
     # and opens its connection now, so the real read after the run takes a fraction of it.
     with contextlib.suppress(GraderError):

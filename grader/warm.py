@@ -199,14 +199,9 @@ def main(fd: int) -> None:
     control = socket.socket(fileno=fd)  # end of file on it: the parent is gone, end all
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C is the batch parent's to handle
     _preload(SERVER_MODULES)
-    from mlflow.store.db import utils as db_utils
-
-    from grader.serve import remember_schema_head
-
-    remember_schema_head()
-    db_utils._get_latest_schema_revision()  # once, here: every fork inherits the answer
     maker = _fork_template_maker(Path.cwd() / "template.db")
     _preload(PRELOAD)
+    _work_out_once()
     _adopt_template(maker, Path.cwd() / "template.db")
     control.sendall(json.dumps({"ready": True}).encode())
     _serve(control)
@@ -219,6 +214,18 @@ def _preload(modules: tuple[str, ...]) -> None:
     if threading.active_count() != 1:  # forking would copy a thread's locks, not the thread
         names = ", ".join(t.name for t in threading.enumerate())
         raise SystemExit(f"labgrade warm: preloading started threads ({names})")
+
+
+def _work_out_once() -> None:
+    """What each worker or server would otherwise work out for itself; forks inherit it."""
+    from mlflow.store.db import utils as db_utils
+
+    from grader.sandbox import full_unavailable
+    from grader.serve import remember_schema_head
+
+    remember_schema_head()
+    db_utils._get_latest_schema_revision()
+    full_unavailable()  # the preflight jail (cached)
 
 
 def _fork_template_maker(path: Path) -> int:
