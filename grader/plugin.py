@@ -381,6 +381,8 @@ def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
     if state:
         state.exitstatus, state.session = exitstatus, session
         _write_outputs(state)
+        if quickexit.pytest_command_line() and not state.keep_server:
+            quickexit.freeze()
 
 
 def _write_outputs(state: GradingState) -> None:

@@ -206,7 +206,9 @@ def signal_when_running(
     deadline = time.monotonic() + limit
     while time.monotonic() < deadline and proc.poll() is None:
         lines = " ".join(describe(processes_with_token(token)))
-        if "ipykernel_launcher" in lines and "--backend-store-uri" in lines:
+        # A cold server shows its command line; a warm batch's is a fork of `grader.warm`.
+        server = "--backend-store-uri" in lines or "grader.warm" in lines
+        if "ipykernel_launcher" in lines and server:
             time.sleep(3)  # let the kernel get into the submission's cells
             proc.send_signal(sig)
             return True
