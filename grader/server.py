@@ -167,9 +167,11 @@ def throwaway_server(
     args = [sys.executable, "-m", "grader.serve"]
     for extra in also:
         args += ["--also-fd", str(extra.fileno())]
-    template = store_template.cached_path()
-    if not (template.is_file() and store_template.seed(store / "mlflow.db", template)):
-        args += ["--save-template", str(template)]  # once migrated, for the next grading
+    spare = spares.take("server")  # a warm batch worker's: MLflow's server already imported
+    if spare is None or not spares.seeds_stores():  # a warm batch's own template comes first
+        template = store_template.cached_path()
+        if not (template.is_file() and store_template.seed(store / "mlflow.db", template)):
+            args += ["--save-template", str(template)]  # once migrated, for the next grading
     args += ["--host", HOST, "--port", url.rsplit(":", 1)[1]]
     args += ["--uvicorn-opts", f"--fd {sock.fileno()}"]
     args += ["--workers", "1", "--backend-store-uri", f"sqlite:///{store / 'mlflow.db'}"]
@@ -182,7 +184,6 @@ def throwaway_server(
     name = f"mlflow-{uuid.uuid4().hex[:12]}"
     log_path = Path(str(xproc.getinfo(name).logpath))
     failure: list[BaseException] = []
-    spare = spares.take("server")  # a warm batch worker's: MLflow's server already imported
     forked: list[spares.SpareProcess] = []
 
     def start() -> None:

@@ -23,6 +23,7 @@ import select
 import signal
 import socket
 import sys
+import time
 import traceback
 from pathlib import Path
 from typing import IO, Any, Literal
@@ -43,6 +44,11 @@ def set_template(path: Path | None) -> None:
     """Seed every server forked from now on with a copy of PATH (None: no seeding)."""
     global _template
     _template = (path, store_template.file_digest(path)) if path is not None else None
+
+
+def seeds_stores() -> bool:
+    """Whether servers forked here start from the zygote's template (checked by digest)."""
+    return _template is not None
 
 
 def waiting() -> dict[str, int]:
@@ -76,7 +82,10 @@ class SpareProcess:
         self.returncode: int | None = None
         self.stdin: IO[bytes] | None = None
         self.stdout: IO[bytes] | None = None
-        self._pidfd = os.pidfd_open(pid)
+        try:
+            self._pidfd = os.pidfd_open(pid)
+        except OSError:  # Linux before 5.3: wait() polls instead
+            self._pidfd = -1
 
     def poll(self) -> int | None:
         if self.returncode is None:
@@ -95,12 +104,15 @@ class SpareProcess:
     def wait(self, timeout: float | None = None) -> int:
         import subprocess
 
-        if self.poll() is None:
-            ready, _, _ = select.select([self._pidfd], [], [], timeout)
-            if not ready:
+        end = None if timeout is None else time.monotonic() + timeout
+        while (code := self.poll()) is None:
+            left = None if end is None else max(0.0, end - time.monotonic())
+            if left == 0.0:
                 raise subprocess.TimeoutExpired(f"spare {self.pid}", timeout or 0)
-        code = self.poll()
-        assert code is not None  # the pidfd was readable: the process has ended
+            if self._pidfd >= 0:
+                select.select([self._pidfd], [], [], left)  # readable once it has ended
+            else:
+                time.sleep(0.05 if left is None else min(0.05, left))
         return code
 
 

@@ -31,6 +31,7 @@ import traceback
 from collections.abc import Iterator
 from pathlib import Path
 
+from grader import store_template
 from grader.errors import GraderError
 from grader.procs import TAG_VARS, kill_tree
 from grader.server import importable
@@ -258,6 +259,8 @@ def _adopt_template(maker: int, path: Path) -> None:
     _, status = os.waitpid(maker, 0)
     if os.waitstatus_to_exitcode(status) == 0 and path.is_file():
         spares.set_template(path)
+        with contextlib.suppress(OSError):  # a cache that cannot be written only stays cold
+            store_template.save(path, store_template.cached_path())
     else:  # each server migrates its own store, as a cold one does: slower, same result
         print(f"labgrade warm: no template store (maker exit {status})", file=sys.stderr)
 
