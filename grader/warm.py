@@ -69,6 +69,7 @@ PRELOAD = (
 )
 # The zygote's environment, and so every warm worker's: nothing that could be a secret.
 ALLOWED_ENV = {"PATH", "HOME", "LANG", "LANGUAGE", "TZ", "TMPDIR", "USER", "LOGNAME", "TERM"}
+ALLOWED_ENV |= {store_template.CACHE_VAR}  # where the template store is kept
 ALLOWED_PREFIXES = ("LC_", "XDG_", "JUPYTER", "PYTHONPATH", "VIRTUAL_ENV")
 START_TIMEOUT = 120.0
 MAX_MESSAGE = 1 << 20
