@@ -94,9 +94,8 @@ def main() -> None:
 
 def _save_template(args: list[str], save_to: Path | None) -> None:
     """--save-template PATH: keep the store just migrated for the next server to copy."""
-    uri = args[args.index("--backend-store-uri") + 1] if "--backend-store-uri" in args else ""
-    store = Path(uri.removeprefix("sqlite:///"))
-    if save_to is None or not uri.startswith("sqlite:///") or Path(f"{store}-wal").exists():
+    store = store_template.sqlite_store(args)
+    if save_to is None or store is None or Path(f"{store}-wal").exists():
         return
     try:
         store_template.save(store, save_to)

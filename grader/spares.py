@@ -63,11 +63,8 @@ def seed_store(argv: list[str]) -> None:
     made it (a submission in process isolation runs as the same user) cannot get into a
     grading; the server then makes its store itself, as a cold one does.
     """
-    if _template is None or "--backend-store-uri" not in argv:
-        return
-    uri = argv[argv.index("--backend-store-uri") + 1]
-    store = Path(uri.removeprefix("sqlite:///"))
-    if not uri.startswith("sqlite:///") or store.exists():
+    store = store_template.sqlite_store(argv)
+    if _template is None or store is None or store.exists():
         return
     template, digest = _template
     if not store_template.seed(store, template, digest):

@@ -51,6 +51,14 @@ def cached_path() -> Path:
     return cache_dir() / f"store-{importlib.metadata.version('mlflow')}-{digest}.db"
 
 
+def sqlite_store(server_args: list[str]) -> Path | None:
+    """The SQLite file an `mlflow server` command line stores in, if it stores in one."""
+    if "--backend-store-uri" not in server_args:
+        return None
+    uri = server_args[server_args.index("--backend-store-uri") + 1]
+    return Path(uri.removeprefix("sqlite:///")) if uri.startswith("sqlite:///") else None
+
+
 def seed(store_db: Path, template: Path, digest: str | None = None) -> bool:
     """Copy TEMPLATE to STORE_DB if the copy is pristine (and has DIGEST, when given)."""
     try:

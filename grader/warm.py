@@ -31,7 +31,7 @@ import traceback
 from collections.abc import Iterator
 from pathlib import Path
 
-from grader import store_template
+from grader import sandbox, store_template
 from grader.errors import GraderError
 from grader.procs import TAG_VARS, kill_tree
 from grader.server import importable
@@ -68,7 +68,8 @@ PRELOAD = (
     "jupyter_client.manager",
 )
 # The zygote's environment, and so every warm worker's: nothing that could be a secret.
-ALLOWED_ENV = {"PATH", "HOME", "LANG", "LANGUAGE", "TZ", "TMPDIR", "USER", "LOGNAME", "TERM"}
+# A submission's allow-list, plus what the grader itself uses (its home, cache, Jupyter).
+ALLOWED_ENV = {*sandbox.ALLOWED_ENV, "HOME", "TMPDIR", "USER", "LOGNAME", "TERM"}
 ALLOWED_ENV |= {store_template.CACHE_VAR}  # where the template store is kept
 ALLOWED_PREFIXES = ("LC_", "XDG_", "JUPYTER", "PYTHONPATH", "VIRTUAL_ENV")
 START_TIMEOUT = 120.0
