@@ -30,7 +30,7 @@ from grader.report import feedback_markdown
 from grader.results import Status
 from grader.roster import Entry, discover
 from grader.rubric import Rubric
-from grader.warm import WarmWorker, Zygote
+from grader.warm import Warm, WarmWorker
 
 JOB_VAR = TAG_VARS[0]
 # Beyond the submission's own limit: server and kernel start, model probe, teardown.
@@ -109,19 +109,20 @@ def _finished(row: Row, report: BatchReport, progress: ProgressSink, total: int)
 
 
 @contextlib.contextmanager
-def _zygote(warm: bool) -> Iterator[Zygote | None]:
+def _zygote(warm: bool) -> Iterator[Warm | None]:
+    """The batch's warm process: it forks the workers, and their servers and probes."""
     if not warm:
         yield None
         return
     with (
         tempfile.TemporaryDirectory(prefix="labgrade-warm-") as tmp,
-        Zygote.running(Path(tmp)) as zygote,
+        Warm.running(Path(tmp), ("worker", "server", "probe")) as zygote,
     ):
         yield zygote
 
 
 class _Runner:
-    def __init__(self, settings: BatchSettings, zygote: Zygote | None = None) -> None:
+    def __init__(self, settings: BatchSettings, zygote: Warm | None = None) -> None:
         self.settings = settings
         self.zygote = zygote
         self.running: dict[str, subprocess.Popen[bytes] | WarmWorker] = {}

@@ -31,8 +31,11 @@ ROOT = Path(__file__).resolve().parent.parent
 REFERENCE = ROOT / "reference" / "lab1_tracking_quickstart.ipynb"
 
 
-def _timed(cmd: list[str], cwd: Path, env: dict[str, str] | None = None) -> tuple[float, int]:
-    """Wall seconds of CMD from process start to exit, and the peak RSS of its whole tree."""
+def _timed(
+    cmd: list[str], cwd: Path, env: dict[str, str] | None = None
+) -> tuple[float, tuple[int, int]]:
+    """Wall seconds of CMD from process start to exit, and the peak memory of its whole tree
+    (the sum of RSS, and of PSS)."""
     started = time.monotonic()
     proc = subprocess.Popen(
         cmd,
@@ -49,23 +52,30 @@ def _timed(cmd: list[str], cwd: Path, env: dict[str, str] | None = None) -> tupl
     return seconds, peak
 
 
-def _watch_rss(pid: int, done: Callable[[], bool]) -> int:
-    peak = 0
+def _watch_rss(pid: int, done: Callable[[], bool]) -> tuple[int, int]:
+    """Peak sums of RSS and of PSS over PID's tree, sampled every 0.1 s.
+
+    RSS counts a page shared by N processes N times: the server and probe forked from one
+    warm process share most of theirs. PSS charges each process its share of such a page:
+    its sum is the memory the grading takes.
+    """
+    peak_rss = peak_pss = 0
     while not done():
         try:
             root = psutil.Process(pid)
             procs = [root, *root.children(recursive=True)]
         except psutil.Error:
             break
-        total = 0
+        rss = pss = 0
         for proc in procs:
             try:
-                total += proc.memory_info().rss
+                info = proc.memory_full_info()
             except psutil.Error:
                 continue
-        peak = max(peak, total)
+            rss, pss = rss + info.rss, pss + info.pss
+        peak_rss, peak_pss = max(peak_rss, rss), max(peak_pss, pss)
         time.sleep(0.1)
-    return peak
+    return peak_rss, peak_pss
 
 
 def bare(tmp: Path) -> float:
@@ -83,7 +93,7 @@ def bare(tmp: Path) -> float:
     return seconds
 
 
-def single(tmp: Path) -> tuple[float, int]:
+def single(tmp: Path) -> tuple[float, tuple[int, int]]:
     cmd = [
         sys.executable,
         "-m",
@@ -168,7 +178,11 @@ def main(argv: list[str] | None = None) -> None:
         print(f"bare:   {b:6.1f} s  (median of {args.repeat}: {_list(bares)})")
         print(f"single: {s:6.1f} s  (median of {args.repeat}: {_list(singles)})")
         print(f"single/bare: {s / b:.2f}")
-        print(f"peak RSS of grader + server + kernel: {max(peaks) / 2**30:.2f} GiB")
+        rss, pss = (max(p[i] for p in peaks) / 2**30 for i in (0, 1))
+        print(
+            f"peak memory of grader + server + kernel + probe: {pss:.2f} GiB"
+            f" (sum of PSS; sum of RSS, counting shared pages once per process: {rss:.2f} GiB)"
+        )
         timing = phases(tmp)
         print("phases (in-process): " + ", ".join(f"{k} {v:.1f} s" for k, v in timing.items()))
         for cold in (False, True) if args.batch else ():

@@ -59,6 +59,12 @@ def _parser() -> argparse.ArgumentParser:
     one.add_argument("submission", type=Path, help=".ipynb, .py, or a folder holding one")
     one.add_argument("--grade-json", type=Path, help="write the JSON result here")
     one.add_argument("--feedback", type=Path, help="write the student's feedback (Markdown) here")
+    one.add_argument(
+        "--cold",
+        action="store_true",
+        help="start the MLflow server and the model probe as fresh Pythons (slower) instead of"
+        " forking them from a process that imported MLflow once",
+    )
     _common(one)
     one.set_defaults(handler=_grade)
 
@@ -202,6 +208,7 @@ def _grade(args: argparse.Namespace) -> int:
         limits=_limits(args, rubric),
         isolation=args.isolation,
         hide=tuple(args.hide),
+        warm=not args.cold,
     )
     result = grade(args.submission, settings)
     if args.grade_json:
@@ -230,7 +237,7 @@ def _batch(args: argparse.Namespace) -> int:
     settings = BatchSettings(
         rubric=rubric,
         out=args.out,
-        worker_args=(*sandbox_args(args), *sandbox),
+        worker_args=(*sandbox_args(args), *sandbox, *(["--cold"] if args.cold else [])),
         jobs=args.jobs,
         timeout=args.timeout,
         regrade=args.regrade,

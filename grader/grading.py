@@ -31,6 +31,7 @@ from grader.sandbox import Isolation, Sandbox
 from grader.server import ServerHandle, throwaway_server
 from grader.submission import Submission, load_submission
 from grader.tracking import Snapshot, read_snapshot
+from grader.warm import private_host
 
 # Models probed per grading: a student who re-ran Step 4 a few times is covered; a loop is not.
 MAX_PROBED_MODELS = 8
@@ -49,6 +50,7 @@ class Settings:
     limits: Limits | None = None  # None: the rubric's [limits]
     isolation: Isolation = "auto"
     hide: tuple[Path, ...] = ()  # more paths the submission must not read (batch folders)
+    warm: bool = True  # server and probe forked by a warm host (grader.warm), not started fresh
 
     @property
     def effective_limits(self) -> Limits:
@@ -112,6 +114,10 @@ def _grade_in(
                 _hidden(submission, settings),
             )
         )
+        if settings.warm and keep is None:  # a kept server outlives the grading: not a fork
+            own.enter_context(
+                private_host(("server", "probe") if sandbox.mode == "full" else ("server",))
+            )
         server = owner.enter_context(throwaway_server(workdir, port, also=tuple(sandbox.listen)))
         probe = own.enter_context(
             ModelProbe(server.url, sandbox, (rubric.test_size, rubric.random_state))

@@ -42,6 +42,7 @@ class GradingState:
     result: GradeResult | None = None
     failure: str | None = None  # why the grading machine failed, when it did
     keep_server: bool = False  # --keep-server: browse the graded run until Ctrl-C
+    warm: bool = True  # --grade-cold: False
     target: Target | None = None  # --tracking-uri: grade what a server holds, run nothing
     # Owns the throwaway server handed over by the grading when --keep-server is given.
     kept: contextlib.ExitStack = field(default_factory=contextlib.ExitStack)
@@ -100,6 +101,13 @@ def pytest_addoption(parser: pytest.Parser) -> None:
         " run in the MLflow UI; Ctrl-C stops it [ini: grade_keep_server]",
     )
     group.addoption(
+        "--grade-cold",
+        action="store_true",
+        default=None,
+        help="start the MLflow server and the model probe as fresh Pythons (slower) instead of"
+        " forking them from a process that imported MLflow once [ini: grade_cold]",
+    )
+    group.addoption(
         "--tracking-uri",
         metavar="URL",
         help="grade what this tracking server already holds (e.g. a course's shared one),"
@@ -123,6 +131,7 @@ def pytest_addoption(parser: pytest.Parser) -> None:
     parser.addini("grade_rubric", "rubric TOML", default="")
     parser.addini("grade_feedback", "where to write the feedback (Markdown)", default="")
     parser.addini("grade_keep_server", "keep the server up after grading", type="bool")
+    parser.addini("grade_cold", "start server and probe as fresh Pythons", type="bool")
     parser.addini("grade_tracking_uri", "tracking server to grade as it is", default="")
     parser.addini("grade_experiment", "experiment to grade with --tracking-uri", default="")
     parser.addini("grade_run_id", "run to grade with --tracking-uri", default="")
@@ -200,6 +209,7 @@ def pytest_configure(config: pytest.Config) -> None:
         isolation,
         feedback_path,
         keep_server=keep,
+        warm=not _flag(config, "--grade-cold", "grade_cold"),
     )
     config.stash[STATE] = state
     config.add_cleanup(state.kept.close)  # also when pytest_unconfigure is never reached
@@ -260,7 +270,8 @@ def pytest_report_header(config: pytest.Config) -> list[str] | None:
     return [
         f"grader: submission {state.submission}",
         f"grader: tracking server http://127.0.0.1:{state.port.getsockname()[1]} (throwaway),"
-        f" timeout {state.timeout:g} s, rubric {state.rubric.path}",
+        f" timeout {state.timeout:g} s, rubric {state.rubric.path}"
+        + ("" if state.warm else ", --grade-cold"),
         f"grader: isolation {state.isolation}, limits: {state.limits.describe()}",
     ]
 
@@ -287,6 +298,7 @@ def graded(request: pytest.FixtureRequest) -> GradeResult:
             _progress(request.config),
             state.limits,
             state.isolation,  # type: ignore[arg-type]  # checked in pytest_configure
+            warm=state.warm,
         )
         try:
             if state.target is not None:

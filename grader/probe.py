@@ -58,7 +58,7 @@ class ModelProbe:
 
     def __init__(self, tracking_uri: str, sandbox: Sandbox, split: tuple[float, int]) -> None:
         self.tracking_uri, self.sandbox, self.split = tracking_uri, sandbox, split
-        self.proc: subprocess.Popen[bytes] | spares.SpareProcess | None = None
+        self.proc: subprocess.Popen[bytes] | spares.ForkedProcess | None = None
         self.log = sandbox.workdir / "probe.log"
         self._answer: list[bytes] = []
         self._reader: threading.Thread | None = None
@@ -74,12 +74,12 @@ class ModelProbe:
         work = self.sandbox.workdir / "probe-work"
         work.mkdir(exist_ok=True)
         env = self.sandbox.env("probe", work, {})  # models come as files: no server, no network
-        # A warm batch worker's spare has MLflow imported already; it confines itself the
-        # same way, but only where confinement includes a PID namespace to end it all.
+        # A fork of the warm host has MLflow imported already; it confines itself the same
+        # way, but only where confinement includes a PID namespace to end it all.
         spare = spares.take("probe") if self.sandbox.mode == "full" else None
         if spare is not None:
             self.proc = _start_spare(spare, self.sandbox.spec("probe", work), env, work, self.log)
-        else:
+        if self.proc is None:
             command = self.sandbox.command("probe", [sys.executable, "-I", str(CHILD)], work)
             with self.log.open("wb") as log:
                 self.proc = subprocess.Popen(
@@ -187,8 +187,9 @@ class ModelProbe:
 
 def _start_spare(
     spare: spares.Spare, spec: dict[str, object], env: dict[str, str], work: Path, log: Path
-) -> spares.SpareProcess:
-    """The probe from a warm spare: the same jail and pipes as the cold command's."""
+) -> spares.ForkedProcess | None:
+    """The probe forked by the warm host, with the jail and pipes of the fresh command;
+    None if the host cannot fork it (the fresh command runs instead)."""
     stdin_r, stdin_w = os.pipe()
     stdout_r, stdout_w = os.pipe()
     log_fd = os.open(log, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
@@ -196,10 +197,10 @@ def _start_spare(
         proc = spare.start(
             {"spec": spec, "env": env, "cwd": str(work)}, [stdin_r, stdout_w, log_fd]
         )
-    except OSError:
+    except spares.HostGone:
         for fd in (stdin_w, stdout_r):
             os.close(fd)
-        raise
+        return None
     finally:
         for fd in (stdin_r, stdout_w, log_fd):
             os.close(fd)

@@ -164,18 +164,14 @@ def throwaway_server(
     sock = port or reserve_port(HOST)
     url = f"http://{HOST}:{sock.getsockname()[1]}"
     # `mlflow server` itself, run by grader.serve in one interpreter instead of two.
-    args = [sys.executable, "-m", "grader.serve"]
+    head = [sys.executable, "-m", "grader.serve"]
     for extra in also:
-        args += ["--also-fd", str(extra.fileno())]
-    spare = spares.take("server")  # a warm batch worker's: MLflow's server already imported
-    if spare is None or not spares.seeds_stores():  # a warm batch's own template comes first
-        template = store_template.cached_path()
-        if not (template.is_file() and store_template.seed(store / "mlflow.db", template)):
-            args += ["--save-template", str(template)]  # once migrated, for the next grading
-    args += ["--host", HOST, "--port", url.rsplit(":", 1)[1]]
-    args += ["--uvicorn-opts", f"--fd {sock.fileno()}"]
-    args += ["--workers", "1", "--backend-store-uri", f"sqlite:///{store / 'mlflow.db'}"]
-    args += ["--artifacts-destination", str(store / "artifacts"), "--serve-artifacts"]
+        head += ["--also-fd", str(extra.fileno())]
+    tail = ["--host", HOST, "--port", url.rsplit(":", 1)[1]]
+    tail += ["--uvicorn-opts", f"--fd {sock.fileno()}"]
+    tail += ["--workers", "1", "--backend-store-uri", f"sqlite:///{store / 'mlflow.db'}"]
+    tail += ["--artifacts-destination", str(store / "artifacts"), "--serve-artifacts"]
+    spare = spares.take("server")  # forked by a warm host: MLflow's server already imported
     env = importable(
         clean_env({"MLFLOW_SERVER_ENABLE_JOB_EXECUTION": "false", "PYTHONUNBUFFERED": "1"})
     )
@@ -184,15 +180,18 @@ def throwaway_server(
     name = f"mlflow-{uuid.uuid4().hex[:12]}"
     log_path = Path(str(xproc.getinfo(name).logpath))
     failure: list[BaseException] = []
-    forked: list[spares.SpareProcess] = []
+    forked: list[spares.ForkedProcess] = []
 
     def start() -> None:
+        args = head + tail
         try:
             fds = (sock.fileno(), *(extra.fileno() for extra in also))
-            if spare is not None:
-                forked.append(_start_spare(spare, args, env, fds, log_path))
-                _wait_healthy(url, forked[-1], startup_timeout, log_path, args)
+            proc = _start_spare(spare, args, env, fds, log_path) if spare is not None else None
+            if proc is not None:
+                forked.append(proc)
+                _wait_healthy(url, proc, startup_timeout, log_path, args)
             else:
+                args = head + _cold_store(store / "mlflow.db") + tail
                 starter = _starter(url, args, env, startup_timeout, fds)
                 xproc.ensure(name, starter, restart=True)
             handle.ready_at = time.monotonic()
@@ -220,19 +219,30 @@ def throwaway_server(
         sock.close()
 
 
+def _cold_store(db: Path) -> list[str]:
+    """A fresh server's store: a copy of the grader's template, or it keeps one once migrated."""
+    template = store_template.cached_path()
+    if template.is_file() and store_template.seed(db, template):
+        return []
+    return ["--save-template", str(template)]
+
+
 def _start_spare(
     spare: spares.Spare, args: list[str], env: dict[str, str], fds: tuple[int, ...], log: Path
-) -> spares.SpareProcess:
-    """The server from a warm spare: the same command line, sockets and log as xprocess's."""
+) -> spares.ForkedProcess | None:
+    """The server forked by the warm host, with the command line, sockets and log a fresh
+    one gets; None if the host cannot fork it (a fresh server is started instead)."""
     log_fd = os.open(log, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
     try:
         return spare.start({"argv": args[3:], "env": env, "targets": list(fds)}, [log_fd, *fds])
+    except spares.HostGone:
+        return None
     finally:
         os.close(log_fd)
 
 
 def _wait_healthy(
-    url: str, proc: spares.SpareProcess, deadline: float, log: Path, args: list[str]
+    url: str, proc: spares.ForkedProcess, deadline: float, log: Path, args: list[str]
 ) -> None:
     """What xprocess does for the cold server: probe /health until the deadline."""
     end = time.monotonic() + deadline
@@ -249,7 +259,7 @@ def _wait_healthy(
 
 
 def _stop(
-    xproc: XProcess, name: str, thread: threading.Thread, forked: list[spares.SpareProcess]
+    xproc: XProcess, name: str, thread: threading.Thread, forked: list[spares.ForkedProcess]
 ) -> None:
     # Kill first: a start still waiting then sees the process gone and returns at once.
     for _ in range(2):
@@ -257,6 +267,4 @@ def _stop(
         for found in ([pid] if pid else []) + [p.pid for p in forked]:
             kill_tree(found, grace=0)  # everything was read already: nothing to shut down gently
         thread.join(timeout=10)
-    for proc in forked:
-        proc.poll()  # reaped
     xproc._force_clean_up()

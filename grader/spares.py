@@ -1,15 +1,13 @@
-"""Spare processes: forks of a warm batch worker that wait to become its server or probe.
+"""Spares: a grading's tracking server and model probe, forked by a warm host (grader.warm).
 
-A batch worker (grader.warm) starts as a fork of a process that already imported MLflow's
-server, pyfunc and scikit-learn. Right away, while it is still single-threaded and before it
-has read anything of its submission, it forks one spare per role. When the grading needs
-its tracking server or its model probe, it hands the spare the arguments and file
-descriptors a fresh process would have got, and the spare becomes that process without
-importing anything again (~3 s of CPU for the server, ~2.5 s for the probe).
+A fresh `python -m grader.serve` imports MLflow's server (~3 s of CPU) and a fresh probe
+imports pyfunc, scikit-learn and skops (~3 s). A warm host imported them once: a grading
+asks it for a fork per role, and hands that fork the arguments and file descriptors a fresh
+process would have got, directly; the host never sees them. The fork then becomes the
+server or the probe without importing anything again.
 
-Each spare is the worker's child (killed with it: PDEATHSIG), so the worker's process tree
-still holds everything of its grading. A spare never needed ends when the worker does.
-The probe spare confines itself with the same code as `jail.py` (full isolation only:
+The host ends a fork whose grading has hung up (died) on it, and every fork when it ends
+itself. The probe confines itself with the same code as `jail.py` (full isolation only:
 PID namespace, own user, cgroups), then runs probe_child in-process.
 """
 
@@ -17,13 +15,14 @@ from __future__ import annotations
 
 import contextlib
 import ctypes
+import fcntl
 import json
 import os
-import select
 import signal
 import socket
+import subprocess
 import sys
-import time
+import threading
 import traceback
 from pathlib import Path
 from typing import IO, Any, Literal
@@ -31,13 +30,29 @@ from typing import IO, Any, Literal
 from grader import store_template
 
 SpareRole = Literal["server", "probe"]
-ROLES: tuple[SpareRole, ...] = ("server", "probe")
 MAX_REQUEST = 1 << 20
+FORK_TIMEOUT = 120.0  # a host still importing answers late; one that hangs, never
 PR_SET_PDEATHSIG = 1
 
-_spares: dict[str, Spare] = {}  # this process's unused spares (a warm worker's only)
-# The zygote's migrated, empty store and its digest, inherited by every fork of it.
+# This process's warm host (a request socket), if it has one: a batch worker inherits its
+# batch's, a single grading starts its own (grader.warm.private_host).
+_host: socket.socket | None = None
+_host_lock = threading.Lock()
+# The host's migrated, empty store and its digest, inherited by every fork of it.
 _template: tuple[Path, str] | None = None
+
+
+class HostGone(OSError):
+    """The warm process did not fork: it ended, or never started."""
+
+
+def use_host(sock: socket.socket | None) -> None:
+    global _host
+    _host = sock
+
+
+def host() -> socket.socket | None:
+    return _host
 
 
 def set_template(path: Path | None) -> None:
@@ -46,21 +61,11 @@ def set_template(path: Path | None) -> None:
     _template = (path, store_template.file_digest(path)) if path is not None else None
 
 
-def seeds_stores() -> bool:
-    """Whether servers forked here start from the zygote's template (checked by digest)."""
-    return _template is not None
-
-
-def waiting() -> dict[str, int]:
-    """Role -> pid of each spare not taken yet."""
-    return {role: spare.pid for role, spare in _spares.items()}
-
-
 def seed_store(argv: list[str]) -> None:
-    """Start the server's store as a copy of the zygote's template, unless one is there.
+    """Start the server's store as a copy of the host's template, unless one is there.
 
-    The copy is checked, not the template: whatever wrote to the template after the zygote
-    made it (a submission in process isolation runs as the same user) cannot get into a
+    The copy is checked, not the template: whatever wrote to the template after the host
+    took it (a submission in process isolation runs as the same user) cannot get into a
     grading; the server then makes its store itself, as a cold one does.
     """
     store = store_template.sqlite_store(argv)
@@ -71,96 +76,102 @@ def seed_store(argv: list[str]) -> None:
         print(f"labgrade: template store {template} changed; migrating afresh", file=sys.stderr)
 
 
-class SpareProcess:
-    """The started spare, as much of subprocess.Popen as the server and the probe use."""
+def request_fork(
+    control: socket.socket, role: str, fds: list[int], lock: threading.Lock
+) -> tuple[int, socket.socket]:
+    """Ask the warm process on CONTROL for a fork in ROLE: its pid, and a socket to it.
 
-    def __init__(self, pid: int) -> None:
+    The fork reads its request from that socket; the warm process reports the fork's exit
+    code on it, and ends the fork if this side hangs up first.
+    """
+    mine, theirs = socket.socketpair(socket.AF_UNIX, socket.SOCK_SEQPACKET)
+    try:
+        with lock:
+            socket.send_fds(control, [role.encode()], [theirs.fileno(), *fds])
+        theirs.close()  # the warm process's copy alone: its closing it says "no"
+        mine.settimeout(FORK_TIMEOUT)
+        answer = mine.recv(MAX_REQUEST)
+        mine.settimeout(None)
+    except OSError as err:
+        mine.close()
+        raise HostGone(f"the warm process did not fork a {role}: {err}") from err
+    finally:
+        theirs.close()
+    if not answer:
+        mine.close()
+        raise HostGone(f"the warm process did not fork a {role} (it ended, or has none)")
+    return int(json.loads(answer)["pid"]), mine
+
+
+class ForkedProcess:
+    """A fork of a warm process, as much of subprocess.Popen as the grader uses.
+
+    Not this process's child: its exit code comes from the warm process, on the fork's socket.
+    """
+
+    def __init__(self, pid: int, sock: socket.socket) -> None:
         self.pid = pid
         self.returncode: int | None = None
         self.stdin: IO[bytes] | None = None
         self.stdout: IO[bytes] | None = None
-        try:
-            self._pidfd = os.pidfd_open(pid)
-        except OSError:  # Linux before 5.3: wait() polls instead
-            self._pidfd = -1
+        self._sock = sock
+        self._done = threading.Event()
+        threading.Thread(target=self._watch, name=f"fork-{pid}", daemon=True).start()
 
     def poll(self) -> int | None:
-        if self.returncode is None:
-            try:
-                pid, status = os.waitpid(self.pid, os.WNOHANG)
-            except ChildProcessError:  # reaped by psutil while ending its tree
-                self.returncode = -signal.SIGKILL
-            else:
-                if pid:
-                    self.returncode = os.waitstatus_to_exitcode(status)
-        if self.returncode is not None and self._pidfd >= 0:
-            os.close(self._pidfd)
-            self._pidfd = -1
-        return self.returncode
+        return self.returncode if self._done.is_set() else None
 
     def wait(self, timeout: float | None = None) -> int:
-        import subprocess
+        if not self._done.wait(timeout) or self.returncode is None:
+            raise subprocess.TimeoutExpired(f"fork {self.pid}", timeout or 0)
+        return self.returncode
 
-        end = None if timeout is None else time.monotonic() + timeout
-        while (code := self.poll()) is None:
-            left = None if end is None else max(0.0, end - time.monotonic())
-            if left == 0.0:
-                raise subprocess.TimeoutExpired(f"spare {self.pid}", timeout or 0)
-            if self._pidfd >= 0:
-                select.select([self._pidfd], [], [], left)  # readable once it has ended
-            else:
-                time.sleep(0.05 if left is None else min(0.05, left))
-        return code
+    def send_signal(self, sig: int) -> None:
+        if self.returncode is None:
+            with contextlib.suppress(ProcessLookupError):
+                os.kill(self.pid, sig)
+
+    def _watch(self) -> None:
+        try:
+            data = self._sock.recv(MAX_REQUEST)
+        except OSError:
+            data = b""
+        # No message: the warm process ended (ending its forks) without a word for this one.
+        self.returncode = int(json.loads(data)["code"]) if data else -signal.SIGKILL
+        self._sock.close()
+        self._done.set()
 
 
 class Spare:
-    def __init__(self, pid: int, sock: socket.socket) -> None:
-        self.pid, self.sock = pid, sock
+    """ROLE, to be forked by this process's warm host when the grading starts it."""
 
-    def start(self, request: dict[str, Any], fds: list[int]) -> SpareProcess:
-        """Become the process REQUEST describes, with FDS (the spare takes copies)."""
+    def __init__(self, role: SpareRole, control: socket.socket) -> None:
+        self.role, self.control = role, control
+
+    def start(self, request: dict[str, Any], fds: list[int]) -> ForkedProcess:
+        """Fork the role (waiting while the host still imports) and hand it REQUEST and FDS.
+
+        Raises HostGone when the host cannot: the caller starts a fresh process instead.
+        """
+        pid, sock = request_fork(self.control, self.role, [], _host_lock)
         try:
-            socket.send_fds(self.sock, [json.dumps(request).encode()], fds)
-        finally:
-            self.sock.close()
-        return SpareProcess(self.pid)
-
-
-def prefork() -> None:
-    """Fork one spare per role. Only while single-threaded: the children run on in Python."""
-    import threading
-
-    if threading.active_count() != 1:
-        raise RuntimeError("spares are forked only while the process is single-threaded")
-    for role in ROLES:
-        mine, theirs = socket.socketpair(socket.AF_UNIX, socket.SOCK_SEQPACKET)
-        parent = os.getpid()
-        pid = os.fork()
-        if pid == 0:
-            mine.close()
-            for other in _spares.values():
-                other.sock.close()
-            _spare_main(role, theirs, parent)
-        theirs.close()
-        _spares[role] = Spare(pid, mine)
+            socket.send_fds(sock, [json.dumps(request).encode()], fds)
+        except OSError as err:
+            sock.close()
+            raise HostGone(f"the {self.role} fork {pid} did not take its request: {err}") from err
+        return ForkedProcess(pid, sock)
 
 
 def take(role: SpareRole) -> Spare | None:
-    """The unused spare for ROLE, if this process is a warm worker that still has one."""
-    return _spares.pop(role, None)
+    """ROLE from this process's warm host, if it has one."""
+    return Spare(role, _host) if _host is not None else None
 
 
-def discard() -> None:
-    """Close every unused spare: each reads end-of-file and exits."""
-    while _spares:
-        _, spare = _spares.popitem()
-        spare.sock.close()
-
-
-def _spare_main(role: SpareRole, sock: socket.socket, parent: int) -> None:
+def become(role: SpareRole, sock: socket.socket, host_pid: int) -> None:
+    """In a fresh fork of the host: read the request on SOCK and become ROLE; never returns."""
     code = 1
     try:
-        _die_with(parent)
+        die_with(host_pid)
         _null_stdio()
         data, fds, _, _ = socket.recv_fds(sock, MAX_REQUEST, 16)
         sock.close()
@@ -176,10 +187,11 @@ def _spare_main(role: SpareRole, sock: socket.socket, parent: int) -> None:
         os._exit(code)
 
 
-def _die_with(parent: int) -> None:
+def die_with(parent: int) -> None:
+    """Be killed when PARENT (this process's parent) ends; exit now if it already has."""
     libc = ctypes.CDLL(None, use_errno=True)
     libc.prctl(PR_SET_PDEATHSIG, signal.SIGKILL, 0, 0, 0)
-    if os.getppid() != parent:  # the worker died before the line above
+    if os.getppid() != parent:  # it ended before the line above
         os._exit(1)
 
 
@@ -192,7 +204,9 @@ def _null_stdio() -> None:
 
 def _place(fds: list[int], targets: list[int]) -> None:
     """Put FDS at the numbers TARGETS (the numbers the command line names), inheritable."""
-    high = [os.dup(fd) for fd in fds]  # out of the way of any target number first
+    # Out of the way of every target number first (a plain dup takes the lowest free one).
+    above = max([*fds, *targets]) + 1
+    high = [fcntl.fcntl(fd, fcntl.F_DUPFD_CLOEXEC, above) for fd in fds]
     for fd in fds:
         os.close(fd)
     for fd, target in zip(high, targets, strict=True):

@@ -1,44 +1,54 @@
-"""A warm process for a batch: it imports the grader, MLflow and scikit-learn once, then
-forks one worker per submission instead of starting a fresh Python that imports them all
-again. Each worker forks spares (grader.spares) for its server and model probe.
+"""Warm processes: a Python that imports the grader, MLflow and scikit-learn once, then
+forks what gradings need instead of starting fresh interpreters that import them again.
 
-    parent (labgrade batch) --socketpair--> zygote: `python -m grader.warm FD`
-        zygote --fork--> worker (`labgrade grade ARGS`, own session) --fork--> spares
+    python -m grader.warm PARENT FD ROLE...    (FD: its request socket)
 
-What the zygote holds is what every worker, server and probe starts from, and the probe
-runs a submission's model: so the zygote starts with an allow-listed environment (no
-tokens or credentials), and it never sees a submission's path or a job's settings. It
-receives only file descriptors: the worker reads its command line from the parent
-directly, after its spares are forked. The zygote reports each worker's exit code on
-that worker's own socket, and ends every worker when the parent goes away.
+    worker  `labgrade grade ARGS`, in its own session (a batch's workers)
+    server  a grading's throwaway MLflow server (grader.serve; see grader.spares)
+    probe   a grading's model probe (probe_child, jailed; full isolation only)
+
+A single grading starts one for its server and probe (private_host: "the host"). A batch
+starts one for everything (the zygote); its workers ask it for their servers and probes on
+a socket they inherit. Roles are imported in the order above, and each forks as soon as
+its own modules are in: a batch's first workers start while the zygote imports on, and a
+request for a role not imported yet waits.
+
+What a warm process holds is what every fork starts from, and a probe runs a submission's
+model: so it starts with an allow-listed environment (no tokens or credentials), and it
+never sees a submission's path or a job's settings. It receives file descriptors only: a
+fork reads its request directly from whoever asked for it. The warm process reports each
+fork's exit code on the fork's socket, ends a fork whose asker hung up, and ends every fork
+when its own parent goes away.
 """
 
 from __future__ import annotations
 
+import ast
 import contextlib
+import gc
 import importlib
+import importlib.util
 import json
 import os
-import selectors
+import select
 import signal
 import socket
 import subprocess
 import sys
 import tempfile
 import threading
-import time
 import traceback
+import warnings
 from collections.abc import Iterator
 from pathlib import Path
 
-from grader import sandbox, store_template
+from grader import sandbox, spares, store_template
 from grader.errors import GraderError
 from grader.procs import TAG_VARS, kill_tree
 from grader.server import importable
 
-# What a worker, its server and its probe import; a module missing here is imported by
-# whoever needs it, as usual (slower, never wrong). The server's first: the template
-# store is made from them while the rest import.
+# What each role imports, in the order a host or zygote imports them; a module missing here
+# is imported by whoever needs it, as usual (slower, never wrong).
 SERVER_MODULES = (
     "grader.serve",
     "mlflow.cli",
@@ -48,26 +58,37 @@ SERVER_MODULES = (
     "mlflow.store.model_registry.sqlalchemy_store",
     "uvicorn.main",
     "fastapi",
+    # What uvicorn picks at run time for `--workers 1` on a socket (~0.1 s per server).
+    "uvicorn.lifespan.on",
+    "uvicorn.loops.auto",
+    "uvicorn.protocols.http.auto",
+    "uvicorn.protocols.websockets.auto",
 )
-PRELOAD = (
-    *SERVER_MODULES,
+# The ASGI app module each server imports: its imports are preloaded, never the module
+# itself, whose body builds the app from the server's own environment.
+APP_MODULE = "mlflow.server.fastapi_app"
+WORKER_MODULES = (
     "grader.cli",
     "grader.grading",
     "grader.report",
-    "grader.probe_child",
     "mlflow.artifacts",
-    "mlflow.models",
     "mlflow.tracking",
+    "nbclient",
+    "jupyter_client.manager",
+    "sklearn.datasets",  # the lab's split, recomputed by each grading
+    "sklearn.model_selection",
+)
+PROBE_MODULES = (
+    "grader.probe_child",
+    "mlflow.models",
     "mlflow.pyfunc",
     "mlflow.sklearn",
     "sklearn.linear_model",
-    "sklearn.model_selection",
     "skops.io",
     "cloudpickle",
-    "nbclient",
-    "jupyter_client.manager",
 )
-# The zygote's environment, and so every warm worker's: nothing that could be a secret.
+ROLES = ("worker", "server", "probe")
+# The zygote's environment, and so every warm process's: nothing that could be a secret.
 # A submission's allow-list, plus what the grader itself uses (its home, cache, Jupyter).
 ALLOWED_ENV = {*sandbox.ALLOWED_ENV, "HOME", "TMPDIR", "USER", "LOGNAME", "TERM"}
 ALLOWED_ENV |= {store_template.CACHE_VAR}  # where the template store is kept
@@ -77,7 +98,7 @@ MAX_MESSAGE = 1 << 20
 
 
 def worker_env(extra: dict[str, str]) -> dict[str, str]:
-    """The allow-listed environment a warm worker sees, plus EXTRA (its job tag)."""
+    """The allow-listed environment a warm process sees, plus EXTRA (its job tag)."""
     env = {
         k: v
         for k, v in os.environ.items()
@@ -86,58 +107,35 @@ def worker_env(extra: dict[str, str]) -> dict[str, str]:
     return {**importable(env), **extra}
 
 
-class WarmWorker:
-    """A worker forked by the zygote: as much of subprocess.Popen as the batch uses."""
+class WarmWorker(spares.ForkedProcess):
+    """A batch worker forked by the zygote; its stderr went to a file."""
 
     def __init__(self, pid: int, sock: socket.socket, stderr: Path) -> None:
-        self.pid = pid
-        self.returncode: int | None = None
-        self._sock, self._stderr = sock, stderr
-        self._done = threading.Event()  # waited on by the job's thread and by Ctrl-C's
-        threading.Thread(target=self._watch, name=f"warm-worker-{pid}", daemon=True).start()
-
-    def poll(self) -> int | None:
-        return self.returncode if self._done.is_set() else None
-
-    def wait(self, timeout: float | None = None) -> int:
-        if not self._done.wait(timeout) or self.returncode is None:
-            raise subprocess.TimeoutExpired(f"worker {self.pid}", timeout or 0)
-        return self.returncode
+        super().__init__(pid, sock)
+        self._stderr = stderr
 
     def communicate(self, timeout: float | None = None) -> tuple[None, bytes]:
         self.wait(timeout)
         return None, self._stderr.read_bytes()
 
-    def send_signal(self, sig: int) -> None:
-        if self.returncode is None:
-            with contextlib.suppress(ProcessLookupError):
-                os.kill(self.pid, sig)
 
-    def _watch(self) -> None:
-        try:
-            data = self._sock.recv(MAX_MESSAGE)
-        except OSError:
-            data = b""
-        # No message: the zygote ended (killing its workers) without a word for this one.
-        self.returncode = int(json.loads(data)["code"]) if data else -signal.SIGKILL
-        self._sock.close()
-        self._done.set()
+class Warm:
+    """A running warm process, seen from the process that started it."""
 
-
-class Zygote:
     def __init__(self, proc: subprocess.Popen[bytes], control: socket.socket, log: Path) -> None:
         self.proc, self.control, self.log = proc, control, log
         self.lock = threading.Lock()
 
     @classmethod
     @contextlib.contextmanager
-    def running(cls, workdir: Path) -> Iterator[Zygote]:
-        """Start the zygote and wait until it has imported everything; end it after."""
+    def running(cls, workdir: Path, roles: tuple[str, ...], wait: bool = True) -> Iterator[Warm]:
+        """Start a warm process for ROLES (WAIT: until it can fork the first); end it after."""
         mine, theirs = socket.socketpair(socket.AF_UNIX, socket.SOCK_SEQPACKET)
-        log = workdir / "zygote.log"
+        log = workdir / "warm.log"
+        cmd = [sys.executable, "-m", "grader.warm", str(os.getpid()), str(theirs.fileno())]
         with log.open("wb") as out:
             proc = subprocess.Popen(
-                [sys.executable, "-m", "grader.warm", str(theirs.fileno())],
+                [*cmd, *roles],
                 pass_fds=[theirs.fileno()],
                 env=worker_env({}),
                 stdin=subprocess.DEVNULL,
@@ -146,12 +144,13 @@ class Zygote:
                 cwd=workdir,
             )
         theirs.close()
-        zygote = cls(proc, mine, log)
+        warm = cls(proc, mine, log)
         try:
-            zygote._ready()
-            yield zygote
+            if wait:
+                warm._ready()
+            yield warm
         finally:
-            mine.close()  # the zygote ends its workers, then itself
+            mine.close()  # it ends its forks, then itself
             try:
                 proc.wait(timeout=10)
             except subprocess.TimeoutExpired:
@@ -174,186 +173,326 @@ class Zygote:
 
     def spawn(self, argv: list[str], extra_env: dict[str, str], stderr: Path) -> WarmWorker:
         """`labgrade ARGV` in a fork of the zygote, in its own session; stderr to a file."""
-        mine, theirs = socket.socketpair(socket.AF_UNIX, socket.SOCK_SEQPACKET)
         null = os.open(os.devnull, os.O_RDWR)
         err = os.open(stderr, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
         try:
-            with self.lock:
-                socket.send_fds(self.control, [b"fork"], [theirs.fileno(), null, err])
+            pid, sock = spares.request_fork(self.control, "worker", [null, err], self.lock)
+        except spares.HostGone as gone:
+            raise GraderError(f"the warm batch process ended ({gone}); see {self.log}") from gone
         finally:
-            theirs.close()
             os.close(null)
             os.close(err)
-        mine.settimeout(30)
-        answer = mine.recv(MAX_MESSAGE)
-        if not answer:
-            raise GraderError(f"the warm batch process ended; see {self.log}")
-        pid = int(json.loads(answer)["pid"])
         # Straight to the worker: the zygote never holds a submission's path or settings.
-        mine.sendall(json.dumps({"argv": argv, "env": extra_env, "cwd": os.getcwd()}).encode())
-        mine.settimeout(None)
-        return WarmWorker(pid, mine, stderr)
+        sock.sendall(json.dumps({"argv": argv, "env": extra_env, "cwd": os.getcwd()}).encode())
+        return WarmWorker(pid, sock, stderr)
 
 
-# ----- inside the zygote -----
+@contextlib.contextmanager
+def private_host(roles: tuple[str, ...]) -> Iterator[None]:
+    """A host forking this grading's server and probe (ROLES), unless the process has one.
+
+    Started first, so it imports while the grading prepares, the kernel starts and the
+    notebook runs; the grading waits for a fork only if it needs one before it is ready.
+    """
+    if spares.host() is not None or not roles:
+        yield
+        return
+    with (
+        tempfile.TemporaryDirectory(prefix="labgrade-host-") as tmp,
+        Warm.running(Path(tmp), roles, wait=False) as warm,
+    ):
+        spares.use_host(warm.control)
+        try:
+            yield
+        finally:
+            spares.use_host(None)
 
 
-def main(fd: int) -> None:
-    control = socket.socket(fileno=fd)  # end of file on it: the parent is gone, end all
-    signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C is the batch parent's to handle
-    _preload(SERVER_MODULES)
-    maker = _fork_template_maker(Path.cwd() / "template.db")
-    _preload(PRELOAD)
-    _work_out_once()
-    _adopt_template(maker, Path.cwd() / "template.db")
-    control.sendall(json.dumps({"ready": True}).encode())
-    _serve(control)
+def imports_of(module: str) -> tuple[str, ...]:
+    """The absolute imports at the top of MODULE's source, read without running it."""
+    spec = importlib.util.find_spec(module)
+    if spec is None or spec.origin is None or not spec.origin.endswith(".py"):
+        return ()
+    names: list[str] = []
+    for node in ast.parse(Path(spec.origin).read_bytes()).body:
+        if isinstance(node, ast.Import):
+            names += [alias.name for alias in node.names]
+        elif isinstance(node, ast.ImportFrom) and node.module and not node.level:
+            names.append(node.module)
+    return tuple(names)
 
 
-def _preload(modules: tuple[str, ...]) -> None:
-    for module in modules:
-        with contextlib.suppress(ImportError):
+# ----- inside the warm process -----
+
+
+def main(argv: list[str]) -> None:
+    parent, fd, roles = int(argv[0]), int(argv[1]), [r for r in ROLES if r in argv[2:]]
+    spares.die_with(parent)
+    signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C is the parent's to handle
+    forker = _Forker(socket.socket(fileno=fd), set(roles))  # end of file: the parent is gone
+    if "worker" in roles and len(roles) > 1:  # workers ask this process for the rest
+        workers_end, mine = socket.socketpair(socket.AF_UNIX, socket.SOCK_SEQPACKET)
+        spares.use_host(workers_end)
+        forker.listen(mine)
+    for role in roles:
+        if forker.gone:
+            break
+        _import_role(role, forker)
+        # Forks share these pages until they write to them; a garbage collection in a fork
+        # would write to every object's header (and copy the page) only to find it alive.
+        gc.freeze()
+        forker.ready.add(role)
+        forker.fork_pending()
+        if role == roles[0]:
+            forker.report_ready()
+    forker.serve()
+    forker.end()
+    _flush_and_exit(0)  # tearing down what it imported took ~0.9 s its parent waited for
+
+
+def _import_role(role: str, forker: _Forker) -> None:
+    modules = {"server": SERVER_MODULES, "worker": WORKER_MODULES, "probe": PROBE_MODULES}
+    if role == "server":
+        modules["server"] += imports_of(APP_MODULE)
+    for module in modules[role]:
+        with contextlib.suppress(ImportError), warnings.catch_warnings():
+            warnings.simplefilter("ignore")  # deprecations: the server's log says them itself
             importlib.import_module(module)
-    if threading.active_count() != 1:  # forking would copy a thread's locks, not the thread
+        forker.poll(0)  # a request for a role already imported is not kept waiting
+    _work_out_once(role, forker)
+    if threading.active_count() != 1:  # a fork would copy a thread's locks, not the thread
         names = ", ".join(t.name for t in threading.enumerate())
         raise SystemExit(f"labgrade warm: preloading started threads ({names})")
 
 
-def _work_out_once() -> None:
-    """What each worker or server would otherwise work out for itself; forks inherit it."""
-    from mlflow.store.db import utils as db_utils
+def _work_out_once(role: str, forker: _Forker) -> None:
+    """What each fork would otherwise work out for itself."""
+    if role == "server":
+        from grader.serve import remember_schema_head
 
-    from grader.sandbox import full_unavailable
-    from grader.serve import remember_schema_head
+        remember_schema_head()
+        from mlflow.store.db import utils as db_utils
 
-    remember_schema_head()
-    db_utils._get_latest_schema_revision()
-    full_unavailable()  # the preflight jail (cached)
+        db_utils._get_latest_schema_revision()
+        forker.template = _Template(Path.cwd() / "template.db")
+    elif role == "worker":
+        from grader.sandbox import full_unavailable
+
+        full_unavailable()  # the preflight jail (cached)
+    else:
+        from grader import probe_child
+
+        probe_child._rehearse()  # with the grader's own model, in a folder of its own
 
 
-def _fork_template_maker(path: Path) -> int:
-    """A child that makes a migrated, empty tracking store, while the zygote imports on.
+class _Template:
+    """The migrated, empty store every server of this host starts from (grader.spares).
 
-    Every server of the batch starts from a copy (grader.spares), instead of running
-    MLflow's ~140 database migrations again (~1.5 s of CPU each). In a child: MLflow's
-    server caches the store it opens, and the zygote must fork with none open.
+    A copy of the grader's cache when that holds exactly a fresh store; otherwise made by a
+    child while the host imports on (MLflow's server caches the store it opens, and the
+    host must fork with none open), then kept in the cache. Until then, servers migrate
+    their own store (~1.5 s of CPU each), as a cold one does.
     """
-    pid = os.fork()
-    if pid == 0:
-        code = 1
+
+    def __init__(self, path: Path) -> None:
+        self.path, self.maker = path, None
+        cached = store_template.cached_path()
+        if cached.is_file() and store_template.seed(path, cached):
+            spares.set_template(path)
+        else:
+            self.maker = self._fork_maker()
+
+    def _fork_maker(self) -> int:
+        pid = os.fork()
+        if pid == 0:
+            code = 1
+            try:
+                from mlflow.server.handlers import initialize_backend_stores
+                from mlflow.utils.server_cli_utils import resolve_default_artifact_root
+
+                uri = f"sqlite:///{self.path}"
+                # As `mlflow server --serve-artifacts` resolves it: the Default experiment's
+                # artifact location is the same as in a store the server migrates itself.
+                initialize_backend_stores(uri, uri, resolve_default_artifact_root(True, "", uri))
+                code = 0
+            finally:
+                os._exit(code)
+        return pid
+
+    def made(self, status: int) -> None:
+        self.maker = None
+        if os.waitstatus_to_exitcode(status) == 0 and self.path.is_file():
+            spares.set_template(self.path)
+            with contextlib.suppress(OSError):  # a cache that cannot be written stays cold
+                store_template.save(self.path, store_template.cached_path())
+        else:
+            print(f"labgrade warm: no template store (maker exit {status})", file=sys.stderr)
+
+
+class _Forker:
+    """The warm process's requests: one fork per request, once its role is imported."""
+
+    def __init__(self, control: socket.socket, offered: set[str]) -> None:
+        self.control, self.offered = control, offered
+        self.sources = {control.fileno(): control}  # where requests come from
+        self.ready: set[str] = set()
+        self.template: _Template | None = None
+        self.pending: list[tuple[str, socket.socket, list[int]]] = []
+        self.children: dict[int, socket.socket] = {}
+        self.gone = False
+        self.wake_r, wake_w = os.pipe()
+        self.wake = (self.wake_r, wake_w)
+        os.set_blocking(wake_w, False)
+        signal.set_wakeup_fd(wake_w)
+        signal.signal(signal.SIGCHLD, lambda *_: None)
+        self.poller = select.poll()
+        self.poller.register(control, select.POLLIN)
+        self.poller.register(self.wake_r, select.POLLIN)
+
+    def listen(self, sock: socket.socket) -> None:
+        self.sources[sock.fileno()] = sock
+        self.poller.register(sock, select.POLLIN)
+
+    def report_ready(self) -> None:
+        with contextlib.suppress(OSError):
+            self.control.sendall(json.dumps({"ready": True}).encode())
+
+    def serve(self) -> None:
+        while not self.gone:
+            self.poll(None)
+
+    def poll(self, timeout: float | None) -> None:
+        for fd, events in self.poller.poll(None if timeout is None else int(timeout * 1000)):
+            if fd in self.sources:
+                self._take(self.sources[fd])
+            elif fd == self.wake_r:
+                os.read(self.wake_r, 4096)
+                self._reap()
+            elif events & (select.POLLHUP | select.POLLRDHUP | select.POLLERR):
+                self._hung_up(fd)
+
+    def _take(self, source: socket.socket) -> None:
         try:
-            from mlflow.server.handlers import initialize_backend_stores
-            from mlflow.utils.server_cli_utils import resolve_default_artifact_root
-
-            uri = f"sqlite:///{path}"
-            # As `mlflow server --serve-artifacts` resolves it: the Default experiment's
-            # artifact location is the same as in a store the server migrates itself.
-            initialize_backend_stores(uri, uri, resolve_default_artifact_root(True, "", uri))
-            code = 0
-        finally:
-            os._exit(code)
-    return pid
-
-
-def _adopt_template(maker: int, path: Path) -> None:
-    from grader import spares
-
-    _, status = os.waitpid(maker, 0)
-    if os.waitstatus_to_exitcode(status) == 0 and path.is_file():
-        spares.set_template(path)
-        with contextlib.suppress(OSError):  # a cache that cannot be written only stays cold
-            store_template.save(path, store_template.cached_path())
-    else:  # each server migrates its own store, as a cold one does: slower, same result
-        print(f"labgrade warm: no template store (maker exit {status})", file=sys.stderr)
-
-
-def _serve(control: socket.socket) -> None:
-    children: dict[int, socket.socket] = {}
-    wake_r, wake_w = os.pipe()
-    os.set_blocking(wake_w, False)
-    signal.set_wakeup_fd(wake_w)
-    signal.signal(signal.SIGCHLD, lambda *_: None)
-    with selectors.DefaultSelector() as selector:
-        selector.register(control, selectors.EVENT_READ)
-        selector.register(wake_r, selectors.EVENT_READ)
-        while True:
-            for key, _ in selector.select():
-                if key.fileobj is control and not _fork(control, children, (wake_r, wake_w)):
-                    _end(children)
-                    return
-                if key.fileobj == wake_r:
-                    os.read(wake_r, 4096)
-                    _reap(children)
-
-
-def _fork(
-    control: socket.socket, children: dict[int, socket.socket], wake: tuple[int, int]
-) -> bool:
-    """One worker per request; False once the parent has gone."""
-    data, fds, _, _ = socket.recv_fds(control, MAX_MESSAGE, 3)
-    if not data:
-        return False
-    report = socket.socket(fileno=fds[0])
-    pid = os.fork()
-    if pid == 0:
-        control.close()
-        for sock in children.values():
-            sock.close()
-        signal.set_wakeup_fd(-1)
-        for fd in wake:
-            os.close(fd)
-        _worker(report, fds[1], fds[2])
-    os.close(fds[1])
-    os.close(fds[2])
-    children[pid] = report
-    report.sendall(json.dumps({"pid": pid}).encode())
-    return True
-
-
-def _reap(children: dict[int, socket.socket]) -> None:
-    while children:
-        try:
-            pid, status = os.waitpid(-1, os.WNOHANG)
-        except ChildProcessError:
+            data, fds, _, _ = socket.recv_fds(source, MAX_MESSAGE, 3)
+        except ConnectionResetError:  # the parent closed without reading "ready": gone, too
+            data, fds = b"", []
+        if not data:  # only the parent's socket ends: this process holds the workers' too
+            self.gone = True
+            self.poller.unregister(source)
             return
-        if not pid:
-            return
-        report = children.pop(pid, None)
-        if report is not None:
-            with contextlib.suppress(OSError):
-                report.sendall(json.dumps({"code": os.waitstatus_to_exitcode(status)}).encode())
+        report, role = socket.socket(fileno=fds[0]), data.decode()
+        if role not in self.offered:  # never to be imported here: the asker starts it fresh
             report.close()
+            for fd in fds[1:]:
+                os.close(fd)
+            return
+        self.pending.append((role, report, fds[1:]))
+        self.fork_pending()
+
+    def fork_pending(self) -> None:
+        for item in list(self.pending):
+            role, report, fds = item
+            if role in self.ready:
+                self.pending.remove(item)
+                self._fork(role, report, fds)
+
+    def _fork(self, role: str, report: socket.socket, fds: list[int]) -> None:
+        me = os.getpid()
+        pid = os.fork()
+        if pid == 0:
+            self._in_child(report, role)
+            if role == "worker":
+                _worker(report, fds[0], fds[1])
+            spares.become(role, report, me)  # type: ignore[arg-type]
+        for fd in fds:
+            os.close(fd)
+        self.children[pid] = report
+        self.poller.register(report, select.POLLRDHUP)
+        with contextlib.suppress(OSError):  # hung up already: _hung_up ends the fork
+            report.sendall(json.dumps({"pid": pid}).encode())
+
+    def _in_child(self, keep: socket.socket, role: str) -> None:
+        for sock in [
+            *self.sources.values(),
+            *self.children.values(),
+            *(p[1] for p in self.pending),
+        ]:
+            if sock is not keep:
+                sock.close()
+        host = spares.host()
+        if role != "worker" and host is not None:  # only a worker asks this process for more
+            host.close()
+            spares.use_host(None)
+        signal.set_wakeup_fd(-1)
+        signal.signal(signal.SIGCHLD, signal.SIG_DFL)
+        for fd in self.wake:
+            os.close(fd)
+
+    def _reap(self) -> None:
+        while True:
+            try:
+                pid, status = os.waitpid(-1, os.WNOHANG)
+            except ChildProcessError:
+                return
+            if not pid:
+                return
+            if self.template is not None and pid == self.template.maker:
+                self.template.made(status)
+                continue
+            report = self.children.pop(pid, None)
+            if report is not None:
+                with contextlib.suppress(OSError):
+                    report.sendall(json.dumps({"code": os.waitstatus_to_exitcode(status)}).encode())
+                with contextlib.suppress(KeyError):  # unregistered when it hung up
+                    self.poller.unregister(report)
+                report.close()
+
+    def _hung_up(self, fd: int) -> None:
+        """Whoever asked for this fork is gone (a grading killed): so goes the fork."""
+        for pid, report in self.children.items():
+            # Asked again: since poll() answered, FD may have been closed and reused.
+            if report.fileno() == fd and _peer_gone(report):
+                self.poller.unregister(fd)
+                kill_tree(pid, grace=0)  # reaped, and its socket closed, by _reap
+                return
+
+    def end(self) -> None:
+        """The parent is gone: end every fork (and what it started), and wait for them."""
+        for pid in list(self.children):
+            kill_tree(pid, grace=0)
+        for _, report, fds in self.pending:
+            report.close()
+            for fd in fds:
+                os.close(fd)
+        while self.children:
+            try:
+                pid, _ = os.waitpid(-1, 0)
+            except ChildProcessError:
+                return
+            self.children.pop(pid, None)
 
 
-def _end(children: dict[int, socket.socket]) -> None:
-    """The parent is gone: end every worker (its session: server, kernel, probe) and wait."""
-    for pid in list(children):
-        kill_tree(pid, grace=0)
-    deadline = time.monotonic() + 10
-    while children and time.monotonic() < deadline:
-        _reap(children)
-        time.sleep(0.05)
+def _peer_gone(sock: socket.socket) -> bool:
+    probe = select.poll()
+    probe.register(sock, select.POLLRDHUP)
+    return bool(probe.poll(0))
 
 
 # ----- inside a worker -----
 
 
 def _worker(report: socket.socket, null: int, stderr: int) -> None:
-    """Become `labgrade grade ...`: spares first (from a clean memory), then the request."""
+    """Become `labgrade grade ...`, reading the request from the batch directly."""
     code = 1
     try:
         os.setsid()
         signal.signal(signal.SIGINT, signal.default_int_handler)
-        signal.signal(signal.SIGCHLD, signal.SIG_DFL)
         os.dup2(null, 0)
         os.dup2(null, 1)
         os.dup2(stderr, 2)
         os.close(null)
         os.close(stderr)
         # No death signal: if the batch goes, the zygote ends each worker's whole session.
-        from grader import spares
-
-        spares.prefork()
         request = json.loads(report.recv(MAX_MESSAGE) or b"{}")
         report.close()
         os.environ.update(request["env"])
@@ -367,11 +506,15 @@ def _worker(report: socket.socket, null: int, stderr: int) -> None:
     except BaseException:
         traceback.print_exc()
     finally:
-        for stream in (sys.stdout, sys.stderr):
-            with contextlib.suppress(OSError, ValueError):
-                stream.flush()
-        os._exit(code)
+        _flush_and_exit(code)
+
+
+def _flush_and_exit(code: int) -> None:
+    for stream in (sys.stdout, sys.stderr):
+        with contextlib.suppress(OSError, ValueError):
+            stream.flush()
+    os._exit(code)
 
 
 if __name__ == "__main__":
-    main(int(sys.argv[1]))
+    main(sys.argv[1:])

@@ -37,10 +37,19 @@ def test_missing_submission_is_one_line_and_writes_json(tmp_path: Path) -> None:
 def test_options_are_one_group_in_help() -> None:
     proc = _pytest("--help")
     section = proc.stdout.split("MLflow Tracking lab grader:")[1].split("\n\n")[0]
-    for flag in ("--submission", "--grade-timeout", "--grade-json", "--rubric", "--grade-feedback"):
+    flags = ("--submission", "--grade-timeout", "--grade-json", "--rubric", "--grade-feedback")
+    for flag in (*flags, "--grade-cold"):
         assert flag in section
-    for key in ("submission", "timeout", "json", "rubric", "feedback"):
+    for key in ("submission", "timeout", "json", "rubric", "feedback", "cold"):
         assert f"grade_{key}" in proc.stdout
+
+
+def test_a_cold_start_is_in_the_header_by_flag_or_ini() -> None:
+    assert "--grade-cold" not in _pytest("grader", "--collect-only").stdout
+    for how in (["--grade-cold"], ["-o", "grade_cold=true"]):
+        proc = _pytest("grader", "--collect-only", *how)
+        assert proc.returncode == 0, proc.stderr
+        assert "rubric.toml, --grade-cold" in proc.stdout
 
 
 def test_grader_tests_are_not_collected_for_the_suite_itself() -> None:

@@ -1,20 +1,20 @@
-"""Warm batch processes: the zygote holds no secret, spares become servers, seeded stores."""
+"""Warm processes: the zygote holds no secret, a host forks servers and ends them, seeded stores."""
 
 from __future__ import annotations
 
 import contextlib
-import json
 import os
 import sqlite3
-import subprocess
-import sys
+import threading
 import uuid
 from pathlib import Path
 
+import psutil
 import pytest
 
 from grader import spares, store_template
-from grader.warm import Zygote, worker_env
+from grader.server import throwaway_server
+from grader.warm import Warm, private_host, worker_env
 from tests.helpers import ROOT, TOKEN_VAR, describe, processes_with_token
 
 SECRETS = {"GITHUB_TOKEN": "ghp_fake", "LABGRADE_SECRET_FOR_TESTS": "do-not-leak"}
@@ -88,7 +88,7 @@ def test_a_template_is_kept_once_and_seeds_only_pristine_copies(tmp_path: Path) 
     assert not (tmp_path / "b.db").exists()  # the server migrates its own store instead
 
 
-def test_a_warm_seed_needs_the_zygotes_digest(
+def test_a_warm_seed_needs_the_hosts_digest(
     tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
     template = fresh_store(tmp_path / "template.db")
@@ -99,7 +99,7 @@ def test_a_warm_seed_needs_the_zygotes_digest(
         spares.seed_store(["--backend-store-uri", f"sqlite:///{seeded}"])
         assert seeded.read_bytes() == template.read_bytes()
         with contextlib.closing(sqlite3.connect(template)) as con:  # still pristine, but
-            con.execute("PRAGMA user_version = 7")  # no longer the bytes the zygote made
+            con.execute("PRAGMA user_version = 7")  # no longer the bytes the host took
         other = tmp_path / "b" / "mlflow.db"
         other.parent.mkdir()
         spares.seed_store(["--backend-store-uri", f"sqlite:///{other}"])
@@ -109,22 +109,44 @@ def test_a_warm_seed_needs_the_zygotes_digest(
         spares.set_template(None)
 
 
+def listening_on(port: int) -> list[int]:
+    return [
+        c.pid
+        for c in psutil.net_connections(kind="tcp")
+        if c.laddr and c.laddr.port == port and c.status == psutil.CONN_LISTEN and c.pid
+    ]
+
+
+def warm_children() -> list[psutil.Process]:
+    return [p for p in psutil.Process().children() if "grader.warm" in " ".join(p.cmdline())]
+
+
 @pytest.mark.slow
-def test_a_spare_becomes_the_server_and_ends_with_it() -> None:
-    proc = subprocess.run(
-        [sys.executable, str(Path(__file__).with_name("warm_server.py"))],
-        cwd=ROOT,
-        env={**os.environ, "PYTHONPATH": str(ROOT)},
-        capture_output=True,
-        text=True,
-        timeout=180,
-    )
-    assert proc.returncode == 0, proc.stderr
-    found = json.loads(proc.stdout.strip().splitlines()[-1])
-    assert found["listeners"] == [found["before"]["server"]]  # the spare serves, no new Python
-    assert found["after"] == {"probe": found["before"]["probe"]}  # the server's spare was taken
-    assert found["probe_exit"] == 0  # an unneeded spare ends when told
-    assert found["alive"] == []
+def test_a_warm_host_forks_the_server_and_ends_with_the_grading(tmp_path: Path) -> None:
+    with private_host(("server",)):
+        (host,) = warm_children()
+        with throwaway_server(tmp_path) as server:
+            server.wait_ready()
+            (listener,) = listening_on(int(server.url.rsplit(":", 1)[1]))
+            assert psutil.Process(listener).ppid() == host.pid  # a fork, no fresh Python
+        assert not psutil.pid_exists(listener)  # the host reaped it
+    host.wait(10)
+    assert warm_children() == []
+
+
+@pytest.mark.slow
+def test_a_host_ends_a_fork_whose_asker_is_gone_and_refuses_other_roles(tmp_path: Path) -> None:
+    lock = threading.Lock()
+    with Warm.running(tmp_path, ("server",), wait=False) as host:
+        with pytest.raises(spares.HostGone):  # not a role of this host: no waiting for it
+            spares.request_fork(host.control, "probe", [], lock)
+        pid, sock = spares.request_fork(host.control, "server", [], lock)
+        fork = psutil.Process(pid)
+        assert fork.ppid() == host.proc.pid
+        sock.close()  # as when a grading is killed before it sent its request
+        fork.wait(10)  # the host ended it (and reaped it)
+        assert host.proc.poll() is None  # the host itself serves on
+    assert host.proc.wait(10) == 0
 
 
 @pytest.mark.slow
@@ -134,7 +156,7 @@ def test_the_zygote_holds_no_secret_and_relays_exit_codes(
     token = uuid.uuid4().hex
     for name, value in {**SECRETS, TOKEN_VAR: token}.items():
         monkeypatch.setenv(name, value)
-    with Zygote.running(tmp_path) as zygote:
+    with Warm.running(tmp_path, ("worker",)) as zygote:
         environ = Path(f"/proc/{zygote.proc.pid}/environ").read_bytes()
         ok = zygote.spawn(["--help"], {"LABGRADE_JOB": "a"}, tmp_path / "ok.err")
         bad = zygote.spawn(["no-such-command"], {"LABGRADE_JOB": "b"}, tmp_path / "bad.err")
