@@ -64,6 +64,7 @@ class ModelProbe:
         self._reader: threading.Thread | None = None
         self._lock = threading.Lock()  # started from a warm-up thread or by predict()
         self._closed = False
+        self._spare: spares.Spare | None = None
 
     def start(self) -> None:
         with self._lock:
@@ -76,9 +77,12 @@ class ModelProbe:
         env = self.sandbox.env("probe", work, {})  # models come as files: no server, no network
         # A fork of the warm host has MLflow imported already; it confines itself the same
         # way, but only where confinement includes a PID namespace to end it all.
-        spare = spares.take("probe") if self.sandbox.mode == "full" else None
-        if spare is not None:
-            self.proc = _start_spare(spare, self.sandbox.spec("probe", work), env, work, self.log)
+        self._spare = spares.take("probe") if self.sandbox.mode == "full" else None
+        if self._spare is not None:
+            spec = self.sandbox.spec("probe", work)
+            self.proc = _start_spare(self._spare, spec, env, work, self.log)
+            if self._spare.cancelled.is_set():
+                return  # closed meanwhile: no fresh probe either
         if self.proc is None:
             command = self.sandbox.command("probe", [sys.executable, "-I", str(CHILD)], work)
             with self.log.open("wb") as log:
@@ -172,6 +176,8 @@ class ModelProbe:
             return _all_failed(list(local), f"loading the logged model ended the probe: {cause}")
 
     def close(self) -> None:
+        if self._spare is not None:
+            self._spare.cancelled.set()  # a start still waiting for the warm host gives up
         with self._lock:  # a warm-up thread must not start it after this
             self._closed = True
         if self.proc is not None:

@@ -190,6 +190,8 @@ def throwaway_server(
             if proc is not None:
                 forked.append(proc)
                 _wait_healthy(url, proc, startup_timeout, log_path, args)
+            elif spare is not None and spare.cancelled.is_set():
+                raise ServerError("the grading ended before its MLflow server started")
             else:
                 args = head + _cold_store(store / "mlflow.db") + tail
                 starter = _starter(url, args, env, startup_timeout, fds)
@@ -215,6 +217,8 @@ def throwaway_server(
     try:
         yield handle
     finally:
+        if spare is not None:
+            spare.cancelled.set()  # a start still waiting for the warm host gives up
         _stop(xproc, name, thread, forked)
         sock.close()
 

@@ -23,6 +23,7 @@ import socket
 import subprocess
 import sys
 import threading
+import time
 import traceback
 from pathlib import Path
 from typing import IO, Any, Literal
@@ -77,21 +78,24 @@ def seed_store(argv: list[str]) -> None:
 
 
 def request_fork(
-    control: socket.socket, role: str, fds: list[int], lock: threading.Lock
+    control: socket.socket,
+    role: str,
+    fds: list[int],
+    lock: threading.Lock,
+    cancelled: threading.Event | None = None,
 ) -> tuple[int, socket.socket]:
     """Ask the warm process on CONTROL for a fork in ROLE: its pid, and a socket to it.
 
     The fork reads its request from that socket; the warm process reports the fork's exit
-    code on it, and ends the fork if this side hangs up first.
+    code on it, and ends the fork if this side hangs up first. Waits while the warm process
+    still imports, until CANCELLED is set (the grading is ending) or FORK_TIMEOUT.
     """
     mine, theirs = socket.socketpair(socket.AF_UNIX, socket.SOCK_SEQPACKET)
     try:
         with lock:
             socket.send_fds(control, [role.encode()], [theirs.fileno(), *fds])
         theirs.close()  # the warm process's copy alone: its closing it says "no"
-        mine.settimeout(FORK_TIMEOUT)
-        answer = mine.recv(MAX_REQUEST)
-        mine.settimeout(None)
+        answer = _answer(mine, cancelled or threading.Event())
     except OSError as err:
         mine.close()
         raise HostGone(f"the warm process did not fork a {role}: {err}") from err
@@ -101,6 +105,20 @@ def request_fork(
         mine.close()
         raise HostGone(f"the warm process did not fork a {role} (it ended, or has none)")
     return int(json.loads(answer)["pid"]), mine
+
+
+def _answer(sock: socket.socket, cancelled: threading.Event) -> bytes:
+    deadline = time.monotonic() + FORK_TIMEOUT
+    sock.settimeout(0.1)
+    while True:
+        try:
+            answer = sock.recv(MAX_REQUEST)
+        except TimeoutError:
+            if cancelled.is_set() or time.monotonic() > deadline:
+                raise
+            continue
+        sock.settimeout(None)
+        return answer
 
 
 class ForkedProcess:
@@ -147,13 +165,18 @@ class Spare:
 
     def __init__(self, role: SpareRole, control: socket.socket) -> None:
         self.role, self.control = role, control
+        self.cancelled = threading.Event()  # set from another thread: the grading is ending
 
     def start(self, request: dict[str, Any], fds: list[int]) -> ForkedProcess:
         """Fork the role (waiting while the host still imports) and hand it REQUEST and FDS.
 
-        Raises HostGone when the host cannot: the caller starts a fresh process instead.
+        Raises HostGone when the host cannot, or once cancelled: unless cancelled, the
+        caller starts a fresh process instead.
         """
-        pid, sock = request_fork(self.control, self.role, [], _host_lock)
+        pid, sock = request_fork(self.control, self.role, [], _host_lock, self.cancelled)
+        if self.cancelled.is_set():  # hung up: the host ends the fork
+            sock.close()
+            raise HostGone(f"the {self.role} was no longer needed")
         try:
             socket.send_fds(sock, [json.dumps(request).encode()], fds)
         except OSError as err:

@@ -94,6 +94,7 @@ ALLOWED_ENV = {*sandbox.ALLOWED_ENV, "HOME", "TMPDIR", "USER", "LOGNAME", "TERM"
 ALLOWED_ENV |= {store_template.CACHE_VAR}  # where the template store is kept
 ALLOWED_PREFIXES = ("LC_", "XDG_", "JUPYTER", "PYTHONPATH", "VIRTUAL_ENV")
 START_TIMEOUT = 120.0
+END_GRACE = 2.0  # an idle warm process ends at once; one still importing would take longer
 MAX_MESSAGE = 1 << 20
 
 
@@ -152,9 +153,9 @@ class Warm:
         finally:
             mine.close()  # it ends its forks, then itself
             try:
-                proc.wait(timeout=10)
-            except subprocess.TimeoutExpired:
-                kill_tree(proc.pid, grace=0)
+                proc.wait(timeout=END_GRACE)
+            except subprocess.TimeoutExpired:  # still importing (interrupted early): kill it
+                kill_tree(proc.pid, grace=0)  # and whatever it forked
 
     def _ready(self) -> None:
         self.control.settimeout(START_TIMEOUT)
@@ -259,6 +260,8 @@ def _import_role(role: str, forker: _Forker) -> None:
             warnings.simplefilter("ignore")  # deprecations: the server's log says them itself
             importlib.import_module(module)
         forker.poll(0)  # a request for a role already imported is not kept waiting
+        if forker.gone:  # its parent has ended (a grading interrupted): nothing to fork for
+            return
     _work_out_once(role, forker)
     if threading.active_count() != 1:  # a fork would copy a thread's locks, not the thread
         names = ", ".join(t.name for t in threading.enumerate())
