@@ -64,7 +64,9 @@ class ModelProbe:
         self._reader: threading.Thread | None = None
         self._lock = threading.Lock()  # started from a warm-up thread or by predict()
         self._closed = False
-        self._spare: spares.Spare | None = None
+        # A fork of the warm host has MLflow imported already; it confines itself the same
+        # way, but only where confinement includes a PID namespace to end it all.
+        self._spare = spares.take("probe") if sandbox.mode == "full" else None
 
     def start(self) -> None:
         with self._lock:
@@ -75,9 +77,6 @@ class ModelProbe:
         work = self.sandbox.workdir / "probe-work"
         work.mkdir(exist_ok=True)
         env = self.sandbox.env("probe", work, {})  # models come as files: no server, no network
-        # A fork of the warm host has MLflow imported already; it confines itself the same
-        # way, but only where confinement includes a PID namespace to end it all.
-        self._spare = spares.take("probe") if self.sandbox.mode == "full" else None
         if self._spare is not None:
             spec = self.sandbox.spec("probe", work)
             self.proc = _start_spare(self._spare, spec, env, work, self.log)
