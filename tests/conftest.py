@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import signal
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
@@ -23,6 +24,14 @@ def graded_run(tmp_path_factory: pytest.TempPathFactory) -> Callable[..., Gradin
         return cache[key]
 
     return get
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    # A shell that starts the suite in the background (no job control) hands it SIGINT
+    # ignored, and every grader it starts would inherit that: the Ctrl-C tests need it
+    # delivered, as at a terminal. A handler (unlike SIG_IGN) is reset to default at exec.
+    if signal.getsignal(signal.SIGINT) == signal.SIG_IGN:
+        signal.signal(signal.SIGINT, signal.default_int_handler)
 
 
 @pytest.fixture(scope="session", autouse=True)
