@@ -236,9 +236,9 @@ def main(argv: list[str]) -> None:
         spares.use_host(workers_end)
         forker.listen(mine)
     for role in roles:
-        if forker.gone:
-            break
         _import_role(role, forker)
+        if forker.gone:  # its parent has ended: nothing left to fork for
+            break
         # Forks share these pages until they write to them; a garbage collection in a fork
         # would write to every object's header (and copy the page) only to find it alive.
         gc.freeze()
