@@ -109,12 +109,21 @@ def test_a_warm_seed_needs_the_hosts_digest(
         spares.set_template(None)
 
 
-def listening_on(port: int) -> list[int]:
-    return [
-        c.pid
-        for c in psutil.net_connections(kind="tcp")
-        if c.laddr and c.laddr.port == port and c.status == psutil.CONN_LISTEN and c.pid
-    ]
+def listening_on(port: int, among: list[psutil.Process]) -> list[int]:
+    """The processes of AMONG holding a socket listening on PORT.
+
+    Asked process by process: psutil.net_connections() names one holder per socket, the
+    highest pid, which is the test process itself once pids have wrapped around.
+    """
+    found = []
+    for proc in among:
+        with contextlib.suppress(psutil.Error):  # gone meanwhile, or another test's zombie
+            if any(
+                c.laddr and c.laddr.port == port and c.status == psutil.CONN_LISTEN
+                for c in proc.net_connections(kind="tcp")
+            ):
+                found.append(proc.pid)
+    return found
 
 
 def warm_children() -> list[psutil.Process]:
@@ -132,8 +141,10 @@ def test_a_warm_host_forks_the_server_and_ends_with_the_grading(tmp_path: Path) 
         (host,) = warm_children()
         with throwaway_server(tmp_path) as server:
             server.wait_ready()
-            (listener,) = listening_on(int(server.url.rsplit(":", 1)[1]))
-            assert psutil.Process(listener).ppid() == host.pid  # a fork, no fresh Python
+            port = int(server.url.rsplit(":", 1)[1])
+            (listener,) = listening_on(port, host.children())  # a fork of the host
+            fresh = [p for p in psutil.Process().children(recursive=True) if p.pid != host.pid]
+            assert listening_on(port, fresh) == [listener]  # and no fresh Python beside it
         assert not psutil.pid_exists(listener)  # the host reaped it
     host.wait(10)
     assert warm_children() == []
