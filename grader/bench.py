@@ -6,8 +6,12 @@ Prints, for this machine: bare (the reference notebook run by nbclient's jupyter
 against an already-running MLflow server: the floor), single (`pytest grader` on the
 reference, process start to exit) and their ratio, the grading phases, the peak RSS of
 grader + server + kernel together, and a batch of copies graded with `labgrade batch`
-(warm, the default, then --cold for comparison).
+(warm, the default, --batch-repeat times, then --cold once for comparison).
 Medians over --repeat runs. Nothing here asserts: it measures.
+
+A batch's ideal, copies x bare / jobs, takes `bare` from runs just before and just after
+that batch: a cloud machine's speed drifts by tens of percent within minutes, and a batch
+compared with a `bare` from other minutes measures the drift as much as the grader.
 """
 
 from __future__ import annotations
@@ -32,10 +36,14 @@ REFERENCE = ROOT / "reference" / "lab1_tracking_quickstart.ipynb"
 
 
 def _timed(
-    cmd: list[str], cwd: Path, env: dict[str, str] | None = None
+    cmd: list[str], cwd: Path, env: dict[str, str] | None = None, watch: bool = False
 ) -> tuple[float, tuple[int, int]]:
-    """Wall seconds of CMD from process start to exit, and the peak memory of its whole tree
-    (the sum of RSS, and of PSS)."""
+    """Wall seconds of CMD from process start to exit, and (WATCH) the peak memory of its
+    whole tree (the sum of RSS, and of PSS; else zeros).
+
+    Never both from one run: reading a big process's PSS costs ~6 ms of CPU and takes its
+    memory map's lock, so sampling a batch's dozen every 0.1 s slowed it by a fifth.
+    """
     started = time.monotonic()
     proc = subprocess.Popen(
         cmd,
@@ -45,7 +53,8 @@ def _timed(
         stderr=subprocess.DEVNULL,
         stdin=subprocess.DEVNULL,
     )
-    peak = _watch_rss(proc.pid, lambda: proc.poll() is not None)
+    peak = _watch_rss(proc.pid, lambda: proc.poll() is not None) if watch else (0, 0)
+    proc.wait()
     seconds = time.monotonic() - started
     if proc.returncode != 0:
         raise SystemExit(f"bench: {' '.join(cmd)} exited with {proc.returncode}")
@@ -93,7 +102,7 @@ def bare(tmp: Path) -> float:
     return seconds
 
 
-def single(tmp: Path) -> tuple[float, tuple[int, int]]:
+def single(tmp: Path, watch: bool = False) -> tuple[float, tuple[int, int]]:
     cmd = [
         sys.executable,
         "-m",
@@ -107,7 +116,7 @@ def single(tmp: Path) -> tuple[float, tuple[int, int]]:
         "no:xdist",
         "-q",
     ]
-    seconds, peak = _timed(cmd, ROOT)
+    seconds, peak = _timed(cmd, ROOT, watch=watch)
     score = json.loads((tmp / "single.json").read_text())["score"]
     if score != 100:
         raise SystemExit(f"bench: the reference scored {score}, not 100")
@@ -126,13 +135,12 @@ def phases(tmp: Path) -> dict[str, float]:
     return dict(getattr(result, "timings", {}))  # older versions: no phases
 
 
-def batch(tmp: Path, copies: int, jobs: int, cold: bool = False) -> float:
+def batch(tmp: Path, book: Path, copies: int, jobs: int, cold: bool = False) -> float:
     folder = tmp / "class"
     if not folder.exists():
         folder.mkdir()
         for i in range(copies):
             shutil.copy(REFERENCE, folder / f"student{i:02d}.ipynb")
-    book = tmp / ("book-cold" if cold else "book")
     cmd = [sys.executable, "-m", "grader.cli", "batch", str(folder), "--out", str(book)]
     cmd += ["--jobs", str(jobs), *(["--cold"] if cold else [])]
     seconds, _ = _timed(cmd, ROOT)
@@ -157,6 +165,9 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--repeat", type=int, default=3, help="runs of bare and single (median)")
     parser.add_argument("--batch", type=int, default=8, help="copies of the reference in the batch")
     parser.add_argument("--jobs", type=int, default=2, help="batch --jobs")
+    parser.add_argument(
+        "--batch-repeat", type=int, default=3, help="warm batches (median of their ratios)"
+    )
     args = parser.parse_args(argv)
     from importlib.metadata import version
 
@@ -166,34 +177,53 @@ def main(argv: list[str] | None = None) -> None:
         print("note: PYTHONDONTWRITEBYTECODE is set: every start compiles the grader again")
     with tempfile.TemporaryDirectory(prefix="labgrade-bench-") as name:
         tmp = Path(name)
-        bares, singles, peaks = [], [], []
+        bares, singles = [], []
         for i in range(args.repeat):
             run = tmp / f"run{i}"
             run.mkdir()
             bares.append(bare(run))
-            seconds, peak = single(run)
-            singles.append(seconds)
-            peaks.append(peak)
+            singles.append(single(run)[0])
         b, s = statistics.median(bares), statistics.median(singles)
         print(f"bare:   {b:6.1f} s  (median of {args.repeat}: {_list(bares)})")
         print(f"single: {s:6.1f} s  (median of {args.repeat}: {_list(singles)})")
         print(f"single/bare: {s / b:.2f}")
-        rss, pss = (max(p[i] for p in peaks) / 2**30 for i in (0, 1))
+        _, (rss, pss) = single(_fresh(tmp / "memory"), watch=True)
         print(
-            f"peak memory of grader + server + kernel + probe: {pss:.2f} GiB"
-            f" (sum of PSS; sum of RSS, counting shared pages once per process: {rss:.2f} GiB)"
+            f"peak memory of grader + server + kernel + probe: {pss / 2**30:.2f} GiB"
+            f" (sum of PSS; sum of RSS, counting shared pages once per process:"
+            f" {rss / 2**30:.2f} GiB; one more single run, sampled every 0.1 s, not timed)"
         )
         timing = phases(tmp)
         print("phases (in-process): " + ", ".join(f"{k} {v:.1f} s" for k, v in timing.items()))
-        for cold in (False, True) if args.batch else ():
-            seconds = batch(tmp, args.batch, args.jobs, cold)
-            ideal = args.batch * b / args.jobs
-            print(
-                f"batch{' --cold' if cold else ''}: {args.batch} copies, --jobs {args.jobs}:"
-                f" {seconds:.1f} s, {args.batch * 60 / seconds:.1f} submissions/min,"
-                f" {seconds / ideal:.2f}x the ideal {args.batch} x bare / {args.jobs}"
-                f" = {ideal:.1f} s"
-            )
+        if args.batch:
+            batches(tmp, args, b)
+
+
+def batches(tmp: Path, args: argparse.Namespace, bare_median: float) -> None:
+    """Warm batches, then one --cold, each between two `bare` runs (its ideal's minutes)."""
+    runs = [False] * args.batch_repeat + [True]
+    bares = [bare(_fresh(tmp / "batch-bare0"))]
+    ratios = []
+    for i, cold in enumerate(runs):
+        seconds = batch(tmp, tmp / f"book{i}", args.batch, args.jobs, cold)
+        bares.append(bare(_fresh(tmp / f"batch-bare{i + 1}")))
+        around = statistics.mean(bares[-2:])
+        ideal = args.batch * around / args.jobs
+        if not cold:
+            ratios.append(seconds / ideal)
+        print(
+            f"batch{' --cold' if cold else ''}: {args.batch} copies, --jobs {args.jobs}:"
+            f" {seconds:.1f} s, {args.batch * 60 / seconds:.1f} submissions/min,"
+            f" {seconds / ideal:.2f}x the ideal {args.batch} x bare / {args.jobs} = {ideal:.1f} s"
+            f" (bare {bares[-2]:.1f} s before it, {bares[-1]:.1f} s after;"
+            f" {seconds / (args.batch * bare_median / args.jobs):.2f}x with bare's median above)"
+        )
+    print(f"batch, warm: {statistics.median(ratios):.2f}x the ideal (median of {len(ratios)})")
+
+
+def _fresh(folder: Path) -> Path:
+    folder.mkdir()
+    return folder
 
 
 def _list(values: list[float]) -> str:
