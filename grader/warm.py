@@ -456,7 +456,9 @@ class _Forker:
             # Asked again: since poll() answered, FD may have been closed and reused.
             if report.fileno() == fd and _peer_gone(report):
                 self.poller.unregister(fd)
-                kill_tree(pid, grace=0)  # reaped, and its socket closed, by _reap
+                del self.children[pid]  # kill_tree reaps it: _reap would never see it
+                kill_tree(pid, grace=0)
+                report.close()
                 return
 
     def end(self) -> None:
