@@ -7,12 +7,16 @@ client connects, as a template in the grader's cache; later servers start from a
 
 A copy is used only if it holds what a freshly migrated store holds: one `Default`
 experiment, the default workspace, its schema revision, nothing else, no views, and no
-trigger that writes. Anything else (an older, damaged or altered template) is discarded
-and the server migrates its own store, as it would with no template. A batch's warm
-process makes its own template and also checks each copy against its digest.
+trigger but MLflow's own kind (on its secrets table, never writing). Anything else (an
+older, damaged or altered template) is discarded and the server migrates its own store, as
+it would with no template. A warm process takes one copy and checks each further copy
+against that copy's digest.
 
 The cache is the grader's user's (`$LABGRADE_CACHE_DIR`, else `$XDG_CACHE_HOME/labgrade`
 or `~/.cache/labgrade`): under full isolation a submission can neither see nor write it.
+Under process isolation it can, as it can the grader's own files: these checks refuse a
+template that plants rows or acts on what the lab writes (a view, a trigger), not every
+change (a rewritten table's constraints, say).
 """
 
 from __future__ import annotations
@@ -31,6 +35,9 @@ from pathlib import Path
 CACHE_VAR = "LABGRADE_CACHE_DIR"
 # Tables a fresh store fills, and how many rows each holds; every other table is empty.
 SEEDED_ROWS = {"alembic_version": 1, "experiments": 1, "workspaces": 1}
+# MLflow's migrations create one trigger, which keeps secrets' ids immutable; the lab never
+# writes secrets. A trigger on any other table could refuse what a grading logs.
+TRIGGER_TABLES = {"secrets"}
 _WRITES = re.compile(r"\b(INSERT|UPDATE|DELETE|REPLACE)\b", re.IGNORECASE)
 
 
@@ -102,13 +109,15 @@ def pristine(db: Path) -> bool:
 def _pristine(con: sqlite3.Connection) -> bool:
     if con.execute("PRAGMA integrity_check").fetchone() != ("ok",):
         return False
-    objects = con.execute("SELECT type, name, sql FROM sqlite_master").fetchall()
-    if any(kind == "view" for kind, _, _ in objects):
+    objects = con.execute("SELECT type, name, tbl_name, sql FROM sqlite_master").fetchall()
+    if any(kind == "view" for kind, _, _, _ in objects):
         return False
-    for kind, _, sql in objects:
-        if kind == "trigger" and _WRITES.search(str(sql).split("BEGIN", 1)[-1]):
+    for kind, _, table, sql in objects:
+        if kind == "trigger" and (
+            table not in TRIGGER_TABLES or _WRITES.search(str(sql).split("BEGIN", 1)[-1])
+        ):
             return False
-    tables = {name for kind, name, _ in objects if kind == "table"}
+    tables = {name for kind, name, _, _ in objects if kind == "table"}
     if not set(SEEDED_ROWS) <= tables:
         return False
     for table in tables - {"sqlite_sequence"}:

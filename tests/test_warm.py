@@ -6,6 +6,7 @@ import contextlib
 import os
 import sqlite3
 import threading
+import time
 import uuid
 from pathlib import Path
 
@@ -58,6 +59,8 @@ PLANTED = {
     "a writing trigger": "CREATE TRIGGER t AFTER INSERT ON experiments "
     "BEGIN INSERT INTO runs VALUES ('r', NEW.experiment_id); END",
     "a view": "CREATE VIEW v AS SELECT * FROM runs",
+    "a trigger refusing a run": "CREATE TRIGGER t BEFORE INSERT ON runs "
+    "BEGIN SELECT RAISE(ABORT, 'no runs here'); END",
 }
 
 
@@ -153,14 +156,20 @@ def test_a_warm_host_forks_the_server_and_ends_with_the_grading(tmp_path: Path) 
 @pytest.mark.slow
 def test_a_host_ends_a_fork_whose_asker_is_gone_and_refuses_other_roles(tmp_path: Path) -> None:
     lock = threading.Lock()
-    with Warm.running(tmp_path, ("server",), wait=False) as host:
+    with Warm.running(tmp_path, ("server",)) as host:  # ready: its descriptors are settled
         with pytest.raises(spares.HostGone):  # not a role of this host: no waiting for it
             spares.request_fork(host.control, "probe", [], lock)
+        held = psutil.Process(host.proc.pid).num_fds
+        before = held()
         pid, sock = spares.request_fork(host.control, "server", [], lock)
         fork = psutil.Process(pid)
         assert fork.ppid() == host.proc.pid
         sock.close()  # as when a grading is killed before it sent its request
         fork.wait(10)  # the host ended it (and reaped it)
+        deadline = time.monotonic() + 10
+        while held() != before and time.monotonic() < deadline:
+            time.sleep(0.05)  # the host closes its socket to the fork right after
+        assert held() == before  # nothing kept of it: no descriptor leaks per killed grading
         assert host.proc.poll() is None  # the host itself serves on
     assert host.proc.wait(10) == 0
 
