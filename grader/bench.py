@@ -4,9 +4,10 @@
 
 Prints, for this machine: bare (the reference notebook run by nbclient's jupyter-execute
 against an already-running MLflow server: the floor), single (`pytest grader` on the
-reference, process start to exit) and their ratio, the grading phases, the peak RSS of
-grader + server + kernel together, and a batch of copies graded with `labgrade batch`
-(warm, the default, --batch-repeat times, then --cold once for comparison).
+reference, process start to exit) and their ratio, the grading phases, the peak memory of
+grader + server + kernel + probe together, and a batch of copies graded with `labgrade
+batch` (warm, the default, --batch-repeat times, then --cold once for comparison; then one
+more warm batch for its peak memory).
 Medians over --repeat runs. Nothing here asserts: it measures.
 
 A batch's ideal, copies x bare / jobs, takes `bare` from runs just before and just after
@@ -135,7 +136,9 @@ def phases(tmp: Path) -> dict[str, float]:
     return dict(getattr(result, "timings", {}))  # older versions: no phases
 
 
-def batch(tmp: Path, book: Path, copies: int, jobs: int, cold: bool = False) -> float:
+def batch(
+    tmp: Path, book: Path, copies: int, jobs: int, cold: bool = False, watch: bool = False
+) -> tuple[float, tuple[int, int]]:
     folder = tmp / "class"
     if not folder.exists():
         folder.mkdir()
@@ -143,11 +146,11 @@ def batch(tmp: Path, book: Path, copies: int, jobs: int, cold: bool = False) -> 
             shutil.copy(REFERENCE, folder / f"student{i:02d}.ipynb")
     cmd = [sys.executable, "-m", "grader.cli", "batch", str(folder), "--out", str(book)]
     cmd += ["--jobs", str(jobs), *(["--cold"] if cold else [])]
-    seconds, _ = _timed(cmd, ROOT)
+    seconds, peak = _timed(cmd, ROOT, watch=watch)
     rows = (book / "grades.csv").read_text().splitlines()[2:]
     if len(rows) != copies or not all(",100,100,ok," in row for row in rows):
         raise SystemExit("bench: the batch did not grade every copy at 100")
-    return seconds
+    return seconds, peak
 
 
 def machine() -> str:
@@ -205,7 +208,7 @@ def batches(tmp: Path, args: argparse.Namespace, bare_median: float) -> None:
     bares = [bare(_fresh(tmp / "batch-bare0"))]
     ratios = []
     for i, cold in enumerate(runs):
-        seconds = batch(tmp, tmp / f"book{i}", args.batch, args.jobs, cold)
+        seconds, _ = batch(tmp, tmp / f"book{i}", args.batch, args.jobs, cold)
         bares.append(bare(_fresh(tmp / f"batch-bare{i + 1}")))
         around = statistics.mean(bares[-2:])
         ideal = args.batch * around / args.jobs
@@ -219,6 +222,12 @@ def batches(tmp: Path, args: argparse.Namespace, bare_median: float) -> None:
             f" {seconds / (args.batch * bare_median / args.jobs):.2f}x with bare's median above)"
         )
     print(f"batch, warm: {statistics.median(ratios):.2f}x the ideal (median of {len(ratios)})")
+    _, (rss, pss) = batch(tmp, tmp / "book-memory", args.batch, args.jobs, watch=True)
+    print(
+        f"peak memory of the warm batch, all its processes: {pss / 2**30:.2f} GiB of PSS,"
+        f" {pss / 2**30 / args.jobs:.2f} GiB per concurrent grading (sum of RSS"
+        f" {rss / 2**30:.2f} GiB; one more batch, sampled every 0.1 s, not timed)"
+    )
 
 
 def _fresh(folder: Path) -> Path:
