@@ -43,7 +43,7 @@ def _timed(
     whole tree (the sum of RSS, and of PSS; else zeros).
 
     Never both from one run: reading a big process's PSS costs ~6 ms of CPU and takes its
-    memory map's lock, so sampling a batch's dozen every 0.1 s slowed it by a fifth.
+    memory map's lock, so sampling a batch's dozen every 0.1 s slowed it by 10-15%.
     """
     started = time.monotonic()
     proc = subprocess.Popen(
