@@ -54,7 +54,7 @@ def _timed(
         stderr=subprocess.DEVNULL,
         stdin=subprocess.DEVNULL,
     )
-    peak = _watch_rss(proc.pid, lambda: proc.poll() is not None) if watch else (0, 0)
+    peak = _watch_memory(proc.pid, lambda: proc.poll() is not None) if watch else (0, 0)
     proc.wait()
     seconds = time.monotonic() - started
     if proc.returncode != 0:
@@ -62,7 +62,7 @@ def _timed(
     return seconds, peak
 
 
-def _watch_rss(pid: int, done: Callable[[], bool]) -> tuple[int, int]:
+def _watch_memory(pid: int, done: Callable[[], bool]) -> tuple[int, int]:
     """Peak sums of RSS and of PSS over PID's tree, sampled every 0.1 s.
 
     RSS counts a page shared by N processes N times: the server and probe forked from one

@@ -202,13 +202,13 @@ def _start_spare(
         proc = spare.start(
             {"spec": spec, "env": env, "cwd": str(work)}, [stdin_r, stdout_w, log_fd]
         )
-    except spares.HostGone:
-        for fd in (stdin_w, stdout_r):
-            os.close(fd)
-        return None
     finally:
         for fd in (stdin_r, stdout_w, log_fd):
             os.close(fd)
+    if proc is None:
+        for fd in (stdin_w, stdout_r):
+            os.close(fd)
+        return None
     proc.stdin, proc.stdout = os.fdopen(stdin_w, "wb"), os.fdopen(stdout_r, "rb")
     return proc
 

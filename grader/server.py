@@ -239,8 +239,6 @@ def _start_spare(
     log_fd = os.open(log, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
     try:
         return spare.start({"argv": args[3:], "env": env, "targets": list(fds)}, [log_fd, *fds])
-    except spares.HostGone:
-        return None
     finally:
         os.close(log_fd)
 

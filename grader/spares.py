@@ -26,7 +26,7 @@ import threading
 import time
 import traceback
 from pathlib import Path
-from typing import IO, Any, Literal
+from typing import IO, Any, Literal, NoReturn
 
 from grader import store_template
 
@@ -167,21 +167,24 @@ class Spare:
         self.role, self.control = role, control
         self.cancelled = threading.Event()  # set from another thread: the grading is ending
 
-    def start(self, request: dict[str, Any], fds: list[int]) -> ForkedProcess:
+    def start(self, request: dict[str, Any], fds: list[int]) -> ForkedProcess | None:
         """Fork the role (waiting while the host still imports) and hand it REQUEST and FDS.
 
-        Raises HostGone when the host cannot, or once cancelled: unless cancelled, the
-        caller starts a fresh process instead.
+        None when the host cannot, or once cancelled: unless cancelled, the caller starts a
+        fresh process instead.
         """
-        pid, sock = request_fork(self.control, self.role, [], _host_lock, self.cancelled)
+        try:
+            pid, sock = request_fork(self.control, self.role, [], _host_lock, self.cancelled)
+        except HostGone:
+            return None
         if self.cancelled.is_set():  # hung up: the host ends the fork
             sock.close()
-            raise HostGone(f"the {self.role} was no longer needed")
+            return None
         try:
             socket.send_fds(sock, [json.dumps(request).encode()], fds)
-        except OSError as err:
+        except OSError:  # the fork is gone already: the caller starts a fresh one
             sock.close()
-            raise HostGone(f"the {self.role} fork {pid} did not take its request: {err}") from err
+            return None
         return ForkedProcess(pid, sock)
 
 
@@ -206,8 +209,7 @@ def become(role: SpareRole, sock: socket.socket, host_pid: int) -> None:
         with contextlib.suppress(OSError):
             os.write(2, traceback.format_exc().encode(errors="replace"))
     finally:
-        _flush()
-        os._exit(code)
+        flush_and_exit(code)
 
 
 def die_with(parent: int) -> None:
@@ -294,13 +296,13 @@ def _run_probe_child(env: dict[str, str]) -> None:
         probe_child.main()  # ends the process itself once it has answered
     except BaseException:
         traceback.print_exc()
-        _flush()
-        os._exit(1)
-    _flush()
-    os._exit(0)
+        flush_and_exit(1)
+    flush_and_exit(0)
 
 
-def _flush() -> None:
+def flush_and_exit(code: int) -> NoReturn:
+    """End a fork: flush what it said, and skip tearing down what it inherited imported."""
     for stream in (sys.stdout, sys.stderr):
         with contextlib.suppress(OSError, ValueError, AttributeError):
             stream.flush()
+    os._exit(code)

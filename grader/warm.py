@@ -248,7 +248,7 @@ def main(argv: list[str]) -> None:
             forker.report_ready()
     forker.serve()
     forker.end()
-    _flush_and_exit(0)  # tearing down what it imported took ~0.9 s its parent waited for
+    spares.flush_and_exit(0)  # tearing down what it imported took ~0.9 s its parent waited for
 
 
 def _import_role(role: str, forker: _Forker) -> None:
@@ -511,14 +511,7 @@ def _worker(report: socket.socket, null: int, stderr: int) -> None:
     except BaseException:
         traceback.print_exc()
     finally:
-        _flush_and_exit(code)
-
-
-def _flush_and_exit(code: int) -> None:
-    for stream in (sys.stdout, sys.stderr):
-        with contextlib.suppress(OSError, ValueError):
-            stream.flush()
-    os._exit(code)
+        spares.flush_and_exit(code)
 
 
 if __name__ == "__main__":
