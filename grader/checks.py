@@ -15,7 +15,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 
 from grader import slips
-from grader.execution import NamespaceCapture
+from grader.execution import NamespaceCapture, PyfuncLoad
 from grader.probe import ModelPredictions
 from grader.results import CheckResult
 from grader.rubric import WHEN_NOT_EXECUTED, CheckSpec, Rubric
@@ -130,7 +130,91 @@ def check_params(spec: CheckSpec, ev: Evidence, cand: Candidate | None) -> Verdi
             _params_call(spec),
             "; ".join(hints),
         )
-    return Verdict(True, f"{want} logged in {cand.label}")
+    keys = [*expected, *(k for k in optional if k in logged)]
+    unlike = _model_unlike_params(spec, ev, cand, keys)
+    if unlike is not None:
+        found, hint = unlike
+        return Verdict(
+            False, f"{want} logged in {cand.label}, but {found}", _params_call(spec), hint
+        )
+    return Verdict(
+        True,
+        f"{want} logged in {cand.label}, and they are the logged"
+        f" {_short(str(spec.option('estimator')))}'s own hyperparameters",
+    )
+
+
+def _model_unlike_params(
+    spec: CheckSpec, ev: Evidence, cand: Candidate, keys: list[str]
+) -> tuple[str, str] | None:
+    """Why the run's logged model is not the rubric's estimator trained with the logged
+    values of KEYS (what was found, and the fix); None when it is."""
+    estimator, flavor = str(spec.option("estimator")), str(spec.option("flavor"))
+    short = _short(estimator)
+    same_params = f"lr = {short}(**params); lr.fit(X_train, y_train); then log that lr"
+    if cand.model is None:
+        return (
+            "the run logged no model, so nothing shows that these are the hyperparameters of"
+            " a model that was trained",
+            _stopped(ev) or f"log the trained {short} in the same run (Step 4 log_model)",
+        )
+    facts = ev.predictions.get(cand.model.uri)
+    kind = facts.model_class if facts else None
+    if flavor not in cand.model.flavors:
+        flavors = ", ".join(cand.model.flavors) or "none"
+        holds = f"; it holds a {kind}" if kind else ""
+        return (
+            f"its logged model {cand.model.model_id} has no {flavor} flavor (flavors:"
+            f" {flavors}{holds}), so it is not the trained {short}",
+            f"log the trained {short} itself with mlflow.{flavor}.log_model(sk_model=lr, ...),"
+            " not a wrapper around it or another model",
+        )
+    if facts is None or facts.predictions is None:
+        reason = facts.error if facts else "it was not probed"
+        return (
+            f"the logged model could not be loaded to read its hyperparameters: {reason}",
+            _stopped(ev),
+        )
+    if kind is None or not _same_class(kind, estimator):
+        return (
+            f"its logged model is a {kind or 'model of unknown class'}, not a {short}",
+            f"Step 3 trains a {short} with the lab's params: {same_params}",
+        )
+    own = facts.model_params or {}
+    differ = [k for k in keys if not _same_param(k, own.get(k), cand.run.params[k])]
+    if differ:
+        real = ", ".join(f"{k}={own.get(k)}" for k in differ)
+        said = ", ".join(f"{k}={cand.run.params[k]}" for k in differ)
+        return (
+            f"the logged {short} was trained with {real}, not the logged {said}",
+            f"train the model with the params you log: {same_params}",
+        )
+    return None
+
+
+def _same_class(found: str, wanted: str) -> bool:
+    """FOUND (module.qualname of the loaded object) is WANTED, named by its public path."""
+    found_module, _, found_name = found.rpartition(".")
+    wanted_module, _, wanted_name = wanted.rpartition(".")
+    return found_name == wanted_name and (
+        found_module == wanted_module or found_module.startswith(wanted_module + "._")
+    )
+
+
+def _same_param(key: str, own: object, logged: str) -> bool:
+    """The model's own value OWN is what the run logged (as text) for KEY."""
+    if own == "deprecated" and key == "multi_class":
+        own = "auto"  # scikit-learn 1.5-1.7's placeholder for the default, which is "auto"
+    if str(own) == logged:
+        return True
+    try:
+        return float(str(own)) == float(logged)
+    except ValueError:
+        return False
+
+
+def _short(dotted: str) -> str:
+    return dotted.rpartition(".")[2]
 
 
 def _params_call(spec: CheckSpec) -> str:
@@ -268,30 +352,44 @@ def check_registered_model(spec: CheckSpec, ev: Evidence, cand: Candidate | None
         if elsewhere
         else ""
     )
-    if not versions:
+    register = (
+        "log_model registers only when given registered_model_name=; or register the"
+        f' logged model afterwards: mlflow.register_model(model_info.model_uri, "{name}")'
+    )
+    logged = f"model {cand.model.name} ({cand.model.model_id}) of {cand.label}"
+    if not versions and elsewhere:
+        found = (
+            f'the model of {cand.label} is registered as "{elsewhere.name}"'
+            f' (version {elsewhere.version}), not as "{name}"'
+        )
+        return Verdict(False, found, call, wrong_name)
+    if versions is None:
         others = ", ".join(f'"{n}"' for n in sorted(ev.snapshot.versions)) or "none"
-        if elsewhere:
-            found = (
-                f'the model of {cand.label} is registered as "{elsewhere.name}"'
-                f' (version {elsewhere.version}), not as "{name}"'
-            )
-            return Verdict(False, found, call, wrong_name)
         return Verdict(
             False,
-            f'no registered model "{name}" (registered models: {others}): model'
-            f" {cand.model.name} ({cand.model.model_id}) of {cand.label} was logged but not"
-            " registered",
+            f'no registered model "{name}" (registered models: {others}): {logged} was logged'
+            " but not registered",
             call,
-            "log_model registers only when given registered_model_name=; or register the"
-            f' logged model afterwards: mlflow.register_model(model_info.model_uri, "{name}")',
+            register,
+        )
+    if not versions:
+        return Verdict(
+            False,
+            f'registered model "{name}" exists but holds no version: {logged} was logged but'
+            " never registered as a version of it",
+            call,
+            register,
         )
     match = _version_of(versions, cand.model)
     if match is None:
-        sources = ", ".join(f"v{v.version} -> {v.source}" for v in versions)
+        held = "; ".join(
+            f"version {v.version} is {v.source}" + (f" (run {v.run_id})" if v.run_id else "")
+            for v in versions
+        )
         return Verdict(
             False,
-            f'"{name}" has no version whose source is the model of {cand.label}'
-            f" ({cand.model.uri}); versions: {sources}",
+            f'"{name}" holds {len(versions)} version(s), none of them {logged}'
+            f" ({cand.model.uri}): {held}",
             call,
             wrong_name or "register the model logged by this run (model_info.model_uri)",
         )
@@ -313,9 +411,15 @@ def check_predictions(spec: CheckSpec, ev: Evidence, cand: Candidate | None) -> 
             call,
             _stopped(ev),
         )
+    loads = ev.capture.loads
     values, where = _submitted_predictions(ev.capture, variables, column)
-    if values is None:
-        return Verdict(False, where, call, _stopped(ev))
+    if not loads and values is None:
+        return Verdict(
+            False,
+            f"no model was loaded with mlflow.pyfunc.load_model, and {where}",
+            call,
+            _stopped(ev) or _sklearn_predictions_hint(ev, variables),
+        )
     if cand is None or cand.model is None:
         return Verdict(
             False, "there is no logged model to compare the predictions with (Step 4)", call
@@ -325,25 +429,55 @@ def check_predictions(spec: CheckSpec, ev: Evidence, cand: Candidate | None) -> 
     if expected is None or expected.predictions is None:
         reason = expected.error if expected else "it was not probed"
         return Verdict(False, f"the logged model could not be loaded to compare: {reason}", call)
-    if not _same(values, expected.predictions):
+    truth = expected.predictions
+    if values is not None and not _same(values, truth):
         return Verdict(
             False,
             f"{where} holds {len(values)} values that differ from what the"
-            f" model predicts on X_test ({len(expected.predictions)} rows)",
+            f" model predicts on X_test ({len(truth)} rows)",
             call,
             "predict on X_test (the test split of Step 3) with the loaded pyfunc model",
         )
-    loaded = [m for m in ev.capture.pyfunc_models if _is_model_of(m, cand)]
-    if not loaded:
+    ours = [load for load in loads if _is_load_of(load, cand)]
+    if not ours:
+        if loads:
+            found = ", ".join(sorted({load.uri for load in loads}))
+            return Verdict(
+                False,
+                f"the notebook loaded {found} with mlflow.pyfunc.load_model, which is not a"
+                f" model of {cand.label} ({cand.model.uri})",
+                call,
+                "load the model this run logged, mlflow.pyfunc.load_model(model_info.model_uri),"
+                " and predict with it",
+            )
         return Verdict(
             False,
-            f"{where} is right, but no model loaded with mlflow.pyfunc.load_model"
-            " from this run is in the notebook",
+            f"{where} is right, but no model was loaded with mlflow.pyfunc.load_model",
             call,
             _sklearn_predictions_hint(ev, variables),
         )
+    made = next((load for load in ours if _predicted(load, truth)), None)
+    if made is None:
+        calls = [len(p) for load in ours for p in load.predictions if p is not None]
+        did = (
+            f"its predict() was called on {', '.join(map(str, calls[:5]))} row(s)"
+            if calls
+            else "its predict() was never called"
+        )
+        used = slips.predicted_with(ev.code, variables)
+        return Verdict(
+            False,
+            f"{ours[0].uri} was loaded with mlflow.pyfunc.load_model, but it never predicted"
+            f" the test split ({len(truth)} rows): {did}",
+            call,
+            f"the predictions were made with {used}.predict, not with the loaded pyfunc model"
+            if used and used not in {"loaded_model", "model"}
+            else "predict on X_test (the test split of Step 3) with the loaded pyfunc model",
+        )
+    held = f"; {where} holds those predictions" if values is not None else ""
     return Verdict(
-        True, f"{where} equals what the logged model predicts on X_test (loaded with mlflow.pyfunc)"
+        True,
+        f"the model loaded with mlflow.pyfunc.load_model({made.uri}) predicted X_test{held}",
     )
 
 
@@ -352,11 +486,6 @@ def _sklearn_predictions_hint(ev: Evidence, variables: list[str]) -> str:
         return (
             "mlflow.sklearn.load_model gives back the scikit-learn model; Step 5 loads the"
             " generic Python Function flavor with mlflow.pyfunc.load_model"
-        )
-    if ev.capture is not None and ev.capture.pyfunc_models:
-        return (
-            "a pyfunc model was loaded, but not one this run logged: load"
-            " mlflow.pyfunc.load_model(model_info.model_uri) and predict with it"
         )
     used = slips.predicted_with(ev.code, variables)
     if used:
@@ -655,6 +784,21 @@ def _same(values: tuple[float, ...], expected: tuple[float, ...]) -> bool:
     )
 
 
-def _is_model_of(loaded: dict[str, str | None], cand: Candidate) -> bool:
+def _is_load_of(load: PyfuncLoad, cand: Candidate) -> bool:
     assert cand.model is not None
-    return loaded.get("model_id") == cand.model.model_id or loaded.get("run_id") == cand.run.run_id
+    return load.model_id == cand.model.model_id or load.run_id == cand.run.run_id
+
+
+def _predicted(load: PyfuncLoad, truth: tuple[float, ...]) -> bool:
+    """LOAD's predict() calls gave TRUTH: in one call, or row by row in consecutive calls."""
+    made: list[float] = []
+    for values in load.predictions:
+        try:
+            floats = [float(v) for v in values] if values is not None else None
+        except (TypeError, ValueError):
+            floats = None
+        if floats is not None and _same(tuple(floats), truth):
+            return True
+        made += floats or []
+    width = len(truth)
+    return any(tuple(made[i : i + width]) == truth for i in range(len(made) - width + 1))

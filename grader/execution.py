@@ -57,6 +57,7 @@ IGNORED = {
     "mlflow.db",
 }
 MAX_COPIED_FILE = 20 * 1024 * 1024
+MAX_HELPER_CODE = 1024 * 1024  # characters of helper modules read for the static hints
 # Files that would change how Python, pytest or the kernel start if they sat in the kernel's
 # working folder (first on sys.path): never copied, whatever the student meant by them.
 NEUTRALIZED = {
@@ -82,12 +83,26 @@ class VariableCapture:
 
 
 @dataclass(frozen=True)
+class PyfuncLoad:
+    """A model the submission's code loaded with mlflow.pyfunc, and what it predicted.
+
+    Recorded at the load itself (grader.kernel_side), wherever in the code it happened.
+    """
+
+    uri: str  # as the code passed it: models:/m-..., runs:/<run>/..., models:/<name>/<version>
+    model_id: str | None  # of the loaded model, from its metadata
+    run_id: str | None
+    predictions: tuple[tuple[Any, ...] | None, ...] = ()  # each predict() call's output
+
+
+@dataclass(frozen=True)
 class NamespaceCapture:
     """Plain data read from the kernel after the submission ran."""
 
     variables: dict[str, VariableCapture]
-    pyfunc_models: tuple[dict[str, str | None], ...]
+    loads: tuple[PyfuncLoad, ...]
     redirects: tuple[tuple[str, str], ...]
+    modules: tuple[str, ...] = ()  # helper modules imported from the submission's folder
 
 
 @dataclass(frozen=True)
@@ -144,6 +159,8 @@ def execute(
             f" the first {size_text(limits.output)} and dropped {size_text(client.dropped)}"
         )
     capture, problem = _read_capture(capture_path, outcome)
+    if capture is not None:
+        code = "\n".join([code, *_module_sources(work, capture.modules)])
     if capture and capture.redirects:
         outcome.notes.append(_redirect_note(capture.redirects, tracking_uri))
     result = ExecutionResult(
@@ -181,6 +198,22 @@ def _copy_folder(folder: Path, dest: Path) -> tuple[Path, list[str]]:
 
     shutil.copytree(folder, dest, symlinks=True, ignore=ignore)
     return dest, notes
+
+
+def _module_sources(work: Path, modules: tuple[str, ...]) -> list[str]:
+    """The helper modules the submission imported from its folder, for the static hints:
+    steps done in a helper module are the submission's code as much as its cells."""
+    sources, budget = [], MAX_HELPER_CODE
+    root = work.resolve()
+    for relative in modules:
+        path = (work / relative).resolve()
+        if not path.is_relative_to(root) or not path.is_file():
+            continue
+        with contextlib.suppress(OSError):
+            text = path.read_text(encoding="utf-8", errors="replace")[:budget]
+            budget -= len(text)
+            sources.append(text)
+    return sources
 
 
 def _neutralized_file(name: str) -> str | None:
@@ -463,12 +496,28 @@ def _parse_capture(raw: dict[str, Any]) -> NamespaceCapture:
             columns=tuple(str(c) for c in entry.get("columns", [])),
             values=None if values is None else tuple(_scalar(v) for v in values),
         )
-    models = tuple(
-        {str(k): (None if v is None else str(v)) for k, v in dict(m).items()}
-        for m in raw["pyfunc_models"]
-    )
+    loads = tuple(_parse_load(dict(entry)) for entry in raw["loads"])
     redirects = tuple((str(a), str(b)) for a, b in raw["redirects"])
-    return NamespaceCapture(variables, models, redirects)
+    modules = tuple(str(m) for m in raw.get("modules", []))
+    return NamespaceCapture(variables, loads, redirects, modules)
+
+
+def _parse_load(entry: dict[str, Any]) -> PyfuncLoad:
+    made = []
+    for values in entry.get("predictions", []):
+        if values is not None and not isinstance(values, list):
+            raise TypeError("a pyfunc prediction must be a list")
+        made.append(None if values is None else tuple(_scalar(v) for v in values))
+    return PyfuncLoad(
+        uri=str(entry["uri"]),
+        model_id=_optional_text(entry.get("model_id")),
+        run_id=_optional_text(entry.get("run_id")),
+        predictions=tuple(made),
+    )
+
+
+def _optional_text(value: Any) -> str | None:
+    return None if value is None else str(value)
 
 
 def _scalar(value: Any) -> Any:

@@ -9,20 +9,34 @@ the grader). It runs in a private namespace; only plain JSON leaves the kernel.
 STATE_MODULE = "_labgrade_state"
 
 
-def install(grader_uri, server_deadline=90.0):
-    """Pin every tracking/registry URI the notebook sets to the grader's throwaway server.
+# Environment variables through which MLflow picks its servers: set by the kernel's
+# environment, os.environ, %env / %set_env or a helper module, and read by MLflow lazily.
+URI_VARIABLES = ("MLFLOW_TRACKING_URI", "MLFLOW_REGISTRY_URI")
+# What one grading keeps of the notebook's pyfunc loads and predictions (plain JSON).
+MAX_LOADS = 20
+MAX_PREDICTS = 10
 
+
+def install(grader_uri, server_deadline=90.0):
+    """Pin every tracking/registry URI the notebook sets to the grader's throwaway server,
+    and record each model the notebook loads with pyfunc and what that model predicts.
+
+    MLflow's own globals hold the grader's URI from the start, so a URI set later in
+    os.environ (directly, by %env, or by an imported helper module) is never used; it is
+    noted, like every URI passed to set_tracking_uri, set_registry_uri or MlflowClient.
     The server may still be starting when the first cells run: the first request to it
     waits (up to SERVER_DEADLINE seconds) until /health answers, so cells that do not
     need it (imports, training) run meanwhile.
     """
     import functools
+    import os
     import sys
     import time
     import types
     import urllib.request
 
     import mlflow
+    import mlflow.pyfunc
     import requests
     from mlflow.tracking import client as client_module
     from mlflow.tracking._model_registry import utils as registry_utils
@@ -30,11 +44,25 @@ def install(grader_uri, server_deadline=90.0):
 
     state = types.ModuleType(STATE_MODULE)
     state.redirects = []
+    state.loads = []
+    state.loaded = {}  # id(model) -> (model, its record): the models the notebook loaded
+    state.home = os.getcwd()  # the submission's working copy: its helper modules live here
     sys.modules[STATE_MODULE] = state
 
     def note(where, uri):
         if uri is not None and str(uri) != grader_uri:
-            state.redirects.append([where, str(uri)[:200]])
+            entry = [where, str(uri)[:200]]
+            if entry not in state.redirects:
+                state.redirects.append(entry)
+
+    def note_environment():
+        for name in URI_VARIABLES:
+            note(f"{name} in os.environ or %env", os.environ.get(name))
+
+    state.note_environment = note_environment
+
+    tracking_utils.set_tracking_uri(grader_uri)
+    registry_utils.set_registry_uri(grader_uri)
 
     def pinned(original, where):
         @functools.wraps(original)
@@ -55,11 +83,15 @@ def install(grader_uri, server_deadline=90.0):
 
     @functools.wraps(original_init)
     def client_init(self, tracking_uri=None, registry_uri=None, *args, **kwargs):
+        # Every fluent call makes an MlflowClient(): the environment is looked at here too.
+        note_environment()
         note("MlflowClient(tracking_uri=...)", tracking_uri)
         note("MlflowClient(registry_uri=...)", registry_uri)
-        original_init(self, None, None, *args, **kwargs)
+        original_init(self, grader_uri, grader_uri, *args, **kwargs)
 
     client_module.MlflowClient.__init__ = client_init
+
+    _record_pyfunc(mlflow.pyfunc, state)
 
     original_request = requests.Session.request
     ready = []
@@ -84,29 +116,113 @@ def install(grader_uri, server_deadline=90.0):
     requests.Session.request = request
 
 
+def _record_pyfunc(pyfunc, state, limit=10000):
+    """Record the notebook's own pyfunc loads (which URI, which model and run) and the
+    predictions of the models it loaded, wherever in its code (a function, a loop, a
+    helper module) they happen. MLflow's internal loads (validating an input example)
+    are not the notebook's and are left out."""
+    import functools
+    import sys
+
+    depth = [0]
+
+    def from_mlflow(frame):
+        name = frame.f_globals.get("__name__", "") if frame is not None else ""
+        return name == "mlflow" or name.startswith("mlflow.")
+
+    def recording(original):
+        @functools.wraps(original)
+        def load(model_uri, *args, **kwargs):
+            outer = depth[0] == 0 and not from_mlflow(sys._getframe(1))
+            depth[0] += 1
+            try:
+                model = original(model_uri, *args, **kwargs)
+            finally:
+                depth[0] -= 1
+            if outer and len(state.loads) < MAX_LOADS:
+                meta = getattr(model, "metadata", None)
+                record = {
+                    "uri": str(model_uri)[:300],
+                    "model_id": _text(getattr(meta, "model_id", None)),
+                    "run_id": _text(getattr(meta, "run_id", None)),
+                    "predictions": [],
+                }
+                state.loads.append(record)
+                state.loaded[id(model)] = (model, record)
+            return model
+
+        return load
+
+    pyfunc.load_model = recording(pyfunc.load_model)
+    if hasattr(pyfunc, "load_pyfunc"):
+        pyfunc.load_pyfunc = recording(pyfunc.load_pyfunc)
+
+    original_predict = pyfunc.PyFuncModel.predict
+
+    @functools.wraps(original_predict)
+    def predict(self, *args, **kwargs):
+        out = original_predict(self, *args, **kwargs)
+        entry = state.loaded.get(id(self))
+        if entry is not None and entry[0] is self and not from_mlflow(sys._getframe(1)):
+            made = entry[1]["predictions"]
+            if len(made) < MAX_PREDICTS:
+                made.append(_values(out, limit))
+        return out
+
+    pyfunc.PyFuncModel.predict = predict
+
+
+def _text(value):
+    return None if value is None else str(value)[:200]
+
+
+def _plain(value):
+    if hasattr(value, "item"):
+        value = value.item()
+    if isinstance(value, (bool, int, float, str)) or value is None:
+        return value
+    return repr(value)[:100]
+
+
+def _values(obj, limit):
+    """A prediction output (array, Series, one-column DataFrame, list) as a flat list."""
+    if hasattr(obj, "to_numpy") and getattr(obj, "ndim", 1) == 2 and obj.shape[1] == 1:
+        obj = obj.to_numpy()
+    if hasattr(obj, "tolist"):
+        obj = obj.tolist()
+    if isinstance(obj, (list, tuple)):
+        flat = [v[0] if isinstance(v, (list, tuple)) and len(v) == 1 else v for v in obj]
+        return [_plain(v) for v in flat[:limit]]
+    return None
+
+
+def _own_modules(home):
+    """Paths (relative to the working copy) of the modules the submission imported from it."""
+    import os
+    import sys
+
+    if not home:
+        return []
+    root = os.path.realpath(home)
+    found = set()
+    for module in list(sys.modules.values()):
+        path = getattr(module, "__file__", None)
+        if isinstance(path, str) and path.endswith(".py"):
+            relative = os.path.relpath(os.path.realpath(path), root)
+            if not relative.startswith(os.pardir):
+                found.add(relative)
+    return sorted(found)[:100]
+
+
 def capture(out_path, variables, column, limit=10000):
-    """Write what the graded checks need from the user namespace, as plain JSON."""
+    """Write what the graded checks need from the user namespace and from the records
+    install() kept, as plain JSON."""
     import json
     import sys
 
     from IPython import get_ipython
 
     ns = get_ipython().user_ns
-
-    def plain(value):
-        if hasattr(value, "item"):
-            value = value.item()
-        if isinstance(value, (bool, int, float, str)) or value is None:
-            return value
-        return repr(value)[:100]
-
-    def values_of(obj):
-        if hasattr(obj, "tolist"):
-            obj = obj.tolist()
-        if isinstance(obj, (list, tuple)):
-            flat = [v[0] if isinstance(v, (list, tuple)) and len(v) == 1 else v for v in obj]
-            return [plain(v) for v in flat[:limit]]
-        return None
 
     found = {}
     for name in variables:
@@ -118,30 +234,20 @@ def capture(out_path, variables, column, limit=10000):
         columns = getattr(obj, "columns", None)
         if columns is not None:
             entry["columns"] = [str(c) for c in list(columns)[:50]]
-            entry["values"] = values_of(obj[column]) if column in obj.columns else None
+            entry["values"] = _values(obj[column], limit) if column in obj.columns else None
         else:
-            entry["values"] = values_of(obj)
+            entry["values"] = _values(obj, limit)
         found[name] = entry
 
-    pyfunc_models = []
-    pyfunc = sys.modules.get("mlflow.pyfunc")
-    if pyfunc is not None:
-        for obj in list(ns.values()):
-            if isinstance(obj, pyfunc.PyFuncModel):
-                meta = getattr(obj, "metadata", None)
-                pyfunc_models.append(
-                    {
-                        "model_id": getattr(meta, "model_id", None),
-                        "run_id": getattr(meta, "run_id", None),
-                        "artifact_path": getattr(meta, "artifact_path", None),
-                    }
-                )
-
     state = sys.modules.get(STATE_MODULE)
+    note_environment = getattr(state, "note_environment", None)
+    if note_environment is not None:
+        note_environment()
     report = {
         "variables": found,
-        "pyfunc_models": pyfunc_models,
+        "loads": list(getattr(state, "loads", [])),
         "redirects": list(getattr(state, "redirects", [])),
+        "modules": _own_modules(getattr(state, "home", None)),
     }
     with open(out_path, "w", encoding="utf-8") as fh:
         json.dump(report, fh)

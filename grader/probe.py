@@ -14,6 +14,7 @@ import os
 import subprocess
 import sys
 import threading
+from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -28,11 +29,19 @@ CHILD = Path(__file__).with_name("probe_child.py")
 MAX_ANSWER = 8 * 1024**2  # bytes of the probe's stdout read; a model could print forever
 
 
+Param = bool | int | float | str | None
+
+
 @dataclass(frozen=True)
 class ModelPredictions:
+    """What the probe found of one logged model: its predictions on X_test, and what the
+    model really is (the class behind the pyfunc wrapper and its own hyperparameters)."""
+
     model_uri: str
     predictions: tuple[float, ...] | None
     error: str | None = None
+    model_class: str | None = None  # e.g. "sklearn.linear_model._logistic.LogisticRegression"
+    model_params: Mapping[str, Param] | None = None  # its get_params(); None: not an estimator
 
 
 @functools.lru_cache(maxsize=4)
@@ -227,4 +236,17 @@ def _predictions(uri: str, entry: dict[str, Any]) -> ModelPredictions:
     preds = entry.get("predictions")
     if preds is None:
         return ModelPredictions(uri, None, str(entry.get("error", "no predictions"))[:500])
-    return ModelPredictions(uri, tuple(float(v) for v in preds))
+    model = entry.get("model") or {}
+    kind, params = model.get("class"), model.get("params")
+    return ModelPredictions(
+        uri,
+        tuple(float(v) for v in preds),
+        model_class=None if kind is None else str(kind)[:200],
+        model_params=None if params is None else {str(k): _param(v) for k, v in params.items()},
+    )
+
+
+def _param(value: Any) -> Param:
+    if value is None or isinstance(value, (bool, int, float)):
+        return value
+    return str(value)[:200]

@@ -3,7 +3,9 @@
 Run by path inside the sandbox (standard library and the environment's packages only,
 never the grader's modules). Protocol on stdin/stdout, one JSON line each way:
 prints {"ready": true} once MLflow is imported, then reads {"uris": [...], "X": [[...]]}
-and prints {"results": {uri: {"predictions": [...]} | {"error": "..."}}}.
+and prints {"results": {uri: {"predictions": [...], "model": {...}} | {"error": "..."}}},
+where "model" says what the loaded model really is: the class of the object the pyfunc
+wrapper holds (the scikit-learn estimator, or a PythonModel) and its own get_params().
 A logged model is the submission's code: whatever it prints, only the last line counts,
 and it can only ever speak for the submission's own models.
 """
@@ -42,13 +44,48 @@ def main() -> None:
         try:
             model = mlflow.pyfunc.load_model(uri)
             raw = np.asarray(model.predict(X)).reshape(-1)
-            found[uri] = {"predictions": [float(v) for v in raw]}
+            found[uri] = {"predictions": [float(v) for v in raw], "model": _describe(model)}
         except Exception as err:  # reported per model: one broken model grades as broken
             found[uri] = {"error": f"{type(err).__name__}: {err}"[:500]}
     sys.stdout.write("\n" + json.dumps({"results": found}) + "\n")
     sys.stdout.flush()
     # Everything is said: skip tearing down the interpreter (~0.5 s the grading waits for).
     os._exit(0)
+
+
+MAX_PARAMS = 100
+
+
+def _describe(model: object) -> dict[str, object]:
+    """The class of the object behind a pyfunc model, and its hyperparameters as plain JSON."""
+    inner = None
+    for unwrap in ("get_raw_model", "unwrap_python_model"):
+        try:
+            inner = getattr(model, unwrap)()
+            break
+        except Exception:  # not this kind of wrapper: try the next way in
+            continue
+    if inner is None:
+        return {"class": None, "params": None}
+    kind = type(inner)
+    described: dict[str, object] = {"class": f"{kind.__module__}.{kind.__qualname__}"[:200]}
+    try:
+        params = inner.get_params(deep=False)
+        described["params"] = {
+            str(k)[:100]: _plain(v) for k, v in list(dict(params).items())[:MAX_PARAMS]
+        }
+    except Exception:  # not an estimator: it has no hyperparameters to compare
+        described["params"] = None
+    return described
+
+
+def _plain(value: object) -> object:
+    if hasattr(value, "item") and not isinstance(value, str):
+        with contextlib.suppress(Exception):  # an array stays as it is: shown as text
+            value = value.item()  # a numpy scalar
+    if isinstance(value, (bool, int, float, str)) or value is None:
+        return value if not isinstance(value, str) else value[:200]
+    return repr(value)[:200]
 
 
 def _rehearse() -> None:

@@ -170,7 +170,7 @@ def student_readme(rubric: Rubric, hidden: bool) -> str:
 Your work goes in `{notebook}`.
 The grader runs it top to bottom in a fresh kernel against its own throwaway MLflow server,
 then scores what it logged. Keep `mlflow.set_tracking_uri(uri="http://127.0.0.1:8080")` as
-the lab says: the grader redirects it to its own server.
+the lab says (or set `MLFLOW_TRACKING_URI`): the grader redirects it to its own server.
 
 ## Grade your notebook
 

@@ -65,10 +65,13 @@ def registered_elsewhere(
 
 
 def is_version_of(version: ModelVersion, model: LoggedModel) -> bool:
+    """VERSION's source is MODEL, however it was named: models:/<id>, its artifact location,
+    or MLflow 2's runs:/<run id>/<name> that the lab's guides still print."""
     return (
         version.model_id == model.model_id
         or version.source == model.uri
         or model.model_id in version.source
+        or (model.run_id is not None and version.source == f"runs:/{model.run_id}/{model.name}")
     )
 
 

@@ -35,6 +35,7 @@ class LoggedModel:
     inputs_numeric: bool = False
     outputs: int = 0
     has_input_example: bool = False
+    flavors: tuple[str, ...] = ()  # as its MLmodel lists them, e.g. ("python_function", "sklearn")
     problem: str | None = None  # MLmodel unreadable
 
 
@@ -188,6 +189,7 @@ def _describe(m: Any, tracking_uri: str, dest: Path) -> LoggedModel:
         inputs_numeric=numeric,
         outputs=outputs,
         has_input_example=meta.saved_input_example_info is not None,
+        flavors=tuple(sorted(str(f) for f in (meta.flavors or {}))),
     )
 
 

@@ -15,7 +15,7 @@ import pytest
 from grader import slips
 from grader.checks import KNOWN_IDS, Evidence, evaluate
 from grader.errors import RubricError
-from grader.execution import NamespaceCapture, VariableCapture
+from grader.execution import NamespaceCapture, PyfuncLoad, VariableCapture
 from grader.hints import hint_for
 from grader.probe import ModelPredictions
 from grader.report import failure_text, feedback_markdown, score_table
@@ -56,7 +56,17 @@ def _model(run_id: str) -> LoggedModel:
         inputs_numeric=True,
         outputs=1,
         has_input_example=True,
+        flavors=("python_function", "sklearn"),
     )
+
+
+LR = "sklearn.linear_model._logistic.LogisticRegression"
+LR_PARAMS = {"solver": "lbfgs", "max_iter": 1000, "random_state": 8888, "multi_class": "deprecated"}
+
+
+def _probed(uri: str, kind: str = LR, **params: object) -> ModelPredictions:
+    """What the probe says of a model that predicts right: its class and get_params()."""
+    return ModelPredictions(uri, tuple(map(float, Y_TEST)), None, kind, {**LR_PARAMS, **params})  # type: ignore[arg-type]
 
 
 def _run(run_id: str = "r1", status: str = "FINISHED", **changes: object) -> Run:
@@ -88,15 +98,17 @@ def _evidence(
         runs,
         extra.pop("versions", {"tracking-quickstart": registered}),  # type: ignore[arg-type]
     )
-    loaded = tuple({"model_id": m.model_id, "run_id": r.run_id} for r in runs for m in r.models)
-    predictions = VariableCapture(True, "ndarray", values=tuple(map(float, Y_TEST)))
     right = tuple(map(float, Y_TEST))
+    loaded = tuple(
+        PyfuncLoad(m.uri, m.model_id, r.run_id, (right,)) for r in runs for m in r.models
+    )
+    predictions = VariableCapture(True, "ndarray", values=right)
     evidence = Evidence(
         rubric=RUBRIC,
         snapshot=snapshot,
         capture=NamespaceCapture({"predictions": predictions}, loaded, ()),
         capture_problem=None,
-        predictions={m.uri: ModelPredictions(m.uri, right) for r in runs for m in r.models},
+        predictions={m.uri: _probed(m.uri) for r in runs for m in r.models},
         y_test=Y_TEST,
         code=code,
         execution_error=error,
@@ -242,3 +254,110 @@ def test_ui_links_follow_mlflow_3_routes() -> None:
     assert model_version_url("http://h:1", "my model/x", "2") == (
         "http://h:1/#/models/my%20model%2Fx/versions/2"
     )
+
+
+def _failing(ev: Evidence) -> dict[str, str]:
+    results, _, _ = evaluate(ev)
+    return {r.id: r.message for r in results if not r.passed}
+
+
+def test_the_lab_written_out_passes_every_check() -> None:
+    assert _failing(_evidence(_run())) == {}
+
+
+def test_params_must_be_the_logged_models_own_hyperparameters() -> None:
+    run = _run()
+    probed = _probed(run.models[0].uri, max_iter=200, random_state=1)
+    ev = _evidence(run, predictions={probed.model_uri: probed})
+    assert set(_failing(ev)) == {"params"}
+    message = _failing(ev)["params"]
+    assert "trained with max_iter=200, random_state=1, not the logged max_iter=1000" in message
+    assert "LogisticRegression(**params)" in message
+
+
+def test_params_of_another_estimator_or_a_wrapper_say_what_the_model_is() -> None:
+    run = _run()
+    uri = run.models[0].uri
+    ridge = _probed(uri, "sklearn.linear_model._ridge.RidgeClassifier")
+    ev = _evidence(run, predictions={uri: ridge})
+    assert set(_failing(ev)) == {"params"}
+    assert (
+        "is a sklearn.linear_model._ridge.RidgeClassifier, not a LogisticRegression"
+        in (_failing(ev)["params"])
+    )
+    wrapper = replace(run.models[0], flavors=("python_function",))
+    pyfunc_run = _run(models=(wrapper,))
+    facts = ModelPredictions(uri, tuple(map(float, Y_TEST)), None, "__main__.Wrapped", None)
+    message = _failing(_evidence(pyfunc_run, predictions={uri: facts}))["params"]
+    assert "has no sklearn flavor (flavors: python_function; it holds a __main__.Wrapped)" in (
+        message
+    )
+    assert "mlflow.sklearn.log_model(sk_model=lr" in message
+
+
+def test_published_multi_class_auto_matches_the_scikit_learn_default() -> None:
+    run = _run(params={**PARAMS, "multi_class": "auto"})
+    assert "params" not in _failing(_evidence(run))  # the model says "deprecated": the default
+    other = _probed(run.models[0].uri, multi_class="multinomial")
+    ev = _evidence(run, predictions={other.model_uri: other})
+    assert (
+        "trained with multi_class=multinomial, not the logged multi_class=auto"
+        in (_failing(ev)["params"])
+    )
+
+
+def test_params_without_a_logged_model_cannot_be_proven() -> None:
+    run = _run(models=())
+    message = _failing(_evidence(run))["params"]
+    assert "the run logged no model" in message
+
+
+def test_registered_model_without_a_version_does_not_contradict_itself() -> None:
+    ev = _evidence(_run(), versions={"tracking-quickstart": ()})
+    message = _failing(ev)["registered_model"]
+    assert 'registered model "tracking-quickstart" exists but holds no version' in message
+    assert "no registered model" not in message
+    missing = _failing(_evidence(_run(), versions={}))["registered_model"]
+    assert 'no registered model "tracking-quickstart" (registered models: none)' in missing
+
+
+def test_predictions_come_from_the_pyfunc_load_not_from_variable_names() -> None:
+    run = _run()
+    model = run.models[0]
+    right = tuple(map(float, Y_TEST))
+    # Inside main(): no `result` or `predictions` global, only the load and its predict().
+    inside = NamespaceCapture(
+        {}, (PyfuncLoad(model.uri, model.model_id, run.run_id, (right,)),), ()
+    )
+    assert "predictions" not in _failing(_evidence(run, capture=inside))
+    # Row by row: one predict() call per row of X_test.
+    rows = tuple((v,) for v in right)
+    by_row = NamespaceCapture({}, (PyfuncLoad(model.uri, model.model_id, run.run_id, rows),), ())
+    assert "predictions" not in _failing(_evidence(run, capture=by_row))
+    # Loaded, but predicted on other rows (the training split).
+    train = NamespaceCapture(
+        {}, (PyfuncLoad(model.uri, model.model_id, run.run_id, ((0.0,) * 6,)),), ()
+    )
+    message = _failing(_evidence(run, capture=train))["predictions"]
+    assert (
+        "never predicted the test split (4 rows): its predict() was called on 6 row(s)" in message
+    )
+    # Loaded a model of another run.
+    other = NamespaceCapture({}, (PyfuncLoad("models:/m-x", "m-x", "rx", (right,)),), ())
+    message = _failing(_evidence(run, capture=other))["predictions"]
+    assert "loaded models:/m-x with mlflow.pyfunc.load_model, which is not a model of" in message
+    # Nothing loaded and nothing defined.
+    nothing = _failing(_evidence(run, capture=NamespaceCapture({}, (), ())))["predictions"]
+    assert "no model was loaded with mlflow.pyfunc.load_model" in nothing
+    assert "`result` or `predictions`" in nothing
+
+
+def test_a_version_whose_source_is_the_runs_artifact_path_is_the_runs_model() -> None:
+    # MLflow 2's create_model_version(source="runs:/<run>/iris_model"), as guides still print.
+    run = _run()
+    version = ModelVersion("tracking-quickstart", "1", f"runs:/{run.run_id}/iris_model", None, None)
+    ev = _evidence(run, versions={"tracking-quickstart": (version,)})
+    assert "registered_model" not in _failing(ev)
+    other = replace(version, source="runs:/another-run/iris_model")
+    message = _failing(_evidence(run, versions={"tracking-quickstart": (other,)}))
+    assert "holds 1 version(s), none of them model iris_model" in message["registered_model"]

@@ -10,6 +10,7 @@ from xml.etree import ElementTree
 import pytest
 
 from tests.helpers import CHECK_IDS, ROOT, SUBMISSIONS, GradingRun
+from tests.submissions.generate import write_heavy
 
 ALL = frozenset(CHECK_IDS)
 
@@ -198,12 +199,14 @@ CASES = [
     ),
     Case(
         sub("error_in_cell.ipynb"),
-        35,
+        20,
         status="error",
-        failing=frozenset({"metric", "signature", "registered_model", "predictions"}),
+        # No model was logged: nothing shows the logged params are a trained model's.
+        failing=frozenset({"params", "metric", "signature", "registered_model", "predictions"}),
         says={
             "execution": ("cell 6", "NameError", "signatures", "Fix:"),
             "metric": ("cannot be verified",),
+            "params": ("the run logged no model", "the notebook stopped at cell 6 (NameError)"),
         },
     ),
     Case(
@@ -213,6 +216,74 @@ CASES = [
         failing=frozenset({"predictions"}),
         flags=("--grade-timeout", "60"),
         says={"execution": ("60 s limit", "cell 8 (`import time`)")},
+    ),
+    # Equivalent rewrites of the reference (tests/submissions/generate.py EQUIVALENT): 100.
+    Case(
+        sub("rewrite_env_var_uri.ipynb"),
+        100,
+        says={"output": ("MLFLOW_TRACKING_URI in os.environ or %env", "http://127.0.0.1:8080")},
+    ),
+    Case(
+        sub("rewrite_percent_env_uri.ipynb"),
+        100,
+        says={"output": ("MLFLOW_REGISTRY_URI in os.environ or %env", "throwaway server")},
+    ),
+    Case(
+        sub("rewrite_client_positional.ipynb"),
+        100,
+        says={"output": ("MlflowClient(tracking_uri=...)",)},
+    ),
+    Case(sub("rewrite_main_function.py"), 100),
+    Case(sub("rewrite_helper_module"), 100, says={"output": ("MLFLOW_TRACKING_URI",)}),
+    Case(sub("rewrite_nested_child_run.ipynb"), 100),
+    Case(sub("rewrite_register_model_after.ipynb"), 100),
+    Case(sub("rewrite_create_model_version.ipynb"), 100),
+    Case(sub("rewrite_experiment_id.ipynb"), 100),
+    Case(sub("rewrite_experiment_env.ipynb"), 100),
+    Case(sub("rewrite_autolog.ipynb"), 100),
+    Case(sub("rewrite_class_and_loop.ipynb"), 100),
+    Case(sub("rewrite_crlf.py"), 100),
+    Case(sub("rewrite_nbformat_42.ipynb"), 100),
+    # Not the lab (NOT_THE_LAB): each loses exactly what the README's check table says.
+    Case(
+        sub("not_lab_params_differ.ipynb"),
+        85,
+        failing=frozenset({"params"}),
+        says={
+            "params": (
+                "was trained with max_iter=200, random_state=1, not the logged max_iter=1000,"
+                " random_state=8888",
+                "LogisticRegression(**params)",
+            )
+        },
+    ),
+    Case(
+        sub("not_lab_other_estimator.ipynb"),
+        85,
+        failing=frozenset({"params"}),
+        says={"params": ("RidgeClassifier, not a LogisticRegression",)},
+    ),
+    Case(
+        sub("not_lab_pyfunc_wrapper.ipynb"),
+        85,
+        failing=frozenset({"params"}),
+        says={
+            "params": (
+                "has no sklearn flavor (flavors: python_function; it holds a __main__.Wrapped)",
+            )
+        },
+    ),
+    Case(
+        sub("not_lab_constant_model.ipynb"),
+        85,
+        failing=frozenset({"params"}),
+        says={"params": ("it holds a __main__.AlwaysSetosa)",)},
+    ),
+    Case(
+        sub("not_lab_predict_train.ipynb"),
+        85,
+        failing=frozenset({"predictions"}),
+        says={"predictions": ("holds 120 values that differ from what the model predicts",)},
     ),
     Case(
         sub("invalid_not_json.ipynb"),
@@ -340,3 +411,28 @@ def test_every_grading_gets_a_fresh_server(graded_run: Grade, case: Case) -> Non
     assert run.result is not None
     # On a fresh server the lab's experiment is the first after Default: nothing was reused.
     assert run.result["tracking"]["experiment_id"] == "1"
+
+
+HEAVY = ("heavy_image_outputs", "heavy_1500_cells", "heavy_20000_metric_values")
+# Seconds of execution that no heavy-but-correct submission needs on the 2-core CI machine:
+# a guard against work that grows out of proportion (per cell, per output byte, per logged
+# value), not a speed target (those are measured by `python -m grader.bench`).
+SANE_SECONDS = 150
+
+
+@pytest.fixture(scope="session")
+def heavy(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
+    return write_heavy(tmp_path_factory.mktemp("heavy"))
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("name", [pytest.param(n, marks=pytest.mark.xdist_group(n)) for n in HEAVY])
+def test_heavy_but_correct_submissions_get_full_marks(
+    graded_run: Grade, heavy: dict[str, Path], name: str
+) -> None:
+    run = graded_run(heavy[name])
+    assert run.result is not None, run.stderr[-2000:]
+    assert run.result["execution"]["status"] == "ok", run.result["execution"]
+    assert run.result["score"] == 100, [c["message"] for c in run.result["checks"]]
+    assert run.result["execution"]["seconds"] < SANE_SECONDS
+    assert run.leftovers == []

@@ -185,8 +185,8 @@ subprocess.Popen([sys.executable, "-c", daemon], start_new_session=True,
 OVERRIDES = """import builtins, json
 fake_capture = ('{"variables": {"result": {"present": true, "type": "DataFrame", '
                 '"columns": ["predicted_class"], "values": [0, 1, 2]}}, '
-                '"pyfunc_models": [{"model_id": "m-1", "run_id": "r", "artifact_path": "x"}], '
-                '"redirects": []}')
+                '"loads": [{"uri": "models:/m-1", "model_id": "m-1", "run_id": "r", '
+                '"predictions": [[0, 1, 2]]}], "redirects": []}')
 json.dump = lambda obj, fh, **kw: fh.write(fake_capture)
 
 

@@ -6,6 +6,7 @@ one deliberate change, named after the outcome it must get (see tests/test_gradi
 
 from __future__ import annotations
 
+import json
 from collections.abc import Callable
 from pathlib import Path
 
@@ -143,12 +144,15 @@ def notebook(cells: list[tuple[str, str]]) -> nbformat.NotebookNode:
 
 
 def variant(edit: Callable[[str], str] = lambda s: s, extra: list[tuple[str, str]] | None = None,
-            before_predict: list[tuple[str, str]] | None = None) -> list[tuple[str, str]]:  # fmt: skip
+            before_predict: list[tuple[str, str]] | None = None,
+            after_train: list[tuple[str, str]] | None = None) -> list[tuple[str, str]]:  # fmt: skip
     cells: list[tuple[str, str]] = []
     for kind, source in STEPS:
         if source == PREDICT and before_predict:
             cells += before_predict
         cells.append((kind, edit(source) if kind == "code" else source))
+        if source == TRAIN and after_train:
+            cells += after_train
     return cells + (extra or [])
 
 
@@ -282,6 +286,407 @@ LABELLED: dict[str, list[tuple[str, str]]] = {
 }
 
 
+# Equivalent rewrites (issue 13): the lab done in another valid way. Each must get exactly 100.
+SET_URI = 'mlflow.set_tracking_uri(uri="http://127.0.0.1:8080")'
+START_RUN = "with mlflow.start_run():"
+LOG_PARAMS = "    # Log the hyperparameters\n    mlflow.log_params(params)\n"
+
+
+def swap(*pairs: tuple[str, str]) -> Callable[[str], str]:
+    def edit(source: str) -> str:
+        for old, new in pairs:
+            source = source.replace(old, new)
+        return source
+
+    return edit
+
+
+MAIN_SCRIPT = '''"""The Tracking lab as a script: every step in a function, run under __main__."""
+import mlflow
+from mlflow.models import infer_signature
+
+import pandas as pd
+from sklearn import datasets
+from sklearn.linear_model import LogisticRegression
+from sklearn.metrics import accuracy_score
+from sklearn.model_selection import train_test_split
+
+PARAMS = {"solver": "lbfgs", "max_iter": 1000, "random_state": 8888}
+
+
+def train():
+    X, y = datasets.load_iris(return_X_y=True)
+    X_train, X_test, y_train, y_test = train_test_split(X, y, test_size=0.2, random_state=42)
+    lr = LogisticRegression(**PARAMS)
+    lr.fit(X_train, y_train)
+    accuracy = accuracy_score(y_test, lr.predict(X_test))
+    return lr, accuracy, (X_train, X_test, y_train, y_test)
+
+
+def log(lr, accuracy, X_train):
+    mlflow.set_tracking_uri("http://127.0.0.1:8080")
+    mlflow.set_experiment("MLflow Quickstart")
+    with mlflow.start_run():
+        mlflow.log_params(PARAMS)
+        mlflow.log_metric("accuracy", accuracy)
+        mlflow.set_tag("Training Info", "Basic LR model for iris data")
+        signature = infer_signature(X_train, lr.predict(X_train))
+        return mlflow.sklearn.log_model(
+            sk_model=lr,
+            name="iris_model",
+            signature=signature,
+            input_example=X_train,
+            registered_model_name="tracking-quickstart",
+        )
+
+
+def main():
+    lr, accuracy, (X_train, X_test, y_train, y_test) = train()
+    model_info = log(lr, accuracy, X_train)
+    loaded = mlflow.pyfunc.load_model(model_info.model_uri)
+    predictions = loaded.predict(X_test)
+    result = pd.DataFrame({"actual_class": y_test, "predicted_class": predictions})
+    print(result.head())
+
+
+if __name__ == "__main__":
+    main()
+'''
+
+HELPERS = '''"""Helpers of the lab notebook: data from iris.csv beside it, training, the server."""
+import csv
+import os
+from pathlib import Path
+
+from sklearn.linear_model import LogisticRegression
+from sklearn.metrics import accuracy_score
+from sklearn.model_selection import train_test_split
+
+# The course's setup module points MLflow at the class server through the environment.
+os.environ["MLFLOW_TRACKING_URI"] = "http://127.0.0.1:8080"
+
+PARAMS = {"solver": "lbfgs", "max_iter": 1000, "random_state": 8888}
+
+
+def load_data(path=Path(__file__).with_name("iris.csv")):
+    with open(path, newline="") as fh:
+        rows = list(csv.reader(fh))[1:]
+    X = [[float(v) for v in row[:4]] for row in rows]
+    y = [int(row[4]) for row in rows]
+    return train_test_split(X, y, test_size=0.2, random_state=42)
+
+
+def train(X_train, y_train, X_test, y_test):
+    model = LogisticRegression(**PARAMS).fit(X_train, y_train)
+    return model, accuracy_score(y_test, model.predict(X_test))
+
+
+def predict_with(model_uri, X):
+    import mlflow
+
+    return mlflow.pyfunc.load_model(model_uri).predict(X)
+'''
+
+HELPER_NOTEBOOK = [
+    ("md", INTRO),
+    (
+        "code",
+        "import numpy as np\nimport mlflow\nfrom mlflow.models import infer_signature\n\nimport lab_helpers",
+    ),
+    (
+        "code",
+        "X_train, X_test, y_train, y_test = lab_helpers.load_data()\nX_train, X_test = np.array(X_train), np.array(X_test)\nlr, accuracy = lab_helpers.train(X_train, y_train, X_test, y_test)",
+    ),
+    (
+        "code",
+        'mlflow.set_experiment("MLflow Quickstart")\n'
+        + LOG.split('mlflow.set_experiment("MLflow Quickstart")\n', 1)[1].replace(
+            LOG_PARAMS, "    mlflow.log_params(lab_helpers.PARAMS)\n"
+        ),
+    ),
+    (
+        "code",
+        'result = {"predicted_class": lab_helpers.predict_with(model_info.model_uri, X_test)}',
+    ),
+]
+
+CLASS_AND_LOOP = '''class QuickstartLab:
+    """The lab's steps as methods, run in a loop; the predictions stay inside the object."""
+
+    def __init__(self):
+        X, y = datasets.load_iris(return_X_y=True)
+        self.X_train, self.X_test, self.y_train, self.y_test = train_test_split(
+            X, y, test_size=0.2, random_state=42
+        )
+        self.params = {"solver": "lbfgs", "max_iter": 1000, "random_state": 8888}
+
+    def train(self):
+        self.lr = LogisticRegression(**self.params).fit(self.X_train, self.y_train)
+        self.accuracy = accuracy_score(self.y_test, self.lr.predict(self.X_test))
+
+    def log(self):
+        mlflow.set_experiment("MLflow Quickstart")
+        with mlflow.start_run():
+            mlflow.log_params(self.params)
+            mlflow.log_metric("accuracy", self.accuracy)
+            mlflow.set_tag("Training Info", "Basic LR model for iris data")
+            self.model_info = mlflow.sklearn.log_model(
+                sk_model=self.lr,
+                name="iris_model",
+                signature=infer_signature(self.X_train, self.lr.predict(self.X_train)),
+                input_example=self.X_train,
+                registered_model_name="tracking-quickstart",
+            )
+
+    def predict(self):
+        model = mlflow.pyfunc.load_model(self.model_info.model_uri)
+        self.predicted = [int(v) for v in model.predict(self.X_test)]
+
+
+lab = QuickstartLab()
+for step in (lab.train, lab.log, lab.predict):
+    step()'''
+
+REGISTER_AFTER = '    )\n\nmlflow.register_model(model_info.model_uri, "tracking-quickstart")'
+CREATE_VERSION = """    )
+
+client = mlflow.MlflowClient()
+client.create_registered_model("tracking-quickstart")
+client.create_model_version(
+    name="tracking-quickstart",
+    source=model_info.model_uri,
+    run_id=model_info.run_id,
+    model_id=model_info.model_id,
+)"""
+NOT_REGISTERED = ('        registered_model_name="tracking-quickstart",\n', "")
+
+EQUIVALENT: dict[str, list[tuple[str, str]]] = {
+    "rewrite_env_var_uri": variant(
+        swap(
+            (
+                SET_URI,
+                'import os\nos.environ["MLFLOW_TRACKING_URI"] = "http://127.0.0.1:8080"\nos.environ["MLFLOW_REGISTRY_URI"] = "http://127.0.0.1:8080"',
+            )
+        )
+    ),
+    "rewrite_percent_env_uri": variant(
+        swap(
+            (
+                SET_URI,
+                "%env MLFLOW_TRACKING_URI=http://127.0.0.1:8080\n%set_env MLFLOW_REGISTRY_URI http://127.0.0.1:8080",
+            )
+        )
+    ),
+    "rewrite_client_positional": variant(
+        swap(
+            (
+                SET_URI,
+                'from mlflow import MlflowClient\nclient = MlflowClient("http://127.0.0.1:8080")\nprint(mlflow.get_tracking_uri())',
+            ),
+            (START_RUN, "with mlflow.start_run() as run:"),
+            (
+                '    mlflow.set_tag("Training Info", "Basic LR model for iris data")',
+                '    client.set_tag(run.info.run_id, "Training Info", "Basic LR model for iris data")',
+            ),
+        )
+    ),
+    "rewrite_nested_child_run": variant(
+        swap(
+            (
+                START_RUN + "\n",
+                'with mlflow.start_run(run_name="parent"), mlflow.start_run(run_name="child", nested=True):\n',
+            )
+        )
+    ),
+    "rewrite_register_model_after": variant(swap(NOT_REGISTERED, ("    )", REGISTER_AFTER))),
+    "rewrite_create_model_version": variant(swap(NOT_REGISTERED, ("    )", CREATE_VERSION))),
+    "rewrite_experiment_id": variant(
+        swap(
+            (
+                'mlflow.set_experiment("MLflow Quickstart")',
+                'experiment_id = mlflow.create_experiment("MLflow Quickstart")\nmlflow.set_experiment(experiment_id=experiment_id)',
+            )
+        )
+    ),
+    "rewrite_experiment_env": variant(
+        swap(
+            (
+                'mlflow.set_experiment("MLflow Quickstart")',
+                'import os\nmlflow.create_experiment("MLflow Quickstart")\nos.environ["MLFLOW_EXPERIMENT_NAME"] = "MLflow Quickstart"',
+            )
+        )
+    ),
+    "rewrite_autolog": variant(
+        swap(("# Load the Iris dataset", "mlflow.sklearn.autolog()\n\n# Load the Iris dataset"))
+    ),
+    "rewrite_class_and_loop": [
+        ("md", INTRO),
+        ("code", IMPORTS),
+        ("code", SET_URI),
+        ("code", CLASS_AND_LOOP),
+    ],
+}
+
+# Not the lab: runs that imitate the right values. Each loses exactly the checks that
+# tests/test_grading.py names (the README's check table says why).
+CONSTANT_MODEL = '''import numpy as np
+
+
+class AlwaysSetosa(mlflow.pyfunc.PythonModel):
+    """Predicts class 0 for every row, whatever it is given."""
+
+    def predict(self, context, model_input, params=None):
+        return np.zeros(len(model_input), dtype=int)
+
+
+model = AlwaysSetosa()
+accuracy = accuracy_score(y_test, model.predict(None, X_test))'''
+
+WRAPPER_MODEL = '''class Wrapped(mlflow.pyfunc.PythonModel):
+    """The trained model inside a PythonModel: predictions right, no scikit-learn flavor."""
+
+    def __init__(self, model):
+        self.model = model
+
+    def predict(self, context, model_input, params=None):
+        return self.model.predict(model_input)
+
+
+model = Wrapped(lr)'''
+
+AS_PYFUNC = (
+    "model_info = mlflow.sklearn.log_model(\n        sk_model=lr,",
+    "model_info = mlflow.pyfunc.log_model(\n        python_model=model,",
+)
+
+NOT_THE_LAB: dict[str, list[tuple[str, str]]] = {
+    "not_lab_params_differ": variant(
+        swap(
+            (
+                "lr = LogisticRegression(**params)",
+                "lr = LogisticRegression(max_iter=200, random_state=1)",
+            )
+        )
+    ),
+    "not_lab_other_estimator": variant(
+        swap(
+            (
+                "from sklearn.linear_model import LogisticRegression",
+                "from sklearn.linear_model import LogisticRegression, RidgeClassifier",
+            ),
+            (
+                "lr = LogisticRegression(**params)",
+                "lr = RidgeClassifier(max_iter=1000, random_state=8888)",
+            ),
+        )
+    ),
+    "not_lab_pyfunc_wrapper": variant(
+        swap(AS_PYFUNC), before_predict=None, after_train=[("code", WRAPPER_MODEL)]
+    ),
+    "not_lab_constant_model": variant(
+        swap(
+            ("# Calculate metrics\naccuracy = accuracy_score(y_test, y_pred)", CONSTANT_MODEL),
+            AS_PYFUNC,
+            (
+                "infer_signature(X_train, lr.predict(X_train))",
+                "infer_signature(X_train, model.predict(None, X_train))",
+            ),
+        )
+    ),
+    "not_lab_predict_train": variant(
+        swap(
+            (
+                "predictions = loaded_model.predict(X_test)",
+                "predictions = loaded_model.predict(X_train)",
+            ),
+            (
+                "result = pd.DataFrame(X_test, columns=iris_feature_names)",
+                "result = pd.DataFrame(X_train, columns=iris_feature_names)",
+            ),
+            ('result["actual_class"] = y_test', 'result["actual_class"] = y_train'),
+        )
+    ),
+}
+
+
+def iris_csv() -> str:
+    from sklearn import datasets
+
+    X, y = datasets.load_iris(return_X_y=True)
+    rows = ["sepal_length,sepal_width,petal_length,petal_width,target"]
+    rows += [
+        ",".join([*(repr(float(v)) for v in x), str(int(t))]) for x, t in zip(X, y, strict=True)
+    ]
+    return "\n".join(rows) + "\n"
+
+
+def nbformat_42(cells: list[tuple[str, str]]) -> str:
+    """CELLS as an older Jupyter saved them: nbformat 4.2, no cell ids."""
+    raw = json.loads(nbformat.writes(notebook(cells)))
+    raw["nbformat_minor"] = 2
+    for cell in raw["cells"]:
+        cell.pop("id", None)
+    return json.dumps(raw, indent=1) + "\n"
+
+
+def write_rewrites() -> None:
+    for name, cells in {**EQUIVALENT, **NOT_THE_LAB}.items():
+        nbformat.write(notebook(cells), HERE / f"{name}.ipynb")
+    (HERE / "rewrite_main_function.py").write_text(MAIN_SCRIPT, encoding="utf-8")
+    (HERE / "rewrite_crlf.py").write_bytes(script(STEPS).replace("\n", "\r\n").encode())
+    (HERE / "rewrite_nbformat_42.ipynb").write_text(nbformat_42(STEPS), encoding="utf-8")
+    folder = HERE / "rewrite_helper_module"
+    folder.mkdir(exist_ok=True)
+    nbformat.write(notebook(HELPER_NOTEBOOK), folder / "lab.ipynb")
+    (folder / "lab_helpers.py").write_text(HELPERS, encoding="utf-8")
+    (folder / "iris.csv").write_text(iris_csv(), encoding="utf-8")
+
+
+# Correct but heavy (issue 13): generated at test time (tests/test_grading.py), not
+# committed: one of them is 30 MB.
+HISTORY = """from mlflow.entities import Metric
+import time
+
+# A training curve: 20,000 values, sent as the tracking API takes them (1,000 per batch).
+client = mlflow.MlflowClient()
+now = int(time.time() * 1000)
+history = [Metric("train_loss", 1.0 / (step + 1), now + step, step) for step in range(20000)]
+for start in range(0, len(history), 1000):
+    client.log_batch(model_info.run_id, metrics=history[start : start + 1000])"""
+
+
+def with_image_outputs(cells: list[tuple[str, str]], megabytes: int) -> nbformat.NotebookNode:
+    """CELLS saved with MEGABYTES of PNG outputs (as a plotting student's notebook is)."""
+    import base64
+    import random
+
+    nb = notebook(cells)
+    code = [c for c in nb.cells if c.cell_type == "code"]
+    noise = random.Random(13)
+    for index in range(megabytes):
+        png = base64.b64encode(noise.randbytes(3 * 1024 * 1024 // 4)).decode()
+        output = nbformat.v4.new_output(
+            "display_data", data={"image/png": png, "text/plain": "<Figure>"}
+        )
+        code[index % len(code)].outputs.append(output)
+    return nb
+
+
+def write_heavy(dest: Path) -> dict[str, Path]:
+    """The heavy submissions, written into DEST: {name: path}."""
+    many = [("code", f"cell_{i} = {i}") for i in range(1500 - len(STEPS))]
+    written = {
+        "heavy_image_outputs": with_image_outputs(STEPS, 30),
+        "heavy_1500_cells": notebook(STEPS[:3] + many + STEPS[3:]),
+        "heavy_20000_metric_values": notebook(variant(before_predict=[("code", HISTORY)])),
+    }
+    paths = {}
+    for name, nb in written.items():
+        paths[name] = dest / f"{name}.ipynb"
+        nbformat.write(nb, paths[name])
+    return paths
+
+
 def script(cells: list[tuple[str, str]]) -> str:
     parts = []
     for kind, source in cells:
@@ -302,6 +707,7 @@ def main() -> None:
             nb.metadata["kernelspec"] = {"name": "conda-env-mlops-py", "display_name": "mlops"}
         nbformat.write(nb, HERE / f"{name}.ipynb")
     (HERE / "full_marks_script.py").write_text(script(STEPS), encoding="utf-8")
+    write_rewrites()
     (HERE / "invalid_not_json.ipynb").write_text('{"cells": [ this is not JSON\n', encoding="utf-8")
     # The workflow student_template/ carries: `labgrade release` writes it for its rubric.
     workflow = ROOT / "student_template" / ".github" / "workflows" / "classroom.yml"
