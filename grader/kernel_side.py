@@ -12,9 +12,11 @@ STATE_MODULE = "_labgrade_state"
 # Environment variables through which MLflow picks its servers: set by the kernel's
 # environment, os.environ, %env / %set_env or a helper module, and read by MLflow lazily.
 URI_VARIABLES = ("MLFLOW_TRACKING_URI", "MLFLOW_REGISTRY_URI")
-# What one grading keeps of the notebook's pyfunc loads and predictions (plain JSON).
+# What one grading keeps of the notebook's pyfunc loads and predictions (plain JSON): enough
+# predict() calls for a test split predicted row by row, and a bounded number of values.
 MAX_LOADS = 20
-MAX_PREDICTS = 10
+MAX_PREDICTS = 1000
+MAX_PREDICTED_VALUES = 100000
 
 
 def install(grader_uri, server_deadline=90.0):
@@ -165,7 +167,8 @@ def _record_pyfunc(pyfunc, state, limit=10000):
         entry = state.loaded.get(id(self))
         if entry is not None and entry[0] is self and not from_mlflow(sys._getframe(1)):
             made = entry[1]["predictions"]
-            if len(made) < MAX_PREDICTS:
+            kept = sum(len(values) for values in made if values)
+            if len(made) < MAX_PREDICTS and kept < MAX_PREDICTED_VALUES:
                 made.append(_values(out, limit))
         return out
 
@@ -203,11 +206,16 @@ def _own_modules(home):
 
     if not home:
         return []
-    root = os.path.realpath(home)
+    root = os.path.join(os.path.realpath(home), "")
     found = set()
     for module in list(sys.modules.values()):
         path = getattr(module, "__file__", None)
-        if isinstance(path, str) and path.endswith(".py"):
+        # A prefix test first: thousands of modules are loaded, a handful are the student's.
+        if (
+            isinstance(path, str)
+            and path.endswith(".py")
+            and os.path.abspath(path).startswith(root)
+        ):
             relative = os.path.relpath(os.path.realpath(path), root)
             if not relative.startswith(os.pardir):
                 found.add(relative)

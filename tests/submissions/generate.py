@@ -525,6 +525,14 @@ EQUIVALENT: dict[str, list[tuple[str, str]]] = {
         ("code", SET_URI),
         ("code", CLASS_AND_LOOP),
     ],
+    "rewrite_predict_row_by_row": variant(
+        swap(
+            (
+                "predictions = loaded_model.predict(X_test)",
+                "predictions = [loaded_model.predict(row.reshape(1, -1))[0] for row in X_test]",
+            )
+        )
+    ),
 }
 
 # Not the lab: runs that imitate the right values. Each loses exactly the checks that
