@@ -474,11 +474,8 @@ def check_predictions(spec: CheckSpec, ev: Evidence, cand: Candidate | None) -> 
             if used and used not in {"loaded_model", "model"}
             else "predict on X_test (the test split of Step 3) with the loaded pyfunc model",
         )
-    held = f"; {where} holds those predictions" if values is not None else ""
-    return Verdict(
-        True,
-        f"the model loaded with mlflow.pyfunc.load_model({made.uri}) predicted X_test{held}",
-    )
+    held = f"; {where} holds them" if values is not None else ""
+    return Verdict(True, f"predicted X_test with the pyfunc model loaded from {made.uri}{held}")
 
 
 def _sklearn_predictions_hint(ev: Evidence, variables: list[str]) -> str:
