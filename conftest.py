@@ -1,3 +1,3 @@
 """Wiring only: the grader's pytest plugin (options, fixture, score output)."""
 
-pytest_plugins = ["grader.plugin"]
+pytest_plugins = ["grader.frontends.plugin"]

@@ -1,7 +1,7 @@
 """Autograder for the MLflow Tracking lab.
 
-The one grading path is :func:`grader.grading.grade`: it takes a submission and
-:class:`grader.grading.Settings` and returns a :class:`grader.results.GradeResult`.
+The one grading path is :func:`grader.engine.grading.grade`: it takes a submission and
+:class:`grader.engine.grading.Settings` and returns a :class:`grader.engine.results.GradeResult`.
 The pytest plugin (`pytest grader`) and any batch tool call it and render the result.
 Nothing is imported here so that loading the pytest plugin stays cheap.
 """

@@ -1,8 +1,9 @@
 """Benchmark: how much the grader adds on top of the student's own run.
 
-    python -m grader.bench [--repeat 3] [--batch 8] [--jobs 2]
+    python -m grader.bench [--lab ID] [--repeat 3] [--batch 8] [--jobs 2]
 
-Prints, for this machine: bare (the reference notebook run by nbclient's jupyter-execute
+Prints, for this machine and the lab's reference (--lab, default the tracking lab): bare (the
+reference notebook run by nbclient's jupyter-execute
 against an already-running MLflow server: the floor), single (`pytest grader` on the
 reference, process start to exit) and their ratio, the grading phases, the peak memory of
 grader + server + kernel + probe together, and a batch of copies graded with `labgrade
@@ -21,6 +22,7 @@ import argparse
 import json
 import os
 import platform
+import re
 import shutil
 import statistics
 import subprocess
@@ -32,8 +34,16 @@ from pathlib import Path
 
 import psutil
 
+from grader import labs
+from grader.engine.lab import Lab
+
 ROOT = Path(__file__).resolve().parent.parent
-REFERENCE = ROOT / "reference" / "lab1_tracking_quickstart.ipynb"
+# The server the published notebook names, replaced by the bench's own for the bare run.
+_TRACKING_URI = re.compile(r"http://(127\.0\.0\.1|localhost):\d+")
+
+
+def _reference(lab: Lab) -> Path:
+    return lab.reference / lab.notebook
 
 
 def _timed(
@@ -88,29 +98,35 @@ def _watch_memory(pid: int, done: Callable[[], bool]) -> tuple[int, int]:
     return peak_rss, peak_pss
 
 
-def bare(tmp: Path) -> float:
-    """The student's own run: jupyter-execute the reference against a running server."""
-    from grader.server import throwaway_server
+def bare(tmp: Path, lab: Lab) -> float:
+    """The student's own run: jupyter-execute the reference against a running server (with
+    the lab's compatibility settings, as the grader runs it; a cell the lab expects to raise
+    does not stop it)."""
+    from grader.engine.server import throwaway_server
 
     with throwaway_server(tmp / "bare-server") as server:
         server.wait_ready()
-        text = REFERENCE.read_text(encoding="utf-8").replace("http://127.0.0.1:8080", server.url)
+        text = _TRACKING_URI.sub(server.url, _reference(lab).read_text(encoding="utf-8"))
         nb = tmp / "bare.ipynb"
         nb.write_text(text, encoding="utf-8")
         execute = Path(sys.executable).with_name("jupyter-execute")
         env = {k: v for k, v in os.environ.items() if not k.startswith("MLFLOW_")}
-        seconds, _ = _timed([str(execute), str(nb)], tmp, env)
+        env.update({c.variable: c.value for c in lab.compatibility})
+        allow = ["--allow-errors"] if lab.expected_errors else []
+        seconds, _ = _timed([str(execute), *allow, str(nb)], tmp, env)
     return seconds
 
 
-def single(tmp: Path, watch: bool = False) -> tuple[float, tuple[int, int]]:
+def single(tmp: Path, lab: Lab, watch: bool = False) -> tuple[float, tuple[int, int]]:
     cmd = [
         sys.executable,
         "-m",
         "pytest",
         "grader",
+        "--lab",
+        lab.id,
         "--submission",
-        str(REFERENCE),
+        str(_reference(lab)),
         "--grade-json",
         str(tmp / "single.json"),
         "-p",
@@ -118,38 +134,43 @@ def single(tmp: Path, watch: bool = False) -> tuple[float, tuple[int, int]]:
         "-q",
     ]
     seconds, peak = _timed(cmd, ROOT, watch=watch)
-    score = json.loads((tmp / "single.json").read_text())["score"]
-    if score != 100:
-        raise SystemExit(f"bench: the reference scored {score}, not 100")
+    result = json.loads((tmp / "single.json").read_text())
+    if result["score"] != result["max_score"]:
+        raise SystemExit(f"bench: the reference scored {result['score']}/{result['max_score']}")
     return seconds, peak
 
 
-def phases(tmp: Path) -> dict[str, float]:
+def phases(tmp: Path, lab: Lab) -> dict[str, float]:
     """The grading path in-process, with the time each phase took."""
-    from grader.checks import KNOWN_IDS
-    from grader.grading import Settings, grade
-    from grader.rubric import load_rubric
+    from grader.engine.grading import Settings, grade
 
-    result = grade(REFERENCE, Settings(load_rubric(known_ids=KNOWN_IDS)))
+    result = grade(_reference(lab), Settings(lab, lab.rubric()))
     if result.score != result.max_score:
         raise SystemExit(f"bench: the reference scored {result.score} in-process")
     return dict(getattr(result, "timings", {}))  # older versions: no phases
 
 
 def batch(
-    tmp: Path, book: Path, copies: int, jobs: int, cold: bool = False, watch: bool = False
+    tmp: Path,
+    lab: Lab,
+    book: Path,
+    copies: int,
+    jobs: int,
+    cold: bool = False,
+    watch: bool = False,
 ) -> tuple[float, tuple[int, int]]:
     folder = tmp / "class"
     if not folder.exists():
         folder.mkdir()
         for i in range(copies):
-            shutil.copy(REFERENCE, folder / f"student{i:02d}.ipynb")
-    cmd = [sys.executable, "-m", "grader.cli", "batch", str(folder), "--out", str(book)]
-    cmd += ["--jobs", str(jobs), *(["--cold"] if cold else [])]
+            shutil.copy(_reference(lab), folder / f"student{i:02d}.ipynb")
+    cmd = [sys.executable, "-m", "grader.frontends.cli", "batch", str(folder), "--out", str(book)]
+    cmd += ["--lab", lab.id, "--jobs", str(jobs), *(["--cold"] if cold else [])]
     seconds, peak = _timed(cmd, ROOT, watch=watch)
     rows = (book / "grades.csv").read_text().splitlines()[2:]
-    if len(rows) != copies or not all(",100,100,ok," in row for row in rows):
-        raise SystemExit("bench: the batch did not grade every copy at 100")
+    full = f",{lab.rubric().max_score:g},{lab.rubric().max_score:g},ok,"
+    if len(rows) != copies or not all(full in row for row in rows):
+        raise SystemExit("bench: the batch did not grade every copy at full marks")
     return seconds, peak
 
 
@@ -165,6 +186,9 @@ def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(
         prog="python -m grader.bench", description=__doc__.split("\n\n")[0]
     )
+    parser.add_argument(
+        "--lab", default=labs.DEFAULT, help=f"the lab whose reference is graded ({labs.DEFAULT})"
+    )
     parser.add_argument("--repeat", type=int, default=3, help="runs of bare and single (median)")
     parser.add_argument("--batch", type=int, default=8, help="copies of the reference in the batch")
     parser.add_argument("--jobs", type=int, default=2, help="batch --jobs")
@@ -174,6 +198,8 @@ def main(argv: list[str] | None = None) -> None:
     args = parser.parse_args(argv)
     from importlib.metadata import version
 
+    lab = labs.load(args.lab)
+    print(f"lab: {lab.id} ({_reference(lab).relative_to(ROOT)})")
     print(f"machine: {machine()}")
     print(f"versions: mlflow {version('mlflow')}, scikit-learn {version('scikit-learn')}")
     if os.environ.get("PYTHONDONTWRITEBYTECODE"):
@@ -184,32 +210,32 @@ def main(argv: list[str] | None = None) -> None:
         for i in range(args.repeat):
             run = tmp / f"run{i}"
             run.mkdir()
-            bares.append(bare(run))
-            singles.append(single(run)[0])
+            bares.append(bare(run, lab))
+            singles.append(single(run, lab)[0])
         b, s = statistics.median(bares), statistics.median(singles)
         print(f"bare:   {b:6.1f} s  (median of {args.repeat}: {_list(bares)})")
         print(f"single: {s:6.1f} s  (median of {args.repeat}: {_list(singles)})")
         print(f"single/bare: {s / b:.2f}")
-        _, (rss, pss) = single(_fresh(tmp / "memory"), watch=True)
+        _, (rss, pss) = single(_fresh(tmp / "memory"), lab, watch=True)
         print(
             f"peak memory of grader + server + kernel + probe: {pss / 2**30:.2f} GiB"
             f" (sum of PSS; sum of RSS, counting shared pages once per process:"
             f" {rss / 2**30:.2f} GiB; one more single run, sampled every 0.1 s, not timed)"
         )
-        timing = phases(tmp)
+        timing = phases(tmp, lab)
         print("phases (in-process): " + ", ".join(f"{k} {v:.1f} s" for k, v in timing.items()))
         if args.batch:
-            batches(tmp, args, b)
+            batches(tmp, lab, args, b)
 
 
-def batches(tmp: Path, args: argparse.Namespace, bare_median: float) -> None:
+def batches(tmp: Path, lab: Lab, args: argparse.Namespace, bare_median: float) -> None:
     """Warm batches, then one --cold, each between two `bare` runs (its ideal's minutes)."""
     runs = [False] * args.batch_repeat + [True]
-    bares = [bare(_fresh(tmp / "batch-bare0"))]
+    bares = [bare(_fresh(tmp / "batch-bare0"), lab)]
     ratios = []
     for i, cold in enumerate(runs):
-        seconds, _ = batch(tmp, tmp / f"book{i}", args.batch, args.jobs, cold)
-        bares.append(bare(_fresh(tmp / f"batch-bare{i + 1}")))
+        seconds, _ = batch(tmp, lab, tmp / f"book{i}", args.batch, args.jobs, cold)
+        bares.append(bare(_fresh(tmp / f"batch-bare{i + 1}"), lab))
         around = statistics.mean(bares[-2:])
         ideal = args.batch * around / args.jobs
         if not cold:
@@ -222,7 +248,7 @@ def batches(tmp: Path, args: argparse.Namespace, bare_median: float) -> None:
             f" {seconds / (args.batch * bare_median / args.jobs):.2f}x with bare's median above)"
         )
     print(f"batch, warm: {statistics.median(ratios):.2f}x the ideal (median of {len(ratios)})")
-    _, (rss, pss) = batch(tmp, tmp / "book-memory", args.batch, args.jobs, watch=True)
+    _, (rss, pss) = batch(tmp, lab, tmp / "book-memory", args.batch, args.jobs, watch=True)
     print(
         f"peak memory of the warm batch, all its processes: {pss / 2**30:.2f} GiB of PSS,"
         f" {pss / 2**30 / args.jobs:.2f} GiB per concurrent grading (sum of RSS"

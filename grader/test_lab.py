@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from grader.results import GradeResult
+from grader.engine.results import GradeResult
 
 
 def test_check(graded: GradeResult, check_id: str) -> None:

@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from grader.server import throwaway_server
+from grader.engine.server import throwaway_server
 from tests.helpers import ROOT, GradingRun, KeptServer, log_runs_into, run_grader, start_kept, stop
 
 

@@ -18,8 +18,11 @@ from typing import IO, Any
 import nbformat
 import psutil
 
+from grader.labs import load
+
+TRACKING = load("tracking")  # lab 1, the default lab
 ROOT = Path(__file__).resolve().parent.parent
-SUBMISSIONS = Path(__file__).resolve().parent / "submissions"
+SUBMISSIONS = Path(__file__).resolve().parent / "labs" / "tracking" / "submissions"
 TOKEN_VAR = "LABGRADE_TEST_TOKEN"
 # The check ids of the --grade-json contract, in rubric order.
 CHECK_IDS = (
@@ -76,9 +79,9 @@ def describe(procs: list[psutil.Process]) -> list[str]:
 def run_labgrade(
     *args: str, timeout: float = 120, env: dict[str, str] | None = None
 ) -> subprocess.CompletedProcess[str]:
-    """`labgrade ARGS` (python -m grader.cli) from the repository, output captured."""
+    """`labgrade ARGS` (python -m grader.frontends.cli) from the repository, output captured."""
     return subprocess.run(
-        [sys.executable, "-m", "grader.cli", *args],
+        [sys.executable, "-m", "grader.frontends.cli", *args],
         cwd=ROOT,
         env=env,
         capture_output=True,
@@ -173,7 +176,7 @@ def run_grader(
     return dataclasses.replace(run, changed_files=changed)
 
 
-# Where hostile submissions (tests/adversarial/generate.py) try to leave files.
+# Where hostile submissions (tests/labs/tracking/adversarial/generate.py) try to leave files.
 MARKER = "labgrade-adversarial-marker"
 MARKER_FOLDERS = ("/tmp", "/var/tmp", "/dev/shm", "/run/lock", "/root", "/work", "/etc")
 
@@ -206,8 +209,8 @@ def signal_when_running(
     deadline = time.monotonic() + limit
     while time.monotonic() < deadline and proc.poll() is None:
         lines = " ".join(describe(processes_with_token(token)))
-        # A cold server shows its command line; a warm batch's is a fork of `grader.warm`.
-        server = "--backend-store-uri" in lines or "grader.warm" in lines
+        # A cold server shows its command line; a warm batch's is a fork of `grader.warm.host`.
+        server = "--backend-store-uri" in lines or "grader.warm.host" in lines
         if "ipykernel_launcher" in lines and server:
             time.sleep(3)  # let the kernel get into the submission's cells
             proc.send_signal(sig)

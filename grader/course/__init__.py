@@ -1,0 +1,1 @@
+"""Course tools: batch grading of a class, the roster, the gradebook."""

@@ -1,0 +1,261 @@
+"""Grading a whole class: every submission in its own worker process, N at a time.
+
+A worker is `python -m grader.frontends.cli grade ...`: the same grading path as `pytest grader`.
+A worker that crashes, hangs or is killed costs its own row only; every process it
+started carries a job token in its environment, so the batch can always reap them.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import os
+import signal
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+import uuid
+from collections.abc import Callable, Iterator
+from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Protocol
+
+from grader.course.gradebook import FEEDBACK, RESULTS, Row, load_row, save_student, write_gradebook
+from grader.course.roster import Entry, discover
+from grader.engine.grading import ungraded_result
+from grader.engine.lab import Lab
+from grader.engine.probe import probe_env
+from grader.engine.report import feedback_markdown
+from grader.engine.results import Status
+from grader.engine.rubric import Rubric
+from grader.sandbox.procs import TAG_VARS, reap_tagged
+from grader.warm.host import Warm, WarmWorker
+
+JOB_VAR = TAG_VARS[0]
+# Beyond the submission's own limit: server and kernel start, model probe, teardown.
+WORKER_MARGIN = 300.0
+
+
+@dataclass(frozen=True)
+class BatchSettings:
+    lab: Lab
+    rubric: Rubric
+    out: Path
+    jobs: int = os.cpu_count() or 1
+    timeout: float = 300.0
+    regrade: bool = False
+    only: frozenset[str] = frozenset()
+    shard: tuple[int, int] = (1, 1)
+    worker_args: tuple[str, ...] = ()  # confinement flags for each worker's `labgrade grade`
+    warm: bool = True  # workers, servers and probes forked from one warm process (grader.warm.host)
+
+
+@dataclass
+class BatchReport:
+    rows: list[Row] = field(default_factory=list)
+    graded: list[str] = field(default_factory=list)
+    skipped: list[str] = field(default_factory=list)
+    interrupted: bool = False
+
+
+def shard_of(entries: list[Entry], shard: tuple[int, int]) -> list[Entry]:
+    """A deterministic 1/N slice: the K-th of every N students in id order."""
+    k, n = shard
+    return [e for i, e in enumerate(sorted(entries, key=lambda e: e.student)) if i % n == k - 1]
+
+
+def plan(entries: list[Entry], settings: BatchSettings) -> tuple[list[Entry], list[Entry]]:
+    """(to grade, to skip): unchanged and already graded students are skipped."""
+    todo: list[Entry] = []
+    skip: list[Entry] = []
+    for entry in entries:
+        if settings.only:
+            (todo if entry.student in settings.only else skip).append(entry)
+            continue
+        done = load_row(settings.out / entry.student)
+        fresh = done is not None and done.sha256 == entry.sha256
+        (skip if fresh and not settings.regrade else todo).append(entry)
+    return todo, skip
+
+
+class ProgressSink(Protocol):
+    def start(self, total: int, skipped: int) -> None: ...
+
+    def done(self, row: Row, count: int, total: int) -> None: ...
+
+
+def run_batch(source: Path, settings: BatchSettings, progress: ProgressSink) -> BatchReport:
+    settings.out.mkdir(parents=True, exist_ok=True)
+    entries = shard_of(discover(source, settings.out / ".unpacked"), settings.shard)
+    todo, skip = plan(entries, settings)
+    report = BatchReport(skipped=[e.student for e in skip])
+    try:
+        with _zygote(settings.warm and bool(todo), settings.lab) as zygote:
+            runner = _Runner(settings, zygote)
+            progress.start(len(todo), len(skip))
+            runner.run(todo, lambda row: _finished(row, report, progress, len(todo)))
+    except KeyboardInterrupt:
+        report.interrupted = True
+    finally:
+        rows = [load_row(settings.out / e.student) for e in entries]
+        report.rows = [r for r in rows if r is not None]
+        write_gradebook(settings.out, report.rows, settings.rubric)
+    return report
+
+
+def _finished(row: Row, report: BatchReport, progress: ProgressSink, total: int) -> None:
+    report.graded.append(row.student)
+    progress.done(row, len(report.graded), total)
+
+
+@contextlib.contextmanager
+def _zygote(warm: bool, lab: Lab) -> Iterator[Warm | None]:
+    """The batch's warm process: it forks the workers, and their servers and probes."""
+    if not warm:
+        yield None
+        return
+    with (
+        tempfile.TemporaryDirectory(prefix="labgrade-warm-") as tmp,
+        Warm.running(Path(tmp), ("worker", "server", "probe"), env=probe_env(lab)) as zygote,
+    ):
+        yield zygote
+
+
+class _Runner:
+    def __init__(self, settings: BatchSettings, zygote: Warm | None = None) -> None:
+        self.settings = settings
+        self.zygote = zygote
+        self.running: dict[str, subprocess.Popen[bytes] | WarmWorker] = {}
+        self.lock = threading.Lock()
+        self.stopping = threading.Event()
+
+    def run(self, todo: list[Entry], done: Callable[[Row], None]) -> None:
+        with ThreadPoolExecutor(max_workers=max(1, self.settings.jobs)) as pool:
+            pending: set[Future[Row | None]] = {pool.submit(self.grade, e) for e in todo}
+            try:
+                while pending:
+                    finished, pending = wait(pending, timeout=0.5, return_when=FIRST_COMPLETED)
+                    for future in finished:
+                        row = future.result()
+                        if row is not None:
+                            done(row)
+            except BaseException:
+                # Before the pool's exit waits on its threads: end their workers first.
+                for future in pending:
+                    future.cancel()
+                self.stop()
+                raise
+
+    def stop(self) -> None:
+        """Ctrl-C: every worker unwinds (its server and kernel end), then the rest is reaped."""
+        self.stopping.set()
+        with self.lock:
+            workers = dict(self.running)
+        for proc in workers.values():
+            _signal(proc, signal.SIGTERM)
+        deadline = time.monotonic() + 30
+        for token, proc in workers.items():
+            try:
+                proc.wait(timeout=max(0.1, deadline - time.monotonic()))
+            except subprocess.TimeoutExpired:
+                _signal(proc, signal.SIGKILL)
+            reap_tagged(JOB_VAR, token)
+
+    def grade(self, entry: Entry) -> Row | None:
+        if self.stopping.is_set():
+            return None
+        token = uuid.uuid4().hex
+        with tempfile.TemporaryDirectory(prefix="labgrade-job-") as tmp:
+            json_path, feedback_path = Path(tmp) / RESULTS, Path(tmp) / FEEDBACK
+            started = time.monotonic()
+            status, reason = self._work(entry, token, json_path, feedback_path)
+            if self.stopping.is_set():
+                return None
+            seconds = time.monotonic() - started
+            if status is None and json_path.exists():
+                result_json = json.loads(json_path.read_text(encoding="utf-8"))
+                feedback = feedback_path.read_text(encoding="utf-8")
+            else:
+                failed = ungraded_result(
+                    entry.file, status or "error", reason, self.settings.rubric, seconds
+                )
+                result_json, feedback = failed.to_json(), feedback_markdown(failed)
+        note = (
+            f"newest of {len(entry.superseded) + 1} files; ignored {', '.join(entry.superseded)}"
+            if entry.superseded
+            else ""
+        )
+        row = Row(entry.student, entry.file, entry.sha256, result_json, note)
+        save_student(self.settings.out, row, feedback)
+        return row
+
+    def _work(
+        self, entry: Entry, token: str, json_path: Path, feedback_path: Path
+    ) -> tuple[Status | None, str]:
+        cmd = [
+            sys.executable,
+            "-m",
+            "grader.frontends.cli",
+            "grade",
+            str(entry.path),
+            "--grade-json",
+            str(json_path),
+            "--feedback",
+            str(feedback_path),
+            "--timeout",
+            str(self.settings.timeout),
+            "--lab",
+            self.settings.lab.id,
+            "--rubric",
+            str(self.settings.rubric.path),
+            *self.settings.worker_args,
+        ]
+        proc: subprocess.Popen[bytes] | WarmWorker
+        if self.zygote is not None:
+            proc = self.zygote.spawn(cmd[3:], {JOB_VAR: token}, json_path.with_name("stderr"))
+        else:
+            proc = subprocess.Popen(
+                cmd,
+                env={**os.environ, JOB_VAR: token},
+                stdin=subprocess.DEVNULL,
+                stdout=subprocess.DEVNULL,
+                stderr=subprocess.PIPE,
+                start_new_session=True,
+            )
+        with self.lock:
+            self.running[token] = proc
+        try:
+            _, err = proc.communicate(timeout=self.settings.timeout + WORKER_MARGIN)
+        except subprocess.TimeoutExpired:
+            _signal(proc, signal.SIGTERM)
+            try:
+                proc.communicate(timeout=30)
+            except subprocess.TimeoutExpired:
+                _signal(proc, signal.SIGKILL)
+                proc.communicate()
+            return (
+                "timeout",
+                f"the grading did not finish within {self.settings.timeout + WORKER_MARGIN:g} s",
+            )
+        finally:
+            with self.lock:
+                self.running.pop(token, None)
+            reap_tagged(JOB_VAR, token)
+        if json_path.exists():
+            return None, ""
+        tail = " | ".join(err.decode(errors="replace").strip().splitlines()[-3:])
+        return (
+            "error",
+            f"the grader failed on this submission (exit code {proc.returncode}): {tail}",
+        )
+
+
+def _signal(proc: subprocess.Popen[bytes] | WarmWorker, sig: int) -> None:
+    if proc.poll() is None:
+        try:
+            os.killpg(proc.pid, sig)
+        except OSError:
+            proc.send_signal(sig)

@@ -1,0 +1,559 @@
+"""Executing a submission in a fresh kernel on the grader's own interpreter (nbclient)."""
+
+from __future__ import annotations
+
+import contextlib
+import copy
+import importlib.util
+import json
+import re
+import shutil
+import sys
+import time
+import uuid
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import nbformat
+from jupyter_client.kernelspec import KernelSpecManager
+from jupyter_client.manager import AsyncKernelManager
+from jupyter_core.utils import run_sync
+from nbclient import NotebookClient
+from nbclient.exceptions import CellExecutionError, CellTimeoutError, DeadKernelError
+from nbformat import NotebookNode
+
+from grader.engine import kernel_side
+from grader.engine.hints import hint_for
+from grader.engine.lab import Capture, Lab
+from grader.engine.results import ExecutionResult, Status
+from grader.engine.sanitize import clean_text
+from grader.engine.server import CLIENT_ENV, log_tail
+from grader.engine.submission import Submission
+from grader.errors import ExecutionSetupError
+from grader.sandbox.limits import Limits, size_text
+from grader.sandbox.procs import descendants, kill_tree
+from grader.sandbox.sandbox import Sandbox
+
+KERNEL_NAME = "labgrade-python"
+KERNEL_STARTUP_TIMEOUT = 90
+# Folders never copied from the student's folder: environments, VCS data and earlier
+# MLflow stores (a committed mlruns/ or mlflow.db must not leak into the grading).
+IGNORED = {
+    ".git",
+    ".hg",
+    ".venv",
+    "venv",
+    "env",
+    "node_modules",
+    "__pycache__",
+    ".ipynb_checkpoints",
+    ".pytest_cache",
+    ".mypy_cache",
+    ".ruff_cache",
+    ".tox",
+    "mlruns",
+    "mlartifacts",
+    "mlflow.db",
+}
+MAX_COPIED_FILE = 20 * 1024 * 1024
+MAX_HELPER_CODE = 1024 * 1024  # characters of helper modules read for the static hints
+# Files that would change how Python, pytest or the kernel start if they sat in the kernel's
+# working folder (first on sys.path): never copied, whatever the student meant by them.
+NEUTRALIZED = {
+    "conftest.py",
+    "pytest.ini",
+    "pyproject.toml",
+    "setup.cfg",
+    "tox.ini",
+    "sitecustomize.py",
+    "usercustomize.py",
+}
+_INSTALL = re.compile(r"^\s*[!%]\s*(pip3?|conda|mamba|uv|python3?\s+-m\s+pip)\s+install\b")
+_SERVER = re.compile(r"^\s*[!%]\s*(mlflow\s+(server|ui)|mlflow\.server)\b")
+_CELL_MAGIC = re.compile(r"^\s*%%(bash|sh|script|system)\b")
+
+
+@dataclass(frozen=True)
+class VariableCapture:
+    present: bool
+    type: str = ""
+    columns: tuple[str, ...] = ()
+    values: tuple[Any, ...] | None = None
+
+
+@dataclass(frozen=True)
+class PyfuncLoad:
+    """A model the submission's code loaded with mlflow.pyfunc, and what it predicted.
+
+    Recorded at the load itself (grader.engine.kernel_side), wherever in the code it happened.
+    """
+
+    uri: str  # as the code passed it: models:/m-..., runs:/<run>/..., models:/<name>/<version>
+    model_id: str | None  # of the loaded model, from its metadata
+    run_id: str | None
+    predictions: tuple[tuple[Any, ...] | None, ...] = ()  # each predict() call's output
+
+
+@dataclass(frozen=True)
+class NamespaceCapture:
+    """Plain data read from the kernel after the submission ran."""
+
+    variables: dict[str, VariableCapture]
+    loads: tuple[PyfuncLoad, ...]
+    redirects: tuple[tuple[str, str], ...]
+    modules: tuple[str, ...] = ()  # helper modules imported from the submission's folder
+
+
+@dataclass(frozen=True)
+class Execution:
+    result: ExecutionResult
+    capture: NamespaceCapture | None
+    capture_problem: str | None
+    code: str = ""  # every code cell as run, for static hints
+    timings: dict[str, float] = field(default_factory=dict)
+
+
+@dataclass
+class _Outcome:
+    status: Status = "ok"
+    error: str | None = None
+    notes: list[str] = field(default_factory=list)
+
+
+def execute(
+    submission: Submission,
+    sandbox: Sandbox,
+    tracking_uri: str,
+    timeout: float,
+    lab: Lab,
+    wanted: Capture,
+    *,
+    before_first_cell: Callable[[], None] = lambda: None,
+) -> Execution:
+    """Run SUBMISSION top to bottom, confined, on a copy of its folder; never raises for it.
+
+    A cell stops the run when it raises, unless LAB expects that error (a step that raises by
+    design); WANTED names the variables reported after the run.
+    """
+    started = time.monotonic()
+    work, notes = _copy_folder(submission.folder, sandbox.workdir / "work")
+    nb, cell_notes = _prepared(submission.notebook)
+    code = "\n".join(c.source for c in nb.cells if c.cell_type == "code")
+    outcome = _Outcome(notes=notes + cell_notes)
+    capture_path = sandbox.jail("kernel").conn / f"capture-{uuid.uuid4().hex}.json"
+    timings: dict[str, float] = {}
+    limits = sandbox.limits
+    outcome.notes += [
+        f"the grader set {c.variable}={c.value} in the kernel: {c.why}" for c in lab.compatibility
+    ]
+    with _kernel(nb, sandbox, work, tracking_uri, lab) as (client, popen):
+        _run_setup(client, kernel_side_call("install", tracking_uri))
+        timings["kernel start"] = time.monotonic() - started
+        before_first_cell()
+        # The limit is the submission's own: kernel and server start-up do not count.
+        started = time.monotonic()
+        _run_cells(client, nb, started + timeout, timeout, limits, lab, outcome)
+        if outcome.status != "kernel_died":
+            call = kernel_side_call(
+                "capture", str(capture_path), list(wanted.variables), wanted.column
+            )
+            _run_capture(client, call, outcome)
+        timings["cells"] = time.monotonic() - started
+    if outcome.status == "kernel_died":
+        outcome.error = f"{outcome.error}: {sandbox.exit_cause('kernel', popen.returncode)}"
+    if client.dropped:
+        outcome.notes.append(
+            f"the notebook printed over {size_text(limits.output)} of output; the grader kept"
+            f" the first {size_text(limits.output)} and dropped {size_text(client.dropped)}"
+        )
+    capture, problem = _read_capture(capture_path, outcome)
+    if capture is not None:
+        code = "\n".join([code, *_module_sources(work, capture.modules)])
+    if capture and capture.redirects:
+        outcome.notes.append(_redirect_note(capture.redirects, tracking_uri))
+    result = ExecutionResult(
+        outcome.status, time.monotonic() - started, outcome.error, tuple(outcome.notes)
+    )
+    return Execution(result, capture, problem, code, timings)
+
+
+def kernel_side_call(function: str, *args: Any) -> str:
+    """Source that defines grader.engine.kernel_side privately in the kernel and calls FUNCTION."""
+    source = Path(kernel_side.__file__).read_text(encoding="utf-8")
+    return (
+        f"exec(compile({source!r}, '<labgrade>', 'exec'), __labgrade := {{}})\n"
+        f"__labgrade[{function!r}](*{args!r}); del __labgrade"
+    )
+
+
+def _copy_folder(folder: Path, dest: Path) -> tuple[Path, list[str]]:
+    """Copy FOLDER, leaving out stores, environments and files that would change start-up."""
+    notes: list[str] = []
+
+    def ignore(directory: str, names: list[str]) -> set[str]:
+        skipped = {n for n in names if n in IGNORED}
+        top = Path(directory) == folder
+        for name in names:
+            path = Path(directory) / name
+            with contextlib.suppress(OSError):
+                if path.is_file() and path.stat().st_size > MAX_COPIED_FILE:
+                    skipped.add(name)
+            why = _neutralized_file(name) if top else None
+            if why and name not in skipped:
+                skipped.add(name)
+                notes.append(f"ignored {name} beside the submission: {why}")
+        return skipped
+
+    shutil.copytree(folder, dest, symlinks=True, ignore=ignore)
+    return dest, notes
+
+
+def _module_sources(work: Path, modules: tuple[str, ...]) -> list[str]:
+    """The helper modules the submission imported from its folder, for the static hints:
+    steps done in a helper module are the submission's code as much as its cells."""
+    sources, budget = [], MAX_HELPER_CODE
+    root = work.resolve()
+    for relative in modules:
+        path = (work / relative).resolve()
+        if not path.is_relative_to(root) or not path.is_file():
+            continue
+        with contextlib.suppress(OSError):
+            text = path.read_text(encoding="utf-8", errors="replace")[:budget]
+            budget -= len(text)
+            sources.append(text)
+    return sources
+
+
+def _neutralized_file(name: str) -> str | None:
+    if name in NEUTRALIZED:
+        return "the grader's own configuration and start-up are not the submission's to change"
+    if name.endswith(".pth"):
+        return ".pth files run code when Python starts"
+    module = name[:-3] if name.endswith(".py") else name
+    if module.isidentifier() and module != "__init__" and _installed(module):
+        return f"it would hide the installed module `{module}` from the notebook and the grader"
+    return None
+
+
+def _installed(module: str) -> bool:
+    if module in sys.stdlib_module_names:
+        return True
+    try:
+        return importlib.util.find_spec(module) is not None
+    except (ImportError, ValueError):
+        return False
+
+
+def _prepared(original: NotebookNode) -> tuple[NotebookNode, list[str]]:
+    """A copy without stored outputs and without lines that install packages or start servers."""
+    nb = copy.deepcopy(original)
+    notes: list[str] = []
+    for index, cell in enumerate(nb.cells, start=1):
+        if cell.cell_type != "code":
+            continue
+        cell.outputs, cell.execution_count = [], None
+        cell.metadata.pop("tags", None)  # skip-execution / raises-exception change nothing here
+        cell.source, skipped = _neutralized(cell.source)
+        for line in skipped:
+            why = (
+                "the grader's environment already has the lab's packages"
+                if _INSTALL.match(line)
+                else "the grader provides its own tracking server"
+            )
+            notes.append(f"cell {index}: did not run `{line.strip()}`: {why}")
+    return nb, notes
+
+
+def _neutralized(source: str) -> tuple[str, list[str]]:
+    lines = source.splitlines()
+    if lines and _CELL_MAGIC.match(lines[0]):
+        body = lines[1:]
+        if any(
+            re.search(r"\b(pip3?|conda)\s+install\b|\bmlflow\s+(server|ui)\b", ln) for ln in body
+        ):
+            return "pass", [lines[0] + " ..."]
+        return source, []
+    skipped = [ln for ln in lines if _INSTALL.match(ln) or _SERVER.match(ln)]
+    if not skipped:
+        return source, []
+    kept = [re.sub(r"^(\s*).*$", r"\1pass", ln) if ln in skipped else ln for ln in lines]
+    return "\n".join(kept), skipped
+
+
+class _Client(NotebookClient):
+    """nbclient keeping at most `budget` bytes of cell output (the rest never reaches memory)."""
+
+    budget = 0
+    dropped = 0
+
+    def output(
+        self, outs: list[NotebookNode], msg: dict[str, Any], display_id: str | None, cell_index: int
+    ) -> NotebookNode | None:
+        size = len(json.dumps(msg.get("content", {})))
+        if size > self.budget:
+            self.budget, self.dropped = 0, self.dropped + size
+            return None
+        self.budget -= size
+        return super().output(outs, msg, display_id, cell_index)
+
+
+@contextlib.contextmanager
+def _kernel(
+    nb: NotebookNode, sandbox: Sandbox, work: Path, tracking_uri: str, lab: Lab
+) -> Iterator[tuple[_Client, Any]]:
+    """A fresh kernel on this interpreter, whatever kernelspec the notebook names, confined."""
+    conn = sandbox.jail("kernel").conn
+    kernel_dir = sandbox.workdir / "kernelspec"
+    spec_dir = kernel_dir / "kernels" / KERNEL_NAME
+    spec_dir.mkdir(parents=True)
+    connection_file = conn / "connection.json"
+    kernel = [sys.executable, "-m", "ipykernel_launcher", "-f", "{connection_file}"]
+    spec = {
+        "argv": sandbox.command("kernel", kernel, work, chown=(str(connection_file),)),
+        "display_name": "labgrade (grader's Python)",
+        "language": "python",
+    }
+    (spec_dir / "kernel.json").write_text(json.dumps(spec), encoding="utf-8")
+    ksm = KernelSpecManager(kernel_dirs=[str(kernel_dir / "kernels")], ensure_native_kernel=False)
+    # nbclient drives an asyncio loop: a blocking client would hang it on a silent kernel.
+    km = AsyncKernelManager(kernel_name=KERNEL_NAME, kernel_spec_manager=ksm)
+    km.connection_file = str(connection_file)
+    if sandbox.mode == "full":
+        km.transport = "ipc"  # no TCP between namespaces; the sockets live in the kernel's folder
+    _, home, _ = sandbox.paths("kernel", work)
+    env = sandbox.env(
+        "kernel",
+        work,
+        {
+            "MLFLOW_TRACKING_URI": tracking_uri,
+            **CLIENT_ENV,
+            "IPYTHONDIR": str(home / ".ipython"),  # no user profile or startup files
+            "MPLBACKEND": "Agg",
+            "PYDEVD_DISABLE_FILE_VALIDATION": "1",
+            "JUPYTER_PLATFORM_DIRS": "1",
+            **{c.variable: c.value for c in lab.compatibility},
+        },
+    )
+    client = _Client(
+        nb,
+        km=km,
+        kernel_name=KERNEL_NAME,
+        timeout=60,
+        startup_timeout=KERNEL_STARTUP_TIMEOUT,
+        allow_errors=False,
+        force_raise_errors=True,
+        skip_cells_with_tag=f"labgrade-never-{uuid.uuid4().hex}",
+        shutdown_kernel="immediate",
+        record_timing=False,
+        extra_arguments=["--HistoryManager.enabled=False"],
+        resources={"metadata": {"path": str(work)}},
+    )
+    client.budget = sandbox.limits.output
+    log_path = sandbox.workdir / "kernel.log"
+    kernel_pid: int | None = None
+    children: list[Any] = []
+    with log_path.open("wb") as log:
+        try:
+            try:
+                # The kernel's own stdout/stderr go to a log: nothing it prints reaches the
+                # grader's terminal or its results.
+                cm = client.setup_kernel(
+                    env=env,
+                    cwd=str(work if sandbox.mode == "process" else conn),
+                    stdout=log,
+                    stderr=log,
+                )
+                cm.__enter__()
+            except Exception as err:
+                raise ExecutionSetupError(
+                    f"could not start a Python kernel ({sys.executable} -m ipykernel_launcher,"
+                    f" isolation {sandbox.describe()}): {type(err).__name__}: {err}."
+                    f" Kernel log: {log_tail(log_path, 5)}"
+                ) from err
+            popen = _kernel_popen(km)
+            kernel_pid = popen.pid if popen else None
+            if kernel_pid:
+                sandbox.watch_disk("kernel", work, kernel_pid)
+            try:
+                yield client, popen
+            finally:
+                if kernel_pid:
+                    children = descendants(kernel_pid)
+                with contextlib.suppress(Exception):  # the kernel may be dead already
+                    cm.__exit__(None, None, None)
+        finally:
+            if kernel_pid:
+                kill_tree(kernel_pid, extra=children, grace=2)
+            sandbox.reap("kernel")
+
+
+def _kernel_popen(km: AsyncKernelManager) -> Any:
+    provisioner = getattr(km, "provisioner", None)
+    return getattr(provisioner, "process", None)
+
+
+def _run_hidden(client: NotebookClient, source: str, timeout: int) -> None:
+    """Run grader code in the kernel; nbclient stores a cell by index, so lend it a slot."""
+    client.nb.cells.append(nbformat.v4.new_code_cell(source))
+    client.timeout = timeout
+    try:
+        client.execute_cell(client.nb.cells[-1], len(client.nb.cells) - 1, store_history=False)
+    finally:
+        client.nb.cells.pop()
+
+
+def _run_setup(client: NotebookClient, source: str) -> None:
+    try:
+        _run_hidden(client, source, KERNEL_STARTUP_TIMEOUT)
+    except (CellExecutionError, CellTimeoutError, DeadKernelError) as err:
+        raise ExecutionSetupError(
+            f"the grader could not prepare the kernel (importing mlflow failed?): {err}"
+        ) from err
+
+
+def _run_cells(
+    client: NotebookClient,
+    nb: NotebookNode,
+    deadline: float,
+    timeout: float,
+    limits: Limits,
+    lab: Lab,
+    outcome: _Outcome,
+) -> None:
+    for index, cell in enumerate(nb.cells):
+        if cell.cell_type != "code" or not cell.source.strip():
+            continue
+        remaining = deadline - time.monotonic()
+        where = _cell_label(index, cell)
+        if remaining <= 0:
+            outcome.status, outcome.error = "timeout", _timeout_message(timeout, where)
+            return
+        per_cell = remaining > limits.cell_timeout
+        client.timeout = max(1, int(min(remaining, limits.cell_timeout)))
+        try:
+            client.execute_cell(cell, index)
+        except CellTimeoutError:
+            outcome.status = "timeout"
+            outcome.error = (
+                _timeout_message(limits.cell_timeout, where, "per-cell ")
+                if per_cell
+                else _timeout_message(timeout, where)
+            )
+            with contextlib.suppress(Exception):  # a kernel that ignores SIGINT is killed later
+                run_sync(client.km.interrupt_kernel)()  # type: ignore[union-attr,arg-type]
+            return
+        except DeadKernelError:
+            outcome.status = "kernel_died"
+            outcome.error = f"the kernel died in {where}"
+            return
+        except CellExecutionError as err:
+            ename, evalue = _error_parts(err)
+            expected = lab.expected(ename, evalue)
+            if expected is not None:
+                outcome.notes.append(f"{where} raised {ename}, as the lab expects: {expected.why}")
+                continue
+            outcome.status, outcome.error = "error", _error_message(where, err, lab)
+            return
+
+
+def _cell_label(index: int, cell: NotebookNode) -> str:
+    first = next((ln.strip() for ln in cell.source.splitlines() if ln.strip()), "")
+    return f"cell {index + 1} (`{clean_text(first, 60)}`)"
+
+
+def _timeout_message(timeout: float, where: str, kind: str = "") -> str:
+    return (
+        f"execution stopped after the {timeout:g} s {kind}limit in {where}: look for a loop"
+        " that never ends or a call that waits for input"
+    )
+
+
+def _error_parts(err: CellExecutionError) -> tuple[str, str]:
+    return (
+        clean_text(str(getattr(err, "ename", "Error")), 80),
+        clean_text(str(getattr(err, "evalue", err)), 400),
+    )
+
+
+def _error_message(where: str, err: CellExecutionError, lab: Lab) -> str:
+    ename, evalue = _error_parts(err)
+    message = f"{where} raised {ename}: {evalue}".strip()
+    hint = hint_for(ename, evalue, lab.error_hint)
+    return f"{message}. Fix: {hint}" if hint else message
+
+
+def _run_capture(client: NotebookClient, source: str, outcome: _Outcome) -> None:
+    # Even after a timeout the grader reads what the namespace holds, on a short leash:
+    # shorter still when the interrupt may have been ignored and the kernel is still busy.
+    try:
+        _run_hidden(client, source, 5 if outcome.status == "timeout" else 30)
+    except (CellExecutionError, CellTimeoutError, DeadKernelError) as err:
+        outcome.notes.append(f"the grader could not read the notebook's variables ({err})")
+
+
+def _read_capture(path: Path, outcome: _Outcome) -> tuple[NamespaceCapture | None, str | None]:
+    if not path.exists():
+        reason = {
+            "timeout": "the notebook was stopped by the time limit",
+            "kernel_died": "the kernel died",
+        }.get(outcome.status, "the notebook's variables could not be read")
+        return None, reason
+    try:
+        raw = json.loads(path.read_text(encoding="utf-8"))
+        return _parse_capture(raw), None
+    except (ValueError, TypeError, KeyError, AttributeError) as err:
+        return None, f"the notebook's variables were not plain data ({err})"
+
+
+def _parse_capture(raw: dict[str, Any]) -> NamespaceCapture:
+    variables: dict[str, VariableCapture] = {}
+    for name, entry in dict(raw["variables"]).items():
+        values = entry.get("values")
+        if values is not None and not isinstance(values, list):
+            raise TypeError(f"{name}: values must be a list")
+        variables[str(name)] = VariableCapture(
+            present=bool(entry["present"]),
+            type=str(entry.get("type", "")),
+            columns=tuple(str(c) for c in entry.get("columns", [])),
+            values=None if values is None else tuple(_scalar(v) for v in values),
+        )
+    loads = tuple(_parse_load(dict(entry)) for entry in raw["loads"])
+    redirects = tuple((str(a), str(b)) for a, b in raw["redirects"])
+    modules = tuple(str(m) for m in raw.get("modules", []))
+    return NamespaceCapture(variables, loads, redirects, modules)
+
+
+def _parse_load(entry: dict[str, Any]) -> PyfuncLoad:
+    made = []
+    for values in entry.get("predictions", []):
+        if values is not None and not isinstance(values, list):
+            raise TypeError("a pyfunc prediction must be a list")
+        made.append(None if values is None else tuple(_scalar(v) for v in values))
+    return PyfuncLoad(
+        uri=str(entry["uri"]),
+        model_id=_optional_text(entry.get("model_id")),
+        run_id=_optional_text(entry.get("run_id")),
+        predictions=tuple(made),
+    )
+
+
+def _optional_text(value: Any) -> str | None:
+    return None if value is None else str(value)
+
+
+def _scalar(value: Any) -> Any:
+    if value is None or isinstance(value, (bool, int, float, str)):
+        return value
+    raise TypeError(f"unexpected value {type(value).__name__}")
+
+
+def _redirect_note(redirects: tuple[tuple[str, str], ...], tracking_uri: str) -> str:
+    uris = sorted({uri for _, uri in redirects})
+    calls = sorted({call for call, _ in redirects})
+    return (
+        f"the notebook points MLflow at {', '.join(uris)} ({', '.join(calls)}); the grader"
+        f" sent everything to its own throwaway server ({tracking_uri}) instead, so grading"
+        " never touches a server of yours"
+    )

@@ -1,0 +1,291 @@
+"""The one grading path: a submission and settings in, a GradeResult out.
+
+Called by the pytest plugin (`pytest grader`) and by any batch tool. Errors of the
+submission become verdicts; only the grading machine's own failures raise GraderError.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import shutil
+import signal
+import socket
+import tempfile
+import threading
+import time
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field, replace
+from pathlib import Path
+from types import FrameType
+
+from grader.engine.execution import Execution, execute
+from grader.engine.lab import Lab
+from grader.engine.probe import ModelProbe, probe_env
+from grader.engine.results import CheckResult, ExecutionResult, GradeResult, Status, TrackingInfo
+from grader.engine.rubric import Rubric
+from grader.engine.scoring import Candidate, Evidence, evaluate, probed_uris
+from grader.engine.server import ServerHandle, throwaway_server
+from grader.engine.submission import Submission, load_submission
+from grader.engine.tracking import Snapshot, read_snapshot
+from grader.errors import GraderError, InvalidSubmission
+from grader.sandbox.limits import Limits
+from grader.sandbox.procs import reserve_port
+from grader.sandbox.sandbox import Isolation, Sandbox
+from grader.warm.host import private_host
+
+# Models probed per grading: a student who re-ran Step 4 a few times is covered; a loop is not.
+MAX_PROBED_MODELS = 8
+
+
+def _quiet(_: str) -> None:
+    """Default progress sink."""
+
+
+@dataclass(frozen=True)
+class Settings:
+    lab: Lab  # what is graded (grader.labs.load(id))
+    rubric: Rubric  # its rubric: lab.rubric() or an instructor's own
+    timeout: float = 300.0
+    port: socket.socket | None = None  # reserve_port(); None: a free one
+    progress: Callable[[str], None] = field(default=_quiet)
+    limits: Limits | None = None  # None: the rubric's [limits]
+    isolation: Isolation = "auto"
+    hide: tuple[Path, ...] = ()  # more paths the submission must not read (batch folders)
+    warm: bool = (
+        True  # server and probe forked by a warm host (grader.warm.host), not started fresh
+    )
+
+    @property
+    def effective_limits(self) -> Limits:
+        return self.limits or self.rubric.limits
+
+
+def grade(path: Path, settings: Settings, keep: contextlib.ExitStack | None = None) -> GradeResult:
+    """Grade the submission at PATH (a .ipynb, a .py, or a folder holding one).
+
+    KEEP, when given, takes over the throwaway MLflow server and its store: they outlive
+    the grading until KEEP is closed (`pytest grader --keep-server`, to browse the run).
+    """
+    try:
+        submission = load_submission(path)
+    except InvalidSubmission as err:
+        return invalid_result(str(path), err.problem, settings.rubric)
+    workdir = Path(tempfile.mkdtemp(prefix="labgrade-"))
+    if keep is not None:
+        keep.callback(shutil.rmtree, workdir, ignore_errors=True)  # after the server ends
+    try:
+        with sigterm_as_interrupt():
+            return _grade_in(submission, workdir, settings, keep)
+    finally:
+        if keep is None:
+            shutil.rmtree(workdir, ignore_errors=True)
+
+
+def invalid_result(submission: str, problem: str, rubric: Rubric) -> GradeResult:
+    return ungraded_result(submission, "invalid", problem, rubric)
+
+
+def ungraded_result(
+    submission: str, status: Status, problem: str, rubric: Rubric, seconds: float = 0.0
+) -> GradeResult:
+    """Zero on every check, fail-closed, with the reason: nothing could be graded."""
+    checks = tuple(
+        CheckResult(s.id, s.title, 0.0, s.points, False, f"not graded: {problem}", s.step)
+        for s in rubric.checks
+    )
+    return GradeResult(
+        submission=submission,
+        checks=checks,
+        execution=ExecutionResult(status, seconds, problem),
+        tracking=TrackingInfo(server=""),
+    )
+
+
+def _grade_in(
+    submission: Submission, workdir: Path, settings: Settings, keep: contextlib.ExitStack | None
+) -> GradeResult:
+    rubric, say, laps = settings.rubric, settings.progress, _Laps()
+    port = settings.port or reserve_port()
+    with contextlib.ExitStack() as own:
+        owner = own if keep is None else keep  # KEEP: the server outlives the grading
+        sandbox = own.enter_context(
+            Sandbox(
+                workdir,
+                settings.effective_limits,
+                port.getsockname()[1],
+                settings.isolation,
+                _hidden(submission, settings),
+            )
+        )
+        if settings.warm and keep is None:  # a kept server outlives the grading: not a fork
+            own.enter_context(
+                private_host(
+                    ("server", "probe") if sandbox.mode == "full" else ("server",),
+                    env=probe_env(settings.lab),
+                )
+            )
+        server = owner.enter_context(throwaway_server(workdir, port, also=tuple(sandbox.listen)))
+        probe = own.enter_context(ModelProbe(server.url, sandbox, settings.lab, rubric))
+        say(f"starting MLflow server at {server.url} and a fresh kernel")
+        say(f"isolation: {sandbox.describe()}")
+
+        warm_up = threading.Thread(
+            target=_warm_up, args=(server, probe), name="labgrade-warm-up", daemon=True
+        )
+        # The server may still be starting: the kernel waits for it at its first request.
+        # The probe's and the grader's own imports overlap the notebook's run.
+        execution = _execute(submission, sandbox, server.url, settings, warm_up.start)
+        say(f"executed in {execution.result.seconds:.1f} s: {execution.result.status}")
+        server.wait_ready()  # a kernel that failed to start never waited for it
+        if warm_up.is_alive():
+            warm_up.join()  # importing MLflow from two threads at once can fail half-way
+        laps.restart()
+        evidence = _evidence(settings.lab, rubric, read_snapshot(server.url), execution)
+        laps.mark("reading the server")
+        checks, best, notes = score(settings.lab, evidence, probe, say, laps.mark)
+    laps.mark("teardown")
+    timings = {"server ready": server.ready_seconds, **execution.timings, **laps.times}
+    return GradeResult(
+        submission=str(submission.path),
+        checks=checks,
+        execution=execution.result,
+        tracking=TrackingInfo(
+            server=server.url,
+            experiment_id=best.run.experiment_id if best else None,
+            run_id=best.run.run_id if best else None,
+        ),
+        notes=tuple(execution.result.notes) + tuple(notes),
+        timings={**timings, "grading": laps.total},
+    )
+
+
+def _hidden(submission: Submission, settings: Settings) -> tuple[Path, ...]:
+    """What the submission must not read: the rubric, the lab's folder and reference, the
+    original folder."""
+    return (
+        settings.rubric.path.resolve(),
+        settings.lab.folder,
+        settings.lab.reference.resolve(),
+        submission.folder.resolve(),
+        *(p.resolve() for p in settings.hide),
+    )
+
+
+def _execute(
+    submission: Submission,
+    sandbox: Sandbox,
+    tracking_uri: str,
+    settings: Settings,
+    before_first_cell: Callable[[], None],
+) -> Execution:
+    return execute(
+        submission,
+        sandbox,
+        tracking_uri,
+        settings.timeout,
+        settings.lab,
+        settings.lab.capture(settings.rubric),
+        before_first_cell=before_first_cell,
+    )
+
+
+def _evidence(lab: Lab, rubric: Rubric, snapshot: Snapshot, execution: Execution) -> Evidence:
+    return Evidence(
+        rubric=rubric,
+        snapshot=snapshot,
+        capture=execution.capture,
+        capture_problem=execution.capture_problem,
+        predictions={},
+        y_test=lab.test_split(rubric).y,
+        code=execution.code,
+        execution_error=execution.result.error,
+    )
+
+
+def score(
+    lab: Lab,
+    evidence: Evidence,
+    probe: ModelProbe,
+    say: Callable[[str], None],
+    lap: Callable[[str], None] = _quiet,
+) -> tuple[tuple[CheckResult, ...], Candidate | None, list[str]]:
+    """The one scoring step of every grading: load the candidates' logged models in the
+    probe, then score each check of the lab on the evidence."""
+    uris = probed_uris(lab, evidence, MAX_PROBED_MODELS)
+    if uris:
+        say(f"loading {len(uris)} logged model(s) to check what they predict")
+    evidence = replace(evidence, predictions=probe.predict(uris))
+    lap("model probe")
+    found = evaluate(lab, evidence)
+    lap("checks")
+    return found
+
+
+class _Laps:
+    """Seconds per grading phase, for the benchmark."""
+
+    def __init__(self) -> None:
+        self.started = self.last = time.monotonic()
+        self.times: dict[str, float] = {}
+
+    def restart(self) -> None:
+        self.last = time.monotonic()
+
+    def mark(self, phase: str) -> None:
+        now = time.monotonic()
+        self.times[phase], self.last = now - self.last, now
+
+    @property
+    def total(self) -> float:
+        return time.monotonic() - self.started
+
+
+def _warm_up(server: ServerHandle, probe: ModelProbe) -> None:
+    """Start the probe, then import what reading the server needs, once the server is up.
+
+    One after the other, not all at once: with the server starting too, three processes
+    importing MLflow beside the kernel would slow the student's cells on a 2-core machine.
+    A failure here is not lost: the grading path does the same again and reports it.
+    """
+    if not server.settled():
+        return
+    # This thread only: the student's kernel has the first claim on the CPU meanwhile.
+    os.setpriority(os.PRIO_PROCESS, threading.get_native_id(), 10)
+    with contextlib.suppress(GraderError, OSError):
+        probe.start()
+    with contextlib.suppress(ImportError):
+        _preload()
+        probe.lab.test_split(probe.rubric)  # cached: the checks and the probe need it after the run
+    # A first read of the server, thrown away: MLflow's client imports the rest of itself
+    # and opens its connection now, so the real read after the run takes a fraction of it.
+    with contextlib.suppress(GraderError):
+        read_snapshot(server.url)
+
+
+def _preload() -> None:
+    import importlib
+
+    for module in (
+        "mlflow.artifacts",
+        "mlflow.models",
+        "mlflow.tracking",
+    ):
+        importlib.import_module(module)
+
+
+@contextlib.contextmanager
+def sigterm_as_interrupt() -> Iterator[None]:
+    """A SIGTERM (CI cancelling a job) unwinds like Ctrl-C, so every process is ended."""
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+
+    def interrupt(signum: int, frame: FrameType | None) -> None:
+        raise KeyboardInterrupt(f"signal {signum}")
+
+    previous = signal.signal(signal.SIGTERM, interrupt)
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGTERM, previous)

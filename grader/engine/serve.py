@@ -1,0 +1,107 @@
+"""`python -m grader.engine.serve [--also-fd N]... ARGS`: `mlflow server ARGS` in one process.
+
+`mlflow server` prepares the stores, then starts uvicorn as a second Python process that
+imports MLflow all over again. Here MLflow's own CLI runs unchanged, except that the
+uvicorn command it builds runs in this process: same options, same environment, one
+interpreter start fewer. Anything else MLflow would launch is launched as usual.
+
+`--also-fd N` serves on listening socket N as well as on uvicorn's own `--fd`: the socket
+the sandbox made inside the submission's network namespace, which reaches no other port.
+"""
+
+from __future__ import annotations
+
+import functools
+import os
+import socket
+import sys
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+from grader.engine import store_template
+
+
+def _serve_on_fds(fds: list[int]) -> None:
+    """Serve on uvicorn's `--fd` socket and on FDS, each taken as the TCP socket it is.
+
+    uvicorn takes an `--fd` socket for a Unix one, so asyncio never sets TCP_NODELAY on its
+    connections, and every request on a kept-alive connection (MLflow's client keeps them)
+    waits ~40 ms for a delayed ACK.
+    """
+    from uvicorn.server import Server
+
+    original = Server.startup
+
+    async def startup(self: Server, sockets: list[socket.socket] | None = None) -> None:
+        if sockets is None and self.config.fd is not None:
+            sockets = [socket.socket(fileno=fd) for fd in [self.config.fd, *fds]]
+        await original(self, sockets=sockets)
+
+    Server.startup = startup  # type: ignore[method-assign]
+
+
+def _run_uvicorn_here(original: Any, before: Callable[[], None]) -> Any:
+    def exec_cmd(cmd: list[str], *args: Any, **kw: Any) -> Any:
+        # Only the exact call this was written for; anything else runs as MLflow meant it.
+        if args or list(cmd[1:3]) != ["-m", "uvicorn"] or not isinstance(kw.get("extra_env"), dict):
+            return original(cmd, *args, **kw)
+        before()  # the stores are ready, and nothing has been served yet
+        os.environ.update(kw["extra_env"])
+        from uvicorn.main import main as uvicorn_main
+
+        uvicorn_main(list(cmd[3:]))  # serves until signalled, then exits the process
+        raise SystemExit(0)
+
+    return exec_cmd
+
+
+def remember_schema_head() -> None:
+    """Work out MLflow's latest schema revision once per process, not once per store.
+
+    Each store MLflow opens (tracking, then registry) checks the database against the newest
+    revision of its migration scripts, and finding it executes all ~140 of them (~0.4 s).
+    The scripts do not change while a process runs. A warm batch process calls this before
+    it forks, so no server of the batch works it out again.
+    """
+    from mlflow.store.db import utils
+
+    latest = utils._get_latest_schema_revision
+    if not hasattr(latest, "cache_info"):
+        utils._get_latest_schema_revision = functools.lru_cache(maxsize=1)(latest)
+
+
+def main() -> None:
+    import mlflow.server
+    from mlflow.cli import cli
+
+    remember_schema_head()
+    args, extra_fds, save_to = sys.argv[1:], [], None
+    while args[:1] in (["--also-fd"], ["--save-template"]):
+        if args[0] == "--also-fd":
+            extra_fds.append(int(args[1]))
+        else:
+            save_to = Path(args[1])
+        args = args[2:]
+    _serve_on_fds(extra_fds)
+
+    original = getattr(mlflow.server, "_exec_cmd", None)
+    if original is not None:  # an MLflow without it simply runs as `mlflow server`
+        before = functools.partial(_save_template, args, save_to)
+        mlflow.server._exec_cmd = _run_uvicorn_here(original, before)
+    cli(["server", *args])
+
+
+def _save_template(args: list[str], save_to: Path | None) -> None:
+    """--save-template PATH: keep the store just migrated for the next server to copy."""
+    store = store_template.sqlite_store(args)
+    if save_to is None or store is None or Path(f"{store}-wal").exists():
+        return
+    try:
+        store_template.save(store, save_to)
+    except OSError as err:  # the next grading migrates its own store, as this one did
+        print(f"labgrade: could not keep a template store at {save_to}: {err}", file=sys.stderr)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,273 @@
+"""The throwaway MLflow tracking server every grading runs against (pytest-xprocess)."""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import socket
+import subprocess
+import sys
+import threading
+import time
+import urllib.error
+import urllib.request
+import uuid
+from collections.abc import Iterator
+from pathlib import Path
+from types import SimpleNamespace
+from typing import Any, ClassVar
+
+import py
+from xprocess import ProcessStarter, XProcess
+
+from grader.engine import store_template
+from grader.errors import ServerError
+from grader.sandbox.procs import kill_tree, reserve_port
+from grader.warm import spares
+
+HOST = "127.0.0.1"
+# The client retries a dead server for minutes by default; a grader must fail in seconds.
+CLIENT_ENV = {
+    "MLFLOW_HTTP_REQUEST_MAX_RETRIES": "2",
+    "MLFLOW_HTTP_REQUEST_BACKOFF_FACTOR": "1",
+    "MLFLOW_HTTP_REQUEST_BACKOFF_JITTER": "0",
+    "MLFLOW_HTTP_REQUEST_TIMEOUT": "30",
+}
+
+
+def log_tail(path: Path, lines: int = 15) -> str:
+    try:
+        text = path.read_text(encoding="utf-8", errors="replace")
+    except OSError:
+        return "(no server log)"
+    return "\n".join(text.strip().splitlines()[-lines:])
+
+
+@contextlib.contextmanager
+def bounded_retries() -> Iterator[None]:
+    """CLIENT_ENV for MlflowClient calls made in the grader's own process, then restored.
+
+    Also no artifact progress bars: the grader's downloads are its own business, and a bar
+    on stderr would only clutter `labgrade grade` and the batch workers' logs.
+    """
+    quiet = {**CLIENT_ENV, "MLFLOW_ENABLE_ARTIFACTS_PROGRESS_BAR": "false"}
+    saved = {k: os.environ.get(k) for k in quiet}
+    os.environ.update(quiet)
+    try:
+        yield
+    finally:
+        for key, value in saved.items():
+            if value is None:
+                os.environ.pop(key, None)
+            else:
+                os.environ[key] = value
+
+
+def clean_env(extra: dict[str, str] | None = None) -> dict[str, str]:
+    """The grader's environment without any MLflow setting of the user's, plus EXTRA."""
+    env = {k: v for k, v in os.environ.items() if not k.startswith("MLFLOW_")}
+    env.update(CLIENT_ENV)
+    env.update(extra or {})
+    return env
+
+
+def importable(env: dict[str, str]) -> dict[str, str]:
+    """ENV with the grader importable by `python -m grader.<module>`, installed or not."""
+    package_root = str(Path(__file__).resolve().parents[2])
+    env["PYTHONPATH"] = os.pathsep.join(filter(None, [package_root, env.get("PYTHONPATH")]))
+    return env
+
+
+class _QuietLog:
+    def debug(self, msg: str, *args: Any) -> None:
+        """xprocess echoes every server log line to stdout; the log file keeps them."""
+
+
+def _starter(
+    url: str, args: list[str], env: dict[str, str], deadline: float, fds: tuple[int, ...]
+) -> type:
+    class MlflowServerStarter(ProcessStarter):
+        terminate_on_interrupt = True
+        timeout = deadline
+        popen_kwargs: ClassVar[dict[str, Any]] = {"stdin": subprocess.DEVNULL, "pass_fds": fds}
+
+        @property
+        def args(self) -> list[str]:
+            return args
+
+        @property
+        def env(self) -> dict[str, str]:
+            return env
+
+        def startup_check(self) -> bool:
+            popen = self.process.resources[-1].popen
+            if popen is not None and popen.poll() is not None:
+                log = log_tail(Path(str(self.control_dir)) / "xprocess.log")
+                raise ServerError(
+                    f"MLflow server exited with code {popen.returncode} while starting "
+                    f"(command: {' '.join(args)}). End of its log:\n{log}"
+                )
+            return _healthy(url)
+
+    return MlflowServerStarter
+
+
+def _healthy(url: str) -> bool:
+    try:
+        with urllib.request.urlopen(f"{url}/health", timeout=1) as resp:
+            return bool(resp.status == 200)
+    except (urllib.error.URLError, ConnectionError, TimeoutError, OSError):
+        return False
+
+
+class ServerHandle:
+    """A server being started in the background; wait_ready() blocks until /health answers."""
+
+    def __init__(self, url: str, thread: threading.Thread, failure: list[BaseException]) -> None:
+        self.url = url
+        self._thread = thread
+        self._failure = failure
+        self.started = time.monotonic()
+        self.ready_at: float | None = None
+
+    @property
+    def ready_seconds(self) -> float:
+        """From the start until /health answered (for the benchmark)."""
+        return (self.ready_at or time.monotonic()) - self.started
+
+    def settled(self) -> bool:
+        """Block until the start is over; True when the server answers (no exception)."""
+        self._thread.join()
+        return not self._failure
+
+    def wait_ready(self) -> None:
+        self._thread.join()
+        if self._failure:
+            raise self._failure[0]
+
+
+@contextlib.contextmanager
+def throwaway_server(
+    workdir: Path,
+    port: socket.socket | None = None,
+    startup_timeout: float = 90,
+    also: tuple[socket.socket, ...] = (),
+) -> Iterator[ServerHandle]:
+    """Start a fresh MLflow server storing everything under WORKDIR; end its whole tree after.
+
+    PORT is a socket bound to the port to serve on (reserve_port()); the server serves on
+    that very socket, so no other process can take the port in between. It also serves on
+    the bound sockets ALSO (the sandbox's, in another network namespace). Starting runs in
+    a thread so that the kernel can start meanwhile; call wait_ready().
+    """
+    store = workdir / "server"
+    store.mkdir(mode=0o700, parents=True, exist_ok=True)
+    sock = port or reserve_port(HOST)
+    url = f"http://{HOST}:{sock.getsockname()[1]}"
+    # `mlflow server` itself, run by grader.engine.serve in one interpreter instead of two.
+    head = [sys.executable, "-m", "grader.engine.serve"]
+    for extra in also:
+        head += ["--also-fd", str(extra.fileno())]
+    tail = ["--host", HOST, "--port", url.rsplit(":", 1)[1]]
+    tail += ["--uvicorn-opts", f"--fd {sock.fileno()}"]
+    tail += ["--workers", "1", "--backend-store-uri", f"sqlite:///{store / 'mlflow.db'}"]
+    tail += ["--artifacts-destination", str(store / "artifacts"), "--serve-artifacts"]
+    spare = spares.take("server")  # forked by a warm host: MLflow's server already imported
+    env = importable(
+        clean_env({"MLFLOW_SERVER_ENABLE_JOB_EXECUTION": "false", "PYTHONUNBUFFERED": "1"})
+    )
+    # A fresh control dir and a unique name: xprocess never finds an earlier server to reuse.
+    xproc = XProcess(SimpleNamespace(), py.path.local(str(store / "xprocess")), log=_QuietLog())
+    name = f"mlflow-{uuid.uuid4().hex[:12]}"
+    log_path = Path(str(xproc.getinfo(name).logpath))
+    failure: list[BaseException] = []
+    forked: list[spares.ForkedProcess] = []
+
+    def start() -> None:
+        args = head + tail
+        try:
+            fds = (sock.fileno(), *(extra.fileno() for extra in also))
+            proc = _start_spare(spare, args, env, fds, log_path) if spare is not None else None
+            if proc is not None:
+                forked.append(proc)
+                _wait_healthy(url, proc, startup_timeout, log_path, args)
+            elif spare is not None and spare.cancelled.is_set():
+                raise ServerError("the grading ended before its MLflow server started")
+            else:
+                args = head + _cold_store(store / "mlflow.db") + tail
+                starter = _starter(url, args, env, startup_timeout, fds)
+                xproc.ensure(name, starter, restart=True)
+            handle.ready_at = time.monotonic()
+        except TimeoutError as err:
+            failure.append(
+                ServerError(
+                    f"MLflow server at {url} did not answer /health within {startup_timeout:.0f} s."
+                    f" End of its log:\n{log_tail(log_path)}"
+                )
+            )
+            failure[-1].__cause__ = err
+        except ServerError as err:
+            failure.append(err)
+        except Exception as err:  # reported through wait_ready(), never lost
+            failure.append(ServerError(f"could not start the MLflow server ({args[0]}): {err}"))
+            failure[-1].__cause__ = err
+
+    thread = threading.Thread(target=start, name=f"start-{name}", daemon=True)
+    handle = ServerHandle(url, thread, failure)
+    thread.start()
+    try:
+        yield handle
+    finally:
+        if spare is not None:
+            spare.cancelled.set()  # a start still waiting for the warm host gives up
+        _stop(xproc, name, thread, forked)
+        sock.close()
+
+
+def _cold_store(db: Path) -> list[str]:
+    """A fresh server's store: a copy of the grader's template, or it keeps one once migrated."""
+    template = store_template.cached_path()
+    if template.is_file() and store_template.seed(db, template):
+        return []
+    return ["--save-template", str(template)]
+
+
+def _start_spare(
+    spare: spares.Spare, args: list[str], env: dict[str, str], fds: tuple[int, ...], log: Path
+) -> spares.ForkedProcess | None:
+    """The server forked by the warm host, with the command line, sockets and log a fresh
+    one gets; None if the host cannot fork it (a fresh server is started instead)."""
+    log_fd = os.open(log, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    try:
+        return spare.start({"argv": args[3:], "env": env, "targets": list(fds)}, [log_fd, *fds])
+    finally:
+        os.close(log_fd)
+
+
+def _wait_healthy(
+    url: str, proc: spares.ForkedProcess, deadline: float, log: Path, args: list[str]
+) -> None:
+    """What xprocess does for the cold server: probe /health until the deadline."""
+    end = time.monotonic() + deadline
+    while time.monotonic() < end:
+        if proc.poll() is not None:
+            raise ServerError(
+                f"MLflow server exited with code {proc.returncode} while starting "
+                f"(command: {' '.join(args)}). End of its log:\n{log_tail(log)}"
+            )
+        if _healthy(url):
+            return
+        time.sleep(0.05)  # between probes
+    raise TimeoutError(f"{url}/health did not answer within {deadline:.0f} s")
+
+
+def _stop(
+    xproc: XProcess, name: str, thread: threading.Thread, forked: list[spares.ForkedProcess]
+) -> None:
+    # Kill first: a start still waiting then sees the process gone and returns at once.
+    for _ in range(2):
+        pid = xproc.getinfo(name).pid
+        for found in ([pid] if pid else []) + [p.pid for p in forked]:
+            kill_tree(found, grace=0)  # everything was read already: nothing to shut down gently
+        thread.join(timeout=10)
+    xproc._force_clean_up()

@@ -1,0 +1,172 @@
+"""Common slips in MLflow labs, recognised from what was logged and from the code as run.
+
+Each function answers one question a specific hint needs ("was random_state logged under
+another key?"); a lab's checks word the hint. Code is read statically (ast), never run.
+"""
+
+from __future__ import annotations
+
+import ast
+import difflib
+from collections.abc import Iterator, Mapping
+
+from grader.engine.tracking import LoggedModel, ModelVersion, Run
+
+
+def squash(text: str) -> str:
+    """TEXT without spaces, underscores, dashes or case: what a slip in a name keeps."""
+    return "".join(ch for ch in text.casefold() if ch.isalnum())
+
+
+def similar_names(name: str, names: list[str]) -> list[str]:
+    """NAMES that are NAME spelled differently (case, spaces, underscores, a close typo)."""
+    same = [n for n in names if n != name and squash(n) == squash(name)]
+    close = difflib.get_close_matches(name.casefold(), [n.casefold() for n in names], cutoff=0.75)
+    near = [n for n in names if n.casefold() in close and n != name and n not in same]
+    return same + near
+
+
+def renamed_param(
+    key: str, value: object, logged: Mapping[str, str], taken: set[str]
+) -> str | None:
+    """A logged key (not in TAKEN) that holds what KEY should: a near spelling or same value."""
+    spare = [k for k in logged if k not in taken]
+    by_name = similar_names(key, spare)
+    by_value = [k for k in spare if logged[k] == str(value)]
+    both = [k for k in by_name if k in by_value]
+    found = both or by_name or by_value
+    return found[0] if found else None
+
+
+def renamed_metric(name: str, metrics: Mapping[str, float], true_value: float | None) -> str | None:
+    """A logged metric that is NAME under another name: a near spelling, or the true value."""
+    keys = list(metrics)
+    by_name = similar_names(name, keys) + [
+        k for k in keys if squash(name) in squash(k) and k != name
+    ]
+    if by_name:
+        return by_name[0]
+    if true_value is not None:
+        return next((k for k in keys if abs(metrics[k] - true_value) < 1e-9), None)
+    return None
+
+
+def registered_elsewhere(
+    versions: Mapping[str, tuple[ModelVersion, ...]], model: LoggedModel, name: str
+) -> ModelVersion | None:
+    """A version of MODEL registered under a name other than NAME."""
+    for other, found in sorted(versions.items()):
+        if other == name:
+            continue
+        for version in found:
+            if is_version_of(version, model):
+                return version
+    return None
+
+
+def is_version_of(version: ModelVersion, model: LoggedModel) -> bool:
+    """VERSION's source is MODEL, however it was named: models:/<id>, its artifact location,
+    or MLflow 2's runs:/<run id>/<name> that the lab's guides still print."""
+    return (
+        version.model_id == model.model_id
+        or version.source == model.uri
+        or model.model_id in version.source
+        or (model.run_id is not None and version.source == f"runs:/{model.run_id}/{model.name}")
+    )
+
+
+def failed_runs_beside(runs: list[Run], graded: Run) -> list[Run]:
+    """Runs left FAILED next to the graded one (a cell raised inside `with start_run():`)."""
+    return [r for r in runs if r.run_id != graded.run_id and r.status == "FAILED"]
+
+
+def parse(code: str) -> ast.Module | None:
+    """The submission's code as run (magics blanked); None when it does not parse."""
+    lines = ["pass" if ln.lstrip().startswith(("%", "!")) else ln for ln in code.splitlines()]
+    try:
+        return ast.parse("\n".join(lines))
+    except SyntaxError:
+        return None
+
+
+def _calls(tree: ast.AST) -> Iterator[tuple[str, ast.Call]]:
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Call):
+            func = node.func
+            name = func.attr if isinstance(func, ast.Attribute) else getattr(func, "id", "")
+            yield name, node
+
+
+def _dotted(node: ast.expr) -> str:
+    if isinstance(node, ast.Attribute):
+        return f"{_dotted(node.value)}.{node.attr}"
+    return node.id if isinstance(node, ast.Name) else ""
+
+
+def training_inside_run(code: str) -> bool:
+    """True when a `.fit(...)` call sits inside a `with mlflow.start_run():` block."""
+    tree = parse(code)
+    if tree is None:
+        return False
+    for node in ast.walk(tree):
+        if not isinstance(node, ast.With):
+            continue
+        opens_run = any(
+            isinstance(item.context_expr, ast.Call)
+            and _dotted(item.context_expr.func).endswith("start_run")
+            for item in node.items
+        )
+        if opens_run and any(name == "fit" for stmt in node.body for name, _ in _calls(stmt)):
+            return True
+    return False
+
+
+def log_model_keywords(code: str) -> set[str]:
+    """Keyword arguments passed to any `*.log_model(...)` call."""
+    tree = parse(code)
+    if tree is None:
+        return set()
+    return {
+        kw.arg
+        for name, call in _calls(tree)
+        if name == "log_model"
+        for kw in call.keywords
+        if kw.arg
+    }
+
+
+def mentions(code: str, name: str) -> bool:
+    """True when the code passes or defines NAME (a string key, e.g. of params, or a keyword)."""
+    tree = parse(code)
+    if tree is None:
+        return name in code
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Constant) and node.value == name:
+            return True
+        if isinstance(node, ast.keyword) and node.arg == name:
+            return True
+    return False
+
+
+def calls(code: str, dotted: str) -> bool:
+    """True when the code calls DOTTED (e.g. "mlflow.sklearn.load_model")."""
+    tree = parse(code)
+    return tree is not None and any(_dotted(c.func) == dotted for _, c in _calls(tree))
+
+
+def predicted_with(code: str, variables: list[str]) -> str | None:
+    """The object whose .predict(...) fills one of VARIABLES (e.g. "lr"), if the code says."""
+    tree = parse(code)
+    if tree is None:
+        return None
+    for node in ast.walk(tree):
+        if not isinstance(node, ast.Assign) or not isinstance(node.value, ast.Call):
+            continue
+        func = node.value.func
+        if not (isinstance(func, ast.Attribute) and func.attr == "predict"):
+            continue
+        for target in node.targets:
+            base = target.value if isinstance(target, ast.Subscript) else target
+            if isinstance(base, ast.Name) and base.id in variables:
+                return _dotted(func.value) or None
+    return None

@@ -1,0 +1,337 @@
+"""`labgrade`: grade one submission, a whole class, or merge shard outputs.
+
+labgrade grade PATH [--grade-json J] [--feedback F] [--timeout S] [--lab ID] [--rubric R] [LIMITS]
+labgrade batch SUBMISSIONS --out DIR [--jobs N] [--timeout S] [--regrade] [--only ID]
+               [--shard K/N] [--lab ID] [--rubric R] [LIMITS]
+labgrade merge DIR1 DIR2 ... --out DIR [--lab ID] [--rubric R]
+labgrade gradescope OUT.zip [--timeout S] [--lab ID] [--rubric R]
+labgrade release OUT [--lab ID] [--rubric R] [--template NOTEBOOK]
+labgrade verify REPO [--manifest M]
+labgrade labs
+
+LIMITS: --isolation auto|full|process, --cell-timeout S, --memory-limit SIZE,
+--cpu-limit S, --max-processes N, --output-limit SIZE, --disk-limit SIZE, --hide PATH
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+from pathlib import Path
+
+from grader.engine.lab import Lab
+from grader.engine.rubric import Rubric
+from grader.errors import GraderError, RubricError, UsageError
+from grader.frontends import quickexit
+from grader.sandbox.limits import FLAGS, ISOLATIONS, Limits, with_values
+
+EXIT_FULL, EXIT_PARTIAL, EXIT_USAGE, EXIT_GRADER, EXIT_INVALID = 0, 1, 2, 3, 4
+EXIT_INTERRUPTED = 130
+
+
+def main(argv: list[str] | None = None) -> int:
+    """`labgrade ARGS`; ARGV given (a caller's own program): no quick exit is armed."""
+    code = _run(argv)
+    if argv is None:
+        quickexit.arm(code)
+    return code
+
+
+def _run(argv: list[str] | None) -> int:
+    args = _parser().parse_args(argv)
+    try:
+        return int(args.handler(args))
+    except UsageError as err:
+        print(f"labgrade: {err}", file=sys.stderr)
+        return EXIT_USAGE
+    except GraderError as err:
+        print(f"labgrade: {err}", file=sys.stderr)
+        return EXIT_GRADER
+    except KeyboardInterrupt:
+        print("labgrade: interrupted", file=sys.stderr)
+        return EXIT_INTERRUPTED
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="labgrade", description="MLflow lab grader")
+    sub = parser.add_subparsers(required=True, metavar="COMMAND")
+
+    one = sub.add_parser("grade", help="grade one submission (what `pytest grader` runs)")
+    one.add_argument("submission", type=Path, help=".ipynb, .py, or a folder holding one")
+    one.add_argument("--grade-json", type=Path, help="write the JSON result here")
+    one.add_argument("--feedback", type=Path, help="write the student's feedback (Markdown) here")
+    one.add_argument(
+        "--cold",
+        action="store_true",
+        help="start the MLflow server and the model probe as fresh Pythons (slower) instead of"
+        " forking them from a process that imported MLflow once",
+    )
+    _common(one)
+    one.set_defaults(handler=_grade)
+
+    batch = sub.add_parser("batch", help="grade a folder or an LMS .zip of submissions")
+    batch.add_argument("submissions", type=Path, help="folder (file or folder per student) or .zip")
+    batch.add_argument("--out", type=Path, required=True, help="gradebook folder")
+    batch.add_argument(
+        "--jobs",
+        type=int,
+        default=os.cpu_count() or 1,
+        help="gradings at once (default: number of cores)",
+    )
+    batch.add_argument("--regrade", action="store_true", help="grade unchanged submissions again")
+    batch.add_argument(
+        "--only",
+        action="append",
+        default=[],
+        metavar="ID",
+        help="(re)grade only this student; repeatable",
+    )
+    batch.add_argument(
+        "--shard",
+        type=_shard,
+        default=(1, 1),
+        metavar="K/N",
+        help="grade the K-th of N deterministic slices (for CI matrices)",
+    )
+    batch.add_argument(
+        "--cold",
+        action="store_true",
+        help="start each worker, server and model probe as a fresh Python (slower) instead"
+        " of forking them from one process that imported MLflow once",
+    )
+    _common(batch)
+    batch.set_defaults(handler=_batch)
+
+    merge = sub.add_parser("merge", help="join shard outputs into one gradebook")
+    merge.add_argument("dirs", type=Path, nargs="+", help="gradebook folders of the shards")
+    merge.add_argument("--out", type=Path, required=True, help="merged gradebook folder")
+    _lab_options(merge)
+    merge.set_defaults(handler=_merge)
+
+    gradescope = sub.add_parser("gradescope", help="build a Gradescope autograder zip")
+    gradescope.add_argument("out", type=Path, metavar="OUT.zip", help="the zip to write")
+    _common(gradescope)
+    gradescope.set_defaults(handler=_gradescope)
+
+    release = sub.add_parser("release", help="write the student-facing repository")
+    release.add_argument("out", type=Path, help="a new or empty folder")
+    _lab_options(release)
+    release.add_argument(
+        "--template", type=Path, help="the notebook students start from (default: the lab's)"
+    )
+    release.set_defaults(handler=_release)
+
+    verify = sub.add_parser("verify", help="was a student repo's grader or workflow changed?")
+    verify.add_argument("repo", type=Path, help="the student repository's folder")
+    verify.add_argument(
+        "--manifest",
+        type=Path,
+        help="your copy of the release's .labgrade/manifest.json, or the released folder"
+        " (default: the repo's own, which a student could edit too)",
+    )
+    verify.set_defaults(handler=_verify)
+
+    listing = sub.add_parser("labs", help="list the installed labs")
+    listing.set_defaults(handler=_labs)
+    return parser
+
+
+def _lab_options(parser: argparse.ArgumentParser) -> None:
+    from grader.labs import DEFAULT
+
+    parser.add_argument(
+        "--lab",
+        default=DEFAULT,
+        metavar="ID",
+        help=f"the lab (default {DEFAULT}; see `labgrade labs`)",
+    )
+    parser.add_argument("--rubric", type=Path, help="rubric TOML (default: the lab's own)")
+
+
+def _common(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "--timeout",
+        type=float,
+        default=300.0,
+        help="seconds for executing a submission (default 300)",
+    )
+    _lab_options(parser)
+    confine = parser.add_argument_group("confinement (defaults: the rubric's [limits])")
+    confine.add_argument(
+        "--isolation",
+        choices=ISOLATIONS,
+        default="auto",
+        help="full: own user and namespaces (needs root); process: rlimits only; auto: full"
+        " where possible",
+    )
+    for flag in FLAGS:
+        confine.add_argument(flag.flag, metavar=flag.metavar, help=flag.help)
+    confine.add_argument(
+        "--hide",
+        type=Path,
+        action="append",
+        default=[],
+        metavar="PATH",
+        help="a file or folder the submission must not read (full isolation); repeatable",
+    )
+
+
+def sandbox_args(args: argparse.Namespace) -> list[str]:
+    """The confinement flags of ARGS, to hand to a worker `labgrade grade`."""
+    out = ["--isolation", args.isolation]
+    for flag in FLAGS:
+        value = getattr(args, flag.dest)
+        if value is not None:
+            out += [flag.flag, str(value)]
+    for path in args.hide:
+        out += ["--hide", str(path)]
+    return out
+
+
+def _limits(args: argparse.Namespace, rubric: Rubric) -> Limits:
+    values = {flag.field: getattr(args, flag.dest) for flag in FLAGS}
+    try:
+        return with_values(rubric.limits, values, "labgrade")
+    except ValueError as err:
+        raise UsageError(str(err)) from err
+
+
+def _shard(text: str) -> tuple[int, int]:
+    try:
+        k, n = (int(part) for part in text.split("/"))
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"--shard {text!r}: expected K/N, e.g. 1/4") from None
+    if not 1 <= k <= n:
+        raise argparse.ArgumentTypeError(f"--shard {text!r}: K must be between 1 and N")
+    return k, n
+
+
+def _lab(args: argparse.Namespace) -> tuple[Lab, Rubric]:
+    """The lab ARGS name and its rubric (or the --rubric given), checked against each other."""
+    from grader import labs
+
+    try:
+        lab = labs.load(args.lab)
+        return lab, lab.rubric(args.rubric)
+    except RubricError as err:
+        raise UsageError(str(err)) from err
+
+
+def _labs(args: argparse.Namespace) -> int:
+    from grader import labs
+
+    for lab in labs.all_labs():
+        rubric = lab.rubric()
+        default = "  (default)" if lab.id == labs.DEFAULT else ""
+        print(f"{lab.id:<10} {rubric.title}: {rubric.max_score:g} points{default}")
+        print(f"{'':<10} {lab.summary}")
+        print(f"{'':<10} checks: {', '.join(rubric.ids)}; notebook: {lab.notebook}")
+    return 0
+
+
+def _grade(args: argparse.Namespace) -> int:
+    from grader.engine.grading import Settings, grade
+    from grader.engine.report import execution_lines, feedback_markdown, score_table
+
+    lab, rubric = _lab(args)
+    settings = Settings(
+        lab,
+        rubric,
+        args.timeout,
+        limits=_limits(args, rubric),
+        isolation=args.isolation,
+        hide=tuple(args.hide),
+        warm=not args.cold,
+    )
+    result = grade(args.submission, settings)
+    if args.grade_json:
+        result.write_json(args.grade_json)
+    if args.feedback:
+        args.feedback.parent.mkdir(parents=True, exist_ok=True)
+        args.feedback.write_text(feedback_markdown(result), encoding="utf-8")
+    for line in [*score_table(result), "", *execution_lines(result)]:
+        print(line)
+    if result.execution.status == "invalid":
+        print(
+            f"labgrade: cannot grade {result.submission}: {result.execution.error}", file=sys.stderr
+        )
+        return EXIT_INVALID
+    return EXIT_FULL if result.full_marks else EXIT_PARTIAL
+
+
+def _batch(args: argparse.Namespace) -> int:
+    from grader.course.batch import BatchSettings, run_batch
+    from grader.course.progress import Progress
+    from grader.engine.grading import sigterm_as_interrupt
+
+    lab, rubric = _lab(args)
+    _limits(args, rubric)  # a bad limit fails here, not once per student
+    sandbox = ["--hide", str(args.submissions.resolve()), "--hide", str(args.out.resolve())]
+    settings = BatchSettings(
+        lab=lab,
+        rubric=rubric,
+        out=args.out,
+        worker_args=(*sandbox_args(args), *sandbox, *(["--cold"] if args.cold else [])),
+        jobs=args.jobs,
+        timeout=args.timeout,
+        regrade=args.regrade,
+        only=frozenset(args.only),
+        shard=args.shard,
+        warm=not args.cold,
+    )
+    with sigterm_as_interrupt(), Progress() as progress:
+        report = run_batch(args.submissions, settings, progress)
+    print(
+        f"labgrade: graded {len(report.graded)}, skipped {len(report.skipped)} unchanged;"
+        f" {len(report.rows)} rows in {args.out / 'grades.csv'}"
+    )
+    return EXIT_INTERRUPTED if report.interrupted else 0
+
+
+def _merge(args: argparse.Namespace) -> int:
+    from grader.course.gradebook import merge
+
+    rows = merge(args.dirs, args.out, _lab(args)[1])
+    print(f"labgrade: merged {len(rows)} rows into {args.out / 'grades.csv'}")
+    return 0
+
+
+def _gradescope(args: argparse.Namespace) -> int:
+    from grader.platforms.gradescope import build_bundle
+
+    lab, rubric = _lab(args)
+    names = build_bundle(args.out, lab, rubric, args.timeout)
+    print(f"labgrade: wrote {args.out} ({len(names)} files); upload it as the autograder")
+    return 0
+
+
+def _release(args: argparse.Namespace) -> int:
+    from grader.platforms.release import release
+
+    lab, rubric = _lab(args)
+    paths = release(args.out, lab, rubric, args.template or lab.template / lab.notebook)
+    hidden = ", ".join(rubric.hidden_ids)
+    hidden = f", left out hidden checks: {hidden}" if hidden else ""
+    print(f"labgrade: wrote the student repository {args.out} ({len(paths)} files{hidden})")
+    return 0
+
+
+def _verify(args: argparse.Namespace) -> int:
+    from grader.platforms.release import MANIFEST, verify
+
+    findings = verify(args.repo, args.manifest)
+    if args.manifest is None:
+        print(
+            f"labgrade: checked against {args.repo / MANIFEST}; pass --manifest with your own"
+            " copy of it to rule out an edited manifest"
+        )
+    for finding in findings:
+        print(f"{finding.status:>8}  {finding.path}")
+    verdict = "CHANGED" if findings else "unchanged"
+    print(f"labgrade: {args.repo}: grader, rubric, conftest and workflow {verdict}")
+    return 1 if findings else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,1 @@
+"""Course platforms: Gradescope bundles, GitHub Actions/Classroom, student repository releases."""

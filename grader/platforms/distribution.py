@@ -1,0 +1,129 @@
+"""The grader as shipped elsewhere: its files, its pinned environment, a pyproject for it.
+
+Shared by the Gradescope bundle (`labgrade gradescope`) and the student repository
+(`labgrade release`), so both carry the same grader, installed the same way.
+"""
+
+from __future__ import annotations
+
+import importlib.metadata
+import json
+import platform
+import sys
+from pathlib import Path
+
+from packaging.requirements import InvalidRequirement, Requirement
+from packaging.utils import canonicalize_name
+
+from grader.errors import GraderError
+
+PROJECT = "mlflow-lab-grader"
+PACKAGE_DIR = Path(__file__).resolve().parent.parent
+# The notebook students edit, as named in student_template/ and in the pytest ini defaults.
+STUDENT_NOTEBOOK = "lab1_tracking_quickstart.ipynb"
+STUDENT_FOLDER = "student_template"
+CONSTRAINTS = "constraints.txt"
+# What a package copy holds: the code and each lab's data (rubric, notebooks, notes).
+PACKAGE_SUFFIXES = (".py", ".toml", ".ipynb", ".md")
+
+
+def python_version() -> str:
+    """major.minor of the running interpreter: the one the pins were resolved on."""
+    return f"{sys.version_info.major}.{sys.version_info.minor}"
+
+
+def package_files(rubric_text: str) -> dict[str, bytes]:
+    """grader/ as relative path -> content, with RUBRIC_TEXT as its default rubric."""
+    files = {
+        f"grader/{path.relative_to(PACKAGE_DIR).as_posix()}": path.read_bytes()
+        for path in sorted(PACKAGE_DIR.rglob("*"))
+        if path.is_file() and path.suffix in PACKAGE_SUFFIXES and "__pycache__" not in path.parts
+    }
+    files["grader/rubric.toml"] = rubric_text.encode("utf-8")
+    return files
+
+
+def constraints_text() -> str:
+    """pip constraints pinning every distribution of this environment, the grader excepted.
+
+    Constraints, not requirements: `pip install -c constraints.txt .` installs only what the
+    grader needs, each at the version it was tested with here. Distributions installed from a
+    local folder or a VCS have no index version to pin and are left out.
+    """
+    pins: dict[str, str] = {}
+    for dist in importlib.metadata.distributions():
+        name = dist.metadata["Name"]
+        if not name or canonicalize_name(name) == PROJECT or _local(dist):
+            continue
+        pins.setdefault(canonicalize_name(name), f"{name}=={dist.version}")
+    header = [
+        f"# Versions {PROJECT} {_own_version()} was run with: Python {python_version()}"
+        f" on {platform.system()} {platform.machine()}.",
+        "# Use: pip install -c constraints.txt .  (written by labgrade; regenerate, don't edit)",
+    ]
+    return "\n".join(header + [pins[key] for key in sorted(pins)]) + "\n"
+
+
+def pyproject_text(tool_line: str) -> str:
+    """A pyproject.toml that installs the grader with its runtime dependencies only."""
+    metadata = _own_metadata()
+    deps = [req for req in metadata.get_all("Requires-Dist") or [] if not _is_extra(req)]
+    dep_lines = "".join(f"    {json.dumps(req)},\n" for req in deps)
+    return f"""# {tool_line}
+[build-system]
+requires = ["setuptools>=68"]
+build-backend = "setuptools.build_meta"
+
+[project]
+name = "{PROJECT}"
+version = "{metadata["Version"]}"
+requires-python = {json.dumps(metadata["Requires-Python"] or ">=3.10")}
+dependencies = [
+{dep_lines}]
+
+[project.scripts]
+labgrade = "grader.frontends.cli:main"
+
+[tool.setuptools]
+packages = ["grader"]
+
+[tool.setuptools.package-data]
+grader = ["rubric.toml"]
+
+[tool.pytest.ini_options]
+testpaths = ["grader"]
+addopts = "-p no:cacheprovider"
+grade_submission = "{STUDENT_FOLDER}/{STUDENT_NOTEBOOK}"
+grade_timeout = "300"
+grade_rubric = "grader/rubric.toml"
+"""
+
+
+def _own_metadata() -> importlib.metadata.PackageMetadata:
+    try:
+        return importlib.metadata.metadata(PROJECT)
+    except importlib.metadata.PackageNotFoundError as err:
+        raise GraderError(
+            f"{PROJECT} is not installed in {sys.prefix}, so its dependencies are unknown:"
+            " install it first (pip install -e .)"
+        ) from err
+
+
+def _own_version() -> str:
+    return str(_own_metadata()["Version"])
+
+
+def _is_extra(requirement: str) -> bool:
+    try:
+        marker = Requirement(requirement).marker
+    except InvalidRequirement as err:
+        raise GraderError(f"{PROJECT}'s metadata has a bad requirement: {err}") from err
+    return marker is not None and "extra" in str(marker)
+
+
+def _local(dist: importlib.metadata.Distribution) -> bool:
+    text = dist.read_text("direct_url.json")
+    if not text:
+        return False
+    origin = json.loads(text)
+    return "dir_info" in origin or "vcs_info" in origin

@@ -1,0 +1,1 @@
+"""Confinement of untrusted code: jail (its own trust boundary), cgroups, limits, reaping."""

@@ -1,0 +1,451 @@
+"""Where the submission's code runs: its own user, namespaces, cgroups, limits and env.
+
+Two modes, chosen per grading (`--isolation`, default auto):
+- full (the grader runs as root, as in batch, Gradescope and CI containers): the kernel
+  and the model probe each run as a user of their own, in a PID namespace (all their
+  processes die with them), a mount namespace (private /tmp of the disk limit, grader's
+  secrets covered, / read-only) and a network namespace with loopback only, where the
+  tracking server also listens. Memory and process caps come from a cgroup.
+- process (no root, e.g. a student's laptop): the grader's own user; rlimits for CPU,
+  memory, processes and file size; a watchdog for disk; processes found by their tag.
+  A submission could read the grader's files and reach the network here: only the
+  instructor's run, in full mode, is authoritative (README: threat model).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import ctypes
+import fcntl
+import functools
+import json
+import os
+import random
+import signal
+import socket
+import stat
+import struct
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+import uuid
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Literal
+
+import psutil
+
+from grader.errors import ExecutionSetupError
+from grader.sandbox import cgroups
+from grader.sandbox.limits import Limits, size_text
+from grader.sandbox.procs import TAG_VARS, reap_tagged
+
+Isolation = Literal["auto", "full", "process"]
+Role = Literal["kernel", "probe"]
+JAIL = Path(__file__).with_name("jail.py")
+WRITABLE_ALIASES = ("/var/tmp", "/dev/shm", "/run/lock")  # as jail.py binds its /tmp there
+# Only these of the grader's environment reach the submission; no tokens, keys or settings.
+ALLOWED_ENV = ("PATH", "LANG", "LANGUAGE", "LC_ALL", "LC_CTYPE", "LC_MESSAGES", "TZ")
+CLONE_NEWNET = 0x40000000
+# Tags every process of one jail in process mode, where no PID namespace or user does.
+SANDBOX_VAR = "LABGRADE_SANDBOX"
+_UID_BASE, _UID_SPAN = 2_000_000, 400_000  # no account owns these: nothing to read or kill
+
+
+@dataclass
+class _Jail:
+    role: Role
+    uid: int
+    conn: Path  # the grader and the process both see this folder at the same path
+    status: Path  # written by the jail (root) only
+    cgroup: cgroups.Cgroup | None = None
+    disk_breach: list[str] = field(default_factory=list)
+    oom_killed: bool = False  # read before the cgroup goes
+
+
+class Sandbox:
+    """One per grading; `with Sandbox(...) as box:` then box.command()/box.env() per role."""
+
+    def __init__(
+        self,
+        workdir: Path,
+        limits: Limits,
+        port: int | None,  # where the tracking server listens in the sandbox; None: nowhere
+        isolation: Isolation = "auto",
+        hide: tuple[Path, ...] = (),
+    ) -> None:
+        self.workdir, self.limits, self.port = workdir, limits, port
+        self.mode, self.reason = _choose(isolation)
+        # Never a folder holding what a confined process must run (a student's repository
+        # with its .venv inside, the grader's package): covering it would break the jail.
+        self.hide = tuple(
+            p for p in hide if p.exists() and not any(n == p or p in n.parents for n in _needed())
+        )
+        self.listen: list[socket.socket] = []  # extra sockets the tracking server serves on
+        self._netns: int | None = None
+        self._jails: dict[Role, _Jail] = {}
+        self._uid = _UID_BASE + 2 * random.randrange(_UID_SPAN // 2)
+        self._token = uuid.uuid4().hex
+        self._baseline_threads = 0
+
+    def __enter__(self) -> Sandbox:
+        # The server and the grader traverse workdir; the sandbox users only reach their own
+        # folders below it, and cannot list it.
+        self.workdir.chmod(0o711)
+        if self.mode == "full":
+            self._netns, inner = _loopback_namespace(self.port)
+            self.listen += [inner] if inner else []
+        else:
+            self._baseline_threads = _threads_of(os.getuid())
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    def close(self) -> None:
+        for jail in self._jails.values():
+            self.reap(jail.role)
+        for sock in self.listen:
+            sock.close()
+        if self._netns is not None:
+            os.close(self._netns)
+            self._netns = None
+
+    def describe(self) -> str:
+        if self.mode == "full":
+            if not self._jails:  # nothing confined yet: whether a cgroup can be had is unknown
+                caps = "cgroup caps where the machine allows, else rlimits"
+            elif any(j.cgroup for j in self._jails.values()):
+                caps = "cgroup caps"
+            else:
+                caps = "rlimit caps (no cgroup could be made)"
+            return f"full (own user, PID/mount/network namespaces, {caps})"
+        return f"process only ({self.reason})"
+
+    def jail(self, role: Role) -> _Jail:
+        if role not in self._jails:
+            conn = self.workdir / f"{role}-io"
+            conn.mkdir(mode=0o700)
+            uid = self._uid + (role == "probe")
+            if self.mode == "full":
+                os.chown(conn, uid, uid)
+            name = f"{self.workdir.name}-{role}"
+            group = (
+                cgroups.create(name, self.limits.memory, self.limits.processes)
+                if self.mode == "full"
+                else None
+            )
+            self._jails[role] = _Jail(role, uid, conn, self.workdir / f"{role}.status", group)
+        return self._jails[role]
+
+    def paths(self, role: Role, work: Path) -> tuple[Path, Path, Path]:
+        """(cwd, home, tmp) as the confined process sees them."""
+        if self.mode == "full":
+            return Path("/tmp/work"), Path("/tmp/home"), Path("/tmp")
+        own = self.workdir / f"{role}-fs"
+        (own / "home").mkdir(parents=True, exist_ok=True)
+        (own / "tmp").mkdir(exist_ok=True)
+        return work, own / "home", own / "tmp"
+
+    def command(
+        self, role: Role, argv: list[str], work: Path, chown: tuple[str, ...] = ()
+    ) -> list[str]:
+        """ARGV wrapped in the jail; WORK is copied to its cwd (full mode) or is its cwd."""
+        spec = self.spec(role, work, chown)
+        return [sys.executable, "-I", str(JAIL), json.dumps(spec), "--", *argv]
+
+    def spec(self, role: Role, work: Path, chown: tuple[str, ...] = ()) -> dict[str, object]:
+        """What jail.py is told: how to confine ROLE (see `command`)."""
+        jail = self.jail(role)
+        spec: dict[str, object] = {"mode": self.mode, "rlimits": self._rlimits(jail)}
+        if self.mode == "full":
+            spec.update(
+                uid=jail.uid,
+                gid=jail.uid,
+                netns=f"/proc/{os.getpid()}/fd/{self._netns}",
+                cgroups=jail.cgroup.procs_files if jail.cgroup else [],
+                disk=self.limits.disk,
+                keep=[str(jail.conn)],
+                seed=str(work),
+                hide=[str(p) for p in self.hide],
+                expose=exposed(),
+                show=[str(p) for p in _under_private_folders(_needed())],
+                chown=list(chown),
+                cwd="/tmp/work",
+                status=str(jail.status),
+            )
+        return spec
+
+    def env(self, role: Role, work: Path, extra: dict[str, str]) -> dict[str, str]:
+        """The allow-listed environment: nothing of the grader's but locale, PATH and tags."""
+        _, home, tmp = self.paths(role, work)
+        env = {k: v for k, v in os.environ.items() if k in ALLOWED_ENV or k in TAG_VARS}
+        env.setdefault("PATH", "/usr/bin:/bin")
+        env.update(
+            HOME=str(home),
+            TMPDIR=str(tmp),
+            USER="student",
+            LOGNAME="student",
+            PYTHONDONTWRITEBYTECODE="1",
+            **{SANDBOX_VAR: f"{self._token}-{role}"},
+            **extra,
+        )
+        return env
+
+    def _rlimits(self, jail: _Jail) -> dict[str, object]:
+        limits = self.limits
+        cpu = int(limits.cpu_time)
+        found: dict[str, object] = {
+            "RLIMIT_CORE": 0,
+            "RLIMIT_CPU": [cpu, cpu + 5],  # SIGXCPU first, SIGKILL if it is ignored
+            "RLIMIT_FSIZE": limits.disk,
+        }
+        # Per user: in full mode the jail's user runs nothing else; here it is the grader's.
+        found["RLIMIT_NPROC"] = limits.processes + (
+            0 if self.mode == "full" else self._baseline_threads
+        )
+        if jail.cgroup is None:
+            # Without a cgroup, address space is the only cap: mapped, not used, memory.
+            found["RLIMIT_AS"] = limits.memory + ADDRESS_SPACE_SLACK
+        return found
+
+    def watch_disk(self, role: Role, work: Path, kill: int) -> threading.Thread | None:
+        """Process mode: a thread that kills KILL's group once ROLE wrote past the disk limit.
+
+        (Full mode needs none: its /tmp is a tmpfs of that size.)
+        """
+        if self.mode == "full":
+            return None
+        jail = self.jail(role)
+        roots = [work, self.workdir / f"{role}-fs"]
+
+        def watch() -> None:
+            while psutil.pid_exists(kill):
+                if sum(_size(root) for root in roots) > self.limits.disk:
+                    jail.disk_breach.append(f"wrote over {size_text(self.limits.disk)}")
+                    with contextlib.suppress(OSError):
+                        os.killpg(kill, signal.SIGKILL)
+                    return
+                time.sleep(1)
+
+        thread = threading.Thread(target=watch, name=f"disk-{role}", daemon=True)
+        thread.start()
+        return thread
+
+    def exit_cause(self, role: Role, returncode: int | None) -> str:
+        """Why the confined process ended, in words a student can act on."""
+        jail = self.jail(role)
+        signum, code, cpu = _status(jail.status, returncode)
+        if jail.disk_breach:
+            return f"it hit the disk limit: it {jail.disk_breach[0]}"
+        if jail.oom_killed or (jail.cgroup is not None and jail.cgroup.oom_kills() > 0):
+            return f"it ran out of memory (limit {size_text(self.limits.memory)})"
+        if signum == signal.SIGSEGV:
+            return "it crashed with a segmentation fault (SIGSEGV), e.g. from ctypes or native code"
+        if signum == signal.SIGXCPU or (signum == signal.SIGKILL and cpu >= self.limits.cpu_time):
+            return f"it used up its CPU time limit ({self.limits.cpu_time:g} s)"
+        if signum == signal.SIGKILL:
+            return "it was killed with SIGKILL"
+        if signum:
+            return f"it was ended by signal {signal.Signals(signum).name}"
+        if code is not None:
+            return f"its process exited with code {code} (os._exit or a native abort)"
+        return "its process ended"
+
+    def reap(self, role: Role) -> None:
+        """End every process of ROLE's jail, wherever it went (setsid, double fork)."""
+        jail = self._jails.get(role)
+        if jail is None:
+            return
+        if self.mode == "full":
+            _kill_user(jail.uid)
+        else:  # a process that dropped the tag or left its group escapes: README, threat model
+            reap_tagged(SANDBOX_VAR, f"{self._token}-{role}")
+        if jail.cgroup is not None:
+            jail.oom_killed = jail.oom_killed or jail.cgroup.oom_kills() > 0
+            jail.cgroup.remove()
+
+
+ADDRESS_SPACE_SLACK = 2 * 1024**3  # thread stacks and malloc arenas map far more than they use
+
+
+def _choose(isolation: Isolation) -> tuple[Literal["full", "process"], str]:
+    if isolation == "process":
+        return "process", "--isolation process"
+    problem = full_unavailable()
+    if problem is None:
+        return "full", ""
+    if isolation == "full":
+        raise ExecutionSetupError(
+            f"--isolation full is not available here: {problem}. Run the grader as root"
+            " (batch, CI containers), or use --isolation process"
+        )
+    return "process", problem
+
+
+def full_unavailable() -> str | None:
+    """Why full isolation cannot be had here, or None when it can."""
+    if not sys.platform.startswith("linux"):
+        return f"namespaces need Linux, this is {sys.platform}"
+    if os.geteuid() != 0:
+        return "the grader does not run as root, so it cannot switch user or use namespaces"
+    return _python_unusable()
+
+
+@functools.cache
+def _python_unusable() -> str | None:
+    """Whether a sandbox user, in a jail, can run this Python and find the lab's packages."""
+    check = "import importlib.util as u; assert all(map(u.find_spec, ('ipykernel', 'mlflow')))"
+    uid = _UID_BASE - 1
+    with tempfile.TemporaryDirectory(prefix="labgrade-check-") as seed:
+        spec = {
+            "mode": "full",
+            "uid": uid,
+            "gid": uid,
+            "disk": 1024**2,
+            "seed": seed,
+            "keep": [],
+            "hide": [],
+            "expose": exposed(),
+            "show": [str(p) for p in _under_private_folders(_needed())],
+            "cwd": "/tmp/work",
+        }
+        command = [sys.executable, "-I", str(JAIL), json.dumps(spec), "--"]
+        try:
+            subprocess.run(
+                [*command, sys.executable, "-I", "-c", check],
+                cwd="/",
+                env={"PATH": os.environ.get("PATH", "/usr/bin:/bin")},
+                capture_output=True,
+                timeout=60,
+                check=True,
+            )
+        except subprocess.CalledProcessError as err:
+            why = err.stderr.decode(errors="replace").strip().splitlines()[-1:] or [str(err)]
+            return f"a sandbox user could not run {sys.executable} in a jail: {why[0]}"
+        except (OSError, subprocess.SubprocessError) as err:
+            return f"a sandbox user could not run {sys.executable} in a jail: {err}"
+    return None
+
+
+@functools.cache
+def _needed() -> frozenset[Path]:
+    """What a confined process must reach: Python, its packages, the grader's scripts."""
+    needed = {
+        Path(sys.base_prefix).resolve(),
+        Path(sys.prefix).resolve(),
+        Path(sys.executable).resolve().parent,
+        JAIL.resolve().parent,
+    }
+    return frozenset(p for p in needed if not any(q in p.parents for q in needed))
+
+
+def _under_private_folders(paths: frozenset[Path]) -> list[Path]:
+    """PATHS below the folders the jail replaces with its own (/tmp, /var/tmp, /dev/shm)."""
+    private = [Path("/tmp"), *map(Path, WRITABLE_ALIASES)]
+    return sorted(p for p in paths if any(f in p.parents for f in private))
+
+
+@functools.cache
+def exposed() -> list[dict[str, object]]:
+    """Folders a sandbox user could not pass on the way to Python or the grader's files.
+
+    Each is covered, in the jail only, by an empty tmpfs holding just the needed paths
+    (e.g. /root, mode 700, hides root's home but shows /root/.pyenv/versions/3.11).
+    """
+    needed = _needed()
+    covers: dict[Path, set[Path]] = {}
+    for path in needed:
+        for folder in [*[*reversed(path.parents)][1:], path]:
+            try:
+                if not folder.stat().st_mode & stat.S_IXOTH:
+                    covers.setdefault(folder, set()).add(path)
+                    break
+            except OSError:
+                break
+    return [{"cover": str(c), "paths": sorted(map(str, ps))} for c, ps in sorted(covers.items())]
+
+
+def _loopback_namespace(port: int | None) -> tuple[int, socket.socket | None]:
+    """A network namespace with only loopback, up, and a socket bound there to PORT.
+
+    Made in a thread of its own (network namespaces are per thread), so the grader stays
+    where it was. The returned fd keeps the namespace alive until it is closed.
+    """
+    made: list[tuple[int, socket.socket | None]] = []
+    failed: list[OSError] = []
+
+    def work() -> None:
+        try:
+            libc = ctypes.CDLL(None, use_errno=True)
+            if libc.unshare(CLONE_NEWNET) != 0:
+                raise OSError(ctypes.get_errno(), "unshare(CLONE_NEWNET)")
+            _loopback_up()
+            sock = None
+            if port is not None:
+                sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+                sock.bind(("127.0.0.1", port))
+            made.append((os.open("/proc/thread-self/ns/net", os.O_RDONLY), sock))
+        except OSError as err:
+            failed.append(err)
+
+    thread = threading.Thread(target=work, name="labgrade-netns")
+    thread.start()
+    thread.join()
+    if failed:
+        raise ExecutionSetupError(
+            f"could not make the submission's network namespace: {failed[0]}"
+        ) from failed[0]
+    return made[0]
+
+
+def _loopback_up() -> None:
+    siocgifflags, siocsifflags, iff_up = 0x8913, 0x8914, 0x1
+    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as probe:
+        request = struct.pack("16sH14s", b"lo", 0, b"")
+        flags = struct.unpack("16sH14s", fcntl.ioctl(probe, siocgifflags, request))[1]
+        fcntl.ioctl(probe, siocsifflags, struct.pack("16sH14s", b"lo", flags | iff_up, b""))
+
+
+def _status(path: Path, returncode: int | None) -> tuple[int, int | None, float]:
+    """(signal, exit code, CPU seconds) of the confined process, from its jail or Popen."""
+    with contextlib.suppress(OSError, ValueError, KeyError, TypeError):
+        raw = json.loads(path.read_text())
+        return int(raw["signal"]), int(raw["code"]), float(raw["cpu"])
+    if returncode is None:
+        return 0, None, 0.0
+    return (-returncode, None, 0.0) if returncode < 0 else (0, returncode, 0.0)
+
+
+def _kill_user(uid: int) -> None:
+    """SIGKILL every process of UID (only sandbox users have these uids)."""
+    for _ in range(3):
+        procs = []
+        for proc in psutil.process_iter(["uids"]):
+            with contextlib.suppress(psutil.Error):
+                if proc.info["uids"] and proc.info["uids"].real == uid:
+                    proc.kill()
+                    procs.append(proc)
+        if not procs:
+            return
+        psutil.wait_procs(procs, timeout=3)
+
+
+def _threads_of(uid: int) -> int:
+    total = 0
+    for proc in psutil.process_iter(["uids", "num_threads"]):
+        with contextlib.suppress(psutil.Error, TypeError):
+            if proc.info["uids"].real == uid:
+                total += int(proc.info["num_threads"])
+    return total
+
+
+def _size(root: Path) -> int:
+    total = 0
+    for folder, _, files in os.walk(root):
+        for name in files:
+            with contextlib.suppress(OSError):
+                total += os.lstat(os.path.join(folder, name)).st_blocks * 512
+    return total

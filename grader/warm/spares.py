@@ -1,0 +1,308 @@
+"""Spares: a grading's tracking server and model probe, forked by a warm host (grader.warm.host).
+
+A fresh `python -m grader.engine.serve` imports MLflow's server (~3 s of CPU) and a fresh probe
+imports pyfunc, scikit-learn and skops (~3 s). A warm host imported them once: a grading
+asks it for a fork per role, and hands that fork the arguments and file descriptors a fresh
+process would have got, directly; the host never sees them. The fork then becomes the
+server or the probe without importing anything again.
+
+The host ends a fork whose grading has hung up (died) on it, and every fork when it ends
+itself. The probe confines itself with the same code as `jail.py` (full isolation only:
+PID namespace, own user, cgroups), then runs probe_child in-process.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import ctypes
+import fcntl
+import json
+import os
+import signal
+import socket
+import subprocess
+import sys
+import threading
+import time
+import traceback
+from pathlib import Path
+from typing import IO, Any, Literal, NoReturn
+
+from grader.engine import store_template
+
+SpareRole = Literal["server", "probe"]
+MAX_REQUEST = 1 << 20
+FORK_TIMEOUT = 120.0  # a host still importing answers late; one that hangs, never
+PR_SET_PDEATHSIG = 1
+
+# This process's warm host (a request socket), if it has one: a batch worker inherits its
+# batch's, a single grading starts its own (grader.warm.host.private_host).
+_host: socket.socket | None = None
+_host_lock = threading.Lock()
+# The host's migrated, empty store and its digest, inherited by every fork of it.
+_template: tuple[Path, str] | None = None
+
+
+class HostGone(OSError):
+    """The warm process did not fork: it ended, or never started."""
+
+
+def use_host(sock: socket.socket | None) -> None:
+    global _host
+    _host = sock
+
+
+def host() -> socket.socket | None:
+    return _host
+
+
+def set_template(path: Path | None) -> None:
+    """Seed every server forked from now on with a copy of PATH (None: no seeding)."""
+    global _template
+    _template = (path, store_template.file_digest(path)) if path is not None else None
+
+
+def seed_store(argv: list[str]) -> None:
+    """Start the server's store as a copy of the host's template, unless one is there.
+
+    The copy is checked, not the template: whatever wrote to the template after the host
+    took it (a submission in process isolation runs as the same user) cannot get into a
+    grading; the server then makes its store itself, as a cold one does.
+    """
+    store = store_template.sqlite_store(argv)
+    if _template is None or store is None or store.exists():
+        return
+    template, digest = _template
+    if not store_template.seed(store, template, digest):
+        print(f"labgrade: template store {template} changed; migrating afresh", file=sys.stderr)
+
+
+def request_fork(
+    control: socket.socket,
+    role: str,
+    fds: list[int],
+    lock: threading.Lock,
+    cancelled: threading.Event | None = None,
+) -> tuple[int, socket.socket]:
+    """Ask the warm process on CONTROL for a fork in ROLE: its pid, and a socket to it.
+
+    The fork reads its request from that socket; the warm process reports the fork's exit
+    code on it, and ends the fork if this side hangs up first. Waits while the warm process
+    still imports, until CANCELLED is set (the grading is ending) or FORK_TIMEOUT.
+    """
+    mine, theirs = socket.socketpair(socket.AF_UNIX, socket.SOCK_SEQPACKET)
+    try:
+        with lock:
+            socket.send_fds(control, [role.encode()], [theirs.fileno(), *fds])
+        theirs.close()  # the warm process's copy alone: its closing it says "no"
+        answer = _answer(mine, cancelled or threading.Event())
+    except OSError as err:
+        mine.close()
+        raise HostGone(f"the warm process did not fork a {role}: {err}") from err
+    finally:
+        theirs.close()
+    if not answer:
+        mine.close()
+        raise HostGone(f"the warm process did not fork a {role} (it ended, or has none)")
+    return int(json.loads(answer)["pid"]), mine
+
+
+def _answer(sock: socket.socket, cancelled: threading.Event) -> bytes:
+    deadline = time.monotonic() + FORK_TIMEOUT
+    sock.settimeout(0.1)
+    while True:
+        try:
+            answer = sock.recv(MAX_REQUEST)
+        except TimeoutError:
+            if cancelled.is_set() or time.monotonic() > deadline:
+                raise
+            continue
+        sock.settimeout(None)
+        return answer
+
+
+class ForkedProcess:
+    """A fork of a warm process, as much of subprocess.Popen as the grader uses.
+
+    Not this process's child: its exit code comes from the warm process, on the fork's socket.
+    """
+
+    def __init__(self, pid: int, sock: socket.socket) -> None:
+        self.pid = pid
+        self.returncode: int | None = None
+        self.stdin: IO[bytes] | None = None
+        self.stdout: IO[bytes] | None = None
+        self._sock = sock
+        self._done = threading.Event()
+        threading.Thread(target=self._watch, name=f"fork-{pid}", daemon=True).start()
+
+    def poll(self) -> int | None:
+        return self.returncode if self._done.is_set() else None
+
+    def wait(self, timeout: float | None = None) -> int:
+        if not self._done.wait(timeout) or self.returncode is None:
+            raise subprocess.TimeoutExpired(f"fork {self.pid}", timeout or 0)
+        return self.returncode
+
+    def send_signal(self, sig: int) -> None:
+        if self.returncode is None:
+            with contextlib.suppress(ProcessLookupError):
+                os.kill(self.pid, sig)
+
+    def _watch(self) -> None:
+        try:
+            data = self._sock.recv(MAX_REQUEST)
+        except OSError:
+            data = b""
+        # No message: the warm process ended (ending its forks) without a word for this one.
+        self.returncode = int(json.loads(data)["code"]) if data else -signal.SIGKILL
+        self._sock.close()
+        self._done.set()
+
+
+class Spare:
+    """ROLE, to be forked by this process's warm host when the grading starts it."""
+
+    def __init__(self, role: SpareRole, control: socket.socket) -> None:
+        self.role, self.control = role, control
+        self.cancelled = threading.Event()  # set from another thread: the grading is ending
+
+    def start(self, request: dict[str, Any], fds: list[int]) -> ForkedProcess | None:
+        """Fork the role (waiting while the host still imports) and hand it REQUEST and FDS.
+
+        None when the host cannot, or once cancelled: unless cancelled, the caller starts a
+        fresh process instead.
+        """
+        try:
+            pid, sock = request_fork(self.control, self.role, [], _host_lock, self.cancelled)
+        except HostGone:
+            return None
+        if self.cancelled.is_set():  # hung up: the host ends the fork
+            sock.close()
+            return None
+        try:
+            socket.send_fds(sock, [json.dumps(request).encode()], fds)
+        except OSError:  # the fork is gone already: the caller starts a fresh one
+            sock.close()
+            return None
+        return ForkedProcess(pid, sock)
+
+
+def take(role: SpareRole) -> Spare | None:
+    """ROLE from this process's warm host, if it has one."""
+    return Spare(role, _host) if _host is not None else None
+
+
+def become(role: SpareRole, sock: socket.socket, host_pid: int) -> None:
+    """In a fresh fork of the host: read the request on SOCK and become ROLE; never returns."""
+    code = 1
+    try:
+        die_with(host_pid)
+        _null_stdio()
+        data, fds, _, _ = socket.recv_fds(sock, MAX_REQUEST, 16)
+        sock.close()
+        if not data:  # the grading never needed this role
+            os._exit(0)
+        request = json.loads(data)
+        code = _serve(request, fds) if role == "server" else _probe(request, fds)
+    except BaseException:  # said on its stderr (the server log or the probe log), then exit
+        with contextlib.suppress(OSError):
+            os.write(2, traceback.format_exc().encode(errors="replace"))
+    finally:
+        flush_and_exit(code)
+
+
+def die_with(parent: int) -> None:
+    """Be killed when PARENT (this process's parent) ends; exit now if it already has."""
+    libc = ctypes.CDLL(None, use_errno=True)
+    libc.prctl(PR_SET_PDEATHSIG, signal.SIGKILL, 0, 0, 0)
+    if os.getppid() != parent:  # it ended before the line above
+        os._exit(1)
+
+
+def _null_stdio() -> None:
+    null = os.open(os.devnull, os.O_RDWR)
+    for fd in (0, 1, 2):
+        os.dup2(null, fd)
+    os.close(null)
+
+
+def _place(fds: list[int], targets: list[int]) -> None:
+    """Put FDS at the numbers TARGETS (the numbers the command line names), inheritable."""
+    # Out of the way of every target number first (a plain dup takes the lowest free one).
+    above = max([*fds, *targets]) + 1
+    high = [fcntl.fcntl(fd, fcntl.F_DUPFD_CLOEXEC, above) for fd in fds]
+    for fd in fds:
+        os.close(fd)
+    for fd, target in zip(high, targets, strict=True):
+        os.dup2(fd, target, inheritable=True)
+        os.close(fd)
+
+
+def _set_environ(env: dict[str, str]) -> None:
+    os.environ.clear()
+    os.environ.update(env)
+
+
+def _serve(request: dict[str, Any], fds: list[int]) -> int:
+    """`python -m grader.engine.serve ARGV` in this process: ends only when killed."""
+    log, *listen = fds
+    os.setsid()  # its own group, as the cold server: ended with kill_tree
+    os.dup2(log, 1)
+    os.dup2(log, 2)
+    os.close(log)
+    _place(listen, list(request["targets"]))
+    _set_environ(request["env"])
+    seed_store(list(request["argv"]))
+    sys.argv = ["grader.engine.serve", *request["argv"]]
+    from grader.engine import serve
+
+    try:
+        serve.main()
+    except SystemExit as err:
+        return err.code if isinstance(err.code, int) else 1
+    return 0
+
+
+def _probe(request: dict[str, Any], fds: list[int]) -> int:
+    """The jail, as `python -I jail.py SPEC -- python -I probe_child.py` would run it."""
+    from grader.sandbox import jail
+
+    stdin, stdout, log = fds
+    os.setsid()
+    os.dup2(stdin, 0)
+    os.dup2(stdout, 1)
+    os.dup2(log, 2)
+    for fd in fds:
+        os.close(fd)
+    _set_environ(request["env"])
+    os.chdir(request["cwd"])
+    return jail.run(request["spec"], _run_probe_child)
+
+
+def _run_probe_child(env: dict[str, str]) -> None:
+    """In the jail, confined: what `python -I probe_child.py` does, with MLflow imported."""
+    import tempfile
+
+    os.closerange(3, os.sysconf("SC_OPEN_MAX"))
+    _set_environ(env)
+    tempfile.tempdir = None  # TMPDIR is the jail's now
+    sys.path[:] = [p for p in sys.path if p not in ("", ".")]  # as -I: not its own folder
+    sys.stdin = open(0, encoding="utf-8", closefd=False)  # noqa: SIM115 (the process's own)
+    sys.stdout = open(1, "w", encoding="utf-8", closefd=False)  # noqa: SIM115
+    from grader.engine import probe_child
+
+    try:
+        probe_child.main()  # ends the process itself once it has answered
+    except BaseException:
+        traceback.print_exc()
+        flush_and_exit(1)
+    flush_and_exit(0)
+
+
+def flush_and_exit(code: int) -> NoReturn:
+    """End a fork: flush what it said, and skip tearing down what it inherited imported."""
+    for stream in (sys.stdout, sys.stderr):
+        with contextlib.suppress(OSError, ValueError, AttributeError):
+            stream.flush()
+    os._exit(code)

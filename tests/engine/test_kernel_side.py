@@ -1,0 +1,104 @@
+"""What grader.engine.kernel_side does inside a kernel, run in plain Python (no server, kernel).
+
+The student's code sees MLflow pointed at the grader's server however it names its own, and
+each pyfunc load it makes is recorded with what the loaded model predicted: wherever the
+load happens (a function, a helper module), and never MLflow's own internal loads.
+"""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+import textwrap
+
+import pytest
+
+from grader.engine.execution import kernel_side_call
+
+GRADER_URI = "http://127.0.0.1:9"  # nothing listens: no request may be made here
+
+STUDENT = """
+import os
+import mlflow
+from mlflow import MlflowClient
+
+os.environ["MLFLOW_TRACKING_URI"] = "http://127.0.0.1:8080"
+os.environ["MLFLOW_REGISTRY_URI"] = "http://127.0.0.1:8080"
+client = MlflowClient("http://localhost:5000")
+keyword = MlflowClient(tracking_uri="http://localhost:5001", registry_uri="http://localhost:5002")
+mlflow.set_tracking_uri("http://127.0.0.1:8080")
+seen = {
+    "get_tracking_uri": mlflow.get_tracking_uri(),
+    "get_registry_uri": mlflow.get_registry_uri(),
+    "client": client._tracking_client.tracking_uri,
+    "keyword": keyword._tracking_client.tracking_uri,
+    "registry": keyword._registry_uri,
+}
+
+import numpy as np
+import mlflow.sklearn
+from sklearn.linear_model import LogisticRegression
+
+X = np.array([[0.0, 0.0], [1.0, 1.0], [0.0, 1.0], [1.0, 0.0]])
+model = LogisticRegression().fit(X, [0, 1, 0, 1])
+mlflow.sklearn.save_model(model, "saved", input_example=X, pip_requirements=[])
+
+
+def main():
+    loaded = mlflow.pyfunc.load_model("saved")
+    loaded.predict(X)
+    for row in X[:2]:
+        loaded.predict(row.reshape(1, -1))
+
+
+if __name__ == "__main__":
+    main()
+state = sys.modules["_labgrade_state"]
+state.note_environment()
+print(json.dumps({"seen": seen, "loads": state.loads, "redirects": state.redirects}))
+"""
+
+
+@pytest.fixture(scope="module")
+def answer(tmp_path_factory: pytest.TempPathFactory) -> dict[str, object]:
+    """What the student's code saw and what install() recorded, from one run."""
+    tmp_path = tmp_path_factory.mktemp("student")
+    script = "\n".join(
+        ["import json, sys", kernel_side_call("install", GRADER_URI), textwrap.dedent(STUDENT)]
+    )
+    done = subprocess.run(
+        [sys.executable, "-c", script],
+        cwd=tmp_path,
+        capture_output=True,
+        text=True,
+        timeout=300,
+        check=False,
+    )
+    assert done.returncode == 0, done.stderr[-3000:]
+    answer: dict[str, object] = json.loads(done.stdout.strip().splitlines()[-1])
+    return answer
+
+
+def test_every_way_of_naming_a_server_ends_at_the_graders_and_is_noted(
+    answer: dict[str, object],
+) -> None:
+    seen = answer["seen"]
+    assert isinstance(seen, dict)
+    assert set(seen.values()) == {GRADER_URI}, seen
+    noted = {(where, uri) for where, uri in answer["redirects"]}  # type: ignore[attr-defined]
+    assert ("MLFLOW_TRACKING_URI in os.environ or %env", "http://127.0.0.1:8080") in noted
+    assert ("MLFLOW_REGISTRY_URI in os.environ or %env", "http://127.0.0.1:8080") in noted
+    assert ("MlflowClient(tracking_uri=...)", "http://localhost:5000") in noted
+    assert ("MlflowClient(registry_uri=...)", "http://localhost:5002") in noted
+    assert ("mlflow.set_tracking_uri", "http://127.0.0.1:8080") in noted
+
+
+def test_pyfunc_loads_are_recorded_where_they_happen_with_their_predictions(
+    answer: dict[str, object],
+) -> None:
+    # save_model validated its input example by loading the model itself: not the student's.
+    loads = answer["loads"]
+    assert isinstance(loads, list)
+    assert [load["uri"] for load in loads] == ["saved"]
+    assert loads[0]["predictions"] == [[0, 1, 0, 1], [0], [1]]

@@ -1,0 +1,159 @@
+"""GitHub Actions / Classroom: the job summary and the reporter's runner results of real
+gradings (run with GITHUB_STEP_SUMMARY and GITHUB_OUTPUT in tmp_path), and the workflow."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import jsonschema
+import pytest
+import yaml
+
+from grader.engine.rubric import load_rubric
+from grader.platforms.github import publish, workflow_yaml
+from tests.helpers import CHECK_IDS, ROOT, SUBMISSIONS, GradingRun
+from tests.platform_formats import (
+    CLASSROOM_RUNNER,
+    github_outputs,
+    reporter_points,
+    reporter_reads,
+)
+
+WORKFLOW = ROOT / "student_template" / ".github" / "workflows" / "classroom.yml"
+Grade = Callable[..., GradingRun]
+
+# Submissions test_grading.py grades too: same xdist group, so each is graded once.
+RUNS = [
+    pytest.param(path, score, id=group, marks=[pytest.mark.slow, pytest.mark.xdist_group(group)])
+    for path, score, group in [
+        (ROOT / "reference" / "lab1_tracking_quickstart.ipynb", 100, "reference"),
+        (ROOT / "student_template" / "lab1_tracking_quickstart.ipynb", 0, "student_template"),
+        (SUBMISSIONS / "loses_tag.ipynb", 90, "loses_tag"),
+        (SUBMISSIONS / "invalid_not_json.ipynb", 0, "invalid_not_json"),
+    ]
+]
+
+
+def _workflow() -> dict[Any, Any]:
+    return yaml.safe_load(WORKFLOW.read_text())
+
+
+def _steps() -> list[dict[str, Any]]:
+    return list(_workflow()["jobs"]["run-autograding-tests"]["steps"])
+
+
+def _reporter_step() -> dict[str, Any]:
+    return next(s for s in _steps() if "autograding-grading-reporter" in s.get("uses", ""))
+
+
+def _as_the_workflow_passes_them(outputs: dict[str, str]) -> dict[str, str]:
+    """The reporter step's env, with `${{ steps.grade.outputs.X }}` filled in from OUTPUTS."""
+    env = {}
+    for name, value in _reporter_step()["env"].items():
+        ref = re.fullmatch(r"\$\{\{ steps\.grade\.outputs\.(\w+) \}\}", value)
+        assert ref, value
+        env[name] = outputs.get(ref.group(1), "")
+    return env
+
+
+@pytest.mark.parametrize(("path", "score"), RUNS)
+def test_reporter_reads_each_check_and_totals_the_score(
+    graded_run: Grade, path: Path, score: float
+) -> None:
+    run = graded_run(path)
+    assert run.result is not None
+    outputs = github_outputs(run.github_output)
+    assert set(outputs) == set(CHECK_IDS)
+    runners = reporter_reads(
+        _as_the_workflow_passes_them(outputs), _reporter_step()["with"]["runners"]
+    )
+    for _, runner in runners:
+        jsonschema.validate(runner, CLASSROOM_RUNNER)
+    assert reporter_points(runners) == f"Points {score:g}/100"
+    assert reporter_points(runners) == f"Points {run.result['score']:g}/100"
+    by_id = dict(runners)
+    for check in run.result["checks"]:
+        test = by_id[check["id"]]["tests"][0]
+        assert (test["score"], test["message"]) == (check["score"], check["message"])
+        assert by_id[check["id"]]["max_score"] == check["max_score"]
+        invalid = run.result["execution"]["status"] == "invalid"
+        assert test["status"] == ("pass" if check["passed"] else "error" if invalid else "fail")
+
+
+@pytest.mark.parametrize(("path", "score"), RUNS)
+def test_job_summary_is_a_markdown_score_table(graded_run: Grade, path: Path, score: float) -> None:
+    run = graded_run(path)
+    assert run.result is not None
+    lines = run.step_summary.splitlines()
+    assert lines[0] == f"### MLflow Tracking lab: {score:g}/100"
+    rows = [ln for ln in lines if ln.startswith("| ✅ |") or ln.startswith("| ❌ |")]
+    assert len(rows) == len(CHECK_IDS)
+    for check, row in zip(run.result["checks"], rows, strict=True):
+        cells = [c.strip() for c in re.split(r"(?<!\\)\|", row)[1:-1]]
+        assert len(cells) == 4, row  # a message's own "|" cannot break the table
+        assert cells[0] == ("✅" if check["passed"] else "❌")
+        assert cells[2] == f"{check['score']:g}/{check['max_score']:g}"
+    assert f"**Points {score:g}/100**" in run.step_summary
+
+
+def test_committed_workflow_is_the_one_release_writes_for_the_default_rubric() -> None:
+    assert WORKFLOW.read_text() == workflow_yaml(load_rubric())
+
+
+def test_workflow_lints() -> None:
+    doc = _workflow()
+    assert doc["name"] == "Autograding Tests"
+    assert "push" in doc["on"]
+    assert doc["permissions"] == {"checks": "write", "actions": "read", "contents": "read"}
+    # notify-classroom.js updates the check run of this exact job id with "Points X/Y".
+    job = doc["jobs"]["run-autograding-tests"]
+    assert job["runs-on"] == "ubuntu-latest"
+    uses = [s.get("uses", "") for s in job["steps"]]
+    for action in (
+        "actions/checkout@v4",
+        "actions/setup-python@v5",
+        "actions/upload-artifact@v4",
+        "classroom-resources/autograding-grading-reporter@v1",
+    ):
+        assert action in uses
+    for step in job["steps"]:
+        assert set(step) <= {"name", "id", "uses", "run", "with", "env", "if"}, step
+        assert ("uses" in step) != ("run" in step), step
+    setup = next(s for s in job["steps"] if s.get("uses", "").startswith("actions/setup-python"))
+    assert setup["with"] == {"python-version-file": ".python-version"}
+    install = next(s for s in job["steps"] if "pip install" in s.get("run", ""))
+    assert "-c constraints.txt" in install["run"]
+    grade = next(s for s in job["steps"] if s.get("id") == "grade")
+    assert grade["run"].startswith("pytest grader ")
+    upload = next(s for s in job["steps"] if s.get("uses", "").startswith("actions/upload-art"))
+    assert upload["with"]["path"] == "feedback/"
+    for written in re.findall(r"--(?:grade-json|grade-feedback|junitxml) (\S+)", grade["run"]):
+        assert written.startswith("feedback/")
+    # After a failing grade step (exit 1 below full marks) feedback and points still go out.
+    assert upload["if"] == _reporter_step()["if"] == "${{ !cancelled() }}"
+    reporter = _reporter_step()
+    runners = reporter["with"]["runners"].split(",")
+    assert runners == list(CHECK_IDS)
+    assert set(reporter["env"]) == {f"{cid.upper()}_RESULTS" for cid in runners}
+
+
+def test_grader_failure_reports_every_check_as_error_with_the_reason(tmp_path: Path) -> None:
+    rubric = load_rubric()
+    env = {"GITHUB_STEP_SUMMARY": str(tmp_path / "summary"), "GITHUB_OUTPUT": str(tmp_path / "out")}
+    (tmp_path / "summary").write_text("earlier step\n")
+    publish(None, rubric, "the MLflow server did not start", env)
+    summary = (tmp_path / "summary").read_text()
+    assert summary.startswith("earlier step\n")  # appended, as Actions expects
+    assert "not graded" in summary
+    assert "the MLflow server did not start" in summary
+    outputs = github_outputs((tmp_path / "out").read_text())
+    env = {f"{k.upper()}_RESULTS": v for k, v in outputs.items()}
+    runners = reporter_reads(env, ",".join(rubric.ids))
+    for _, runner in runners:
+        jsonschema.validate(runner, CLASSROOM_RUNNER)
+        assert runner["status"] == "error"
+        assert "the MLflow server did not start" in runner["tests"][0]["message"]
+    assert reporter_points(runners) == "Points 0/100"

@@ -1,0 +1,240 @@
+"""`labgrade release` (the student repository) and `labgrade verify` (was it tampered with?)."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import shutil
+import subprocess
+import sys
+from collections.abc import Callable
+from pathlib import Path
+
+import pytest
+import yaml
+
+from grader.engine.checks import KNOWN_IDS
+from grader.engine.rubric import DEFAULT_RUBRIC, load_rubric
+from grader.frontends.cli import main
+from tests.helpers import CHECK_IDS, ROOT, GradingRun, run_grader, run_labgrade
+
+NOTEBOOK = "student_template/lab1_tracking_quickstart.ipynb"
+VISIBLE = tuple(c for c in CHECK_IDS if c != "tag")
+
+
+@pytest.fixture(scope="module")
+def released(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The student repository for the default rubric with the tag check hidden."""
+    base = tmp_path_factory.mktemp("release")
+    rubric = base / "rubric.toml"
+    hidden = '# graded by the instructor only\n[checks.tag]\nvisibility = "hidden"\n'
+    rubric.write_text(DEFAULT_RUBRIC.read_text().replace("[checks.tag]\n", hidden))
+    out = base / "student-repo"
+    proc = run_labgrade("release", str(out), "--rubric", str(rubric))
+    assert proc.returncode == 0, proc.stderr
+    assert "left out hidden checks: tag" in proc.stdout
+    return out
+
+
+def _copy(released: Path, tmp_path: Path) -> Path:
+    return Path(shutil.copytree(released, tmp_path / "clone"))
+
+
+def _verify(repo: Path, *extra: str, capsys: pytest.CaptureFixture[str]) -> tuple[int, str]:
+    code = main(["verify", str(repo), *extra])
+    return code, capsys.readouterr().out
+
+
+def test_release_holds_the_student_files_and_no_solution(released: Path) -> None:
+    files = {p.relative_to(released).as_posix() for p in released.rglob("*") if p.is_file()}
+    for expected in (
+        NOTEBOOK,
+        "grader/frontends/plugin.py",
+        "grader/test_lab.py",
+        "grader/rubric.toml",
+        "conftest.py",
+        "pyproject.toml",
+        "constraints.txt",
+        ".python-version",
+        ".github/workflows/classroom.yml",
+        "README.md",
+        ".labgrade/manifest.json",
+    ):
+        assert expected in files
+    assert not [f for f in files if f.startswith(("reference/", "tests/", "docs/", ".ci/"))]
+    assert (released / NOTEBOOK).read_bytes() == (ROOT / NOTEBOOK).read_bytes()
+    rubric_text = (released / "grader" / "rubric.toml").read_text()
+    assert "Training Info" not in rubric_text  # the hidden check's values are gone too
+    assert "graded by the instructor only" not in rubric_text
+    rubric = load_rubric(released / "grader" / "rubric.toml", KNOWN_IDS)
+    assert tuple(rubric.ids) == VISIBLE
+    assert rubric.check("params") == load_rubric().check("params")
+
+
+def test_student_readme_says_how_to_run_and_what_each_check_wants(released: Path) -> None:
+    readme = (released / "README.md").read_text()
+    assert "pytest grader" in readme
+    assert "pip install -c constraints.txt -e ." in readme
+    rubric = load_rubric()
+    for cid in VISIBLE:
+        spec = rubric.check(cid)
+        row = next(ln for ln in readme.splitlines() if ln.startswith(f"| `{cid}` |"))
+        assert f"| {spec.points:g} |" in row
+        assert spec.title in row
+    assert "| `tag` |" not in readme
+    assert "solver=lbfgs, max_iter=1000, random_state=8888" in readme
+    assert "checks that are not listed here" in readme
+
+
+def test_released_workflow_reports_only_the_released_checks(released: Path) -> None:
+    doc = yaml.safe_load((released / ".github/workflows/classroom.yml").read_text())
+    steps = doc["jobs"]["run-autograding-tests"]["steps"]
+    reporter = next(s for s in steps if "grading-reporter" in s.get("uses", ""))
+    assert reporter["with"]["runners"] == ",".join(VISIBLE)
+    assert "TAG_RESULTS" not in reporter["env"]
+    assert (released / ".python-version").read_text().strip() == (
+        f"{sys.version_info.major}.{sys.version_info.minor}"
+    )
+
+
+def test_manifest_hashes_every_file_the_grading_depends_on(released: Path) -> None:
+    manifest = json.loads((released / ".labgrade/manifest.json").read_text())
+    digests = manifest["sha256"]
+    grader_files = {p.relative_to(released).as_posix() for p in (released / "grader").iterdir()}
+    assert grader_files <= set(digests)
+    for path in ("conftest.py", "pyproject.toml", "constraints.txt", ".python-version"):
+        assert path in digests
+    assert ".github/workflows/classroom.yml" in digests
+    assert NOTEBOOK not in digests  # the student's to edit
+    for path, digest in digests.items():
+        assert hashlib.sha256((released / path).read_bytes()).hexdigest() == digest
+
+
+def test_release_refuses_a_folder_with_files(released: Path, tmp_path: Path) -> None:
+    (tmp_path / "keep.txt").write_text("mine")
+    assert main(["release", str(tmp_path)]) == 3
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["keep.txt"]
+
+
+def test_verify_passes_an_untouched_clone_with_student_work(
+    released: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    repo = _copy(released, tmp_path)
+    (repo / NOTEBOOK).write_text((ROOT / "reference/lab1_tracking_quickstart.ipynb").read_text())
+    (repo / "feedback").mkdir()
+    (repo / "feedback" / "conftest.py").write_text("")  # never read by the grading
+    (repo / "README.md").write_text("my notes\n")
+    code, out = _verify(repo, "--manifest", str(released), capsys=capsys)
+    assert code == 0, out
+    assert "unchanged" in out
+
+
+EDITS: dict[str, Callable[[Path], None]] = {
+    "grader/engine/checks.py": lambda repo: (repo / "grader/engine/checks.py").write_text(
+        (repo / "grader/engine/checks.py")
+        .read_text()
+        .replace("passed: bool", "passed: bool = True", 1)
+    ),
+    "grader/rubric.toml": lambda repo: (repo / "grader/rubric.toml").write_text(
+        (repo / "grader/rubric.toml").read_text().replace("points = 20", "points = 0")
+    ),
+    "conftest.py": lambda repo: (repo / "conftest.py").write_text("pytest_plugins = []\n"),
+    ".github/workflows/classroom.yml": lambda repo: (
+        repo / ".github/workflows/classroom.yml"
+    ).unlink(),
+    "pytest.ini": lambda repo: (repo / "pytest.ini").write_text("[pytest]\naddopts = -x\n"),
+    "grader/conftest.py": lambda repo: (repo / "grader/conftest.py").write_text(""),
+    "student_template/conftest.py": lambda repo: (repo / "student_template/conftest.py").write_text(
+        ""
+    ),
+    "constraints.txt": lambda repo: (repo / "constraints.txt").write_text("mlflow==2.0\n"),
+}
+
+
+@pytest.mark.parametrize("path", list(EDITS))
+def test_verify_names_what_was_changed(
+    released: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str], path: str
+) -> None:
+    repo = _copy(released, tmp_path)
+    EDITS[path](repo)
+    manifest = str(released / ".labgrade/manifest.json")
+    code, out = _verify(repo, "--manifest", manifest, capsys=capsys)
+    assert code == 1
+    assert "CHANGED" in out
+    flagged = [line.split() for line in out.splitlines() if line.strip().endswith(path)]
+    assert flagged, out
+    assert flagged[0][0] in ("changed", "missing", "added"), out
+
+
+def test_verify_catches_an_edited_check_along_with_its_own_manifest(
+    released: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    repo = _copy(released, tmp_path)
+    EDITS["grader/engine/checks.py"](repo)
+    manifest = repo / ".labgrade/manifest.json"
+    data = json.loads(manifest.read_text())
+    data["sha256"]["grader/engine/checks.py"] = hashlib.sha256(
+        (repo / "grader/engine/checks.py").read_bytes()
+    ).hexdigest()
+    manifest.write_text(json.dumps(data))
+    # Against its own (forged) manifest the repo looks clean; against the instructor's, not.
+    assert _verify(repo, capsys=capsys)[0] == 0
+    code, out = _verify(repo, "--manifest", str(released), capsys=capsys)
+    assert code == 1
+    assert "changed  grader/engine/checks.py" in out
+    assert "changed  .labgrade/manifest.json" in out
+
+
+def _grade_released(released: Path, notebook: bytes, tmp_path: Path, *extra: str) -> GradingRun:
+    repo = Path(shutil.copytree(released, tmp_path / "repo"))
+    (repo / NOTEBOOK).write_bytes(notebook)
+    # The current interpreter, but the released files: `python -m pytest` puts the repo (cwd)
+    # first on sys.path, ahead of the editable install's finder, and the grader hands its own
+    # folder to its subprocesses. A repo whose grader/ were not the one imported would collect
+    # no check at all (the plugin only grades for its own folder).
+    return run_grader(repo / NOTEBOOK, tmp_path / "out", *extra, cwd=repo)
+
+
+@pytest.mark.slow
+@pytest.mark.xdist_group("release")
+def test_released_repo_grades_its_own_template_to_zero(released: Path, tmp_path: Path) -> None:
+    feedback = tmp_path / "feedback" / "feedback.md"  # as the workflow asks for it
+    run = _grade_released(
+        released, (released / NOTEBOOK).read_bytes(), tmp_path, "--grade-feedback", str(feedback)
+    )
+    assert run.result is not None, run.stdout + run.stderr
+    assert run.exit_code == 1
+    assert run.result["score"] == 0
+    assert run.result["max_score"] == 90
+    assert tuple(c["id"] for c in run.result["checks"]) == VISIBLE
+    assert "collected 6 items" in run.stdout
+    assert f"rubric {tmp_path / 'repo' / 'grader' / 'rubric.toml'}" in run.stdout
+    assert "Traceback" not in run.stdout + run.stderr
+    assert run.leftovers == []
+    assert feedback.read_text().startswith("# MLflow Tracking lab: 0/90")
+    imported = subprocess.run(
+        [
+            sys.executable,
+            "-c",
+            "import grader.frontends.plugin; print(grader.frontends.plugin.__file__)",
+        ],
+        cwd=tmp_path / "repo",
+        capture_output=True,
+        text=True,
+        check=True,
+    )
+    assert imported.stdout.strip() == str(tmp_path / "repo" / "grader" / "plugin.py")
+
+
+@pytest.mark.slow
+@pytest.mark.xdist_group("release")
+def test_released_repo_gives_a_copied_in_solution_full_marks(
+    released: Path, tmp_path: Path
+) -> None:
+    solution = (ROOT / "reference" / "lab1_tracking_quickstart.ipynb").read_bytes()
+    run = _grade_released(released, solution, tmp_path)
+    assert run.result is not None, run.stdout + run.stderr
+    assert run.exit_code == 0, run.stdout[-2000:]
+    assert (run.result["score"], run.result["max_score"]) == (90, 90)
+    assert "MLflow Tracking lab: 90/90" in run.stdout
+    assert run.leftovers == []
