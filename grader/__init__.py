@@ -1,4 +1,4 @@
-"""Autograder for the MLflow Tracking lab.
+"""Autograder for the MLflow labs of a course (grader.labs lists them).
 
 The one grading path is :func:`grader.engine.grading.grade`: it takes a submission and
 :class:`grader.engine.grading.Settings` and returns a :class:`grader.engine.results.GradeResult`.

@@ -109,12 +109,25 @@ def bare(tmp: Path, lab: Lab) -> float:
         text = _TRACKING_URI.sub(server.url, _reference(lab).read_text(encoding="utf-8"))
         nb = tmp / "bare.ipynb"
         nb.write_text(text, encoding="utf-8")
+        if lab.compatibility:
+            _prepend_compatibility(nb, lab)
         execute = Path(sys.executable).with_name("jupyter-execute")
         env = {k: v for k, v in os.environ.items() if not k.startswith("MLFLOW_")}
-        env.update({c.variable: c.value for c in lab.compatibility})
         allow = ["--allow-errors"] if lab.expected_errors else []
         seconds, _ = _timed([str(execute), *allow, str(nb)], tmp, env)
     return seconds
+
+
+def _prepend_compatibility(path: Path, lab: Lab) -> None:
+    """A first cell applying the lab's compatibility switches, as the grader's set-up does."""
+    import nbformat
+
+    from grader.engine.execution import kernel_side_call
+
+    nb = nbformat.read(path, as_version=4)
+    switches = {c.switch: c.value for c in lab.compatibility}
+    nb.cells.insert(0, nbformat.v4.new_code_cell(kernel_side_call("compatible", switches)))
+    nbformat.write(nb, path)
 
 
 def single(tmp: Path, lab: Lab, watch: bool = False) -> tuple[float, tuple[int, int]]:
@@ -141,10 +154,11 @@ def single(tmp: Path, lab: Lab, watch: bool = False) -> tuple[float, tuple[int, 
 
 
 def phases(tmp: Path, lab: Lab) -> dict[str, float]:
-    """The grading path in-process, with the time each phase took."""
+    """The grading path in-process (warm, as `pytest grader`), with the time each phase took."""
     from grader.engine.grading import Settings, grade
+    from grader.warm.launch import PrivateHost
 
-    result = grade(_reference(lab), Settings(lab, lab.rubric()))
+    result = grade(_reference(lab), Settings(lab, lab.rubric(), launcher=PrivateHost()))
     if result.score != result.max_score:
         raise SystemExit(f"bench: the reference scored {result.score} in-process")
     return dict(getattr(result, "timings", {}))  # older versions: no phases

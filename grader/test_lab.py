@@ -1,4 +1,4 @@
-"""The checks of the MLflow Tracking lab, one test per rubric check: `pytest grader`."""
+"""The checks of the lab being graded (--lab), one test per rubric check: `pytest grader`."""
 
 from __future__ import annotations
 

@@ -12,31 +12,30 @@ import json
 import os
 import signal
 import subprocess
-import sys
 import tempfile
 import threading
 import time
-import uuid
 from collections.abc import Callable, Iterator
 from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Protocol
 
+from grader.course import worker
 from grader.course.gradebook import FEEDBACK, RESULTS, Row, load_row, save_student, write_gradebook
 from grader.course.roster import Entry, discover
+from grader.course.worker import JOB_VAR, Job, signal_group
 from grader.engine.grading import ungraded_result
 from grader.engine.lab import Lab
 from grader.engine.probe import probe_env
 from grader.engine.report import feedback_markdown
 from grader.engine.results import Status
 from grader.engine.rubric import Rubric
-from grader.sandbox.procs import TAG_VARS, reap_tagged
+from grader.sandbox.procs import reap_tagged
 from grader.warm.host import Warm, WarmWorker
 
-JOB_VAR = TAG_VARS[0]
-# Beyond the submission's own limit: server and kernel start, model probe, teardown.
-WORKER_MARGIN = 300.0
+# What a warm worker runs: `labgrade grade ...`, as a cold worker's command line says.
+WORKER_ENTRY = worker.ENTRY
 
 
 @dataclass(frozen=True)
@@ -119,7 +118,9 @@ def _zygote(warm: bool, lab: Lab) -> Iterator[Warm | None]:
         return
     with (
         tempfile.TemporaryDirectory(prefix="labgrade-warm-") as tmp,
-        Warm.running(Path(tmp), ("worker", "server", "probe"), env=probe_env(lab)) as zygote,
+        Warm.running(
+            Path(tmp), ("worker", "server", "probe"), env=probe_env(lab), worker=WORKER_ENTRY
+        ) as zygote,
     ):
         yield zygote
 
@@ -155,19 +156,19 @@ class _Runner:
         with self.lock:
             workers = dict(self.running)
         for proc in workers.values():
-            _signal(proc, signal.SIGTERM)
+            signal_group(proc, signal.SIGTERM)
         deadline = time.monotonic() + 30
         for token, proc in workers.items():
             try:
                 proc.wait(timeout=max(0.1, deadline - time.monotonic()))
             except subprocess.TimeoutExpired:
-                _signal(proc, signal.SIGKILL)
+                signal_group(proc, signal.SIGKILL)
             reap_tagged(JOB_VAR, token)
 
     def grade(self, entry: Entry) -> Row | None:
         if self.stopping.is_set():
             return None
-        token = uuid.uuid4().hex
+        token = worker.new_token()
         with tempfile.TemporaryDirectory(prefix="labgrade-job-") as tmp:
             json_path, feedback_path = Path(tmp) / RESULTS, Path(tmp) / FEEDBACK
             started = time.monotonic()
@@ -182,7 +183,10 @@ class _Runner:
                 failed = ungraded_result(
                     entry.file, status or "error", reason, self.settings.rubric, seconds
                 )
-                result_json, feedback = failed.to_json(), feedback_markdown(failed)
+                result_json, feedback = (
+                    failed.to_json(),
+                    feedback_markdown(failed, self.settings.rubric.title),
+                )
         note = (
             f"newest of {len(entry.superseded) + 1} files; ignored {', '.join(entry.superseded)}"
             if entry.superseded
@@ -195,67 +199,30 @@ class _Runner:
     def _work(
         self, entry: Entry, token: str, json_path: Path, feedback_path: Path
     ) -> tuple[Status | None, str]:
-        cmd = [
-            sys.executable,
-            "-m",
-            "grader.frontends.cli",
-            "grade",
-            str(entry.path),
-            "--grade-json",
-            str(json_path),
-            "--feedback",
-            str(feedback_path),
-            "--timeout",
-            str(self.settings.timeout),
-            "--lab",
+        job = Job(
+            entry.path,
             self.settings.lab.id,
-            "--rubric",
-            str(self.settings.rubric.path),
-            *self.settings.worker_args,
-        ]
+            self.settings.rubric.path,
+            json_path,
+            self.settings.timeout,
+            feedback=feedback_path,
+            extra=self.settings.worker_args,
+        )
         proc: subprocess.Popen[bytes] | WarmWorker
         if self.zygote is not None:
-            proc = self.zygote.spawn(cmd[3:], {JOB_VAR: token}, json_path.with_name("stderr"))
+            proc = self.zygote.spawn(job.argv(), {JOB_VAR: token}, json_path.with_name("stderr"))
         else:
-            proc = subprocess.Popen(
-                cmd,
-                env={**os.environ, JOB_VAR: token},
-                stdin=subprocess.DEVNULL,
-                stdout=subprocess.DEVNULL,
-                stderr=subprocess.PIPE,
-                start_new_session=True,
-            )
+            proc = worker.start(job, token)
         with self.lock:
             self.running[token] = proc
         try:
-            _, err = proc.communicate(timeout=self.settings.timeout + WORKER_MARGIN)
-        except subprocess.TimeoutExpired:
-            _signal(proc, signal.SIGTERM)
-            try:
-                proc.communicate(timeout=30)
-            except subprocess.TimeoutExpired:
-                _signal(proc, signal.SIGKILL)
-                proc.communicate()
-            return (
-                "timeout",
-                f"the grading did not finish within {self.settings.timeout + WORKER_MARGIN:g} s",
-            )
+            code, err = worker.wait(proc, token, job.limit)
         finally:
             with self.lock:
                 self.running.pop(token, None)
-            reap_tagged(JOB_VAR, token)
+        if code is None:
+            return "timeout", f"the grading did not finish within {job.limit:g} s"
         if json_path.exists():
             return None, ""
         tail = " | ".join(err.decode(errors="replace").strip().splitlines()[-3:])
-        return (
-            "error",
-            f"the grader failed on this submission (exit code {proc.returncode}): {tail}",
-        )
-
-
-def _signal(proc: subprocess.Popen[bytes] | WarmWorker, sig: int) -> None:
-    if proc.poll() is None:
-        try:
-            os.killpg(proc.pid, sig)
-        except OSError:
-            proc.send_signal(sig)
+        return "error", f"the grader failed on this submission (exit code {code}): {tail}"

@@ -25,6 +25,7 @@ from nbclient.exceptions import CellExecutionError, CellTimeoutError, DeadKernel
 from nbformat import NotebookNode
 
 from grader.engine import kernel_side
+from grader.engine.evidence import NamespaceCapture, PyfuncLoad, VariableCapture
 from grader.engine.hints import hint_for
 from grader.engine.lab import Capture, Lab
 from grader.engine.results import ExecutionResult, Status
@@ -76,37 +77,6 @@ _CELL_MAGIC = re.compile(r"^\s*%%(bash|sh|script|system)\b")
 
 
 @dataclass(frozen=True)
-class VariableCapture:
-    present: bool
-    type: str = ""
-    columns: tuple[str, ...] = ()
-    values: tuple[Any, ...] | None = None
-
-
-@dataclass(frozen=True)
-class PyfuncLoad:
-    """A model the submission's code loaded with mlflow.pyfunc, and what it predicted.
-
-    Recorded at the load itself (grader.engine.kernel_side), wherever in the code it happened.
-    """
-
-    uri: str  # as the code passed it: models:/m-..., runs:/<run>/..., models:/<name>/<version>
-    model_id: str | None  # of the loaded model, from its metadata
-    run_id: str | None
-    predictions: tuple[tuple[Any, ...] | None, ...] = ()  # each predict() call's output
-
-
-@dataclass(frozen=True)
-class NamespaceCapture:
-    """Plain data read from the kernel after the submission ran."""
-
-    variables: dict[str, VariableCapture]
-    loads: tuple[PyfuncLoad, ...]
-    redirects: tuple[tuple[str, str], ...]
-    modules: tuple[str, ...] = ()  # helper modules imported from the submission's folder
-
-
-@dataclass(frozen=True)
 class Execution:
     result: ExecutionResult
     capture: NamespaceCapture | None
@@ -145,11 +115,12 @@ def execute(
     capture_path = sandbox.jail("kernel").conn / f"capture-{uuid.uuid4().hex}.json"
     timings: dict[str, float] = {}
     limits = sandbox.limits
+    compatibility = {c.switch: c.value for c in lab.compatibility}
     outcome.notes += [
-        f"the grader set {c.variable}={c.value} in the kernel: {c.why}" for c in lab.compatibility
+        f"the grader applied {c.switch}={c.value}: {c.why}" for c in lab.compatibility
     ]
-    with _kernel(nb, sandbox, work, tracking_uri, lab) as (client, popen):
-        _run_setup(client, kernel_side_call("install", tracking_uri))
+    with _kernel(nb, sandbox, work, tracking_uri) as (client, popen):
+        _run_setup(client, kernel_side_call("install", tracking_uri, compatibility))
         timings["kernel start"] = time.monotonic() - started
         before_first_cell()
         # The limit is the submission's own: kernel and server start-up do not count.
@@ -173,6 +144,8 @@ def execute(
         code = "\n".join([code, *_module_sources(work, capture.modules)])
     if capture and capture.redirects:
         outcome.notes.append(_redirect_note(capture.redirects, tracking_uri))
+    if capture and capture.ids:
+        outcome.notes.append(_ids_note(capture.ids))
     result = ExecutionResult(
         outcome.status, time.monotonic() - started, outcome.error, tuple(outcome.notes)
     )
@@ -301,7 +274,7 @@ class _Client(NotebookClient):
 
 @contextlib.contextmanager
 def _kernel(
-    nb: NotebookNode, sandbox: Sandbox, work: Path, tracking_uri: str, lab: Lab
+    nb: NotebookNode, sandbox: Sandbox, work: Path, tracking_uri: str
 ) -> Iterator[tuple[_Client, Any]]:
     """A fresh kernel on this interpreter, whatever kernelspec the notebook names, confined."""
     conn = sandbox.jail("kernel").conn
@@ -333,7 +306,6 @@ def _kernel(
             "MPLBACKEND": "Agg",
             "PYDEVD_DISABLE_FILE_VALIDATION": "1",
             "JUPYTER_PLATFORM_DIRS": "1",
-            **{c.variable: c.value for c in lab.compatibility},
         },
     )
     client = _Client(
@@ -522,7 +494,8 @@ def _parse_capture(raw: dict[str, Any]) -> NamespaceCapture:
     loads = tuple(_parse_load(dict(entry)) for entry in raw["loads"])
     redirects = tuple((str(a), str(b)) for a, b in raw["redirects"])
     modules = tuple(str(m) for m in raw.get("modules", []))
-    return NamespaceCapture(variables, loads, redirects, modules)
+    ids = tuple((str(a), str(b)) for a, b in raw.get("ids", []))
+    return NamespaceCapture(variables, loads, redirects, modules, ids)
 
 
 def _parse_load(entry: dict[str, Any]) -> PyfuncLoad:
@@ -547,6 +520,16 @@ def _scalar(value: Any) -> Any:
     if value is None or isinstance(value, (bool, int, float, str)):
         return value
     raise TypeError(f"unexpected value {type(value).__name__}")
+
+
+def _ids_note(ids: tuple[tuple[str, str], ...]) -> str:
+    swaps = "; ".join(f"{typed} stood for {used}" for typed, used in ids[:5])
+    return (
+        "the notebook names ids this fresh server does not hold (typed in from your own MLflow"
+        " UI?): the grader used the notebook's own last run or logged model in their place"
+        f" ({swaps}). Getting them from the code (run.info.run_id, model_info.model_id) works"
+        " anywhere"
+    )
 
 
 def _redirect_note(redirects: tuple[tuple[str, str], ...], tracking_uri: str) -> str:

@@ -19,12 +19,14 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 from types import FrameType
 
+from grader.engine.evidence import Candidate, Evidence
 from grader.engine.execution import Execution, execute
 from grader.engine.lab import Lab
+from grader.engine.launch import COLD, Launcher
 from grader.engine.probe import ModelProbe, probe_env
 from grader.engine.results import CheckResult, ExecutionResult, GradeResult, Status, TrackingInfo
 from grader.engine.rubric import Rubric
-from grader.engine.scoring import Candidate, Evidence, evaluate, probed_uris
+from grader.engine.scoring import evaluate, probed_uris
 from grader.engine.server import ServerHandle, throwaway_server
 from grader.engine.submission import Submission, load_submission
 from grader.engine.tracking import Snapshot, read_snapshot
@@ -32,7 +34,6 @@ from grader.errors import GraderError, InvalidSubmission
 from grader.sandbox.limits import Limits
 from grader.sandbox.procs import reserve_port
 from grader.sandbox.sandbox import Isolation, Sandbox
-from grader.warm.host import private_host
 
 # Models probed per grading: a student who re-ran Step 4 a few times is covered; a loop is not.
 MAX_PROBED_MODELS = 8
@@ -52,9 +53,9 @@ class Settings:
     limits: Limits | None = None  # None: the rubric's [limits]
     isolation: Isolation = "auto"
     hide: tuple[Path, ...] = ()  # more paths the submission must not read (batch folders)
-    warm: bool = (
-        True  # server and probe forked by a warm host (grader.warm.host), not started fresh
-    )
+    # How the server and the probe start: fresh Pythons (COLD), or forks of a warm host
+    # (grader.warm.launch), as the front end chose.
+    launcher: Launcher = COLD
 
     @property
     def effective_limits(self) -> Limits:
@@ -118,15 +119,19 @@ def _grade_in(
                 _hidden(submission, settings),
             )
         )
-        if settings.warm and keep is None:  # a kept server outlives the grading: not a fork
-            own.enter_context(
-                private_host(
-                    ("server", "probe") if sandbox.mode == "full" else ("server",),
-                    env=probe_env(settings.lab),
-                )
+        # Before the server and the kernel, so that it imports while they start. A kept
+        # server outlives the grading, and so its host: never a fork.
+        launcher = settings.launcher if keep is None else COLD
+        host = own.enter_context(
+            launcher.hosting(
+                ("server", "probe") if sandbox.mode == "full" else ("server",),
+                probe_env(settings.lab),
             )
-        server = owner.enter_context(throwaway_server(workdir, port, also=tuple(sandbox.listen)))
-        probe = own.enter_context(ModelProbe(server.url, sandbox, settings.lab, rubric))
+        )
+        server = owner.enter_context(
+            throwaway_server(workdir, port, also=tuple(sandbox.listen), host=host)
+        )
+        probe = own.enter_context(ModelProbe(server.url, sandbox, settings.lab, rubric, host))
         say(f"starting MLflow server at {server.url} and a fresh kernel")
         say(f"isolation: {sandbox.describe()}")
 

@@ -19,7 +19,7 @@ MAX_PREDICTS = 1000
 MAX_PREDICTED_VALUES = 100000
 
 
-def install(grader_uri, server_deadline=90.0):
+def install(grader_uri, compatibility=None, server_deadline=90.0):
     """Pin every tracking/registry URI the notebook sets to the grader's throwaway server,
     and record each model the notebook loads with pyfunc and what that model predicts.
 
@@ -28,8 +28,10 @@ def install(grader_uri, server_deadline=90.0):
     noted, like every URI passed to set_tracking_uri, set_registry_uri or MlflowClient.
     The server may still be starting when the first cells run: the first request to it
     waits (up to SERVER_DEADLINE seconds) until /health answers, so cells that do not
-    need it (imports, training) run meanwhile.
+    need it (imports, training) run meanwhile. COMPATIBILITY: {switch: value} of SWITCHES,
+    the lab's (grader.engine.lab.Compatibility).
     """
+    compatible(compatibility or {})
     import functools
     import os
     import sys
@@ -93,6 +95,7 @@ def install(grader_uri, server_deadline=90.0):
 
     client_module.MlflowClient.__init__ = client_init
 
+    _typed_ids(mlflow, client_module.MlflowClient, state)
     _record_pyfunc(mlflow.pyfunc, state)
 
     original_request = requests.Session.request
@@ -116,6 +119,113 @@ def install(grader_uri, server_deadline=90.0):
         return original_request(self, method, url, *args, **kwargs)
 
     requests.Session.request = request
+
+
+def _typed_ids(mlflow, client_class, state):
+    """Ids copied from the student's own MLflow UI name nothing on the grader's fresh server.
+    Where the notebook passes one to MLflow (a URI, a source, a run or model id), a run id
+    that this server does not hold stands for the last run the notebook started, and a model
+    id for the last model it logged; each swap is recorded for the feedback."""
+    import functools
+    import re
+
+    from mlflow.exceptions import MlflowException
+
+    pattern = re.compile(r"(?<![0-9a-z-])(m-)?([0-9a-f]{32})(?![0-9a-f])")
+    state.ids = []
+    get_run, get_logged_model = client_class.get_run, client_class.get_logged_model
+
+    def held(model, value):
+        try:
+            client = client_class()
+            get_logged_model(client, value) if model else get_run(client, value)
+            return True
+        except MlflowException:
+            return False
+
+    def own(model):
+        if model:
+            logged = mlflow.last_logged_model()
+            return logged.model_id[2:] if logged is not None else None
+        run = mlflow.last_active_run()
+        return run.info.run_id if run is not None else None
+
+    def resolve(value):
+        if not isinstance(value, str) or not pattern.search(value):
+            return value
+
+        def swap(match):
+            model, typed = bool(match.group(1)), match.group(2)
+            if held(model, match.group(0) if model else typed):
+                return match.group(0)
+            mine = own(model)
+            if mine is None or mine == typed:
+                return match.group(0)
+            entry = [match.group(0), (match.group(1) or "") + mine]
+            if entry not in state.ids:
+                state.ids.append(entry)
+            return entry[1]
+
+        return pattern.sub(swap, value)
+
+    def resolving(original, names):
+        @functools.wraps(original)
+        def call(*args, **kwargs):
+            args = [resolve(a) for a in args]
+            kwargs = {k: resolve(v) if k in names else v for k, v in kwargs.items()}
+            return original(*args, **kwargs)
+
+        return call
+
+    mlflow.register_model = resolving(mlflow.register_model, {"model_uri"})
+    for method, names in (
+        ("create_model_version", {"source", "run_id", "model_id"}),
+        ("get_run", {"run_id"}),
+        ("get_logged_model", {"model_id"}),
+    ):
+        setattr(client_class, method, resolving(getattr(client_class, method), names))
+    for module in (mlflow.pyfunc,):
+        module.load_model = resolving(module.load_model, {"model_uri"})
+
+
+def _sklearn_skops_trusted_types(value):
+    """mlflow.sklearn.log_model/save_model trust the types VALUE names (comma-separated) when
+    the caller passes no skops_trusted_types=: MLflow 3.14+ saves with skops, which refuses
+    tree models' node storage unless trusted; MLflow's own error message asks for this keyword.
+    The model stays in the skops format, and its MLmodel lists the trusted types."""
+    import functools
+    import importlib
+
+    trusted = [t.strip() for t in str(value).split(",") if t.strip()]
+    # The module itself: `mlflow.sklearn` may still be MLflow's lazy stand-in for it.
+    sklearn_flavor = importlib.import_module("mlflow.sklearn")
+
+    import inspect
+
+    if "skops_trusted_types" not in inspect.signature(sklearn_flavor.log_model).parameters:
+        return  # an MLflow before skops: nothing refuses the lab's model
+
+    def trusting(original):
+        @functools.wraps(original)
+        def call(*args, **kwargs):
+            if kwargs.get("skops_trusted_types") is None:
+                kwargs["skops_trusted_types"] = list(trusted)
+            return original(*args, **kwargs)
+
+        return call
+
+    sklearn_flavor.log_model = trusting(sklearn_flavor.log_model)
+    sklearn_flavor.save_model = trusting(sklearn_flavor.save_model)
+
+
+# The compatibility switches a lab may ask for, by name (grader.engine.lab.Compatibility).
+SWITCHES = {"sklearn_skops_trusted_types": _sklearn_skops_trusted_types}
+
+
+def compatible(switches):
+    """Apply the lab's compatibility SWITCHES ({name: value} of SWITCHES)."""
+    for switch, value in dict(switches).items():
+        SWITCHES[switch](value)
 
 
 def _record_pyfunc(pyfunc, state, limit=10000):
@@ -255,6 +365,7 @@ def capture(out_path, variables, column, limit=10000):
         "variables": found,
         "loads": list(getattr(state, "loads", [])),
         "redirects": list(getattr(state, "redirects", [])),
+        "ids": list(getattr(state, "ids", [])),
         "modules": _own_modules(getattr(state, "home", None)),
     }
     with open(out_path, "w", encoding="utf-8") as fh:

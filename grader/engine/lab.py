@@ -13,8 +13,8 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
+    from grader.engine.evidence import Candidate, Check, Evidence
     from grader.engine.rubric import Rubric
-    from grader.engine.scoring import Candidate, Check, Evidence
 
 
 @dataclass(frozen=True)
@@ -49,14 +49,17 @@ class ExpectedError:
 
 @dataclass(frozen=True)
 class Compatibility:
-    """An environment variable the grader sets in the kernel (and the probe) before the first
-    cell, so that the lab's published code runs in this environment as it did when the lab was
-    written. Named in the feedback like a tracking-URI redirect: a student's own environment
-    does not set it, and the note says what to do there."""
+    """A default of the libraries as it was when the lab was written, restored in the kernel
+    before the first cell, so that the lab's published code runs here as it did then.
 
-    variable: str
+    SWITCH names one of the switches grader.engine.kernel_side knows (SWITCHES there), set to
+    VALUE. Named in the feedback like a tracking-URI redirect: a student's own environment
+    does not have it, and WHY says what it restores and the fix there.
+    """
+
+    switch: str
     value: str
-    why: str  # what it restores, and the fix for a student's own environment
+    why: str
 
 
 def _no_notes(ev: Evidence, best: Candidate | None, pool: list[Candidate]) -> list[str]:

@@ -16,12 +16,12 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from grader.engine.evidence import Evidence
 from grader.engine.grading import Settings, score, sigterm_as_interrupt
 from grader.engine.lab import Lab
 from grader.engine.probe import ModelProbe
 from grader.engine.results import ExecutionResult, GradeResult, TrackingInfo
 from grader.engine.rubric import CheckSpec, Rubric
-from grader.engine.scoring import Evidence
 from grader.engine.server import bounded_retries
 from grader.engine.slips import similar_names
 from grader.engine.tracking import read_snapshot

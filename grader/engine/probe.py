@@ -13,44 +13,33 @@ import os
 import subprocess
 import sys
 import threading
-from collections.abc import Mapping
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from grader.engine.evidence import ModelPredictions, Param
 from grader.engine.lab import Lab
+from grader.engine.launch import NO_HOST, Forked, Host
 from grader.engine.probe_child import WARM_ENV
 from grader.engine.rubric import Rubric
 from grader.engine.server import bounded_retries
 from grader.errors import GraderError
 from grader.sandbox.procs import kill_tree
 from grader.sandbox.sandbox import Sandbox
-from grader.warm import spares
 
 CHILD = Path(__file__).with_name("probe_child.py")
 MAX_ANSWER = 8 * 1024**2  # bytes of the probe's stdout read; a model could print forever
 
 
-Param = bool | int | float | str | None
-
-
-@dataclass(frozen=True)
-class ModelPredictions:
-    """What the probe found of one logged model: its predictions on the lab's X, and what the
-    model really is (the class behind the pyfunc wrapper and its own hyperparameters)."""
-
-    model_uri: str
-    predictions: tuple[float, ...] | None
-    error: str | None = None
-    model_class: str | None = None  # module.qualname of the object behind the pyfunc wrapper
-    model_params: Mapping[str, Param] | None = None  # its get_params(); None: not an estimator
-
-
 def probe_env(lab: Lab) -> dict[str, str]:
-    """What a model probe of LAB is told ahead: its head start and the lab's compatibility
-    defaults (the probe loads what the kernel saved with them)."""
-    warm = {"modules": list(lab.probe_modules), "model": lab.probe_rehearsal}
-    return {WARM_ENV: json.dumps(warm), **{c.variable: c.value for c in lab.compatibility}}
+    """What a model probe of LAB is told ahead: its head start (the modules, and a model of
+    the lab's kind saved the way the lab's compatibility switches save it)."""
+    switches = {c.switch: c.value for c in lab.compatibility}
+    warm = {
+        "modules": list(lab.probe_modules),
+        "model": lab.probe_rehearsal,
+        "trusted": switches.get("sklearn_skops_trusted_types", ""),
+    }
+    return {WARM_ENV: json.dumps(warm)}
 
 
 class ModelProbe:
@@ -60,17 +49,20 @@ class ModelProbe:
     (always, via the context manager) ends its whole process tree.
     """
 
-    def __init__(self, tracking_uri: str, sandbox: Sandbox, lab: Lab, rubric: Rubric) -> None:
+    def __init__(
+        self, tracking_uri: str, sandbox: Sandbox, lab: Lab, rubric: Rubric, host: Host = NO_HOST
+    ) -> None:
         self.tracking_uri, self.sandbox, self.lab, self.rubric = tracking_uri, sandbox, lab, rubric
-        self.proc: subprocess.Popen[bytes] | spares.ForkedProcess | None = None
+        self.proc: subprocess.Popen[bytes] | Forked | None = None
         self.log = sandbox.workdir / "probe.log"
         self._answer: list[bytes] = []
         self._reader: threading.Thread | None = None
         self._lock = threading.Lock()  # started from a warm-up thread or by predict()
         self._closed = False
-        # A fork of the warm host has MLflow imported already; it confines itself the same
+        # A fork of a warm host has MLflow imported already; it confines itself the same
         # way, but only where confinement includes a PID namespace to end it all.
-        self._spare = spares.take("probe") if sandbox.mode == "full" else None
+        self._host = host if sandbox.mode == "full" else NO_HOST
+        self._cancelled = threading.Event()  # set on close: a start still waiting gives up
 
     def start(self) -> None:
         with self._lock:
@@ -82,10 +74,10 @@ class ModelProbe:
         work.mkdir(exist_ok=True)
         # Models come as files: no server, no network.
         env = self.sandbox.env("probe", work, probe_env(self.lab))
-        if self._spare is not None:
+        if self._host is not NO_HOST:
             spec = self.sandbox.spec("probe", work)
-            self.proc = _start_spare(self._spare, spec, env, work, self.log)
-            if self._spare.cancelled.is_set():
+            self.proc = _fork(self._host, spec, env, work, self.log, self._cancelled)
+            if self._cancelled.is_set():
                 return  # closed meanwhile: no fresh probe either
         if self.proc is None:
             command = self.sandbox.command("probe", [sys.executable, "-I", str(CHILD)], work)
@@ -180,8 +172,7 @@ class ModelProbe:
             return _all_failed(list(local), f"loading the logged model ended the probe: {cause}")
 
     def close(self) -> None:
-        if self._spare is not None:
-            self._spare.cancelled.set()  # a start still waiting for the warm host gives up
+        self._cancelled.set()
         with self._lock:  # a warm-up thread must not start it after this
             self._closed = True
         if self.proc is not None:
@@ -195,18 +186,22 @@ class ModelProbe:
         self.close()
 
 
-def _start_spare(
-    spare: spares.Spare, spec: dict[str, object], env: dict[str, str], work: Path, log: Path
-) -> spares.ForkedProcess | None:
-    """The probe forked by the warm host, with the jail and pipes of the fresh command;
-    None if the host cannot fork it (the fresh command runs instead)."""
+def _fork(
+    host: Host,
+    spec: dict[str, object],
+    env: dict[str, str],
+    work: Path,
+    log: Path,
+    cancelled: threading.Event,
+) -> Forked | None:
+    """The probe forked by HOST, with the jail and pipes of the fresh command; None if the
+    host does not fork it (the fresh command runs instead)."""
     stdin_r, stdin_w = os.pipe()
     stdout_r, stdout_w = os.pipe()
     log_fd = os.open(log, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
     try:
-        proc = spare.start(
-            {"spec": spec, "env": env, "cwd": str(work)}, [stdin_r, stdout_w, log_fd]
-        )
+        request = {"spec": spec, "env": env, "cwd": str(work)}
+        proc = host.fork("probe", request, [stdin_r, stdout_w, log_fd], cancelled)
     finally:
         for fd in (stdin_r, stdout_w, log_fd):
             os.close(fd)

@@ -112,7 +112,9 @@ def rehearse(warm: str) -> None:
         with tempfile.TemporaryDirectory() as tmp:
             X = np.array([[0.0, 0.0], [1.0, 1.0], [0.0, 1.0], [1.0, 0.0]])
             model = kind().fit(X, [0, 1, 0, 1])
-            mlflow.sklearn.save_model(model, f"{tmp}/model", pip_requirements=[])
+            trusted = [t for t in str(spec.get("trusted") or "").split(",") if t]
+            extra = {"skops_trusted_types": trusted} if trusted else {}
+            mlflow.sklearn.save_model(model, f"{tmp}/model", pip_requirements=[], **extra)
             mlflow.pyfunc.load_model(f"{tmp}/model").predict(X)
         _rehearsed = True
     except Exception:  # only the head start is lost: the real loads report their own errors

@@ -70,11 +70,12 @@ def failure_text(result: GradeResult, check_id: str) -> str:
     return "\n".join(lines)
 
 
-def feedback_markdown(result: GradeResult) -> str:
-    """What a student reads after a batch: score, each verdict, what to fix and the lab step."""
+def feedback_markdown(result: GradeResult, title: str) -> str:
+    """What a student reads after a batch: score, each verdict, what to fix and the lab step.
+    TITLE: the lab's (its rubric's [lab] title)."""
     ex = result.execution
     lines = [
-        f"# MLflow Tracking lab: {result.score:g}/{result.max_score:g}",
+        f"# {title}: {result.score:g}/{result.max_score:g}",
         "",
         f"Submission: `{Path(result.submission).name}`. Execution: **{ex.status}**"
         f" in {ex.seconds:.1f} s.",

@@ -8,51 +8,15 @@ what exactly to change; this module words it into the result, with the lab step 
 
 from __future__ import annotations
 
+import math
 import re
 from collections.abc import Callable
 from dataclasses import dataclass
 
-from grader.engine.execution import NamespaceCapture
+from grader.engine.evidence import Candidate, Evidence, PyfuncLoad, Verdict
 from grader.engine.lab import Lab
-from grader.engine.probe import ModelPredictions
 from grader.engine.results import CheckResult
-from grader.engine.rubric import WHEN_NOT_EXECUTED, CheckSpec, Rubric
-from grader.engine.tracking import LoggedModel, Run, Snapshot
-
-
-@dataclass(frozen=True)
-class Verdict:
-    passed: bool
-    message: str  # what was found
-    expected: str = ""  # the call the lab expects, shown when the check fails
-    hint: str = ""  # a known slip and what exactly to change
-    applicable: bool = True  # False: the check cannot apply (nothing was executed)
-
-
-@dataclass(frozen=True)
-class Evidence:
-    rubric: Rubric
-    snapshot: Snapshot
-    capture: NamespaceCapture | None
-    capture_problem: str | None
-    predictions: dict[str, ModelPredictions]  # logged model uri -> what it predicts on X
-    y_test: tuple[float, ...]  # the lab's true targets for those rows
-    code: str
-    execution_error: str | None = None  # the cell that raised or timed out, if any
-    executed: bool = True  # False: grading what a server already holds
-
-
-@dataclass(frozen=True)
-class Candidate:
-    run: Run
-    model: LoggedModel | None
-
-    @property
-    def label(self) -> str:
-        return f"run '{self.run.name}' ({self.run.run_id})"
-
-
-Check = Callable[[CheckSpec, Evidence, "Candidate | None"], Verdict]
+from grader.engine.rubric import WHEN_NOT_EXECUTED, CheckSpec
 
 
 def all_runs(ev: Evidence) -> list[Candidate]:
@@ -162,3 +126,116 @@ def error_where(ev: Evidence) -> str:
         return f"at {raised[1]} ({raised[2]})"
     cell = re.search(r"\b(cell \d+)", ev.execution_error)
     return f"at {cell[1]}" if cell else "early"
+
+
+@dataclass(frozen=True)
+class ModelFit:
+    """How the lab's code names its model, for the fix in feedback: VARIABLE is trained at
+    TRAIN_STEP and logged at LOG_STEP."""
+
+    variable: str
+    train_step: str
+    log_step: str
+
+
+def model_unlike_params(
+    spec: CheckSpec,
+    ev: Evidence,
+    cand: Candidate,
+    keys: list[str],
+    fit: ModelFit,
+    own_value: Callable[[str, object], object] = lambda key, value: value,
+) -> tuple[str, str] | None:
+    """Why the run's logged model is not the rubric's `estimator` (logged with its `flavor`)
+    trained with the logged values of KEYS: what was found, and the fix; None when it is.
+
+    OWN_VALUE maps the model's own value of a key to what logging it would write (a library's
+    placeholder for a default, for instance)."""
+    estimator, flavor = str(spec.option("estimator")), str(spec.option("flavor"))
+    short, var = short_name(estimator), fit.variable
+    same_params = f"{var} = {short}(**params); {var}.fit(X_train, y_train); then log that {var}"
+    if cand.model is None:
+        return (
+            "the run logged no model, so nothing shows that these are the hyperparameters of"
+            " a model that was trained",
+            stopped(ev) or f"log the trained {short} in the same run ({fit.log_step} log_model)",
+        )
+    facts = ev.predictions.get(cand.model.uri)
+    kind = facts.model_class if facts else None
+    if flavor not in cand.model.flavors:
+        flavors = ", ".join(cand.model.flavors) or "none"
+        holds = f"; it holds a {kind}" if kind else ""
+        return (
+            f"its logged model {cand.model.model_id} has no {flavor} flavor (flavors:"
+            f" {flavors}{holds}), so it is not the trained {short}",
+            f"log the trained {short} itself with mlflow.{flavor}.log_model(sk_model={var},"
+            " ...), not a wrapper around it or another model",
+        )
+    if facts is None or facts.predictions is None:
+        reason = facts.error if facts else "it was not probed"
+        return (
+            f"the logged model could not be loaded to read its hyperparameters: {reason}",
+            stopped(ev),
+        )
+    if kind is None or not same_class(kind, estimator):
+        return (
+            f"its logged model is a {kind or 'model of unknown class'}, not a {short}",
+            f"{fit.train_step} trains a {short} with the lab's params: {same_params}",
+        )
+    own = facts.model_params or {}
+    differ = [k for k in keys if not _same_param(own_value(k, own.get(k)), cand.run.params[k])]
+    if differ:
+        real = ", ".join(f"{k}={own_value(k, own.get(k))}" for k in differ)
+        said = ", ".join(f"{k}={cand.run.params[k]}" for k in differ)
+        return (
+            f"the logged {short} was trained with {real}, not the logged {said}",
+            f"train the model with the params you log: {same_params}",
+        )
+    return None
+
+
+def same_class(found: str, wanted: str) -> bool:
+    """FOUND (module.qualname of the loaded object) is WANTED, named by its public path."""
+    found_module, _, found_name = found.rpartition(".")
+    wanted_module, _, wanted_name = wanted.rpartition(".")
+    return found_name == wanted_name and (
+        found_module == wanted_module or found_module.startswith(wanted_module + "._")
+    )
+
+
+def _same_param(own: object, logged: str) -> bool:
+    """The model's own value OWN is what the run logged (as text)."""
+    if str(own) == logged:
+        return True
+    try:
+        return float(str(own)) == float(logged)
+    except ValueError:
+        return False
+
+
+def short_name(dotted: str) -> str:
+    """The last part of a dotted name: the class a public import path names."""
+    return dotted.rpartition(".")[2]
+
+
+def same_values(values: tuple[float, ...], expected: tuple[float, ...]) -> bool:
+    """The same predictions, row for row (floats equal to 1e-9, relatively)."""
+    return len(values) == len(expected) and all(
+        math.isclose(a, b, rel_tol=1e-9, abs_tol=1e-12)
+        for a, b in zip(values, expected, strict=True)
+    )
+
+
+def predicted(load: PyfuncLoad, truth: tuple[float, ...]) -> bool:
+    """LOAD's predict() calls gave TRUTH: in one call, or row by row in consecutive calls."""
+    made: list[float] = []
+    for values in load.predictions:
+        try:
+            floats = [float(v) for v in values] if values is not None else None
+        except (TypeError, ValueError):
+            floats = None
+        if floats is not None and same_values(tuple(floats), truth):
+            return True
+        made += floats or []
+    width = len(truth)
+    return any(same_values(tuple(made[i : i + width]), truth) for i in range(len(made) - width + 1))

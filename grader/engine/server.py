@@ -1,8 +1,15 @@
-"""The throwaway MLflow tracking server every grading runs against (pytest-xprocess)."""
+"""The throwaway MLflow tracking server every grading runs against.
+
+pytest-xprocess is its one lifecycle, whether a warm host forks it or it starts as a fresh
+Python: XProcess.ensure starts it (the server itself, or a stand-in for the fork:
+grader.engine.standin) and probes /health until it answers, within a deadline;
+XProcessInfo.terminate ends it. Each server has its own port, store and control dir.
+"""
 
 from __future__ import annotations
 
 import contextlib
+import functools
 import os
 import socket
 import subprocess
@@ -12,18 +19,19 @@ import time
 import urllib.error
 import urllib.request
 import uuid
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from types import SimpleNamespace
 from typing import Any, ClassVar
 
 import py
 from xprocess import ProcessStarter, XProcess
+from xprocess.xprocess import XPROCESS_BLOCK_DELIMITER  # xprocess's mark in every log
 
 from grader.engine import store_template
+from grader.engine.launch import NO_HOST, Forked, Host
 from grader.errors import ServerError
 from grader.sandbox.procs import kill_tree, reserve_port
-from grader.warm import spares
 
 HOST = "127.0.0.1"
 # The client retries a dead server for minutes by default; a grader must fail in seconds.
@@ -33,6 +41,9 @@ CLIENT_ENV = {
     "MLFLOW_HTTP_REQUEST_BACKOFF_JITTER": "0",
     "MLFLOW_HTTP_REQUEST_TIMEOUT": "30",
 }
+# terminate()'s wait after SIGTERM, then after SIGKILL: a server ends at once on SIGTERM
+# (grader.engine.serve), a stand-in once its fork has.
+STOP_TIMEOUT = 10.0
 
 
 def log_tail(path: Path, lines: int = 15) -> str:
@@ -40,7 +51,8 @@ def log_tail(path: Path, lines: int = 15) -> str:
         text = path.read_text(encoding="utf-8", errors="replace")
     except OSError:
         return "(no server log)"
-    return "\n".join(text.strip().splitlines()[-lines:])
+    kept = [line for line in text.strip().splitlines() if XPROCESS_BLOCK_DELIMITER not in line]
+    return "\n".join(kept[-lines:])
 
 
 @contextlib.contextmanager
@@ -84,8 +96,18 @@ class _QuietLog:
 
 
 def _starter(
-    url: str, args: list[str], env: dict[str, str], deadline: float, fds: tuple[int, ...]
+    url: str,
+    server: list[str],
+    command: list[str],
+    env: dict[str, str],
+    deadline: float,
+    fds: tuple[int, ...],
+    exit_code: Callable[[], int | None],
+    cancelled: threading.Event,
 ) -> type:
+    """What xprocess starts: COMMAND (the SERVER command itself, or a stand-in for its fork);
+    ready once /health answers, within DEADLINE; EXIT_CODE tells the server's, once it ended."""
+
     class MlflowServerStarter(ProcessStarter):
         terminate_on_interrupt = True
         timeout = deadline
@@ -93,19 +115,21 @@ def _starter(
 
         @property
         def args(self) -> list[str]:
-            return args
+            return command
 
         @property
         def env(self) -> dict[str, str]:
             return env
 
         def startup_check(self) -> bool:
-            popen = self.process.resources[-1].popen
-            if popen is not None and popen.poll() is not None:
+            if cancelled.is_set():
+                raise ServerError("the grading ended before its MLflow server was ready")
+            code = exit_code()
+            if code is not None:
                 log = log_tail(Path(str(self.control_dir)) / "xprocess.log")
                 raise ServerError(
-                    f"MLflow server exited with code {popen.returncode} while starting "
-                    f"(command: {' '.join(args)}). End of its log:\n{log}"
+                    f"MLflow server exited with code {code} while starting "
+                    f"(command: {' '.join(server)}). End of its log:\n{log}"
                 )
             return _healthy(url)
 
@@ -152,6 +176,7 @@ def throwaway_server(
     port: socket.socket | None = None,
     startup_timeout: float = 90,
     also: tuple[socket.socket, ...] = (),
+    host: Host = NO_HOST,
 ) -> Iterator[ServerHandle]:
     """Start a fresh MLflow server storing everything under WORKDIR; end its whole tree after.
 
@@ -159,6 +184,10 @@ def throwaway_server(
     that very socket, so no other process can take the port in between. It also serves on
     the bound sockets ALSO (the sandbox's, in another network namespace). Starting runs in
     a thread so that the kernel can start meanwhile; call wait_ready().
+
+    HOST forks the server if it can (grader.engine.launch), else it is a fresh Python.
+    pytest-xprocess starts and stops it either way: the fresh server itself, or a stand-in
+    for the fork (grader.engine.standin).
     """
     store = workdir / "server"
     store.mkdir(mode=0o700, parents=True, exist_ok=True)
@@ -172,7 +201,6 @@ def throwaway_server(
     tail += ["--uvicorn-opts", f"--fd {sock.fileno()}"]
     tail += ["--workers", "1", "--backend-store-uri", f"sqlite:///{store / 'mlflow.db'}"]
     tail += ["--artifacts-destination", str(store / "artifacts"), "--serve-artifacts"]
-    spare = spares.take("server")  # forked by a warm host: MLflow's server already imported
     env = importable(
         clean_env({"MLFLOW_SERVER_ENABLE_JOB_EXECUTION": "false", "PYTHONUNBUFFERED": "1"})
     )
@@ -181,22 +209,25 @@ def throwaway_server(
     name = f"mlflow-{uuid.uuid4().hex[:12]}"
     log_path = Path(str(xproc.getinfo(name).logpath))
     failure: list[BaseException] = []
-    forked: list[spares.ForkedProcess] = []
+    forks: list[Forked] = []
+    cancelled = threading.Event()  # set when the grading ends: a start still going gives up
 
     def start() -> None:
         args = head + tail
         try:
             fds = (sock.fileno(), *(extra.fileno() for extra in also))
-            proc = _start_spare(spare, args, env, fds, log_path) if spare is not None else None
-            if proc is not None:
-                forked.append(proc)
-                _wait_healthy(url, proc, startup_timeout, log_path, args)
-            elif spare is not None and spare.cancelled.is_set():
+            fork = _fork(host, args, env, fds, log_path, cancelled)
+            if fork is not None:
+                forks.append(fork)
+                # The fork holds the sockets and the log already: its stand-in needs neither.
+                command, fds, exited = standin_command(fork.pid), (), fork.poll
+            elif cancelled.is_set():
                 raise ServerError("the grading ended before its MLflow server started")
             else:
-                args = head + _cold_store(store / "mlflow.db") + tail
-                starter = _starter(url, args, env, startup_timeout, fds)
-                xproc.ensure(name, starter, restart=True)
+                args = command = head + _cold_store(store / "mlflow.db") + tail
+                exited = functools.partial(_child_exit_code, xproc, name)
+            starter = _starter(url, args, command, env, startup_timeout, fds, exited, cancelled)
+            xproc.ensure(name, starter, restart=True)
             handle.ready_at = time.monotonic()
         except TimeoutError as err:
             failure.append(
@@ -218,10 +249,47 @@ def throwaway_server(
     try:
         yield handle
     finally:
-        if spare is not None:
-            spare.cancelled.set()  # a start still waiting for the warm host gives up
-        _stop(xproc, name, thread, forked)
+        _stop(xproc, name, thread, cancelled, forks)
         sock.close()
+
+
+def standin_command(pid: int) -> list[str]:
+    """The command of a process standing for PID under xprocess (grader.engine.standin)."""
+    return [sys.executable, "-I", "-S", str(Path(__file__).with_name("standin.py")), str(pid)]
+
+
+def _fork(
+    host: Host,
+    args: list[str],
+    env: dict[str, str],
+    fds: tuple[int, ...],
+    log: Path,
+    cancelled: threading.Event,
+) -> Forked | None:
+    """The server forked by HOST, with the command line, sockets and log a fresh one gets;
+    None if the host does not fork it (a fresh server is started instead)."""
+    # Appending: xprocess appends to the same log when it starts the fork's stand-in.
+    log_fd = os.open(log, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o600)
+    try:
+        request = {"argv": args[3:], "env": env, "targets": list(fds)}
+        return host.fork("server", request, [log_fd, *fds], cancelled)
+    finally:
+        os.close(log_fd)
+
+
+def _child_exit_code(xproc: XProcess, name: str) -> int | None:
+    """The exit code of the server xprocess started, once it has ended; left for xprocess
+    to collect (WNOWAIT)."""
+    pid = xproc.getinfo(name).pid
+    if pid is None:
+        return None
+    try:
+        ended = os.waitid(os.P_PID, pid, os.WEXITED | os.WNOHANG | os.WNOWAIT)
+    except ChildProcessError:  # collected already
+        return None
+    if ended is None:
+        return None
+    return ended.si_status if ended.si_code == os.CLD_EXITED else -ended.si_status
 
 
 def _cold_store(db: Path) -> list[str]:
@@ -232,42 +300,22 @@ def _cold_store(db: Path) -> list[str]:
     return ["--save-template", str(template)]
 
 
-def _start_spare(
-    spare: spares.Spare, args: list[str], env: dict[str, str], fds: tuple[int, ...], log: Path
-) -> spares.ForkedProcess | None:
-    """The server forked by the warm host, with the command line, sockets and log a fresh
-    one gets; None if the host cannot fork it (a fresh server is started instead)."""
-    log_fd = os.open(log, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-    try:
-        return spare.start({"argv": args[3:], "env": env, "targets": list(fds)}, [log_fd, *fds])
-    finally:
-        os.close(log_fd)
-
-
-def _wait_healthy(
-    url: str, proc: spares.ForkedProcess, deadline: float, log: Path, args: list[str]
-) -> None:
-    """What xprocess does for the cold server: probe /health until the deadline."""
-    end = time.monotonic() + deadline
-    while time.monotonic() < end:
-        if proc.poll() is not None:
-            raise ServerError(
-                f"MLflow server exited with code {proc.returncode} while starting "
-                f"(command: {' '.join(args)}). End of its log:\n{log_tail(log)}"
-            )
-        if _healthy(url):
-            return
-        time.sleep(0.05)  # between probes
-    raise TimeoutError(f"{url}/health did not answer within {deadline:.0f} s")
-
-
 def _stop(
-    xproc: XProcess, name: str, thread: threading.Thread, forked: list[spares.ForkedProcess]
+    xproc: XProcess,
+    name: str,
+    thread: threading.Thread,
+    cancelled: threading.Event,
+    forks: list[Forked],
 ) -> None:
-    # Kill first: a start still waiting then sees the process gone and returns at once.
+    cancelled.set()  # a start still waiting for its host or for /health gives up at once
+    # Twice: a start that was about to launch the server has launched it after the first.
     for _ in range(2):
-        pid = xproc.getinfo(name).pid
-        for found in ([pid] if pid else []) + [p.pid for p in forked]:
-            kill_tree(found, grace=0)  # everything was read already: nothing to shut down gently
+        xproc.getinfo(name).terminate(timeout=STOP_TIMEOUT)
         thread.join(timeout=10)
-    xproc._force_clean_up()
+    for fork in forks:
+        # Its stand-in ended it, and the host's word on that follows; unless the stand-in never
+        # ran, or died before it could (the grading ended just as the fork was handed over).
+        with contextlib.suppress(subprocess.TimeoutExpired):
+            fork.wait(timeout=1)
+        if fork.poll() is None:
+            kill_tree(fork.pid, grace=0)

@@ -64,15 +64,35 @@ def registered_elsewhere(
     return None
 
 
-def is_version_of(version: ModelVersion, model: LoggedModel) -> bool:
+def is_version_of(
+    version: ModelVersion,
+    model: LoggedModel,
+    versions: Mapping[str, tuple[ModelVersion, ...]] | None = None,
+) -> bool:
     """VERSION's source is MODEL, however it was named: models:/<id>, its artifact location,
-    or MLflow 2's runs:/<run id>/<name> that the lab's guides still print."""
-    return (
+    MLflow 2's runs:/<run id>/<name> or run-artifact path that the labs' guides still print,
+    or (given VERSIONS, the registry) another version of MODEL: models:/<name>/<version>."""
+    run = model.run_id
+    if (
         version.model_id == model.model_id
         or version.source == model.uri
         or model.model_id in version.source
-        or (model.run_id is not None and version.source == f"runs:/{model.run_id}/{model.name}")
-    )
+        or (run is not None and version.source == f"runs:/{run}/{model.name}")
+        or (run is not None and version.source.endswith(f"/{run}/artifacts/{model.name}"))
+    ):
+        return True
+    target = registry_target(version.source, versions or {})
+    return target is not None and target is not version and is_version_of(target, model)
+
+
+def registry_target(
+    source: str, versions: Mapping[str, tuple[ModelVersion, ...]]
+) -> ModelVersion | None:
+    """The version a models:/<name>/<version> source names, if the registry holds it."""
+    if not source.startswith("models:/"):
+        return None
+    name, _, number = source.removeprefix("models:/").rpartition("/")
+    return next((v for v in versions.get(name, ()) if v.version == number), None)
 
 
 def failed_runs_beside(runs: list[Run], graded: Run) -> list[Run]:
@@ -170,3 +190,38 @@ def predicted_with(code: str, variables: list[str]) -> str | None:
             if isinstance(base, ast.Name) and base.id in variables:
                 return _dotted(func.value) or None
     return None
+
+
+def hard_coded_metric(code: str, metric: str) -> bool:
+    """True when the metric is passed to log_metric(s) as a number literal."""
+    try:
+        tree = ast.parse(_without_magics(code))
+    except SyntaxError:
+        return False
+    for node in ast.walk(tree):
+        if not isinstance(node, ast.Call):
+            continue
+        func = (
+            node.func.attr if isinstance(node.func, ast.Attribute) else getattr(node.func, "id", "")
+        )
+        if func == "log_metric" and len(node.args) >= 2:
+            key, value = node.args[0], node.args[1]
+            if isinstance(key, ast.Constant) and key.value == metric and _is_number(value):
+                return True
+        if func == "log_metrics" and node.args and isinstance(node.args[0], ast.Dict):
+            for k, v in zip(node.args[0].keys, node.args[0].values, strict=True):
+                if isinstance(k, ast.Constant) and k.value == metric and _is_number(v):
+                    return True
+    return False
+
+
+def _without_magics(code: str) -> str:
+    return "\n".join(
+        "pass" if ln.lstrip().startswith(("%", "!")) else ln for ln in code.splitlines()
+    )
+
+
+def _is_number(node: ast.expr) -> bool:
+    if isinstance(node, ast.UnaryOp):
+        node = node.operand
+    return isinstance(node, ast.Constant) and isinstance(node.value, (int, float))

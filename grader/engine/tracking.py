@@ -59,6 +59,7 @@ class ModelVersion:
     source: str
     run_id: str | None
     model_id: str | None
+    stage: str = "None"  # "None", "Staging", "Production" or "Archived" (stages: MLflow 2.x)
 
 
 @dataclass(frozen=True)
@@ -215,7 +216,12 @@ def _versions(client: Any) -> dict[str, tuple[ModelVersion, ...]]:
     for v in client.search_model_versions(max_results=10000):
         result.setdefault(v.name, []).append(
             ModelVersion(
-                v.name, str(v.version), v.source or "", v.run_id, getattr(v, "model_id", None)
+                v.name,
+                str(v.version),
+                v.source or "",
+                v.run_id,
+                getattr(v, "model_id", None),
+                str(v.current_stage or "None"),
             )
         )
     return {name: tuple(found) for name, found in result.items()}

@@ -232,7 +232,9 @@ def _labs(args: argparse.Namespace) -> int:
 
 def _grade(args: argparse.Namespace) -> int:
     from grader.engine.grading import Settings, grade
+    from grader.engine.launch import COLD
     from grader.engine.report import execution_lines, feedback_markdown, score_table
+    from grader.warm.launch import launcher
 
     lab, rubric = _lab(args)
     settings = Settings(
@@ -242,14 +244,14 @@ def _grade(args: argparse.Namespace) -> int:
         limits=_limits(args, rubric),
         isolation=args.isolation,
         hide=tuple(args.hide),
-        warm=not args.cold,
+        launcher=COLD if args.cold else launcher(),  # in a batch's worker, the batch's host
     )
     result = grade(args.submission, settings)
     if args.grade_json:
         result.write_json(args.grade_json)
     if args.feedback:
         args.feedback.parent.mkdir(parents=True, exist_ok=True)
-        args.feedback.write_text(feedback_markdown(result), encoding="utf-8")
+        args.feedback.write_text(feedback_markdown(result, rubric.title), encoding="utf-8")
     for line in [*score_table(result), "", *execution_lines(result)]:
         print(line)
     if result.execution.status == "invalid":

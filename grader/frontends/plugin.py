@@ -305,7 +305,9 @@ def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
 def graded(request: pytest.FixtureRequest) -> GradeResult:
     """The submission graded once per session; every check test reads this result."""
     from grader.engine.grading import Settings, grade
+    from grader.engine.launch import COLD
     from grader.engine.logged import grade_logged
+    from grader.warm.launch import PrivateHost
 
     state = request.config.stash[STATE]
     if state.result is None:
@@ -317,7 +319,7 @@ def graded(request: pytest.FixtureRequest) -> GradeResult:
             _progress(request.config),
             state.limits,
             state.isolation,  # type: ignore[arg-type]  # checked in pytest_configure
-            warm=state.warm,
+            launcher=PrivateHost() if state.warm else COLD,
         )
         try:
             if state.target is not None:
@@ -425,7 +427,9 @@ def _write_outputs(state: GradingState) -> None:
         state.result.write_json(state.json_path)
     if state.result and state.feedback_path:
         state.feedback_path.parent.mkdir(parents=True, exist_ok=True)
-        state.feedback_path.write_text(feedback_markdown(state.result), encoding="utf-8")
+        state.feedback_path.write_text(
+            feedback_markdown(state.result, state.rubric.title), encoding="utf-8"
+        )
     if state.result or state.failure:
         github.publish(state.result, state.rubric, state.failure)
 

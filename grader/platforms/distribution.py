@@ -15,16 +15,19 @@ from pathlib import Path
 from packaging.requirements import InvalidRequirement, Requirement
 from packaging.utils import canonicalize_name
 
+from grader.engine.lab import Lab
 from grader.errors import GraderError
 
 PROJECT = "mlflow-lab-grader"
 PACKAGE_DIR = Path(__file__).resolve().parent.parent
-# The notebook students edit, as named in student_template/ and in the pytest ini defaults.
-STUDENT_NOTEBOOK = "lab1_tracking_quickstart.ipynb"
+LABS_DIR = PACKAGE_DIR / "labs"
+# Where a released repository keeps the notebook students edit (lab.notebook).
 STUDENT_FOLDER = "student_template"
 CONSTRAINTS = "constraints.txt"
-# What a package copy holds: the code and each lab's data (rubric, notebooks, notes).
+# What a package copy holds: the code and its lab's data (rubric, notebooks, notes), and the
+# files the Gradescope bundle's scripts are written from, whatever their names.
 PACKAGE_SUFFIXES = (".py", ".toml", ".ipynb", ".md")
+SCRIPT_TEMPLATES = PACKAGE_DIR / "platforms" / "templates"
 
 
 def python_version() -> str:
@@ -32,15 +35,38 @@ def python_version() -> str:
     return f"{sys.version_info.major}.{sys.version_info.minor}"
 
 
-def package_files(rubric_text: str) -> dict[str, bytes]:
-    """grader/ as relative path -> content, with RUBRIC_TEXT as its default rubric."""
+def student_notebook(lab: Lab) -> str:
+    """Where a released repository (and the installed grader's default) has LAB's notebook."""
+    return f"{STUDENT_FOLDER}/{lab.notebook}"
+
+
+def package_files(lab: Lab, rubric_text: str) -> dict[str, bytes]:
+    """grader/ as relative path -> content, for LAB: every subpackage, but of grader/labs/ only
+    LAB's folder, without its reference solution; RUBRIC_TEXT is LAB's rubric.
+
+    Another lab's folder stays out: its solution, its hidden checks and its expected values
+    are not this lab's students' to read.
+    """
     files = {
         f"grader/{path.relative_to(PACKAGE_DIR).as_posix()}": path.read_bytes()
         for path in sorted(PACKAGE_DIR.rglob("*"))
-        if path.is_file() and path.suffix in PACKAGE_SUFFIXES and "__pycache__" not in path.parts
+        if path.is_file() and _shipped(path, lab)
     }
-    files["grader/rubric.toml"] = rubric_text.encode("utf-8")
+    files[f"grader/labs/{lab.id}/rubric.toml"] = rubric_text.encode("utf-8")
     return files
+
+
+def _shipped(path: Path, lab: Lab) -> bool:
+    if "__pycache__" in path.parts:
+        return False
+    if path.suffix not in PACKAGE_SUFFIXES and SCRIPT_TEMPLATES not in path.parents:
+        return False
+    if LABS_DIR in path.parents and path.parent != LABS_DIR:
+        own = lab.folder.resolve()
+        # The lab's solution, and its template (the repository's student_template/ has it).
+        data = {lab.reference.resolve(), lab.template.resolve()} - {own}
+        return own in path.parents and not any(d in path.parents for d in data)
+    return True
 
 
 def constraints_text() -> str:
@@ -64,8 +90,9 @@ def constraints_text() -> str:
     return "\n".join(header + [pins[key] for key in sorted(pins)]) + "\n"
 
 
-def pyproject_text(tool_line: str) -> str:
-    """A pyproject.toml that installs the grader with its runtime dependencies only."""
+def pyproject_text(tool_line: str, lab: Lab) -> str:
+    """A pyproject.toml that installs the grader with its runtime dependencies only, and
+    makes `pytest grader` grade LAB's notebook with LAB's rubric (the installed one)."""
     metadata = _own_metadata()
     deps = [req for req in metadata.get_all("Requires-Dist") or [] if not _is_extra(req)]
     dep_lines = "".join(f"    {json.dumps(req)},\n" for req in deps)
@@ -84,18 +111,25 @@ dependencies = [
 [project.scripts]
 labgrade = "grader.frontends.cli:main"
 
-[tool.setuptools]
-packages = ["grader"]
+# Registered before pytest parses the command line (`--submission DIR` is never taken for a
+# test path); conftest.py names the same plugin for a copy that is not installed.
+[project.entry-points.pytest11]
+"grader.frontends.plugin" = "grader.frontends.plugin"
+
+[tool.setuptools.packages.find]
+include = ["grader*"]
 
 [tool.setuptools.package-data]
-grader = ["rubric.toml"]
+"*" = ["*.toml", "*.ipynb", "*.md"]
+"grader.platforms" = ["templates/*"]
 
 [tool.pytest.ini_options]
 testpaths = ["grader"]
 addopts = "-p no:cacheprovider"
-grade_submission = "{STUDENT_FOLDER}/{STUDENT_NOTEBOOK}"
+# The lab graded and its notebook; its rubric is the lab's own, grader/labs/{lab.id}/rubric.toml.
+grade_lab = "{lab.id}"
+grade_submission = "{student_notebook(lab)}"
 grade_timeout = "300"
-grade_rubric = "grader/rubric.toml"
 """
 
 

@@ -6,48 +6,50 @@ submission, working directory /autograder) at its root; Gradescope unpacks it in
 /autograder/source, puts the upload in /autograder/submission and reads
 /autograder/results/results.json.
 
-`run_autograder` grades in a subprocess (`python -m grader.frontends.cli grade --grade-json`) and
-converts that JSON to results.json here, in a separate step: whatever the submission prints
-or writes while it runs, results.json is written last, by this process, from the grader's own
-JSON. When anything fails, results.json still says score 0 and why.
+The bundle is for one lab (`--lab ID`): its grader/ holds that lab with the instructor's
+rubric at grader/labs/<id>/rubric.toml, and its scripts are written from the templates in
+grader/platforms/templates/. `run_autograder` grades in a subprocess (`labgrade grade
+--grade-json`, run by grader.course.worker as a batch runs it) and converts that JSON to
+results.json here, in a separate step: whatever the submission prints or writes while it
+runs, results.json is written last, by this process, from the grader's own JSON. When
+anything fails, results.json still says score 0 and why.
 """
 
 from __future__ import annotations
 
 import argparse
-import contextlib
+import importlib.resources
 import json
 import os
+import re
 import shutil
-import signal
-import subprocess
 import sys
 import tempfile
 import time
 import traceback
-import uuid
 import zipfile
 from pathlib import Path
 from typing import Any
 
+from grader import labs
+from grader.course import worker
+from grader.engine.lab import Lab
 from grader.engine.results import GradeResult
-from grader.engine.rubric import Rubric, load_rubric
+from grader.engine.rubric import Rubric
 from grader.errors import GraderError
 from grader.platforms.distribution import (
     CONSTRAINTS,
-    STUDENT_NOTEBOOK,
     constraints_text,
     package_files,
     pyproject_text,
     python_version,
 )
-from grader.sandbox.procs import reap_tagged
 
 ROOT_VAR = "AUTOGRADER_ROOT"  # /autograder on Gradescope; elsewhere for testing the bundle
 PYTHON_VAR = "LABGRADE_PYTHON"  # the interpreter run_autograder uses (default: setup.sh's venv)
-JOB_VAR = "LABGRADE_GRADESCOPE_JOB"
-# Seconds a grading may take beyond the notebook's own limit: server, kernel, probe, teardown.
-MARGIN = 300.0
+# The bundle's scripts, at its root, each written from grader/platforms/templates/<name>.
+SCRIPTS = ("setup.sh", "run_autograder")
+_PLACEHOLDER = re.compile(r"@[A-Z]+@")
 _EXECUTABLE = 0o100755 << 16  # zip external_attr of a regular file with mode 755
 
 
@@ -126,13 +128,19 @@ def _overview(result: GradeResult) -> str:
 # --- run_autograder ---------------------------------------------------------------------
 
 
-def autograde(root: Path, timeout: float, notebook: str) -> dict[str, Any]:
-    """Grade ROOT/submission and return results.json's content (never raises for a grading)."""
+def autograde(
+    root: Path, timeout: float, lab_id: str, notebook: str | None = None
+) -> dict[str, Any]:
+    """Grade ROOT/submission for lab LAB_ID with the lab's rubric as bundled, and return
+    results.json's content (never raises for a grading). NOTEBOOK: the file name looked for
+    in the upload (default: the lab's notebook)."""
     started = time.monotonic()
     rubric: Rubric | None = None
     try:
-        rubric = load_rubric()
-        result = _grade_in_subprocess(_pick(root / "submission", notebook), timeout)
+        lab = labs.load(lab_id)
+        rubric = lab.rubric()
+        submission = _pick(root / "submission", notebook or lab.notebook)
+        result = _grade_in_subprocess(submission, lab, rubric, timeout)
         return results_json(result, rubric, time.monotonic() - started)
     except Exception as err:  # every failure becomes the reason in results.json, and is logged
         traceback.print_exc(file=sys.stdout)  # Gradescope shows it to the instructor only
@@ -146,46 +154,22 @@ def _pick(folder: Path, notebook: str) -> Path:
     return named[0] if len(named) == 1 else folder
 
 
-def _grade_in_subprocess(submission: Path, timeout: float) -> GradeResult:
+def _grade_in_subprocess(submission: Path, lab: Lab, rubric: Rubric, timeout: float) -> GradeResult:
     work = Path(tempfile.mkdtemp(prefix="labgrade-gradescope-"))
     try:
         json_path, log_path = work / "grade.json", work / "grader.log"
-        code = _run_grader(submission, json_path, log_path, timeout)
+        job = worker.Job(submission, lab.id, rubric.path, json_path, timeout)
+        code = worker.run(job, log_path, cwd=work)
         log = log_path.read_text(encoding="utf-8", errors="replace")
         sys.stdout.write(log)  # for the instructor, in Gradescope's stdout view
+        if code is None:
+            raise GraderError(f"grading took longer than {job.limit:g} s and was stopped")
         if not json_path.exists():
             tail = " | ".join(log.strip().splitlines()[-3:])
             raise GraderError(f"the grader failed (exit code {code}): {tail}")
         return GradeResult.from_json(json.loads(json_path.read_text(encoding="utf-8")))
     finally:
         shutil.rmtree(work, ignore_errors=True)
-
-
-def _run_grader(submission: Path, json_path: Path, log_path: Path, timeout: float) -> int:
-    token = uuid.uuid4().hex
-    cmd = [sys.executable, "-m", "grader.frontends.cli", "grade", str(submission)]
-    cmd += ["--grade-json", str(json_path), "--timeout", f"{timeout:g}"]
-    with log_path.open("wb") as log:
-        proc = subprocess.Popen(
-            cmd,
-            cwd=json_path.parent,
-            env={**os.environ, JOB_VAR: token},
-            stdin=subprocess.DEVNULL,
-            stdout=log,
-            stderr=subprocess.STDOUT,
-            start_new_session=True,
-        )
-        try:
-            return proc.wait(timeout=timeout + MARGIN)
-        except subprocess.TimeoutExpired:
-            with contextlib.suppress(ProcessLookupError):  # it may end on its own meanwhile
-                os.killpg(proc.pid, signal.SIGKILL)
-            proc.wait()
-            raise GraderError(
-                f"grading took longer than {timeout + MARGIN:g} s and was stopped"
-            ) from None
-        finally:
-            reap_tagged(JOB_VAR, token)  # nothing it started outlives it
 
 
 def write_results(path: Path, data: dict[str, Any]) -> None:
@@ -200,9 +184,10 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m grader.platforms.gradescope")
     parser.add_argument("--root", type=Path, default=Path(os.environ.get(ROOT_VAR, "/autograder")))
     parser.add_argument("--timeout", type=float, default=300.0)
-    parser.add_argument("--notebook", default=STUDENT_NOTEBOOK)
+    parser.add_argument("--lab", default=labs.DEFAULT, help="the lab the bundle grades")
+    parser.add_argument("--notebook", help="the file looked for in the upload (default: the lab's)")
     args = parser.parse_args(argv)
-    data = autograde(args.root, args.timeout, args.notebook)
+    data = autograde(args.root, args.timeout, args.lab, args.notebook)
     write_results(args.root / "results" / "results.json", data)
     print(f"labgrade: wrote results.json, score {data['score']:g}")
     return 0
@@ -211,18 +196,14 @@ def main(argv: list[str] | None = None) -> int:
 # --- the bundle --------------------------------------------------------------------------
 
 
-def build_bundle(out: Path, rubric: Rubric, timeout: float) -> list[str]:
-    """Write the Gradescope autograder zip; returns the names it holds."""
-    tool = f"Written by `labgrade gradescope` ({time.strftime('%Y-%m-%d')})."
-    files = package_files(rubric.path.read_text(encoding="utf-8"))
-    files["pyproject.toml"] = pyproject_text(tool).encode()
+def build_bundle(out: Path, lab: Lab, rubric: Rubric, timeout: float) -> list[str]:
+    """Write the Gradescope autograder zip for LAB graded with RUBRIC; returns its names."""
+    tool = f"Written by `labgrade gradescope --lab {lab.id}` ({time.strftime('%Y-%m-%d')})."
+    files = package_files(lab, rubric.path.read_text(encoding="utf-8"))
+    files["pyproject.toml"] = pyproject_text(tool, lab).encode()
     files[CONSTRAINTS] = constraints_text().encode()
-    scripts = {
-        "setup.sh": SETUP_SH.replace("@PYTHON@", python_version()),
-        "run_autograder": RUN_AUTOGRADER.replace("@TIMEOUT@", f"{timeout:g}").replace(
-            "@NOTEBOOK@", STUDENT_NOTEBOOK
-        ),
-    }
+    values = {"PYTHON": python_version(), "LAB": lab.id, "TIMEOUT": f"{timeout:g}"}
+    scripts = {name: script(name, values) for name in SCRIPTS}
     out.parent.mkdir(parents=True, exist_ok=True)
     tmp = out.with_name(out.name + ".tmp")
     with zipfile.ZipFile(tmp, "w", zipfile.ZIP_DEFLATED) as bundle:
@@ -237,57 +218,16 @@ def build_bundle(out: Path, rubric: Rubric, timeout: float) -> list[str]:
     return [*scripts, *sorted(files)]
 
 
-# setup.sh: the pins in constraints.txt were resolved on the instructor's Python, so the same
-# minor version is installed (Ubuntu images carry python3.X packages in apt) rather than
-# whatever python3 the image has, where a pinned wheel may not exist.
-SETUP_SH = """#!/usr/bin/env bash
-# Gradescope runs this once, as root, while it builds the autograder image.
-# It installs the grader, with the versions it was tested with (constraints.txt), in a venv.
-set -euo pipefail
-ROOT="${AUTOGRADER_ROOT:-/autograder}"
-SOURCE="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
-PYTHON_VERSION="@PYTHON@"
-
-PY="$(command -v "python$PYTHON_VERSION" || true)"
-if [ -z "$PY" ] && command -v apt-get >/dev/null; then
-  apt-get update
-  DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends \\
-    "python$PYTHON_VERSION" "python$PYTHON_VERSION-venv"
-  PY="$(command -v "python$PYTHON_VERSION" || true)"
-fi
-if [ -z "$PY" ]; then
-  echo "setup.sh: Python $PYTHON_VERSION is not available on this image. Pick a Gradescope" \\
-       "base image that has it, or rebuild the bundle with labgrade under the image's Python." >&2
-  exit 1
-fi
-
-"$PY" -m venv "$ROOT/venv"
-"$ROOT/venv/bin/python" -m pip install --quiet --upgrade pip
-"$ROOT/venv/bin/python" -m pip install --quiet -c "$SOURCE/constraints.txt" "$SOURCE"
-# Fail the image build now rather than at the first submission.
-"$ROOT/venv/bin/python" -c "import grader.engine.grading, grader.platforms.gradescope"
-echo "setup.sh: grader installed in $ROOT/venv"
-"""
-
-RUN_AUTOGRADER = """#!/usr/bin/env bash
-# Gradescope runs this for every submission. It always leaves a valid results.json.
-set -uo pipefail
-ROOT="${AUTOGRADER_ROOT:-/autograder}"
-PY="${LABGRADE_PYTHON:-$ROOT/venv/bin/python}"
-RESULTS="$ROOT/results/results.json"
-mkdir -p "$ROOT/results"
-
-cd "$ROOT/source" && "$PY" -m grader.platforms.gradescope --root "$ROOT" --timeout @TIMEOUT@ \\
-  --notebook "@NOTEBOOK@"
-code=$?
-if [ "$code" -ne 0 ] || [ ! -s "$RESULTS" ]; then
-  # The grader could not even start (setup failed, Python missing): score 0 with the reason.
-  printf '{"score": 0, "output": "%s", "output_format": "text", "tests": []}\\n' \\
-    "The autograder failed before grading (exit code $code); this submission was not graded." \\
-    > "$RESULTS"
-fi
-exit 0
-"""
+def script(name: str, values: dict[str, str]) -> str:
+    """The bundle's script NAME: its template with each @KEY@ replaced by VALUES[KEY]."""
+    template = importlib.resources.files("grader.platforms") / "templates" / name
+    text = template.read_text(encoding="utf-8")
+    for key, value in values.items():
+        text = text.replace(f"@{key}@", value)
+    left = sorted(set(_PLACEHOLDER.findall(text)))
+    if left:
+        raise GraderError(f"grader/platforms/templates/{name}: no value for {', '.join(left)}")
+    return text
 
 
 if __name__ == "__main__":

@@ -1,11 +1,12 @@
 """The student repository (`labgrade release OUT`) and checking a student's copy of it
 (`labgrade verify REPO`).
 
-OUT holds what a student needs to run `pytest grader` on their notebook, on their machine or on
-GitHub Actions / Classroom: grader/ (its rubric without the checks marked hidden),
-student_template/<notebook>, conftest.py, pyproject.toml, constraints.txt, the workflow, a
-README and .labgrade/manifest.json, the sha256 of every file the grading depends on.
-reference/, tests/ and hidden checks stay out.
+OUT holds what a student needs to run `pytest grader` on one lab's notebook, on their machine or
+on GitHub Actions / Classroom: grader/ (with that lab alone, its rubric without the checks
+marked hidden), student_template/<the lab's notebook>, conftest.py, pyproject.toml (which names
+the lab), constraints.txt, the workflow, a README and .labgrade/manifest.json, the sha256 of
+every file the grading depends on. Reference solutions, tests, other labs and hidden checks
+stay out.
 """
 
 from __future__ import annotations
@@ -19,25 +20,23 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
+from grader.engine.lab import Lab
 from grader.engine.rubric import CheckSpec, Rubric, parse_rubric
 from grader.errors import GraderError, RubricError
 from grader.platforms.distribution import (
     CONSTRAINTS,
-    PACKAGE_DIR,
-    STUDENT_FOLDER,
-    STUDENT_NOTEBOOK,
     constraints_text,
     package_files,
     pyproject_text,
     python_version,
+    student_notebook,
 )
 from grader.platforms.github import FEEDBACK_DIR, PYTHON_VERSION_FILE, workflow_yaml
 
 MANIFEST = ".labgrade/manifest.json"
 WORKFLOW = ".github/workflows/classroom.yml"
-TEMPLATE = PACKAGE_DIR.parent / STUDENT_FOLDER / STUDENT_NOTEBOOK
-# Released files a student may change without changing the grading.
-FREE = frozenset({f"{STUDENT_FOLDER}/{STUDENT_NOTEBOOK}", "README.md", ".gitignore", MANIFEST})
+# Released files a student may change without changing the grading, whatever the lab.
+OWN = frozenset({"README.md", ".gitignore", MANIFEST})
 # Files that change what `pytest grader` runs wherever they are added (pytest configuration,
 # conftest plugins, interpreter start-up hooks).
 INFLUENTIAL = frozenset(
@@ -105,45 +104,54 @@ def _same_without_hidden(rubric: Rubric, text: str) -> None:
         )
 
 
-def release_files(rubric: Rubric, template: Path | None = TEMPLATE) -> dict[str, bytes]:
-    """Relative path -> content of the student repository. TEMPLATE None: without the notebook."""
+def free_files(lab: Lab) -> frozenset[str]:
+    """Released files a student may change without changing LAB's grading: their notebook,
+    the README, .gitignore and the manifest itself (never hashed)."""
+    return OWN | {student_notebook(lab)}
+
+
+def release_files(lab: Lab, rubric: Rubric, template: Path | None = None) -> dict[str, bytes]:
+    """Relative path -> content of LAB's student repository, graded with RUBRIC. TEMPLATE:
+    the notebook students start from (default: the lab's template)."""
     if rubric.hidden_ids and len(rubric.hidden_ids) == len(rubric.checks):
         raise GraderError(f"rubric {rubric.path}: every check is hidden, students would get none")
     tool = "Written by `labgrade release`: do not edit (`labgrade verify` checks it)."
-    files = package_files(student_rubric(rubric))
+    files = package_files(lab, student_rubric(rubric))
     visible = replace(rubric, checks=tuple(c for c in rubric.checks if c.visibility != "hidden"))
     files["conftest.py"] = CONFTEST.encode()
-    files["pyproject.toml"] = pyproject_text(tool).encode()
+    files["pyproject.toml"] = pyproject_text(tool, lab).encode()
     files[CONSTRAINTS] = constraints_text().encode()
     files[WORKFLOW] = workflow_yaml(visible).encode()
     files[PYTHON_VERSION_FILE] = f"{python_version()}\n".encode()
-    files["README.md"] = student_readme(visible, hidden=bool(rubric.hidden_ids)).encode()
+    readme = student_readme(lab, visible, hidden=bool(rubric.hidden_ids))
+    files["README.md"] = readme.encode()
     files[".gitignore"] = GITIGNORE.encode()
-    if template is not None:
-        if not template.is_file():
-            raise GraderError(
-                f"student notebook {template} not found: run labgrade from a checkout of the"
-                " grader, or pass --template PATH"
-            )
-        files[f"{STUDENT_FOLDER}/{STUDENT_NOTEBOOK}"] = template.read_bytes()
-    files[MANIFEST] = json.dumps(manifest(files), indent=2).encode() + b"\n"
+    template = template or lab.template / lab.notebook
+    if not template.is_file():
+        raise GraderError(
+            f"student notebook {template} not found: run labgrade from a checkout of the"
+            " grader, or pass --template PATH"
+        )
+    files[student_notebook(lab)] = template.read_bytes()
+    files[MANIFEST] = json.dumps(manifest(files, free_files(lab)), indent=2).encode() + b"\n"
     return files
 
 
-def manifest(files: Mapping[str, bytes]) -> dict[str, Any]:
+def manifest(files: Mapping[str, bytes], free: frozenset[str]) -> dict[str, Any]:
+    """The sha256 of each of FILES but the FREE ones."""
     protected = {
         path: hashlib.sha256(data).hexdigest()
         for path, data in sorted(files.items())
-        if path not in FREE
+        if path not in free
     }
     return {"version": 1, "sha256": protected}
 
 
-def release(out: Path, rubric: Rubric, template: Path = TEMPLATE) -> list[str]:
-    """Write the student repository into OUT (new or empty); returns the paths written."""
+def release(out: Path, lab: Lab, rubric: Rubric, template: Path | None = None) -> list[str]:
+    """Write LAB's student repository into OUT (new or empty); returns the paths written."""
     if out.exists() and (not out.is_dir() or any(out.iterdir())):
         raise GraderError(f"{out} exists and is not an empty folder: pass a new or empty one")
-    files = release_files(rubric, template)
+    files = release_files(lab, rubric, template)
     for path, data in files.items():
         target = out / path
         target.parent.mkdir(parents=True, exist_ok=True)
@@ -157,8 +165,10 @@ pytest_plugins = ["grader.frontends.plugin"]
 '''
 
 
-def student_readme(rubric: Rubric, hidden: bool) -> str:
-    notebook = f"{STUDENT_FOLDER}/{STUDENT_NOTEBOOK}"
+def student_readme(lab: Lab, rubric: Rubric, hidden: bool) -> str:
+    """The release's README.md: LAB's title (as RUBRIC names it), its notebook, how to grade
+    it and what each of RUBRIC's checks wants."""
+    notebook = student_notebook(lab)
     rows = "".join(
         f"| `{c.id}` | {c.points:g} | {c.step or '-'} | {_wants(c)} |\n" for c in rubric.checks
     )
@@ -181,8 +191,9 @@ python3 -m venv .venv && .venv/bin/pip install -c {CONSTRAINTS} -e .
 
 Use Python {python_version()} (as in `{PYTHON_VERSION_FILE}`: the versions in `{CONSTRAINTS}` were
 tested on it).
-`pytest grader` prints a score table (check, points, verdict, reason) and, for each failing
-check, what was found and which lab step to revisit; it exits with 0 only at full marks.
+`pytest grader` grades `{notebook}` (lab `{lab.id}`, as `pyproject.toml` says).
+It prints a score table (check, points, verdict, reason) and, for each failing check, what was
+found and which lab step to revisit; it exits with 0 only at full marks.
 `pytest grader --submission other.ipynb` grades another file. Grading never writes into your
 files.
 
@@ -243,7 +254,7 @@ def verify(repo: Path, manifest_path: Path | None = None) -> list[Finding]:
         elif hashlib.sha256(target.read_bytes()).hexdigest() != digest:
             findings.append(Finding("changed", path))
     for path in _files(repo):
-        if path not in expected and path not in FREE and _influential(path):
+        if path not in expected and path not in OWN and _influential(path):
             findings.append(Finding("added", path))
     own = repo / MANIFEST
     if manifest_path is not None and own.is_file() and _load_manifest(own) != expected:

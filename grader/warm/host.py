@@ -1,17 +1,20 @@
 """Warm processes: a Python that imports the grader, MLflow and scikit-learn once, then
 forks what gradings need instead of starting fresh interpreters that import them again.
 
-    python -m grader.warm.host PARENT FD ROLE...    (FD: its request socket)
+    python -m grader.warm.host PARENT FD [--worker MODULE:FUNCTION] ROLE...
+    (FD: its request socket)
 
-    worker  `labgrade grade ARGS`, in its own session (a batch's workers)
+    worker  FUNCTION(ARGS) of MODULE, in its own session: a batch's workers, each one
+            `labgrade grade ARGS` (the batch names the entry point: nothing here imports
+            a front end)
     server  a grading's throwaway MLflow server (grader.engine.serve; see grader.warm.spares)
     probe   a grading's model probe (probe_child, jailed; full isolation only)
 
-A single grading starts one for its server and probe (private_host: "the host"). A batch
-starts one for everything (the zygote); its workers ask it for their servers and probes on
-a socket they inherit. Roles are imported in the order above, and each forks as soon as
-its own modules are in: a batch's first workers start while the zygote imports on, and a
-request for a role not imported yet waits.
+A single grading starts one for its server and probe (grader.warm.launch.PrivateHost: "the
+host"). A batch starts one for everything (the zygote); its workers ask it for their servers
+and probes on a socket they inherit (grader.warm.launch.SharedHost). Roles are imported in
+the order above, and each forks as soon as its own modules are in: a batch's first workers
+start while the zygote imports on, and a request for a role not imported yet waits.
 
 What a warm process holds is what every fork starts from, and a probe runs a submission's
 model: so it starts with an allow-listed environment (no tokens or credentials), and it
@@ -39,7 +42,7 @@ import tempfile
 import threading
 import traceback
 import warnings
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from pathlib import Path
 
 from grader.engine import store_template
@@ -69,8 +72,7 @@ SERVER_MODULES = (
 # The ASGI app module each server imports: its imports are preloaded, never the module
 # itself, whose body builds the app from the server's own environment.
 APP_MODULE = "mlflow.server.fastapi_app"
-WORKER_MODULES = (
-    "grader.frontends.cli",
+WORKER_MODULES = (  # after the worker's entry point's own module
     "grader.engine.grading",
     "grader.engine.report",
     "mlflow.artifacts",
@@ -136,19 +138,24 @@ class Warm:
         workdir: Path,
         roles: tuple[str, ...],
         wait: bool = True,
-        env: dict[str, str] | None = None,
+        env: Mapping[str, str] | None = None,
+        worker: str | None = None,
     ) -> Iterator[Warm]:
         """Start a warm process for ROLES (WAIT: until it can fork the first); end it after.
 
-        ENV: what its forks need to know ahead (the lab's probe head start)."""
+        ENV: what its forks need to know ahead (the lab's probe head start). WORKER: the
+        "worker" role's entry point, "module:function" (called with a worker's argv)."""
+        if ("worker" in roles) != (worker is not None):
+            raise ValueError("a warm process forks workers if and only if it is told their entry")
         mine, theirs = socket.socketpair(socket.AF_UNIX, socket.SOCK_SEQPACKET)
         log = workdir / "warm.log"
         cmd = [sys.executable, "-m", "grader.warm.host", str(os.getpid()), str(theirs.fileno())]
+        cmd += ["--worker", worker] if worker is not None else []
         with log.open("wb") as out:
             proc = subprocess.Popen(
                 [*cmd, *roles],
                 pass_fds=[theirs.fileno()],
-                env=worker_env(env or {}),
+                env=worker_env(dict(env or {})),
                 stdin=subprocess.DEVNULL,
                 stdout=out,
                 stderr=out,
@@ -198,27 +205,6 @@ class Warm:
         return WarmWorker(pid, sock, stderr)
 
 
-@contextlib.contextmanager
-def private_host(roles: tuple[str, ...], env: dict[str, str] | None = None) -> Iterator[None]:
-    """A host forking this grading's server and probe (ROLES), unless the process has one.
-
-    Started first, so it imports while the grading prepares, the kernel starts and the
-    notebook runs; the grading waits for a fork only if it needs one before it is ready.
-    """
-    if spares.host() is not None or not roles:
-        yield
-        return
-    with (
-        tempfile.TemporaryDirectory(prefix="labgrade-host-") as tmp,
-        Warm.running(Path(tmp), roles, wait=False, env=env) as warm,
-    ):
-        spares.use_host(warm.control)
-        try:
-            yield
-        finally:
-            spares.use_host(None)
-
-
 def imports_of(module: str) -> tuple[str, ...]:
     """The absolute imports at the top of MODULE's source, read without running it."""
     spec = importlib.util.find_spec(module)
@@ -237,10 +223,15 @@ def imports_of(module: str) -> tuple[str, ...]:
 
 
 def main(argv: list[str]) -> None:
-    parent, fd, roles = int(argv[0]), int(argv[1]), [r for r in ROLES if r in argv[2:]]
+    parent, fd, rest = int(argv[0]), int(argv[1]), argv[2:]
+    worker = None
+    if rest[:1] == ["--worker"]:
+        worker, rest = rest[1], rest[2:]
+    roles = [r for r in ROLES if r in rest]
     spares.die_with(parent)
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C is the parent's to handle
     forker = _Forker(socket.socket(fileno=fd), set(roles))  # end of file: the parent is gone
+    forker.worker = worker
     if "worker" in roles and len(roles) > 1:  # workers ask this process for the rest
         workers_end, mine = socket.socketpair(socket.AF_UNIX, socket.SOCK_SEQPACKET)
         spares.use_host(workers_end)
@@ -265,6 +256,8 @@ def _import_role(role: str, forker: _Forker) -> None:
     modules = {"server": SERVER_MODULES, "worker": WORKER_MODULES, "probe": PROBE_MODULES}
     if role == "server":
         modules["server"] += imports_of(APP_MODULE)
+    if role == "worker" and forker.worker is not None:
+        modules["worker"] = (forker.worker.partition(":")[0], *WORKER_MODULES)
     for module in modules[role]:
         with contextlib.suppress(ImportError), warnings.catch_warnings():
             warnings.simplefilter("ignore")  # deprecations: the server's log says them itself
@@ -350,6 +343,7 @@ class _Forker:
         self.sources = {control.fileno(): control}  # where requests come from
         self.ready: set[str] = set()
         self.template: _Template | None = None
+        self.worker: str | None = None  # the worker role's entry point, module:function
         self.pending: list[tuple[str, socket.socket, list[int]]] = []
         self.children: dict[int, socket.socket] = {}
         self.gone = False
@@ -415,7 +409,7 @@ class _Forker:
         if pid == 0:
             self._in_child(report, role)
             if role == "worker":
-                _worker(report, fds[0], fds[1])
+                _worker(report, fds[0], fds[1], self.worker or "")
             spares.become(role, report, me)  # type: ignore[arg-type]
         for fd in fds:
             os.close(fd)
@@ -496,8 +490,8 @@ def _peer_gone(sock: socket.socket) -> bool:
 # ----- inside a worker -----
 
 
-def _worker(report: socket.socket, null: int, stderr: int) -> None:
-    """Become `labgrade grade ...`, reading the request from the batch directly."""
+def _worker(report: socket.socket, null: int, stderr: int, entry: str) -> None:
+    """Become ENTRY(argv) (`labgrade grade ...`), reading the request from the batch directly."""
     code = 1
     try:
         os.setsid()
@@ -513,9 +507,9 @@ def _worker(report: socket.socket, null: int, stderr: int) -> None:
         os.environ.update(request["env"])
         os.chdir(request["cwd"])
         tempfile.tempdir = None
-        from grader.frontends.cli import main
-
-        code = main(list(request["argv"]))
+        module, _, function = entry.partition(":")
+        run = getattr(importlib.import_module(module), function)  # imported in this process
+        code = run(list(request["argv"]))
     except SystemExit as err:
         code = err.code if isinstance(err.code, int) else 1
     except BaseException:

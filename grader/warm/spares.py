@@ -6,6 +6,9 @@ asks it for a fork per role, and hands that fork the arguments and file descript
 process would have got, directly; the host never sees them. The fork then becomes the
 server or the probe without importing anything again.
 
+A grading asks through HostForks, the engine's Host (grader.engine.launch), which
+grader.warm.launch hands it; a forked server is then started and stopped by pytest-xprocess
+through a stand-in (grader.engine.standin), as a fresh one is started and stopped itself.
 The host ends a fork whose grading has hung up (died) on it, and every fork when it ends
 itself. The probe confines itself with the same code as `jail.py` (full isolation only:
 PID namespace, own user, cgroups), then runs probe_child in-process.
@@ -25,6 +28,7 @@ import sys
 import threading
 import time
 import traceback
+from collections.abc import Mapping
 from pathlib import Path
 from typing import IO, Any, Literal, NoReturn
 
@@ -35,8 +39,8 @@ MAX_REQUEST = 1 << 20
 FORK_TIMEOUT = 120.0  # a host still importing answers late; one that hangs, never
 PR_SET_PDEATHSIG = 1
 
-# This process's warm host (a request socket), if it has one: a batch worker inherits its
-# batch's, a single grading starts its own (grader.warm.host.private_host).
+# This process's warm host (a request socket), if it inherited one: a batch worker's, its
+# batch's (a single grading's host is its own: grader.warm.launch.PrivateHost).
 _host: socket.socket | None = None
 _host_lock = threading.Lock()
 # The host's migrated, empty store and its digest, inherited by every fork of it.
@@ -160,37 +164,42 @@ class ForkedProcess:
         self._done.set()
 
 
-class Spare:
-    """ROLE, to be forked by this process's warm host when the grading starts it."""
+class HostForks:
+    """The forks of the warm host on CONTROL, as the engine asks for them (its Host)."""
 
-    def __init__(self, role: SpareRole, control: socket.socket) -> None:
-        self.role, self.control = role, control
-        self.cancelled = threading.Event()  # set from another thread: the grading is ending
+    def __init__(self, control: socket.socket, lock: threading.Lock) -> None:
+        self.control, self.lock = control, lock  # LOCK: for every sender on CONTROL
 
-    def start(self, request: dict[str, Any], fds: list[int]) -> ForkedProcess | None:
-        """Fork the role (waiting while the host still imports) and hand it REQUEST and FDS.
+    def fork(
+        self,
+        role: SpareRole,
+        request: Mapping[str, Any],
+        fds: list[int],
+        cancelled: threading.Event,
+    ) -> ForkedProcess | None:
+        """Fork ROLE (waiting while the host still imports) and hand it REQUEST and FDS.
 
-        None when the host cannot, or once cancelled: unless cancelled, the caller starts a
+        None when the host cannot, or once CANCELLED: unless cancelled, the caller starts a
         fresh process instead.
         """
         try:
-            pid, sock = request_fork(self.control, self.role, [], _host_lock, self.cancelled)
+            pid, sock = request_fork(self.control, role, [], self.lock, cancelled)
         except HostGone:
             return None
-        if self.cancelled.is_set():  # hung up: the host ends the fork
+        if cancelled.is_set():  # hung up: the host ends the fork
             sock.close()
             return None
         try:
-            socket.send_fds(sock, [json.dumps(request).encode()], fds)
+            socket.send_fds(sock, [json.dumps(dict(request)).encode()], fds)
         except OSError:  # the fork is gone already: the caller starts a fresh one
             sock.close()
             return None
         return ForkedProcess(pid, sock)
 
 
-def take(role: SpareRole) -> Spare | None:
-    """ROLE from this process's warm host, if it has one."""
-    return Spare(role, _host) if _host is not None else None
+def inherited() -> HostForks | None:
+    """The batch's host in one of its workers (which inherit it), else None."""
+    return HostForks(_host, _host_lock) if _host is not None else None
 
 
 def become(role: SpareRole, sock: socket.socket, host_pid: int) -> None:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import csv
 import os
+import shutil
 import subprocess
 import sys
 import uuid
@@ -14,6 +15,7 @@ from pathlib import Path
 import pytest
 
 from grader.course.roster import student_id
+from grader.labs import load
 from tests.helpers import (
     CHECK_IDS,
     ROOT,
@@ -185,3 +187,23 @@ def test_ctrl_c_keeps_finished_rows_and_leaves_nothing(tmp_path: Path) -> None:
     rows = {r["id"]: r["status"] for r in BatchRun(0, "", "", out, []).rows()[1:]}
     assert rows == {"broken": "invalid"}  # the finished row is kept, the interrupted one is not
     assert not (out / "hangs" / "results.json").exists()  # so the next run grades it
+
+
+def test_a_batch_of_the_registry_lab(tmp_path: Path) -> None:
+    lab = load("registry")
+    folder = tmp_path / "class"
+    folder.mkdir()
+    shutil.copy(lab.reference / lab.notebook, folder / "ada.ipynb")
+    shutil.copy(lab.template / lab.notebook, folder / "bob.ipynb")
+    run = labgrade(
+        "batch", str(folder), "--out", str(tmp_path / "out"), "--lab", "registry", "--jobs", "2"
+    )
+    assert run.code == 0, run.stderr
+    rows = run.rows()
+    assert list(rows[0])[2:-5] == lab.rubric().ids
+    got = {r["id"]: (r["status"], float(r["total"])) for r in rows[1:]}
+    assert got == {"ada": ("ok", 100.0), "bob": ("ok", 0.0)}
+    feedback = (run.out / "bob" / "feedback.md").read_text()
+    assert feedback.startswith("# MLflow Model Registry lab: 0/100")
+    assert "(0/15, Step 1): no run was logged" in feedback
+    assert run.leftovers == []

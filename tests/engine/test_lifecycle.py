@@ -4,11 +4,17 @@ from __future__ import annotations
 
 import signal
 import socket
+import subprocess
 from pathlib import Path
+from types import SimpleNamespace
+from typing import Any
 
+import psutil
+import py
 import pytest
+from xprocess import ProcessStarter, XProcess
 
-from grader.engine.server import throwaway_server
+from grader.engine.server import standin_command, throwaway_server
 from grader.errors import ServerError
 from grader.sandbox.procs import reserve_port
 from tests.helpers import SUBMISSIONS, finish, signal_when_running, start_grader
@@ -48,3 +54,55 @@ def test_interrupted_grading_leaves_no_process(tmp_path: Path, sig: signal.Signa
     run = finish(proc, token, tmp_path, timeout=120)
     assert run.leftovers == []
     assert run.exit_code != 0
+
+
+def stand_in(tmp_path: Path, pid: int) -> tuple[XProcess, str]:
+    """A stand-in for PID started by xprocess, as a warm server's is; ready once it catches
+    SIGTERM (its handler is what ends PID)."""
+    xproc = XProcess(SimpleNamespace(), py.path.local(str(tmp_path)), log=_Quiet())
+    name = "stand-in"
+
+    class Starter(ProcessStarter):
+        args = standin_command(pid)
+        timeout = 60
+
+        def startup_check(self) -> bool:
+            status = Path(f"/proc/{xproc.getinfo(name).pid}/status").read_text()
+            caught = next(line for line in status.splitlines() if line.startswith("SigCgt:"))
+            return bool(int(caught.split()[1], 16) & (1 << (signal.SIGTERM - 1)))
+
+    xproc.ensure(name, Starter, restart=True)
+    return xproc, name
+
+
+class _Quiet:
+    def debug(self, *args: Any) -> None:
+        pass
+
+
+def test_terminating_a_stand_in_ends_what_it_stands_for_first(tmp_path: Path) -> None:
+    # In a session of its own, as a served fork is: its whole group goes.
+    target = subprocess.Popen(["sleep", "300"], start_new_session=True)
+    try:
+        xproc, name = stand_in(tmp_path, target.pid)
+        standin = psutil.Process(xproc.getinfo(name).pid)
+        assert standin.status() != psutil.STATUS_ZOMBIE
+        assert xproc.getinfo(name).terminate(timeout=10) == 1
+        assert target.wait(timeout=0.5) == -signal.SIGKILL  # ended before terminate() returned
+        assert not xproc.getinfo(name).isrunning()
+    finally:
+        target.kill()
+        target.wait()
+
+
+def test_a_stand_in_ends_with_what_it_stands_for(tmp_path: Path) -> None:
+    target = subprocess.Popen(["sleep", "300"])
+    try:
+        xproc, name = stand_in(tmp_path, target.pid)
+        standin = psutil.Process(xproc.getinfo(name).pid)
+        target.kill()
+        target.wait()
+        assert standin.wait(timeout=10) == 0
+    finally:
+        target.kill()  # and so its stand-in, if the test failed before
+        target.wait()

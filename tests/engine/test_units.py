@@ -13,9 +13,9 @@ from grader.engine.grading import invalid_result
 from grader.engine.report import score_table
 from grader.engine.results import GradeResult
 from grader.engine.rubric import load_rubric
+from grader.engine.slips import hard_coded_metric as _hard_coded
 from grader.engine.submission import load_submission, script_to_notebook
 from grader.errors import GraderError, InvalidSubmission, RubricError
-from grader.labs.tracking.checks import _hard_coded
 from grader.labs.tracking.hints import hint_for
 from grader.platforms.release import student_rubric
 from tests.helpers import CHECK_IDS, ROOT, SUBMISSIONS, TRACKING, finish, start_grader

@@ -12,9 +12,9 @@ import jsonschema
 import pytest
 import yaml
 
-from grader.engine.rubric import load_rubric
+from grader import labs
 from grader.platforms.github import publish, workflow_yaml
-from tests.helpers import CHECK_IDS, ROOT, SUBMISSIONS, GradingRun
+from tests.helpers import CHECK_IDS, ROOT, SUBMISSIONS, TRACKING, GradingRun
 from tests.platform_formats import (
     CLASSROOM_RUNNER,
     github_outputs,
@@ -100,7 +100,22 @@ def test_job_summary_is_a_markdown_score_table(graded_run: Grade, path: Path, sc
 
 
 def test_committed_workflow_is_the_one_release_writes_for_the_default_rubric() -> None:
-    assert WORKFLOW.read_text() == workflow_yaml(load_rubric())
+    assert WORKFLOW.read_text() == workflow_yaml(labs.load(labs.DEFAULT).rubric())
+
+
+@pytest.mark.parametrize("lab_id", labs.ids())
+def test_each_labs_workflow_grades_with_pytest_grader_and_reports_its_checks(lab_id: str) -> None:
+    """The workflow names no lab: `pytest grader` reads grade_lab from the released pyproject."""
+    rubric = labs.load(lab_id).rubric()
+    doc = yaml.safe_load(workflow_yaml(rubric))
+    steps = doc["jobs"]["run-autograding-tests"]["steps"]
+    grade = next(s for s in steps if s.get("id") == "grade")
+    assert grade["run"].startswith("pytest grader ")
+    assert "--lab" not in grade["run"]
+    assert "--rubric" not in grade["run"]
+    reporter = next(s for s in steps if "grading-reporter" in s.get("uses", ""))
+    assert reporter["with"]["runners"] == ",".join(rubric.ids)
+    assert set(reporter["env"]) == {f"{cid.upper()}_RESULTS" for cid in rubric.ids}
 
 
 def test_workflow_lints() -> None:
@@ -141,7 +156,7 @@ def test_workflow_lints() -> None:
 
 
 def test_grader_failure_reports_every_check_as_error_with_the_reason(tmp_path: Path) -> None:
-    rubric = load_rubric()
+    rubric = TRACKING.rubric()
     env = {"GITHUB_STEP_SUMMARY": str(tmp_path / "summary"), "GITHUB_OUTPUT": str(tmp_path / "out")}
     (tmp_path / "summary").write_text("earlier step\n")
     publish(None, rubric, "the MLflow server did not start", env)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import shutil
 import stat
 import subprocess
@@ -19,13 +20,18 @@ import jsonschema
 import nbformat
 import pytest
 
-from grader.engine.rubric import DEFAULT_RUBRIC
-from grader.platforms.distribution import STUDENT_NOTEBOOK
+from grader import labs
+from grader.engine.lab import Lab
+from grader.errors import GraderError
+from grader.platforms import gradescope
+from grader.platforms.gradescope import build_bundle
 from grader.sandbox.sandbox import full_unavailable
-from tests.helpers import ROOT, TOKEN_VAR, describe, processes_with_token, run_labgrade
+from tests.helpers import TOKEN_VAR, TRACKING, describe, processes_with_token, run_labgrade
 from tests.platform_formats import GRADESCOPE_RESULTS
 
-REFERENCE = ROOT / "reference" / STUDENT_NOTEBOOK
+STUDENT_NOTEBOOK = TRACKING.notebook
+REFERENCE = TRACKING.reference / STUDENT_NOTEBOOK
+BUNDLED_RUBRIC = "grader/labs/tracking/rubric.toml"
 
 
 @dataclass(frozen=True)
@@ -42,8 +48,8 @@ class Autograded:
 
 @pytest.fixture(scope="module")
 def rubric(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """The default rubric with one check hidden and one shown after publishing."""
-    text = DEFAULT_RUBRIC.read_text()
+    """The tracking lab's rubric with one check hidden and one shown after publishing."""
+    text = TRACKING.rubric_path.read_text()
     text = text.replace("[checks.tag]\n", '[checks.tag]\nvisibility = "hidden"\n')
     text = text.replace("[checks.metric]\n", '[checks.metric]\nvisibility = "after_published"\n')
     path = tmp_path_factory.mktemp("rubric") / "rubric.toml"
@@ -54,7 +60,7 @@ def rubric(tmp_path_factory: pytest.TempPathFactory) -> Path:
 @pytest.fixture(scope="module")
 def bundle(tmp_path_factory: pytest.TempPathFactory, rubric: Path) -> Path:
     out = tmp_path_factory.mktemp("bundle") / "autograder.zip"
-    proc = run_labgrade("gradescope", str(out), "--rubric", str(rubric))
+    proc = run_labgrade("gradescope", str(out), "--lab", "tracking", "--rubric", str(rubric))
     assert proc.returncode == 0, proc.stderr
     return out
 
@@ -141,15 +147,20 @@ def test_bundle_holds_the_scripts_at_its_root_and_the_pinned_grader(bundle: Path
         names = set(archive.namelist())
         modes = {i.filename: i.external_attr >> 16 for i in archive.infolist()}
         constraints = archive.read("constraints.txt").decode()
-        rubric = archive.read("grader/rubric.toml").decode()
+        rubric = archive.read(BUNDLED_RUBRIC).decode()
         setup = archive.read("setup.sh").decode()
+        run_autograder = archive.read("run_autograder").decode()
     assert {"setup.sh", "run_autograder", "pyproject.toml", "constraints.txt"} <= names
     assert {
         "grader/frontends/plugin.py",
         "grader/engine/grading.py",
+        "grader/course/worker.py",
         "grader/platforms/gradescope.py",
+        "grader/labs/tracking/checks.py",
     } <= names
+    assert "grader/rubric.toml" not in names  # the lab's rubric is where the lab reads it
     assert not any(n.startswith(("reference/", "tests/", "student_template/")) for n in names)
+    assert '--lab "tracking"' in run_autograder
     for script in ("setup.sh", "run_autograder"):
         assert modes[script] & stat.S_IXUSR, script
     assert f"mlflow=={mlflow.__version__}" in constraints.splitlines()
@@ -220,7 +231,7 @@ def test_unreadable_rubric_in_the_bundle_gives_score_zero_and_the_reason(
     with zipfile.ZipFile(bundle) as src, zipfile.ZipFile(broken, "w") as dst:
         for info in src.infolist():
             data = src.read(info)
-            dst.writestr(info, b"[checks.tag\n" if info.filename == "grader/rubric.toml" else data)
+            dst.writestr(info, b"[checks.tag\n" if info.filename == BUNDLED_RUBRIC else data)
     root = tmp_path / "autograder"
     with zipfile.ZipFile(broken) as archive:
         archive.extractall(root / "source")
@@ -241,3 +252,81 @@ def test_unreadable_rubric_in_the_bundle_gives_score_zero_and_the_reason(
     assert results["score"] == 0
     assert "not valid TOML" in results["output"]
     assert "Traceback" in proc.stdout  # the instructor's debugging view has the details
+
+
+@pytest.fixture(scope="module", params=labs.ids())
+def lab_bundle(
+    request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
+) -> tuple[Lab, Path]:
+    """Each installed lab's bundle, with its own rubric and a timeout of 123 s."""
+    lab = labs.load(request.param)
+    out = tmp_path_factory.mktemp(f"bundle-{lab.id}") / "autograder.zip"
+    names = build_bundle(out, lab, lab.rubric(), 123)
+    with zipfile.ZipFile(out) as archive:
+        assert sorted(archive.namelist()) == sorted(names)
+    return lab, out
+
+
+def test_each_labs_bundle_carries_that_lab_alone_with_its_rubric(
+    lab_bundle: tuple[Lab, Path],
+) -> None:
+    lab, bundle = lab_bundle
+    with zipfile.ZipFile(bundle) as archive:
+        names = set(archive.namelist())
+        rubric = archive.read(f"grader/labs/{lab.id}/rubric.toml").decode()
+        pyproject = archive.read("pyproject.toml").decode()
+    assert rubric == lab.rubric_path.read_text()
+    in_labs = {n.split("/")[2] for n in names if n.startswith("grader/labs/") and n.count("/") > 2}
+    assert in_labs == {lab.id}  # no other lab's checks, rubric or solution
+    assert not [n for n in names if lab.notebook in n]  # neither its solution nor its template
+    assert f'grade_lab = "{lab.id}"' in pyproject
+    assert f'grade_submission = "student_template/{lab.notebook}"' in pyproject
+    assert "grade_rubric" not in pyproject  # the lab's own rubric, as installed, is the default
+
+
+def test_each_labs_bundle_scripts_name_the_lab_and_are_valid_bash(
+    lab_bundle: tuple[Lab, Path],
+) -> None:
+    lab, bundle = lab_bundle
+    with zipfile.ZipFile(bundle) as archive:
+        scripts = {name: archive.read(name).decode() for name in ("setup.sh", "run_autograder")}
+    assert f'LAB="{lab.id}"' in scripts["setup.sh"]
+    assert f'--lab "{lab.id}"' in scripts["run_autograder"]
+    assert re.search(r"--timeout 123\b", scripts["run_autograder"])
+    for name, text in scripts.items():
+        assert not re.search(r"@[A-Z]+@", text), name  # every placeholder filled in
+        template = Path(gradescope.__file__).parent / "templates" / name
+        assert text.splitlines()[:3] == template.read_text().splitlines()[:3]  # from the file
+        syntax = subprocess.run(["bash", "-n"], input=text, text=True, capture_output=True)
+        assert syntax.returncode == 0, syntax.stderr
+
+
+@pytest.mark.parametrize("lab_id", labs.ids())
+def test_autograde_loads_the_lab_and_picks_its_notebook_in_the_upload(
+    lab_id: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    lab = labs.load(lab_id)
+    upload = tmp_path / "submission"
+    (upload / "repo" / "student_template").mkdir(parents=True)
+    (upload / "repo" / "student_template" / lab.notebook).write_text("{}")
+    (upload / "repo" / "scratch.ipynb").write_text("{}")
+    seen = []
+
+    def grade(submission: Path, graded: Lab, rubric: object, timeout: float) -> None:
+        seen.append((submission, graded.id, getattr(rubric, "path", None), timeout))
+        raise GraderError("stopped before grading")
+
+    monkeypatch.setattr(gradescope, "_grade_in_subprocess", grade)
+    data = gradescope.autograde(tmp_path, 42.0, lab_id)
+    assert seen == [
+        (upload / "repo" / "student_template" / lab.notebook, lab.id, lab.rubric_path, 42.0)
+    ]
+    assert data["score"] == 0
+    assert "stopped before grading" in data["output"]
+    assert [t["tags"] for t in data["tests"]] == [[cid] for cid in lab.rubric().ids]
+
+
+def test_autograde_names_an_unknown_lab(tmp_path: Path) -> None:
+    data = gradescope.autograde(tmp_path, 42.0, "no-such-lab")
+    assert data["score"] == 0
+    assert "no lab 'no-such-lab' is installed" in data["output"]

@@ -13,13 +13,18 @@ from pathlib import Path
 import pytest
 import yaml
 
-from grader.engine.checks import KNOWN_IDS
-from grader.engine.rubric import DEFAULT_RUBRIC, load_rubric
+from grader import labs
+from grader.engine.lab import Lab
+from grader.engine.rubric import load_rubric
 from grader.frontends.cli import main
-from tests.helpers import CHECK_IDS, ROOT, GradingRun, run_grader, run_labgrade
+from grader.platforms.release import MANIFEST, free_files, release_files
+from tests.helpers import CHECK_IDS, ROOT, TRACKING, GradingRun, run_grader, run_labgrade
 
-NOTEBOOK = "student_template/lab1_tracking_quickstart.ipynb"
+NOTEBOOK = f"student_template/{TRACKING.notebook}"
+RUBRIC = "grader/labs/tracking/rubric.toml"
 VISIBLE = tuple(c for c in CHECK_IDS if c != "tag")
+# Lab 1's own words: a released repository of another lab, and the release code, have none.
+LAB1_WORDS = ("iris", "LogisticRegression", "MLflow Quickstart", "tracking-quickstart", "lab1")
 
 
 @pytest.fixture(scope="module")
@@ -28,9 +33,9 @@ def released(tmp_path_factory: pytest.TempPathFactory) -> Path:
     base = tmp_path_factory.mktemp("release")
     rubric = base / "rubric.toml"
     hidden = '# graded by the instructor only\n[checks.tag]\nvisibility = "hidden"\n'
-    rubric.write_text(DEFAULT_RUBRIC.read_text().replace("[checks.tag]\n", hidden))
+    rubric.write_text(TRACKING.rubric_path.read_text().replace("[checks.tag]\n", hidden))
     out = base / "student-repo"
-    proc = run_labgrade("release", str(out), "--rubric", str(rubric))
+    proc = run_labgrade("release", str(out), "--lab", "tracking", "--rubric", str(rubric))
     assert proc.returncode == 0, proc.stderr
     assert "left out hidden checks: tag" in proc.stdout
     return out
@@ -51,7 +56,8 @@ def test_release_holds_the_student_files_and_no_solution(released: Path) -> None
         NOTEBOOK,
         "grader/frontends/plugin.py",
         "grader/test_lab.py",
-        "grader/rubric.toml",
+        "grader/course/worker.py",
+        RUBRIC,
         "conftest.py",
         "pyproject.toml",
         "constraints.txt",
@@ -62,20 +68,21 @@ def test_release_holds_the_student_files_and_no_solution(released: Path) -> None
     ):
         assert expected in files
     assert not [f for f in files if f.startswith(("reference/", "tests/", "docs/", ".ci/"))]
+    assert "grader/rubric.toml" not in files
     assert (released / NOTEBOOK).read_bytes() == (ROOT / NOTEBOOK).read_bytes()
-    rubric_text = (released / "grader" / "rubric.toml").read_text()
+    rubric_text = (released / RUBRIC).read_text()
     assert "Training Info" not in rubric_text  # the hidden check's values are gone too
     assert "graded by the instructor only" not in rubric_text
-    rubric = load_rubric(released / "grader" / "rubric.toml", KNOWN_IDS)
+    rubric = load_rubric(released / RUBRIC, TRACKING.known_ids)
     assert tuple(rubric.ids) == VISIBLE
-    assert rubric.check("params") == load_rubric().check("params")
+    assert rubric.check("params") == TRACKING.rubric().check("params")
 
 
 def test_student_readme_says_how_to_run_and_what_each_check_wants(released: Path) -> None:
     readme = (released / "README.md").read_text()
     assert "pytest grader" in readme
     assert "pip install -c constraints.txt -e ." in readme
-    rubric = load_rubric()
+    rubric = TRACKING.rubric()
     for cid in VISIBLE:
         spec = rubric.check(cid)
         row = next(ln for ln in readme.splitlines() if ln.startswith(f"| `{cid}` |"))
@@ -100,8 +107,9 @@ def test_released_workflow_reports_only_the_released_checks(released: Path) -> N
 def test_manifest_hashes_every_file_the_grading_depends_on(released: Path) -> None:
     manifest = json.loads((released / ".labgrade/manifest.json").read_text())
     digests = manifest["sha256"]
-    grader_files = {p.relative_to(released).as_posix() for p in (released / "grader").iterdir()}
-    assert grader_files <= set(digests)
+    grader = [p for p in (released / "grader").rglob("*") if p.is_file()]
+    assert {p.relative_to(released).as_posix() for p in grader} <= set(digests)
+    assert {RUBRIC, "grader/engine/scoring.py", "grader/labs/tracking/checks.py"} <= set(digests)
     for path in ("conftest.py", "pyproject.toml", "constraints.txt", ".python-version"):
         assert path in digests
     assert ".github/workflows/classroom.yml" in digests
@@ -112,7 +120,7 @@ def test_manifest_hashes_every_file_the_grading_depends_on(released: Path) -> No
 
 def test_release_refuses_a_folder_with_files(released: Path, tmp_path: Path) -> None:
     (tmp_path / "keep.txt").write_text("mine")
-    assert main(["release", str(tmp_path)]) == 3
+    assert main(["release", str(tmp_path), "--lab", "tracking"]) == 3
     assert sorted(p.name for p in tmp_path.iterdir()) == ["keep.txt"]
 
 
@@ -120,7 +128,7 @@ def test_verify_passes_an_untouched_clone_with_student_work(
     released: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
     repo = _copy(released, tmp_path)
-    (repo / NOTEBOOK).write_text((ROOT / "reference/lab1_tracking_quickstart.ipynb").read_text())
+    (repo / NOTEBOOK).write_text((TRACKING.reference / TRACKING.notebook).read_text())
     (repo / "feedback").mkdir()
     (repo / "feedback" / "conftest.py").write_text("")  # never read by the grading
     (repo / "README.md").write_text("my notes\n")
@@ -129,14 +137,29 @@ def test_verify_passes_an_untouched_clone_with_student_work(
     assert "unchanged" in out
 
 
+def _append(path: Path, text: str) -> None:
+    with path.open("a") as fh:
+        fh.write(text)
+
+
+def _add_file(path: Path, text: str) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(text)
+
+
+CHECKS = "grader/labs/tracking/checks.py"
 EDITS: dict[str, Callable[[Path], None]] = {
-    "grader/engine/checks.py": lambda repo: (repo / "grader/engine/checks.py").write_text(
-        (repo / "grader/engine/checks.py")
+    CHECKS: lambda repo: _append(repo / CHECKS, "\nCHECKS.clear()\n"),
+    "grader/engine/evidence.py": lambda repo: (repo / "grader/engine/evidence.py").write_text(
+        (repo / "grader/engine/evidence.py")
         .read_text()
         .replace("passed: bool", "passed: bool = True", 1)
     ),
-    "grader/rubric.toml": lambda repo: (repo / "grader/rubric.toml").write_text(
-        (repo / "grader/rubric.toml").read_text().replace("points = 20", "points = 0")
+    RUBRIC: lambda repo: (repo / RUBRIC).write_text(
+        (repo / RUBRIC).read_text().replace("points = 20", "points = 0")
+    ),
+    "grader/labs/extra/__init__.py": lambda repo: _add_file(
+        repo / "grader/labs/extra/__init__.py", "LAB = None\n"
     ),
     "conftest.py": lambda repo: (repo / "conftest.py").write_text("pytest_plugins = []\n"),
     ".github/workflows/classroom.yml": lambda repo: (
@@ -170,18 +193,16 @@ def test_verify_catches_an_edited_check_along_with_its_own_manifest(
     released: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
     repo = _copy(released, tmp_path)
-    EDITS["grader/engine/checks.py"](repo)
+    EDITS[CHECKS](repo)
     manifest = repo / ".labgrade/manifest.json"
     data = json.loads(manifest.read_text())
-    data["sha256"]["grader/engine/checks.py"] = hashlib.sha256(
-        (repo / "grader/engine/checks.py").read_bytes()
-    ).hexdigest()
+    data["sha256"][CHECKS] = hashlib.sha256((repo / CHECKS).read_bytes()).hexdigest()
     manifest.write_text(json.dumps(data))
     # Against its own (forged) manifest the repo looks clean; against the instructor's, not.
     assert _verify(repo, capsys=capsys)[0] == 0
     code, out = _verify(repo, "--manifest", str(released), capsys=capsys)
     assert code == 1
-    assert "changed  grader/engine/checks.py" in out
+    assert f"changed  {CHECKS}" in out
     assert "changed  .labgrade/manifest.json" in out
 
 
@@ -208,7 +229,7 @@ def test_released_repo_grades_its_own_template_to_zero(released: Path, tmp_path:
     assert run.result["max_score"] == 90
     assert tuple(c["id"] for c in run.result["checks"]) == VISIBLE
     assert "collected 6 items" in run.stdout
-    assert f"rubric {tmp_path / 'repo' / 'grader' / 'rubric.toml'}" in run.stdout
+    assert f"rubric {tmp_path / 'repo' / RUBRIC}" in run.stdout
     assert "Traceback" not in run.stdout + run.stderr
     assert run.leftovers == []
     assert feedback.read_text().startswith("# MLflow Tracking lab: 0/90")
@@ -223,7 +244,7 @@ def test_released_repo_grades_its_own_template_to_zero(released: Path, tmp_path:
         text=True,
         check=True,
     )
-    assert imported.stdout.strip() == str(tmp_path / "repo" / "grader" / "plugin.py")
+    assert imported.stdout.strip() == str(tmp_path / "repo" / "grader" / "frontends" / "plugin.py")
 
 
 @pytest.mark.slow
@@ -231,10 +252,85 @@ def test_released_repo_grades_its_own_template_to_zero(released: Path, tmp_path:
 def test_released_repo_gives_a_copied_in_solution_full_marks(
     released: Path, tmp_path: Path
 ) -> None:
-    solution = (ROOT / "reference" / "lab1_tracking_quickstart.ipynb").read_bytes()
+    solution = (TRACKING.reference / TRACKING.notebook).read_bytes()
     run = _grade_released(released, solution, tmp_path)
     assert run.result is not None, run.stdout + run.stderr
     assert run.exit_code == 0, run.stdout[-2000:]
     assert (run.result["score"], run.result["max_score"]) == (90, 90)
     assert "MLflow Tracking lab: 90/90" in run.stdout
     assert run.leftovers == []
+
+
+@pytest.fixture(scope="module", params=labs.ids())
+def lab_release(request: pytest.FixtureRequest) -> tuple[Lab, dict[str, bytes]]:
+    """Each installed lab's student repository, for its own rubric (no file written)."""
+    lab = labs.load(request.param)
+    return lab, release_files(lab, lab.rubric())
+
+
+def test_each_labs_release_holds_its_notebook_and_rubric_alone(
+    lab_release: tuple[Lab, dict[str, bytes]],
+) -> None:
+    lab, files = lab_release
+    notebook = f"student_template/{lab.notebook}"
+    assert files[notebook] == (lab.template / lab.notebook).read_bytes()
+    assert files[f"grader/labs/{lab.id}/rubric.toml"] == lab.rubric_path.read_bytes()
+    in_labs = {p.split("/")[2] for p in files if p.startswith("grader/labs/") and p.count("/") > 2}
+    assert in_labs == {lab.id}  # no other lab, so no other lab's solution or hidden checks
+    assert [p for p in files if p.endswith(".ipynb")] == [notebook]  # not its solution
+    pyproject = files["pyproject.toml"].decode()
+    assert f'grade_lab = "{lab.id}"' in pyproject
+    assert f'grade_submission = "{notebook}"' in pyproject
+    assert "grade_rubric" not in pyproject
+    assert '"grader.frontends.plugin" = "grader.frontends.plugin"' in pyproject
+
+
+def test_each_labs_readme_names_its_title_notebook_and_checks(
+    lab_release: tuple[Lab, dict[str, bytes]],
+) -> None:
+    lab, files = lab_release
+    readme = files["README.md"].decode()
+    rubric = lab.rubric()
+    assert readme.startswith(f"# {rubric.title}\n")
+    assert f"`student_template/{lab.notebook}`" in readme
+    assert [ln.split("`")[1] for ln in readme.splitlines() if ln.startswith("| `")] == rubric.ids
+    if lab.id != "tracking":
+        generated = [files[p].decode() for p in ("README.md", "pyproject.toml", ".gitignore")]
+        generated.append(files[".github/workflows/classroom.yml"].decode())
+        own = lab.rubric_path.read_text()  # what the lab's own rubric says may be in the table
+        assert not [w for w in LAB1_WORDS if w not in own and any(w in g for g in generated)]
+
+
+def test_each_labs_manifest_leaves_out_only_what_students_may_change(
+    lab_release: tuple[Lab, dict[str, bytes]],
+) -> None:
+    lab, files = lab_release
+    free = free_files(lab)
+    assert free == {f"student_template/{lab.notebook}", "README.md", ".gitignore", MANIFEST}
+    digests = json.loads(files[MANIFEST])["sha256"]
+    assert set(digests) == set(files) - free
+    assert f"grader/labs/{lab.id}/rubric.toml" in digests
+
+
+@pytest.mark.parametrize("lab_id", labs.ids())
+def test_release_command_writes_the_labs_repository(
+    lab_id: str, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    lab = labs.load(lab_id)
+    out = tmp_path / "repo"
+    assert main(["release", str(out), "--lab", lab_id]) == 0
+    assert (out / "student_template" / lab.notebook).is_file()
+    assert (out / "grader" / "labs" / lab_id / "rubric.toml").is_file()
+    code, output = _verify(out, capsys=capsys)
+    assert code == 0, output
+
+
+def test_release_code_names_no_lab() -> None:
+    """The platforms serve every lab: what a lab is lives in grader/labs/ only."""
+    platforms = ROOT / "grader" / "platforms"
+    sources = [
+        p for p in sorted(platforms.rglob("*")) if p.is_file() and "__pycache__" not in p.parts
+    ]
+    assert len(sources) >= 6
+    found = [(p.name, w) for p in sources for w in LAB1_WORDS if w in p.read_text()]
+    assert found == []

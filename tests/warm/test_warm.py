@@ -13,10 +13,12 @@ from pathlib import Path
 import psutil
 import pytest
 
+from grader.course.batch import WORKER_ENTRY
 from grader.engine import store_template
 from grader.engine.server import throwaway_server
 from grader.warm import spares
-from grader.warm.host import Warm, private_host, worker_env
+from grader.warm.host import Warm, worker_env
+from grader.warm.launch import PrivateHost
 from tests.helpers import ROOT, TOKEN_VAR, describe, processes_with_token
 
 SECRETS = {"GITHUB_TOKEN": "ghp_fake", "LABGRADE_SECRET_FOR_TESTS": "do-not-leak"}
@@ -139,17 +141,30 @@ def warm_children() -> list[psutil.Process]:
     return found
 
 
+def stand_ins() -> list[psutil.Process]:
+    found = []
+    for proc in psutil.Process().children():
+        with contextlib.suppress(psutil.Error):
+            if proc.cmdline()[-2:-1] and proc.cmdline()[-2].endswith("standin.py"):
+                found.append(proc)
+    return found
+
+
 @pytest.mark.slow
 def test_a_warm_host_forks_the_server_and_ends_with_the_grading(tmp_path: Path) -> None:
-    with private_host(("server",)):
+    with PrivateHost().hosting(("server",), {}) as forks:
         (host,) = warm_children()
-        with throwaway_server(tmp_path) as server:
+        with throwaway_server(tmp_path, host=forks) as server:
             server.wait_ready()
             port = int(server.url.rsplit(":", 1)[1])
             (listener,) = listening_on(port, host.children())  # a fork of the host
             fresh = [p for p in psutil.Process().children(recursive=True) if p.pid != host.pid]
             assert listening_on(port, fresh) == [listener]  # and no fresh Python beside it
-        assert not psutil.pid_exists(listener)  # the host reaped it
+            # xprocess started a stand-in for it: terminating that ends the fork.
+            (stand_in,) = stand_ins()
+            assert stand_in.cmdline()[-1] == str(listener)
+        assert not psutil.pid_exists(listener)  # ended, and reaped by the host
+        assert not psutil.pid_exists(stand_in.pid)
     host.wait(10)
     assert warm_children() == []
 
@@ -182,7 +197,7 @@ def test_the_zygote_holds_no_secret_and_relays_exit_codes(
     token = uuid.uuid4().hex
     for name, value in {**SECRETS, TOKEN_VAR: token}.items():
         monkeypatch.setenv(name, value)
-    with Warm.running(tmp_path, ("worker",)) as zygote:
+    with Warm.running(tmp_path, ("worker",), worker=WORKER_ENTRY) as zygote:
         environ = Path(f"/proc/{zygote.proc.pid}/environ").read_bytes()
         ok = zygote.spawn(["--help"], {"LABGRADE_JOB": "a"}, tmp_path / "ok.err")
         bad = zygote.spawn(["no-such-command"], {"LABGRADE_JOB": "b"}, tmp_path / "bad.err")

@@ -7,21 +7,20 @@ A failing verdict says what was found, the call the lab expects, and, for a know
 
 from __future__ import annotations
 
-import ast
 import math
 
 from grader.engine import slips
-from grader.engine.execution import NamespaceCapture, PyfuncLoad
+from grader.engine.evidence import Candidate, Check, Evidence, NamespaceCapture, PyfuncLoad, Verdict
 from grader.engine.lab import Capture
 from grader.engine.rubric import CheckSpec, Rubric
 from grader.engine.scoring import (
-    Candidate,
-    Check,
-    Evidence,
-    Verdict,
+    ModelFit,
     error_where,
+    model_unlike_params,
     no_run,
     not_applicable,
+    predicted,
+    same_values,
     stopped,
 )
 from grader.engine.tracking import LoggedModel, ModelVersion, Run
@@ -101,7 +100,9 @@ def check_params(spec: CheckSpec, ev: Evidence, cand: Candidate | None) -> Verdi
             "; ".join(hints),
         )
     keys = [*expected, *(k for k in optional if k in logged)]
-    unlike = _model_unlike_params(spec, ev, cand, keys)
+    unlike = model_unlike_params(
+        spec, ev, cand, keys, ModelFit("lr", "Step 3", "Step 4"), own_value=_own_value
+    )
     if unlike is not None:
         found, hint = unlike
         return Verdict(
@@ -114,73 +115,9 @@ def check_params(spec: CheckSpec, ev: Evidence, cand: Candidate | None) -> Verdi
     )
 
 
-def _model_unlike_params(
-    spec: CheckSpec, ev: Evidence, cand: Candidate, keys: list[str]
-) -> tuple[str, str] | None:
-    """Why the run's logged model is not the rubric's estimator trained with the logged
-    values of KEYS (what was found, and the fix); None when it is."""
-    estimator, flavor = str(spec.option("estimator")), str(spec.option("flavor"))
-    short = _short(estimator)
-    same_params = f"lr = {short}(**params); lr.fit(X_train, y_train); then log that lr"
-    if cand.model is None:
-        return (
-            "the run logged no model, so nothing shows that these are the hyperparameters of"
-            " a model that was trained",
-            stopped(ev) or f"log the trained {short} in the same run (Step 4 log_model)",
-        )
-    facts = ev.predictions.get(cand.model.uri)
-    kind = facts.model_class if facts else None
-    if flavor not in cand.model.flavors:
-        flavors = ", ".join(cand.model.flavors) or "none"
-        holds = f"; it holds a {kind}" if kind else ""
-        return (
-            f"its logged model {cand.model.model_id} has no {flavor} flavor (flavors:"
-            f" {flavors}{holds}), so it is not the trained {short}",
-            f"log the trained {short} itself with mlflow.{flavor}.log_model(sk_model=lr, ...),"
-            " not a wrapper around it or another model",
-        )
-    if facts is None or facts.predictions is None:
-        reason = facts.error if facts else "it was not probed"
-        return (
-            f"the logged model could not be loaded to read its hyperparameters: {reason}",
-            stopped(ev),
-        )
-    if kind is None or not _same_class(kind, estimator):
-        return (
-            f"its logged model is a {kind or 'model of unknown class'}, not a {short}",
-            f"Step 3 trains a {short} with the lab's params: {same_params}",
-        )
-    own = facts.model_params or {}
-    differ = [k for k in keys if not _same_param(k, own.get(k), cand.run.params[k])]
-    if differ:
-        real = ", ".join(f"{k}={own.get(k)}" for k in differ)
-        said = ", ".join(f"{k}={cand.run.params[k]}" for k in differ)
-        return (
-            f"the logged {short} was trained with {real}, not the logged {said}",
-            f"train the model with the params you log: {same_params}",
-        )
-    return None
-
-
-def _same_class(found: str, wanted: str) -> bool:
-    """FOUND (module.qualname of the loaded object) is WANTED, named by its public path."""
-    found_module, _, found_name = found.rpartition(".")
-    wanted_module, _, wanted_name = wanted.rpartition(".")
-    return found_name == wanted_name and (
-        found_module == wanted_module or found_module.startswith(wanted_module + "._")
-    )
-
-
-def _same_param(key: str, own: object, logged: str) -> bool:
-    """The model's own value OWN is what the run logged (as text) for KEY."""
-    if own == "deprecated" and key == "multi_class":
-        own = "auto"  # scikit-learn 1.5-1.7's placeholder for the default, which is "auto"
-    if str(own) == logged:
-        return True
-    try:
-        return float(str(own)) == float(logged)
-    except ValueError:
-        return False
+def _own_value(key: str, own: object) -> object:
+    """scikit-learn 1.5-1.7 report multi_class="deprecated" for the default, which is "auto"."""
+    return "auto" if own == "deprecated" and key == "multi_class" else own
 
 
 def _short(dotted: str) -> str:
@@ -231,7 +168,7 @@ def check_metric(spec: CheckSpec, ev: Evidence, cand: Candidate | None) -> Verdi
             "score the model on the test split, accuracy_score(y_test, lr.predict(X_test)),"
             " not on the training data, and log that same variable",
         )
-    if _hard_coded(ev.code, name):
+    if slips.hard_coded_metric(ev.code, name):
         return Verdict(
             False,
             f"{name} is logged as a number typed into the code, not computed",
@@ -400,7 +337,7 @@ def check_predictions(spec: CheckSpec, ev: Evidence, cand: Candidate | None) -> 
         reason = expected.error if expected else "it was not probed"
         return Verdict(False, f"the logged model could not be loaded to compare: {reason}", call)
     truth = expected.predictions
-    if values is not None and not _same(values, truth):
+    if values is not None and not same_values(values, truth):
         return Verdict(
             False,
             f"{where} holds {len(values)} values that differ from what the"
@@ -426,7 +363,7 @@ def check_predictions(spec: CheckSpec, ev: Evidence, cand: Candidate | None) -> 
             call,
             _sklearn_predictions_hint(ev, variables),
         )
-    made = next((load for load in ours if _predicted(load, truth)), None)
+    made = next((load for load in ours if predicted(load, truth)), None)
     if made is None:
         calls = [len(p) for load in ours for p in load.predictions if p is not None]
         did = (
@@ -592,41 +529,6 @@ def _true_accuracy(ev: Evidence, cand: Candidate) -> tuple[float | None, str]:
     return hits / len(ev.y_test), ""
 
 
-def _hard_coded(code: str, metric: str) -> bool:
-    """True when the metric is passed to log_metric(s) as a number literal."""
-    try:
-        tree = ast.parse(_without_magics(code))
-    except SyntaxError:
-        return False
-    for node in ast.walk(tree):
-        if not isinstance(node, ast.Call):
-            continue
-        func = (
-            node.func.attr if isinstance(node.func, ast.Attribute) else getattr(node.func, "id", "")
-        )
-        if func == "log_metric" and len(node.args) >= 2:
-            key, value = node.args[0], node.args[1]
-            if isinstance(key, ast.Constant) and key.value == metric and _is_number(value):
-                return True
-        if func == "log_metrics" and node.args and isinstance(node.args[0], ast.Dict):
-            for k, v in zip(node.args[0].keys, node.args[0].values, strict=True):
-                if isinstance(k, ast.Constant) and k.value == metric and _is_number(v):
-                    return True
-    return False
-
-
-def _without_magics(code: str) -> str:
-    return "\n".join(
-        "pass" if ln.lstrip().startswith(("%", "!")) else ln for ln in code.splitlines()
-    )
-
-
-def _is_number(node: ast.expr) -> bool:
-    if isinstance(node, ast.UnaryOp):
-        node = node.operand
-    return isinstance(node, ast.Constant) and isinstance(node.value, (int, float))
-
-
 def _version_of(versions: tuple[ModelVersion, ...], model: LoggedModel) -> ModelVersion | None:
     return next((v for v in versions if slips.is_version_of(v, model)), None)
 
@@ -654,27 +556,6 @@ def _submitted_predictions(
     return None, f"the notebook defines no {names} after it runs: do Step 5 (predict on X_test)"
 
 
-def _same(values: tuple[float, ...], expected: tuple[float, ...]) -> bool:
-    return len(values) == len(expected) and all(
-        a == b for a, b in zip(values, expected, strict=True)
-    )
-
-
 def _is_load_of(load: PyfuncLoad, cand: Candidate) -> bool:
     assert cand.model is not None
     return load.model_id == cand.model.model_id or load.run_id == cand.run.run_id
-
-
-def _predicted(load: PyfuncLoad, truth: tuple[float, ...]) -> bool:
-    """LOAD's predict() calls gave TRUTH: in one call, or row by row in consecutive calls."""
-    made: list[float] = []
-    for values in load.predictions:
-        try:
-            floats = [float(v) for v in values] if values is not None else None
-        except (TypeError, ValueError):
-            floats = None
-        if floats is not None and _same(tuple(floats), truth):
-            return True
-        made += floats or []
-    width = len(truth)
-    return any(tuple(made[i : i + width]) == truth for i in range(len(made) - width + 1))

@@ -13,12 +13,17 @@ from pathlib import Path
 import pytest
 
 from grader.engine import slips
-from grader.engine.execution import NamespaceCapture, PyfuncLoad, VariableCapture
-from grader.engine.probe import ModelPredictions
+from grader.engine.evidence import (
+    Candidate,
+    Evidence,
+    ModelPredictions,
+    NamespaceCapture,
+    PyfuncLoad,
+    VariableCapture,
+)
 from grader.engine.report import failure_text, feedback_markdown, score_table
 from grader.engine.results import CheckResult, ExecutionResult, GradeResult, TrackingInfo
 from grader.engine.rubric import load_rubric
-from grader.engine.scoring import Candidate, Evidence
 from grader.engine.scoring import evaluate as score_evidence
 from grader.engine.tracking import Experiment, LoggedModel, ModelVersion, Run, Snapshot
 from grader.engine.ui import model_version_url, run_url
@@ -216,7 +221,7 @@ def test_failing_check_renders_found_expected_and_fix() -> None:
         " mlflow.log_params(params)"
     )
     assert text[3].startswith('  fix:      random_state was logged under the key "seed"')
-    markdown = feedback_markdown(result)
+    markdown = feedback_markdown(result, RUBRIC.title)
     assert "Expected: `params = {" in markdown
     assert 'Fix: random_state was logged under the key "seed"' in markdown
     assert any("random_state missing" in line for line in score_table(result, 200))

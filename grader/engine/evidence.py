@@ -1,0 +1,99 @@
+"""The evidence a grading collects, as plain data, and the verdict a check gives on it.
+
+What the kernel reported after the run (its capture), what the model probe found of each
+logged model, what the server holds (grader.engine.tracking), and the code as run: a lab's
+checks (grader.engine.lab.Check) read only this, never a live object.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from typing import Any
+
+from grader.engine.rubric import CheckSpec, Rubric
+from grader.engine.tracking import LoggedModel, Run, Snapshot
+
+
+@dataclass(frozen=True)
+class VariableCapture:
+    present: bool
+    type: str = ""
+    columns: tuple[str, ...] = ()
+    values: tuple[Any, ...] | None = None
+
+
+@dataclass(frozen=True)
+class PyfuncLoad:
+    """A model the submission's code loaded with mlflow.pyfunc, and what it predicted.
+
+    Recorded at the load itself (grader.engine.kernel_side), wherever in the code it happened.
+    """
+
+    uri: str  # as the code passed it: models:/m-..., runs:/<run>/..., models:/<name>/<version>
+    model_id: str | None  # of the loaded model, from its metadata
+    run_id: str | None
+    predictions: tuple[tuple[Any, ...] | None, ...] = ()  # each predict() call's output
+
+
+@dataclass(frozen=True)
+class NamespaceCapture:
+    """Plain data read from the kernel after the submission ran."""
+
+    variables: dict[str, VariableCapture]
+    loads: tuple[PyfuncLoad, ...]
+    redirects: tuple[tuple[str, str], ...]
+    modules: tuple[str, ...] = ()  # helper modules imported from the submission's folder
+    # (typed, used): ids the notebook names that this fresh server does not hold (copied from
+    # the student's own MLflow UI), and the id of the notebook's own run or model used instead.
+    ids: tuple[tuple[str, str], ...] = ()
+
+
+Param = bool | int | float | str | None
+
+
+@dataclass(frozen=True)
+class ModelPredictions:
+    """What the probe found of one logged model: its predictions on the lab's X, and what the
+    model really is (the class behind the pyfunc wrapper and its own hyperparameters)."""
+
+    model_uri: str
+    predictions: tuple[float, ...] | None
+    error: str | None = None
+    model_class: str | None = None  # module.qualname of the object behind the pyfunc wrapper
+    model_params: Mapping[str, Param] | None = None  # its get_params(); None: not an estimator
+
+
+@dataclass(frozen=True)
+class Verdict:
+    passed: bool
+    message: str  # what was found
+    expected: str = ""  # the call the lab expects, shown when the check fails
+    hint: str = ""  # a known slip and what exactly to change
+    applicable: bool = True  # False: the check cannot apply (nothing was executed)
+
+
+@dataclass(frozen=True)
+class Evidence:
+    rubric: Rubric
+    snapshot: Snapshot
+    capture: NamespaceCapture | None
+    capture_problem: str | None
+    predictions: dict[str, ModelPredictions]  # logged model uri -> what it predicts on X
+    y_test: tuple[float, ...]  # the lab's true targets for those rows
+    code: str
+    execution_error: str | None = None  # the cell that raised or timed out, if any
+    executed: bool = True  # False: grading what a server already holds
+
+
+@dataclass(frozen=True)
+class Candidate:
+    run: Run
+    model: LoggedModel | None
+
+    @property
+    def label(self) -> str:
+        return f"run '{self.run.name}' ({self.run.run_id})"
+
+
+Check = Callable[[CheckSpec, Evidence, "Candidate | None"], Verdict]

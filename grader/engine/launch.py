@@ -1,0 +1,91 @@
+"""How a grading's MLflow server and model probe come to run: the seam of the warm speed-up.
+
+The engine is handed a Launcher (Settings.launcher). Around each grading it asks the launcher
+for a Host, early, so that whatever forks the grading's processes can import what they need
+while the grading prepares, the kernel starts and the notebook runs. Then it asks the host for
+each process: a fork that has its modules imported already, or None, and the engine starts a
+fresh Python as it always can. Either way the process gets the command line, environment and
+descriptors a fresh one gets, and is confined and ended the same way.
+
+Cold starts fresh Pythons only (`--cold`, `--grade-cold`, a server kept after the grading):
+what the warm path is tested against. The forking hosts are grader.warm's (a single grading's
+own, or the batch's), handed in by the front ends; the engine never imports them.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import threading
+from collections.abc import Mapping
+from contextlib import AbstractContextManager
+from typing import IO, Any, Literal, Protocol
+
+Role = Literal["server", "probe"]
+
+
+class Forked(Protocol):
+    """A process a host forked for the grading: not the grader's child, so its exit code is the
+    host's to tell; as much of subprocess.Popen as the engine uses."""
+
+    pid: int
+    returncode: int | None
+    stdin: IO[bytes] | None
+    stdout: IO[bytes] | None
+
+    def poll(self) -> int | None: ...
+
+    def wait(self, timeout: float | None = None) -> int: ...
+
+
+class Host(Protocol):
+    def fork(
+        self,
+        role: Role,
+        request: Mapping[str, Any],
+        fds: list[int],
+        cancelled: threading.Event,
+    ) -> Forked | None:
+        """ROLE, forked with its modules imported, handed REQUEST and FDS directly (what a
+        fresh one would get as its arguments and descriptors; the host never sees them).
+
+        Waits while the host still imports, until CANCELLED is set (the grading is ending).
+        None: the host cannot (or was cancelled); the caller starts a fresh process, unless
+        cancelled.
+        """
+        ...
+
+
+class Launcher(Protocol):
+    def hosting(
+        self, roles: tuple[Role, ...], env: Mapping[str, str]
+    ) -> AbstractContextManager[Host]:
+        """The host of one grading's ROLES, from now until the context ends (then every fork
+        of it ends too). ENV: what its forks must know ahead, the same for every grading of
+        the lab (grader.engine.probe.probe_env: the probe's head start)."""
+        ...
+
+
+class _NoHost:
+    def fork(
+        self,
+        role: Role,
+        request: Mapping[str, Any],
+        fds: list[int],
+        cancelled: threading.Event,
+    ) -> Forked | None:
+        return None
+
+
+NO_HOST: Host = _NoHost()
+
+
+class Cold:
+    """Every server and probe a fresh Python."""
+
+    def hosting(
+        self, roles: tuple[Role, ...], env: Mapping[str, str]
+    ) -> AbstractContextManager[Host]:
+        return contextlib.nullcontext(NO_HOST)
+
+
+COLD: Launcher = Cold()

@@ -1,0 +1,81 @@
+"""Lab 5 of the course, the MLflow Model Registry: a RandomForestRegressor logged, registered
+three ways, loaded back by version and archived.
+
+Everything the grader knows of this lab is in this folder: its rubric (rubric.toml), its checks
+and hints (checks.py), its data (below), its reference solution (reference/) and its student
+template (student_template/).
+
+What it asks of the engine: no experiment is set (runs go to the Default experiment, so every
+run is a candidate); Step 3 raises by design (create_registered_model on a name that exists),
+and the cells after it still run; ids the student copies from the MLflow UI stand for the
+notebook's own run (grader.engine.kernel_side); and MLflow 3.14+'s skops default refuses the
+lab's RandomForest at log_model, so the grader restores the trust the lab's published code
+needs (a compatibility switch, named in the feedback).
+"""
+
+from __future__ import annotations
+
+import functools
+from pathlib import Path
+
+from grader.engine.lab import Compatibility, ExpectedError, Lab, TestSplit
+from grader.engine.rubric import Rubric
+from grader.engine.scoring import all_runs
+from grader.labs.registry import checks
+
+FOLDER = Path(__file__).resolve().parent
+TREE = "sklearn.tree._tree.Tree"
+
+
+def test_split(rubric: Rubric) -> TestSplit:
+    """The lab's regression data and split (Steps 1 and 5), as the rubric's [split] sets it."""
+    return _split(rubric.test_size, rubric.random_state)
+
+
+@functools.lru_cache(maxsize=4)
+def _split(test_size: float, random_state: int) -> TestSplit:
+    from sklearn.datasets import make_regression
+    from sklearn.model_selection import train_test_split
+
+    X, y = make_regression(n_features=4, n_informative=2, random_state=0, shuffle=False)
+    _, X_test, _, y_test = train_test_split(X, y, test_size=test_size, random_state=random_state)
+    return TestSplit(X_test, tuple(float(v) for v in y_test))
+
+
+ALREADY_EXISTS = (
+    "Step 3 creates a registered model whose name Step 1 registered already: the lab shows"
+    " that this raises"
+)
+
+LAB = Lab(
+    id="registry",
+    folder=FOLDER,
+    notebook="lab5_model_registry.ipynb",
+    reference=FOLDER / "reference",
+    template=FOLDER / "student_template",
+    summary="Lab 5, MLflow Model Registry: register, version, load by version and archive a model",
+    checks=checks.CHECKS,
+    run_checks=frozenset(checks.RUN_CHECKS),
+    test_split=test_split,
+    candidates=all_runs,
+    expected_errors=(
+        ExpectedError("RestException", "RESOURCE_ALREADY_EXISTS", ALREADY_EXISTS),
+        ExpectedError("MlflowException", "RESOURCE_ALREADY_EXISTS", ALREADY_EXISTS),
+    ),
+    compatibility=(
+        Compatibility(
+            "sklearn_skops_trusted_types",
+            TREE,
+            "mlflow.sklearn.log_model trusts the RandomForest's tree type, as the lab's code"
+            " needs: MLflow 3.14+ saves scikit-learn models with skops, which refuses it"
+            f' ("untrusted types: {TREE}"). On your own machine pass'
+            f' skops_trusted_types=["{TREE}"] (or serialization_format="cloudpickle") to'
+            " log_model in Step 1",
+        ),
+    ),
+    probe_modules=("mlflow.sklearn", "sklearn.ensemble", "skops.io"),
+    probe_rehearsal="sklearn.ensemble:RandomForestRegressor",
+    model_checks=("registered_at_log", "register_model"),
+    notes=checks.notes,
+    error_hint=checks.hint_for,
+)
