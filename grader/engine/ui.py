@@ -63,7 +63,7 @@ def graded_links(result: GradeResult, model_names: tuple[str, ...]) -> tuple[lis
         return links, ["no run was graded"]
     label = f"graded run '{run.info.run_name}'"
     links.append(Link(label, run_url(server, exp_id, run.info.run_id)))
-    picked = _pick(versions, model_names)
+    picked = latest_versions(versions, model_names)
     if not picked:
         names = " or ".join(f'"{n}"' for n in model_names)
         return links, [f"the graded run's model is not registered (as {names} or at all)"]
@@ -73,7 +73,7 @@ def graded_links(result: GradeResult, model_names: tuple[str, ...]) -> tuple[lis
     return links, []
 
 
-def _pick(versions: list[Any], names: tuple[str, ...]) -> list[Any]:
+def latest_versions(versions: list[Any], names: tuple[str, ...]) -> list[Any]:
     """The latest version under each of NAMES; if none, the latest under any name."""
     latest = []
     for name in names:

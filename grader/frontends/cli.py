@@ -24,7 +24,8 @@ from grader.engine.lab import Lab
 from grader.engine.rubric import Rubric
 from grader.errors import GraderError, RubricError, UsageError
 from grader.frontends import quickexit
-from grader.sandbox.limits import FLAGS, ISOLATIONS, Limits, with_values
+from grader.frontends.options import FLAGS, ISOLATION, LAB, RUBRIC
+from grader.sandbox.limits import ISOLATIONS, Limits, with_values
 
 EXIT_FULL, EXIT_PARTIAL, EXIT_USAGE, EXIT_GRADER, EXIT_INVALID = 0, 1, 2, 3, 4
 EXIT_INTERRUPTED = 130
@@ -140,13 +141,8 @@ def _parser() -> argparse.ArgumentParser:
 def _lab_options(parser: argparse.ArgumentParser) -> None:
     from grader.labs import DEFAULT
 
-    parser.add_argument(
-        "--lab",
-        default=DEFAULT,
-        metavar="ID",
-        help=f"the lab (default {DEFAULT}; see `labgrade labs`)",
-    )
-    parser.add_argument("--rubric", type=Path, help="rubric TOML (default: the lab's own)")
+    parser.add_argument(LAB.flag, default=DEFAULT, metavar=LAB.metavar, help=LAB.help)
+    parser.add_argument(RUBRIC.flag, type=Path, metavar=RUBRIC.metavar, help=RUBRIC.help)
 
 
 def _common(parser: argparse.ArgumentParser) -> None:
@@ -158,13 +154,7 @@ def _common(parser: argparse.ArgumentParser) -> None:
     )
     _lab_options(parser)
     confine = parser.add_argument_group("confinement (defaults: the rubric's [limits])")
-    confine.add_argument(
-        "--isolation",
-        choices=ISOLATIONS,
-        default="auto",
-        help="full: own user and namespaces (needs root); process: rlimits only; auto: full"
-        " where possible",
-    )
+    confine.add_argument(ISOLATION.flag, choices=ISOLATIONS, default="auto", help=ISOLATION.help)
     for flag in FLAGS:
         confine.add_argument(flag.flag, metavar=flag.metavar, help=flag.help)
     confine.add_argument(

@@ -22,7 +22,8 @@ from grader.engine.results import GradeResult
 from grader.engine.rubric import Rubric
 from grader.errors import GraderError, InvalidSubmission
 from grader.frontends import quickexit
-from grader.sandbox.limits import FLAGS, ISOLATIONS, Limits
+from grader.frontends.options import FLAGS, ISOLATION, LAB, RUBRIC
+from grader.sandbox.limits import ISOLATIONS, Limits
 
 if TYPE_CHECKING:
     from grader.engine.logged import Target
@@ -57,12 +58,7 @@ STATE = pytest.StashKey[GradingState]()
 
 def pytest_addoption(parser: pytest.Parser) -> None:
     group = parser.getgroup("grader", "MLflow lab grader")
-    group.addoption(
-        "--lab",
-        metavar="ID",
-        help="the lab to grade (default: tracking, lab 1; `labgrade labs` lists them)"
-        " [ini: grade_lab]",
-    )
+    group.addoption(LAB.flag, metavar=LAB.metavar, help=f"{LAB.help} [ini: {LAB.ini}]")
     group.addoption(
         "--submission",
         metavar="PATH",
@@ -77,17 +73,9 @@ def pytest_addoption(parser: pytest.Parser) -> None:
     group.addoption(
         "--grade-json", metavar="PATH", help="write the result as JSON to PATH [ini: grade_json]"
     )
+    group.addoption(RUBRIC.flag, metavar=RUBRIC.metavar, help=f"{RUBRIC.help} [ini: {RUBRIC.ini}]")
     group.addoption(
-        "--rubric",
-        metavar="PATH",
-        help="rubric TOML with points and expected values (default: the lab's own)"
-        " [ini: grade_rubric]",
-    )
-    group.addoption(
-        "--isolation",
-        choices=ISOLATIONS,
-        help="how the submission is confined: full (own user and namespaces, needs root),"
-        " process (rlimits only) or auto (full where possible) [ini: grade_isolation]",
+        ISOLATION.flag, choices=ISOLATIONS, help=f"{ISOLATION.help} [ini: {ISOLATION.ini}]"
     )
     for flag in FLAGS:
         group.addoption(

@@ -35,30 +35,6 @@ class Limits:
         )
 
 
-@dataclass(frozen=True)
-class Flag:
-    field: str  # as the rubric's [limits] table spells it
-    flag: str  # for `pytest grader` and `labgrade`; ini key: grade_ + flag's words
-    metavar: str
-    help: str
-
-    @property
-    def ini(self) -> str:
-        return "grade_" + self.flag.lstrip("-").replace("-", "_")
-
-    @property
-    def dest(self) -> str:
-        return self.flag.lstrip("-").replace("-", "_")
-
-
-FLAGS = (
-    Flag("cell_timeout", "--cell-timeout", "SECONDS", "wall time for any one cell"),
-    Flag("memory", "--memory-limit", "SIZE", "memory of the kernel (and of the model probe)"),
-    Flag("cpu_time", "--cpu-limit", "SECONDS", "CPU time per process of the submission"),
-    Flag("processes", "--max-processes", "N", "processes and threads the submission may run"),
-    Flag("output", "--output-limit", "SIZE", "cell output kept; the rest is dropped"),
-    Flag("disk", "--disk-limit", "SIZE", "what the submission may write"),
-)
 _SIZES = {"memory", "output", "disk"}
 
 

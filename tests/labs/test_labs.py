@@ -12,6 +12,7 @@ from grader import labs
 from grader.engine import slips
 from grader.engine.kernel_side import SWITCHES
 from grader.engine.tracking import LoggedModel, ModelVersion
+from grader.engine.ui import latest_versions
 from grader.errors import RubricError
 from tests.helpers import ROOT
 
@@ -112,3 +113,21 @@ def test_labgrade_labs_lists_each_lab_with_its_checks() -> None:
         assert lab.id in proc.stdout
         assert ", ".join(lab.rubric().ids) in proc.stdout
     assert "tracking   MLflow Tracking lab: 100 points  (default)" in proc.stdout
+
+
+def test_ui_links_name_each_registered_model_of_the_lab() -> None:
+    def version(name: str, number: str) -> ModelVersion:
+        return ModelVersion(name, number, "models:/m-x", "r", None)
+
+    registry = labs.load("registry")
+    names = registry.registered_models(registry.rubric())
+    assert names == ("sk-learn-random-forest-reg-model", "sk-learn-random-forest-reg")
+    found = [version(names[0], "1"), version(names[0], "2"), version(names[1], "1")]
+    assert [(v.name, v.version) for v in latest_versions(found, names)] == [
+        (names[0], "2"),
+        (names[1], "1"),
+    ]
+    # Registered under no name of the lab: the latest under any name, still linked.
+    other = [version("mine", "3"), version("mine", "4")]
+    assert [(v.name, v.version) for v in latest_versions(other, names)] == [("mine", "4")]
+    assert latest_versions([], names) == []

@@ -148,7 +148,7 @@ def _add_file(path: Path, text: str) -> None:
 
 
 CHECKS = "grader/labs/tracking/checks.py"
-EDITS: dict[str, Callable[[Path], None]] = {
+EDITS: dict[str, Callable[[Path], object]] = {
     CHECKS: lambda repo: _append(repo / CHECKS, "\nCHECKS.clear()\n"),
     "grader/engine/evidence.py": lambda repo: (repo / "grader/engine/evidence.py").write_text(
         (repo / "grader/engine/evidence.py")
