@@ -166,11 +166,11 @@ def _grade_in(
 
 
 def _hidden(submission: Submission, settings: Settings) -> tuple[Path, ...]:
-    """What the submission must not read: the rubric, the lab's folder and reference, the
-    original folder."""
+    """What the submission must not read: the rubric, the labs' folders and the lab's
+    reference, the original folder."""
     return (
         settings.rubric.path.resolve(),
-        settings.lab.folder,
+        settings.lab.folder.parent,  # every installed lab: rubrics, references, checks
         settings.lab.reference.resolve(),
         submission.folder.resolve(),
         *(p.resolve() for p in settings.hide),

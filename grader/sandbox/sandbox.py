@@ -332,12 +332,14 @@ def _python_unusable() -> str | None:
 
 @functools.cache
 def _needed() -> frozenset[Path]:
-    """What a confined process must reach: Python, its packages, the grader's scripts."""
+    """What a confined process must reach: Python, its packages, the grader's scripts (the
+    scripts it runs by path live in several of the grader's folders: jail.py here, the model
+    probe's probe_child.py in the engine)."""
     needed = {
         Path(sys.base_prefix).resolve(),
         Path(sys.prefix).resolve(),
         Path(sys.executable).resolve().parent,
-        JAIL.resolve().parent,
+        JAIL.resolve().parents[1],  # the grader package
     }
     return frozenset(p for p in needed if not any(q in p.parents for q in needed))
 
