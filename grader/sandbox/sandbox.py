@@ -81,7 +81,7 @@ class Sandbox:
         # Never a folder holding what a confined process must run (a student's repository
         # with its .venv inside, the grader's package): covering it would break the jail.
         self.hide = tuple(
-            p for p in hide if p.exists() and not any(n == p or p in n.parents for n in _needed())
+            p for p in hide if p.exists() and not any(n == p or p in n.parents for n in reachable())
         )
         self.listen: list[socket.socket] = []  # extra sockets the tracking server serves on
         self._netns: int | None = None
@@ -171,7 +171,7 @@ class Sandbox:
                 seed=str(work),
                 hide=[str(p) for p in self.hide],
                 expose=exposed(),
-                show=[str(p) for p in _under_private_folders(_needed())],
+                show=[str(p) for p in _under_private_folders(reachable())],
                 chown=list(chown),
                 cwd="/tmp/work",
                 status=str(jail.status),
@@ -309,7 +309,7 @@ def _python_unusable() -> str | None:
             "keep": [],
             "hide": [],
             "expose": exposed(),
-            "show": [str(p) for p in _under_private_folders(_needed())],
+            "show": [str(p) for p in _under_private_folders(reachable())],
             "cwd": "/tmp/work",
         }
         command = [sys.executable, "-I", str(JAIL), json.dumps(spec), "--"]
@@ -331,7 +331,7 @@ def _python_unusable() -> str | None:
 
 
 @functools.cache
-def _needed() -> frozenset[Path]:
+def reachable() -> frozenset[Path]:
     """What a confined process must reach: Python, its packages, the grader's scripts (the
     scripts it runs by path live in several of the grader's folders: jail.py here, the model
     probe's probe_child.py in the engine)."""
@@ -357,7 +357,7 @@ def exposed() -> list[dict[str, object]]:
     Each is covered, in the jail only, by an empty tmpfs holding just the needed paths
     (e.g. /root, mode 700, hides root's home but shows /root/.pyenv/versions/3.11).
     """
-    needed = _needed()
+    needed = reachable()
     covers: dict[Path, set[Path]] = {}
     for path in needed:
         for folder in [*[*reversed(path.parents)][1:], path]:
