@@ -3,11 +3,13 @@
 A worker is `python -m grader.frontends.cli grade ...`: the same grading path as `pytest grader`.
 A worker that crashes, hangs or is killed costs its own row only; every process it
 started carries a job token in its environment, so the batch can always reap them.
+A grading starts only while the disk holds what it may write (grader.course.diskspace).
 """
 
 from __future__ import annotations
 
 import contextlib
+import itertools
 import json
 import os
 import signal
@@ -15,13 +17,14 @@ import subprocess
 import tempfile
 import threading
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Protocol
 
 from grader.course import worker
+from grader.course.diskspace import DiskGate, DiskSpaceError, Filesystem, batch_folders, filesystems
 from grader.course.gradebook import FEEDBACK, RESULTS, Row, load_row, save_student, write_gradebook
 from grader.course.roster import Entry, discover
 from grader.course.worker import JOB_VAR, Job, signal_group
@@ -31,6 +34,8 @@ from grader.engine.probe import probe_env
 from grader.engine.report import feedback_markdown
 from grader.engine.results import Status
 from grader.engine.rubric import Rubric
+from grader.errors import UsageError
+from grader.sandbox.limits import parse_size
 from grader.sandbox.procs import reap_tagged
 from grader.warm.host import Warm, WarmWorker
 
@@ -86,16 +91,37 @@ class ProgressSink(Protocol):
     def done(self, row: Row, count: int, total: int) -> None: ...
 
 
-def run_batch(source: Path, settings: BatchSettings, progress: ProgressSink) -> BatchReport:
+def run_batch(
+    source: Path,
+    settings: BatchSettings,
+    progress: ProgressSink,
+    free_space: Callable[[], Sequence[Filesystem]] | None = None,
+) -> BatchReport:
+    """Grade SOURCE's submissions into settings.out. FREE_SPACE: the filesystems the batch
+    fills, measured now (default: those of TMPDIR and settings.out)."""
     settings.out.mkdir(parents=True, exist_ok=True)
     entries = shard_of(discover(source, settings.out / ".unpacked"), settings.shard)
     todo, skip = plan(entries, settings)
     report = BatchReport(skipped=[e.student for e in skip])
+    folders = batch_folders(settings.out)
+    gate = DiskGate(*disk_limit(settings), free_space or (lambda: filesystems(folders)))
+    if todo:
+        # Before the warm process, any server or kernel: refusing costs nothing yet.
+        gate.check_start(max(1, min(settings.jobs, len(todo))))
     try:
         with _zygote(settings.warm and bool(todo), settings.lab) as zygote:
-            runner = _Runner(settings, zygote)
+            runner = _Runner(settings, gate, zygote)
             progress.start(len(todo), len(skip))
             runner.run(todo, lambda row: _finished(row, report, progress, len(todo)))
+        if gate.refused is not None:
+            left = len(todo) - len(report.graded)
+            raise DiskSpaceError(
+                f"stopped starting gradings: not enough free disk for even one with none"
+                f" running: {gate.refused.describe()}. Graded {len(report.graded)} of"
+                f" {len(todo)} (their rows are in {settings.out / 'grades.csv'}); the other"
+                f" {left} are left ungraded, and the same command grades them once there is"
+                f" space. Fix: {gate.refused.fixes()}"
+            )
     except KeyboardInterrupt:
         report.interrupted = True
     finally:
@@ -103,6 +129,20 @@ def run_batch(source: Path, settings: BatchSettings, progress: ProgressSink) -> 
         report.rows = [r for r in rows if r is not None]
         write_gradebook(settings.out, report.rows, settings.rubric)
     return report
+
+
+def disk_limit(settings: BatchSettings) -> tuple[int, str]:
+    """What each grading may write, and where that was set: the --disk-limit the workers are
+    handed, else the rubric's [limits] disk (or its default)."""
+    args = settings.worker_args
+    given = [value for flag, value in itertools.pairwise(args) if flag == "--disk-limit"]
+    if not given:
+        return settings.rubric.limits.disk, f"{settings.rubric.path} [limits] disk or its default"
+    try:
+        # As argparse reads the worker's flags: the last one given wins.
+        return parse_size(given[-1], "--disk-limit"), f"--disk-limit {given[-1]}"
+    except ValueError as err:
+        raise UsageError(str(err)) from err
 
 
 def _finished(row: Row, report: BatchReport, progress: ProgressSink, total: int) -> None:
@@ -126,8 +166,9 @@ def _zygote(warm: bool, lab: Lab) -> Iterator[Warm | None]:
 
 
 class _Runner:
-    def __init__(self, settings: BatchSettings, zygote: Warm | None = None) -> None:
+    def __init__(self, settings: BatchSettings, gate: DiskGate, zygote: Warm | None = None) -> None:
         self.settings = settings
+        self.gate = gate
         self.zygote = zygote
         self.running: dict[str, subprocess.Popen[bytes] | WarmWorker] = {}
         self.lock = threading.Lock()
@@ -153,6 +194,7 @@ class _Runner:
     def stop(self) -> None:
         """Ctrl-C: every worker unwinds (its server and kernel end), then the rest is reaped."""
         self.stopping.set()
+        self.gate.close()  # a grading waiting for disk space starts none
         with self.lock:
             workers = dict(self.running)
         for proc in workers.values():
@@ -166,8 +208,15 @@ class _Runner:
             reap_tagged(JOB_VAR, token)
 
     def grade(self, entry: Entry) -> Row | None:
-        if self.stopping.is_set():
+        if self.stopping.is_set() or not self.gate.enter():
+            # Not started: no row, as after Ctrl-C, so the next run grades it.
             return None
+        try:
+            return self._grade(entry)
+        finally:
+            self.gate.leave()
+
+    def _grade(self, entry: Entry) -> Row | None:
         token = worker.new_token()
         with tempfile.TemporaryDirectory(prefix="labgrade-job-") as tmp:
             json_path, feedback_path = Path(tmp) / RESULTS, Path(tmp) / FEEDBACK

@@ -1,4 +1,5 @@
-"""`labgrade batch` on an LMS zip of mixed submissions: rows, statuses, resume, --only, shards."""
+"""`labgrade batch` on an LMS zip of mixed submissions: rows, statuses, resume, --only, shards,
+and the floor of free disk it keeps."""
 
 from __future__ import annotations
 
@@ -7,14 +8,27 @@ import os
 import shutil
 import subprocess
 import sys
+import tempfile
+import threading
 import uuid
 import zipfile
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
 
+from grader.course.batch import BatchSettings, disk_limit, run_batch
+from grader.course.diskspace import (
+    DISK_HEADROOM,
+    DiskGate,
+    DiskSpaceError,
+    Filesystem,
+    filesystems,
+)
+from grader.course.gradebook import Row
 from grader.course.roster import student_id
+from grader.errors import GraderError
 from grader.labs import load
 from tests.helpers import (
     CHECK_IDS,
@@ -27,7 +41,8 @@ from tests.helpers import (
     signal_when_running,
 )
 
-pytestmark = [pytest.mark.slow, pytest.mark.xdist_group("batch")]
+# End to end (a real server per grading) is slow; the disk checks below refuse before any.
+pytestmark = pytest.mark.xdist_group("batch")
 
 REFERENCE = ROOT / "reference" / "lab1_tracking_quickstart.ipynb"
 # zip member -> (student id, status, score)
@@ -92,6 +107,7 @@ def test_lms_names_become_student_ids() -> None:
     assert student_id("Bob.ipynb") == ("bob", False)
 
 
+@pytest.mark.slow
 def test_every_student_gets_a_row_with_status_and_score(first: BatchRun) -> None:
     assert first.code == 0, first.stderr
     rows = first.rows()
@@ -101,6 +117,7 @@ def test_every_student_gets_a_row_with_status_and_score(first: BatchRun) -> None
     assert got == EXPECTED
 
 
+@pytest.mark.slow
 def test_csv_shape_and_per_student_files(first: BatchRun) -> None:
     with (first.out / "grades.csv").open(newline="") as fh:
         header = next(csv.reader(fh))
@@ -116,10 +133,12 @@ def test_csv_shape_and_per_student_files(first: BatchRun) -> None:
     assert "Training Info" in (first.out / "smith_john_1001" / "feedback.md").read_text()
 
 
+@pytest.mark.slow
 def test_no_process_outlives_the_batch(first: BatchRun) -> None:
     assert first.leftovers == []
 
 
+@pytest.mark.slow
 def test_rerun_resumes_and_only_regrades_one(first: BatchRun, lms_zip: Path) -> None:
     again = labgrade("batch", str(lms_zip), "--out", str(first.out), "--timeout", TIMEOUT)
     assert "graded 0, skipped 4 unchanged" in again.stdout
@@ -130,6 +149,7 @@ def test_rerun_resumes_and_only_regrades_one(first: BatchRun, lms_zip: Path) -> 
     assert only.leftovers == []
 
 
+@pytest.mark.slow
 def test_shards_merge_into_the_unsharded_gradebook(
     first: BatchRun, lms_zip: Path, tmp_path: Path
 ) -> None:
@@ -154,6 +174,7 @@ def test_shards_merge_into_the_unsharded_gradebook(
     assert comparable(merged.rows()) == comparable(first.rows())
 
 
+@pytest.mark.slow
 def test_warm_and_cold_batches_grade_alike(first: BatchRun, lms_zip: Path, tmp_path: Path) -> None:
     """Forked workers, servers and probes (the default) give the grades fresh Pythons give."""
     out = str(tmp_path / "cold")
@@ -167,6 +188,7 @@ def comparable(rows: list[dict[str, str]]) -> list[dict[str, str]]:
     return [{k: v for k, v in r.items() if k != "seconds"} for r in rows]
 
 
+@pytest.mark.slow
 def test_ctrl_c_keeps_finished_rows_and_leaves_nothing(tmp_path: Path) -> None:
     folder = tmp_path / "class"
     folder.mkdir()
@@ -189,6 +211,7 @@ def test_ctrl_c_keeps_finished_rows_and_leaves_nothing(tmp_path: Path) -> None:
     assert not (out / "hangs" / "results.json").exists()  # so the next run grades it
 
 
+@pytest.mark.slow
 def test_a_batch_of_the_registry_lab(tmp_path: Path) -> None:
     lab = load("registry")
     folder = tmp_path / "class"
@@ -207,3 +230,190 @@ def test_a_batch_of_the_registry_lab(tmp_path: Path) -> None:
     assert feedback.startswith("# MLflow Model Registry lab: 0/100")
     assert "(0/15, Step 1): no run was logged" in feedback
     assert run.leftovers == []
+
+
+# ----- the floor of free disk -----
+
+GIB = 1024**3
+
+
+def test_a_batch_refuses_to_start_without_disk_for_its_gradings(tmp_path: Path) -> None:
+    """No disk has 2 x 100 TiB free: the batch says so before any server or kernel starts."""
+    folder = tmp_path / "class"
+    folder.mkdir()
+    for student in ("ada", "bob"):
+        shutil.copy(REFERENCE, folder / f"{student}.ipynb")
+    out = tmp_path / "out"
+    run = labgrade(
+        "batch", str(folder), "--out", str(out), "--jobs", "2", "--disk-limit", "102400GiB"
+    )
+    assert run.code == 3, run.stderr  # the grading machine's problem, not a student's
+    message = run.stderr
+    assert "not enough free disk to start the batch" in message
+    assert f"{tempfile.gettempdir()} (TMPDIR: the gradings' work folders and MLflow" in message
+    assert f"{out} (--out: the gradebook and feedback)" in message
+    assert "which has " in message
+    assert " free; 2 grading(s) at once need 204800 GiB there" in message
+    assert "2 x the disk limit 102400 GiB from --disk-limit 102400GiB" in message
+    assert "+ 256 MiB headroom" in message
+    assert "Nothing was graded" in message
+    assert "lower --jobs, lower --disk-limit" in message
+    assert "point TMPDIR or --out at a larger disk" in message
+    assert not (out / "grades.csv").exists()
+    assert not [p for p in out.iterdir() if p.name in ("ada", "bob")]
+    assert run.leftovers == []
+
+
+def test_a_batch_stops_starting_gradings_when_the_disk_fills(tmp_path: Path) -> None:
+    """Room for the first grading only: it keeps its row, the second is left for the next run."""
+    folder = tmp_path / "class"
+    folder.mkdir()
+    (folder / "ada.ipynb").write_bytes(b"\x00\x01 not a notebook")  # graded fast: invalid
+    shutil.copy(REFERENCE, folder / "bob.ipynb")
+    measured: list[int] = []
+
+    def free_space() -> list[Filesystem]:
+        # The check at start, then the first grading's: room; the second's: none.
+        measured.append(1)
+        free = 2 * GIB if len(measured) <= 2 else DISK_HEADROOM
+        return [Filesystem(Path("/"), ("the test's disk",), free)]
+
+    lab = load("tracking")
+    settings = BatchSettings(
+        lab=lab, rubric=lab.rubric(), out=tmp_path / "out", jobs=1, warm=False,
+        worker_args=("--disk-limit", "1GiB", "--cold"),
+    )  # fmt: skip
+    with pytest.raises(DiskSpaceError) as refused:
+        run_batch(folder, settings, Rows(), free_space)
+    message = str(refused.value)
+    assert message.startswith("stopped starting gradings: not enough free disk for even one")
+    assert "the test's disk is on the filesystem mounted at /, which has 256 MiB free" in message
+    assert "1 grading(s) at once need 1.25 GiB there" in message
+    assert "Graded 1 of 2" in message
+    assert "the other 1 are left ungraded, and the same command grades them" in message
+    assert "--jobs" not in message  # one grading alone does not fit: fewer cannot help
+    assert len(measured) == 3
+    with (settings.out / "grades.csv").open(newline="") as fh:
+        rows = {r["id"]: r["status"] for r in list(csv.DictReader(fh))[1:]}
+    assert rows == {"ada": "invalid"}
+    assert (settings.out / "ada" / "feedback.md").is_file()
+    assert not (settings.out / "bob").exists()  # as after Ctrl-C: the next run grades it
+
+
+class Rows:
+    """A batch's progress sink that keeps what it is told."""
+
+    def __init__(self) -> None:
+        self.done_rows: list[Row] = []
+
+    def start(self, total: int, skipped: int) -> None:
+        assert (total, skipped) == (2, 0)
+
+    def done(self, row: Row, count: int, total: int) -> None:
+        self.done_rows.append(row)
+
+
+def disk(free: int, calls: list[int] | None = None) -> Callable[[], list[Filesystem]]:
+    """A disk with FREE bytes free, whatever is written; each measurement appended to CALLS."""
+
+    def measure() -> list[Filesystem]:
+        if calls is not None:
+            calls.append(free)
+        return [Filesystem(Path("/"), ("the test's disk",), free)]
+
+    return measure
+
+
+def test_a_grading_waits_for_one_to_end_when_the_disk_holds_no_more() -> None:
+    measured = threading.Event()
+    calls: list[int] = []
+
+    def measure() -> list[Filesystem]:
+        calls.append(1)
+        if len(calls) == 3:
+            measured.set()
+        return disk(2 * GIB + DISK_HEADROOM)()
+
+    gate = DiskGate(GIB, "--disk-limit 1GiB", measure)
+    assert gate.enter()
+    assert gate.enter()
+    outcome: list[bool] = []
+    third = threading.Thread(target=lambda: outcome.append(gate.enter()))
+    third.start()
+    # It measures holding the gate's lock and releases it only to wait, so what follows
+    # happens while it waits.
+    assert measured.wait(30)
+    assert outcome == []
+    gate.leave()  # a grading ends: the third measures again, and two fit
+    third.join(30)
+    assert not third.is_alive()
+    assert outcome == [True]
+    assert (gate.running, len(calls), gate.refused) == (2, 4, None)
+
+
+def test_a_waiting_grading_starts_nothing_once_the_batch_stops() -> None:
+    measured = threading.Event()
+    calls: list[int] = []
+
+    def measure() -> list[Filesystem]:
+        calls.append(1)
+        if len(calls) == 2:
+            measured.set()
+        return disk(GIB + DISK_HEADROOM)()
+
+    gate = DiskGate(GIB, "--disk-limit 1GiB", measure)
+    assert gate.enter()
+    outcome: list[bool] = []
+    second = threading.Thread(target=lambda: outcome.append(gate.enter()))
+    second.start()
+    assert measured.wait(30)  # the second found no room and waits (the lock tells close so)
+    gate.close()
+    second.join(30)
+    assert outcome == [False]
+    assert (gate.refused, len(calls)) == (None, 2)  # stopped: it did not measure again
+
+
+def test_with_none_running_a_gate_short_of_space_closes() -> None:
+    calls: list[int] = []
+    gate = DiskGate(GIB, "the rubric's [limits] disk", disk(DISK_HEADROOM, calls))
+    assert not gate.enter()
+    assert gate.refused is not None
+    assert gate.refused.needed == GIB + DISK_HEADROOM
+    assert "which has 256 MiB free; 1 grading(s) at once need 1.25 GiB" in gate.refused.describe()
+    assert not gate.enter()  # closed: it does not measure again
+    assert len(calls) == 1
+
+
+def test_the_start_check_names_jobs_only_where_fewer_would_fit() -> None:
+    gate = DiskGate(GIB, "--disk-limit 1GiB", disk(2 * GIB))
+    gate.check_start(1)  # 1 GiB + headroom fits in 2 GiB
+    with pytest.raises(DiskSpaceError) as short:
+        gate.check_start(4)
+    assert isinstance(short.value, GraderError)
+    assert "4 x the disk limit 1 GiB from --disk-limit 1GiB" in str(short.value)
+    assert "Fix: free space there, lower --jobs, lower --disk-limit" in str(short.value)
+
+
+def test_free_space_is_measured_once_per_filesystem(tmp_path: Path) -> None:
+    (tmp_path / "sub").mkdir()
+    folders = [(tmp_path, "one"), (tmp_path / "sub", "two"), (Path("/dev"), "three")]
+    found = filesystems(folders)
+    devices = {os.stat(folder).st_dev for folder, _ in folders}
+    assert len(found) == len(devices)
+    mine = next(fs for fs in found if f"{tmp_path} (one)" in fs.folders)
+    assert mine.folders[:2] == (f"{tmp_path} (one)", f"{tmp_path / 'sub'} (two)")
+    assert mine.mount in (tmp_path.resolve(), *tmp_path.resolve().parents)
+    assert os.path.ismount(mine.mount)
+    assert mine.free > 0
+
+
+def test_the_disk_limit_is_the_workers_last_flag_else_the_rubrics() -> None:
+    lab = load("tracking")
+    rubric = lab.rubric()
+    plain = BatchSettings(lab=lab, rubric=rubric, out=Path("out"))
+    assert disk_limit(plain) == (rubric.limits.disk, f"{rubric.path} [limits] disk or its default")
+    flagged = BatchSettings(
+        lab=lab, rubric=rubric, out=Path("out"),
+        worker_args=("--disk-limit", "1GiB", "--hide", "x", "--disk-limit", "2g"),
+    )  # fmt: skip
+    assert disk_limit(flagged) == (2 * GIB, "--disk-limit 2g")
