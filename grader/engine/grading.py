@@ -28,10 +28,11 @@ from grader.engine.results import CheckResult, ExecutionResult, GradeResult, Sta
 from grader.engine.rubric import Rubric
 from grader.engine.scoring import evaluate, probed_uris
 from grader.engine.server import ServerHandle, throwaway_server
+from grader.engine.store_guard import REFUSALS, StoreLimits, read_refusals
 from grader.engine.submission import Submission, load_submission
 from grader.engine.tracking import Snapshot, read_snapshot
-from grader.errors import GraderError, InvalidSubmission
-from grader.sandbox.limits import Limits
+from grader.errors import GraderError, InvalidSubmission, ServerError
+from grader.sandbox.limits import Limits, size_text
 from grader.sandbox.procs import reserve_port
 from grader.sandbox.sandbox import Isolation, Sandbox
 
@@ -129,7 +130,13 @@ def _grade_in(
             )
         )
         server = owner.enter_context(
-            throwaway_server(workdir, port, also=tuple(sandbox.listen), host=host)
+            throwaway_server(
+                workdir,
+                port,
+                also=tuple(sandbox.listen),
+                host=host,
+                confine=_confinement(sandbox, kept=keep is not None),
+            )
         )
         probe = own.enter_context(ModelProbe(server.url, sandbox, settings.lab, rubric, host))
         say(f"starting MLflow server at {server.url} and a fresh kernel")
@@ -146,11 +153,21 @@ def _grade_in(
         if warm_up.is_alive():
             warm_up.join()  # importing MLflow from two threads at once can fail half-way
         laps.restart()
-        evidence = _evidence(settings.lab, rubric, read_snapshot(server.url), execution)
+        snapshot, live = _read_server(server.url, sandbox)
+        if snapshot is None:
+            return ungraded_result(
+                str(submission.path),
+                "error",
+                _server_killed(settings.effective_limits),
+                rubric,
+                execution.result.seconds,
+            )
+        evidence = _evidence(settings.lab, rubric, snapshot, execution)
         laps.mark("reading the server")
         checks, best, notes = score(settings.lab, evidence, probe, say, laps.mark)
     laps.mark("teardown")
     timings = {"server ready": server.ready_seconds, **execution.timings, **laps.times}
+    refused = store_refusals(workdir / "server")
     return GradeResult(
         submission=str(submission.path),
         checks=checks,
@@ -160,9 +177,71 @@ def _grade_in(
             experiment_id=best.run.experiment_id if best else None,
             run_id=best.run.run_id if best else None,
         ),
-        notes=tuple(execution.result.notes) + tuple(notes),
+        notes=tuple(execution.result.notes) + refused + tuple(notes),
         timings={**timings, "grading": laps.total},
+        usage={**live, **sandbox.server_usage, **_store_usage(workdir / "server")},
     )
+
+
+def _confinement(sandbox: Sandbox, kept: bool) -> Callable[[Path], dict[str, object]]:
+    """How the grading's server bounds itself: the sandbox's cgroup and rlimits for it, and
+    the store guard's limit on what the submission can make it store."""
+    limit = sandbox.limits.disk
+
+    def spec(store: Path) -> dict[str, object]:
+        guard = StoreLimits(
+            limit=limit,
+            database=str(store / "mlflow.db"),
+            record=str(store / REFUSALS),
+            limit_source="--disk-limit, rubric [limits] disk",
+        )
+        return {**sandbox.server_spec(kept), "store": guard.__dict__}
+
+    return spec
+
+
+def _read_server(url: str, sandbox: Sandbox) -> tuple[Snapshot | None, dict[str, float]]:
+    """What the server holds, and its cgroup's state while it still runs; no snapshot when
+    the submission made the server run out of memory (its cgroup killed it)."""
+    try:
+        snapshot = read_snapshot(url)
+    except ServerError:
+        if sandbox.server_state().get("server oom kills", 0) > 0:
+            return None, sandbox.server_state()
+        raise
+    live = sandbox.server_state()
+    if live.get("server oom kills", 0) > 0:
+        return None, live
+    return snapshot, live
+
+
+def _server_killed(limits: Limits) -> str:
+    return (
+        "the notebook made its MLflow server run out of memory (limit"
+        f" {size_text(limits.server_memory)}, --server-memory-limit, rubric [limits]"
+        " server_memory), so the server was killed and what it held is lost. Log only what"
+        " the lab asks for, and read back only what you logged."
+    )
+
+
+def store_refusals(store: Path) -> tuple[str, ...]:
+    """A note on what the server refused to store for the submission, if anything."""
+    refused = read_refusals(store / REFUSALS)
+    if refused is None:
+        return ()
+    count = int(refused.get("refused", 1))
+    times = "once" if count == 1 else f"{count} times"
+    return (f"The MLflow server refused the notebook's requests {times}: {refused['message']}",)
+
+
+def _store_usage(store: Path) -> dict[str, float]:
+    """The server's store after the grading, on disk (for the benchmark and the tests)."""
+    total = 0
+    for folder, _, files in os.walk(store):
+        for name in files:
+            with contextlib.suppress(OSError):
+                total += os.lstat(os.path.join(folder, name)).st_blocks * 512
+    return {"server store bytes": float(total)}
 
 
 def _hidden(submission: Submission, settings: Settings) -> tuple[Path, ...]:

@@ -21,7 +21,7 @@ from grader.engine.lab import Lab
 from grader.engine.launch import NO_HOST, Forked, Host
 from grader.engine.probe_child import WARM_ENV
 from grader.engine.rubric import Rubric
-from grader.engine.server import bounded_retries
+from grader.engine.server import CLIENT_ENV, bounded_retries
 from grader.errors import GraderError
 from grader.sandbox.procs import kill_tree
 from grader.sandbox.sandbox import Sandbox
@@ -39,7 +39,7 @@ def probe_env(lab: Lab) -> dict[str, str]:
         "model": lab.probe_rehearsal,
         "trusted": switches.get("sklearn_skops_trusted_types", ""),
     }
-    return {WARM_ENV: json.dumps(warm)}
+    return {**CLIENT_ENV, WARM_ENV: json.dumps(warm)}
 
 
 class ModelProbe:

@@ -74,6 +74,8 @@ class GradeResult:
     notes: tuple[str, ...] = field(default=())
     # Seconds per grading phase, for the benchmark; not part of the JSON contract.
     timings: dict[str, float] = field(default_factory=dict, compare=False)
+    # What the grading's own processes used (the server's cgroup); not in the JSON either.
+    usage: dict[str, float] = field(default_factory=dict, compare=False)
 
     @property
     def score(self) -> float:

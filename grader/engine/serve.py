@@ -7,11 +7,17 @@ interpreter start fewer. Anything else MLflow would launch is launched as usual.
 
 `--also-fd N` serves on listening socket N as well as on uvicorn's own `--fd`: the socket
 the sandbox made inside the submission's network namespace, which reaches no other port.
+
+`--confine SPEC` (grader.sandbox.sandbox.Sandbox.server_spec) bounds the server before it
+serves anything: it joins its cgroup (memory, CPU, processes), sets its rlimits (file size,
+and address space where there is no cgroup), and serves MLflow's app behind the store guard
+(grader.engine.store_guard), which bounds what the submission can make it store.
 """
 
 from __future__ import annotations
 
 import functools
+import json
 import os
 import signal
 import socket
@@ -21,7 +27,7 @@ from pathlib import Path
 from types import FrameType
 from typing import Any
 
-from grader.engine import store_template
+from grader.engine import store_guard, store_template
 
 
 def _serve_on_fds(fds: list[int]) -> None:
@@ -72,10 +78,49 @@ def _run_uvicorn_here(original: Any, before: Callable[[], None]) -> Any:
         os.environ.update(kw["extra_env"])
         from uvicorn.main import main as uvicorn_main
 
-        uvicorn_main(list(cmd[3:]))  # serves until signalled, then exits the process
+        uvicorn_main(_behind_guard(list(cmd[3:])))  # serves until signalled, then exits
         raise SystemExit(0)
 
     return exec_cmd
+
+
+def _behind_guard(options: list[str]) -> list[str]:
+    """uvicorn's options, serving MLflow's app (their last word) behind the store guard."""
+    global _APP_NAME, _APP_FACTORY
+    _APP_NAME, _APP_FACTORY = options[-1], "--factory" in options
+    rest = [o for o in options[:-1] if o != "--factory"]
+    return [*rest, "--factory", f"{__name__}:guarded_app"]
+
+
+_APP_NAME, _APP_FACTORY = "", False
+
+
+def guarded_app() -> Any:
+    """uvicorn's app factory: MLflow's app, as MLflow named it, behind the store guard."""
+    from uvicorn.importer import import_from_string
+
+    app = import_from_string(_APP_NAME)
+    return store_guard.guarded(app() if _APP_FACTORY else app)
+
+
+def confine(spec: dict[str, Any]) -> None:
+    """Bound this process as SPEC says (grader.sandbox.sandbox.Sandbox.server_spec), before
+    it serves or imports anything big: what it allocates from now on is its cgroup's."""
+    import resource
+
+    for procs in spec.get("cgroups", []):
+        Path(procs).write_text(str(os.getpid()))
+    for name, value in spec.get("rlimits", {}).items():
+        resource.setrlimit(getattr(resource, name), (value, value))
+    above = spec.get("address_space_above")
+    if above is not None:
+        now = int(Path("/proc/self/statm").read_text().split()[0]) * os.sysconf("SC_PAGE_SIZE")
+        resource.setrlimit(resource.RLIMIT_AS, (now + above, now + above))
+    # A write past RLIMIT_FSIZE fails with EFBIG (SQLite: "database or disk is full") rather
+    # than killing the server with SIGXFSZ.
+    signal.signal(signal.SIGXFSZ, signal.SIG_IGN)
+    if "store" in spec:
+        store_guard.configure(store_guard.StoreLimits(**spec["store"]))
 
 
 def remember_schema_head() -> None:
@@ -94,17 +139,19 @@ def remember_schema_head() -> None:
 
 
 def main() -> None:
+    args, extra_fds, save_to = sys.argv[1:], [], None
+    while args[:1] in (["--also-fd"], ["--save-template"], ["--confine"]):
+        if args[0] == "--also-fd":
+            extra_fds.append(int(args[1]))
+        elif args[0] == "--confine":
+            confine(json.loads(args[1]))
+        else:
+            save_to = Path(args[1])
+        args = args[2:]
     import mlflow.server
     from mlflow.cli import cli
 
     remember_schema_head()
-    args, extra_fds, save_to = sys.argv[1:], [], None
-    while args[:1] in (["--also-fd"], ["--save-template"]):
-        if args[0] == "--also-fd":
-            extra_fds.append(int(args[1]))
-        else:
-            save_to = Path(args[1])
-        args = args[2:]
     _serve_on_fds(extra_fds)
     _end_at_once_on_sigterm()
 

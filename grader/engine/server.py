@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import contextlib
 import functools
+import json
 import os
 import socket
 import subprocess
@@ -40,6 +41,10 @@ CLIENT_ENV = {
     "MLFLOW_HTTP_REQUEST_BACKOFF_FACTOR": "1",
     "MLFLOW_HTTP_REQUEST_BACKOFF_JITTER": "0",
     "MLFLOW_HTTP_REQUEST_TIMEOUT": "30",
+    # MLflow's telemetry thread sets and unsets a variable in os.environ while the client's
+    # requests read os.environ (requests' proxy lookup): a KeyError now and then in a student's
+    # cell, which would be a wrong grade. It could not send anything from a sandbox anyway.
+    "MLFLOW_DISABLE_TELEMETRY": "true",
 }
 # terminate()'s wait after SIGTERM, then after SIGKILL: a server ends at once on SIGTERM
 # (grader.engine.serve), a stand-in once its fork has.
@@ -177,6 +182,7 @@ def throwaway_server(
     startup_timeout: float = 90,
     also: tuple[socket.socket, ...] = (),
     host: Host = NO_HOST,
+    confine: Callable[[Path], dict[str, Any]] | None = None,
 ) -> Iterator[ServerHandle]:
     """Start a fresh MLflow server storing everything under WORKDIR; end its whole tree after.
 
@@ -188,21 +194,31 @@ def throwaway_server(
     HOST forks the server if it can (grader.engine.launch), else it is a fresh Python.
     pytest-xprocess starts and stops it either way: the fresh server itself, or a stand-in
     for the fork (grader.engine.standin).
+
+    CONFINE, given the store folder, says how the server bounds itself before it serves
+    (grader.sandbox.sandbox.Sandbox.server_spec: its cgroup, rlimits and store limit).
     """
     store = workdir / "server"
     store.mkdir(mode=0o700, parents=True, exist_ok=True)
+    (store / "tmp").mkdir(mode=0o700, exist_ok=True)
     sock = port or reserve_port(HOST)
     url = f"http://{HOST}:{sock.getsockname()[1]}"
     # `mlflow server` itself, run by grader.engine.serve in one interpreter instead of two.
     head = [sys.executable, "-m", "grader.engine.serve"]
     for extra in also:
         head += ["--also-fd", str(extra.fileno())]
+    if confine is not None:
+        head += ["--confine", json.dumps(confine(store))]
     tail = ["--host", HOST, "--port", url.rsplit(":", 1)[1]]
     tail += ["--uvicorn-opts", f"--fd {sock.fileno()}"]
     tail += ["--workers", "1", "--backend-store-uri", f"sqlite:///{store / 'mlflow.db'}"]
     tail += ["--artifacts-destination", str(store / "artifacts"), "--serve-artifacts"]
+    # Its temporary files (e.g. a form's upload spooled to disk) stay in its store's folder.
+    extra_env = {"TMPDIR": str(store / "tmp")}
     env = importable(
-        clean_env({"MLFLOW_SERVER_ENABLE_JOB_EXECUTION": "false", "PYTHONUNBUFFERED": "1"})
+        clean_env(
+            {"MLFLOW_SERVER_ENABLE_JOB_EXECUTION": "false", "PYTHONUNBUFFERED": "1", **extra_env}
+        )
     )
     # A fresh control dir and a unique name: xprocess never finds an earlier server to reuse.
     xproc = XProcess(SimpleNamespace(), py.path.local(str(store / "xprocess")), log=_QuietLog())

@@ -53,5 +53,16 @@ FLAGS = (
     Flag("--cpu-limit", "SECONDS", "CPU time per process of the submission", "cpu_time"),
     Flag("--max-processes", "N", "processes and threads the submission may run", "processes"),
     Flag("--output-limit", "SIZE", "cell output kept; the rest is dropped", "output"),
-    Flag("--disk-limit", "SIZE", "what the submission may write", "disk"),
+    Flag(
+        "--disk-limit",
+        "SIZE",
+        "what the submission may write, and what its MLflow server may store",
+        "disk",
+    ),
+    Flag(
+        "--server-memory-limit",
+        "SIZE",
+        "memory of the grading's MLflow server (with full isolation)",
+        "server_memory",
+    ),
 )

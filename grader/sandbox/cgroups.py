@@ -18,9 +18,12 @@ from pathlib import Path
 ROOT = Path("/sys/fs/cgroup")
 
 
+CPU_PERIOD = 100_000  # microseconds: the kernel's default CFS period
+
+
 @dataclass(frozen=True)
 class Cgroup:
-    dirs: tuple[Path, ...]  # one (v2) or two (v1: memory, pids)
+    dirs: tuple[Path, ...]  # one (v2) or one per controller (v1: memory, pids, maybe cpu)
     version: int
 
     @property
@@ -34,6 +37,12 @@ class Cgroup:
             if key == "oom_kill" and value.strip().isdigit():
                 return int(value)
         return 0
+
+    def peak_memory(self) -> int:
+        """The most memory its processes used at once (0 where the kernel does not say)."""
+        name = "memory.peak" if self.version == 2 else "memory.max_usage_in_bytes"
+        value = _read(self.dirs[0] / name).strip()
+        return int(value) if value.isdigit() else 0
 
     def pids(self) -> set[int]:
         return {int(p) for d in self.dirs for p in _read(d / "cgroup.procs").split() if p}
@@ -51,16 +60,24 @@ class Cgroup:
                 directory.rmdir()
 
 
-def create(name: str, memory: int, processes: int) -> Cgroup | None:
-    """A new cgroup NAME with the limits, or None where this machine does not allow one."""
+def create(name: str, memory: int, processes: int, cpus: float | None = None) -> Cgroup | None:
+    """A new cgroup NAME with the limits, or None where this machine does not allow one.
+
+    CPUS: at most that many CPUs' worth of time, where the cpu controller can be had (it is
+    left out, not failed on, where it cannot).
+    """
     if os.geteuid() != 0:
         return None
     if (ROOT / "cgroup.controllers").exists():
-        return _create_v2(name, memory, processes)
-    return _create_v1(name, memory, processes)
+        return _create_v2(name, memory, processes, cpus)
+    return _create_v1(name, memory, processes, cpus)
 
 
-def _create_v2(name: str, memory: int, processes: int) -> Cgroup | None:
+def _quota(cpus: float) -> int:
+    return max(1000, int(cpus * CPU_PERIOD))
+
+
+def _create_v2(name: str, memory: int, processes: int, cpus: float | None) -> Cgroup | None:
     own = _own_path("")
     # The grader's own cgroup holds processes, so it cannot delegate controllers (v2's
     # no-internal-process rule); the root cgroup is exempt from that rule.
@@ -79,11 +96,15 @@ def _create_v2(name: str, memory: int, processes: int) -> Cgroup | None:
             with contextlib.suppress(OSError):
                 directory.rmdir()
             continue
+        if cpus is not None:
+            with contextlib.suppress(OSError):  # no cpu controller here: memory still bounds
+                _enable(parent, ("cpu",))
+                (directory / "cpu.max").write_text(f"{_quota(cpus)} {CPU_PERIOD}")
         return Cgroup((directory,), 2)
     return None
 
 
-def _create_v1(name: str, memory: int, processes: int) -> Cgroup | None:
+def _create_v1(name: str, memory: int, processes: int, cpus: float | None) -> Cgroup | None:
     made: list[Path] = []
     try:
         for controller in ("memory", "pids"):
@@ -101,7 +122,28 @@ def _create_v1(name: str, memory: int, processes: int) -> Cgroup | None:
     except OSError:
         _undo(made)
         return None
+    if cpus is not None:
+        cpu = _create_v1_cpu(name, cpus)
+        made += [cpu] if cpu else []
     return Cgroup(tuple(made), 1)
+
+
+def _create_v1_cpu(name: str, cpus: float) -> Path | None:
+    own = _own_path("cpu")
+    if own is None or not (ROOT / "cpu").is_dir():
+        return None
+    directory = ROOT / "cpu" / own.lstrip("/") / name
+    try:
+        directory.mkdir()
+    except OSError:
+        return None
+    try:
+        _write(directory / "cpu.cfs_period_us", CPU_PERIOD)
+        _write(directory / "cpu.cfs_quota_us", _quota(cpus))
+    except OSError:
+        _undo([directory])
+        return None
+    return directory
 
 
 def _undo(made: list[Path]) -> None:
@@ -114,7 +156,7 @@ def _own_path(controller: str) -> str | None:
     """The grader's own cgroup in CONTROLLER's hierarchy ("" is v2's unified one)."""
     for line in _read(Path("/proc/self/cgroup")).splitlines():
         _, controllers, path = line.split(":", 2)
-        if controllers.split(",") == [controller] or (controller == "" == controllers):
+        if controller in controllers.split(",") if controller else controllers == "":
             return path
     return None
 

@@ -25,17 +25,23 @@ class Limits:
     cpu_time: float = 600.0  # seconds of CPU per process
     processes: int = 256  # processes and threads of the submission's user
     output: int = 1024**2  # bytes of cell output kept; the rest is dropped
-    disk: int = 512 * 1024**2  # bytes the submission may write (its home, work dir, /tmp)
+    # Bytes the submission may write (its home, work dir, /tmp), and, apart from that, bytes
+    # its MLflow server's store may hold (grader.engine.store_guard).
+    disk: int = 512 * 1024**2
+    # The grading's MLflow server, in a cgroup of its own where there is one (docs/performance.md:
+    # a server's peak while grading the reference).
+    server_memory: int = 1024**3
 
     def describe(self) -> str:
         return (
             f"cell {self.cell_timeout:g} s, memory {size_text(self.memory)},"
             f" CPU {self.cpu_time:g} s, {self.processes} processes,"
-            f" output {size_text(self.output)}, disk {size_text(self.disk)}"
+            f" output {size_text(self.output)}, disk {size_text(self.disk)},"
+            f" server memory {size_text(self.server_memory)}"
         )
 
 
-_SIZES = {"memory", "output", "disk"}
+_SIZES = {"memory", "output", "disk", "server_memory"}
 
 
 def parse_size(value: object, what: str) -> int:

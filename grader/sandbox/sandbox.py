@@ -89,6 +89,8 @@ class Sandbox:
         self._uid = _UID_BASE + 2 * random.randrange(_UID_SPAN // 2)
         self._token = uuid.uuid4().hex
         self._baseline_threads = 0
+        self._server: cgroups.Cgroup | None = None
+        self.server_usage: dict[str, float] = {}  # the server's cgroup, read before it goes
 
     def __enter__(self) -> Sandbox:
         # The server and the grader traverse workdir; the sandbox users only reach their own
@@ -107,6 +109,12 @@ class Sandbox:
     def close(self) -> None:
         for jail in self._jails.values():
             self.reap(jail.role)
+        if self._server is not None:
+            # Its processes were counted while it ran (the grading reads them then).
+            self.server_usage = self.server_state()
+            self.server_usage.pop("server processes")
+            self._server.remove()
+            self._server = None
         for sock in self.listen:
             sock.close()
         if self._netns is not None:
@@ -123,6 +131,37 @@ class Sandbox:
                 caps = "rlimit caps (no cgroup could be made)"
             return f"full (own user, PID/mount/network namespaces, {caps})"
         return f"process only ({self.reason})"
+
+    def server_spec(self, kept: bool = False) -> dict[str, object]:
+        """How the grading's MLflow server bounds itself (grader.engine.serve, --confine).
+
+        No one file it writes may pass the disk limit (RLIMIT_FSIZE; the store as a whole is
+        the store guard's, grader.engine.store_guard). In full mode it gets a cgroup of its
+        own (memory, CPU, threads), unless KEPT past the grading (the cgroup ends with the
+        sandbox); else its address space is capped, as the kernel's is without a cgroup.
+        """
+        limits = self.limits
+        spec: dict[str, object] = {"rlimits": {"RLIMIT_FSIZE": limits.disk, "RLIMIT_CORE": 0}}
+        if self.mode == "full" and not kept and self._server is None:
+            name = f"{self.workdir.name}-server"
+            self._server = cgroups.create(name, limits.server_memory, SERVER_THREADS, SERVER_CPUS)
+        if self._server is not None:
+            spec["cgroups"] = self._server.procs_files
+        else:
+            spec["address_space_above"] = limits.server_memory + ADDRESS_SPACE_SLACK
+        return spec
+
+    def server_state(self) -> dict[str, float]:
+        """The server's cgroup now: its processes, memory limit and peak, OOM kills; after
+        the sandbox closed, as it last was; {} without one."""
+        if self._server is None:
+            return self.server_usage
+        return {
+            "server processes": float(len(self._server.pids())),
+            "server memory limit": float(self.limits.server_memory),
+            "server memory peak": float(self._server.peak_memory()),
+            "server oom kills": float(self._server.oom_kills()),
+        }
 
     def jail(self, role: Role) -> _Jail:
         if role not in self._jails:
@@ -269,6 +308,10 @@ class Sandbox:
 
 
 ADDRESS_SPACE_SLACK = 2 * 1024**3  # thread stacks and malloc arenas map far more than they use
+# The MLflow server: uvicorn's event loop, its thread pool (40 threads) and SQLAlchemy's;
+# one CPU, so that a submission keeping it busy slows its own grading only.
+SERVER_THREADS = 128
+SERVER_CPUS = 1.0
 
 
 def _choose(isolation: Isolation) -> tuple[Literal["full", "process"], str]:
