@@ -9,7 +9,6 @@ A grading starts only while the disk holds what it may write (grader.course.disk
 from __future__ import annotations
 
 import contextlib
-import itertools
 import json
 import os
 import signal
@@ -34,8 +33,7 @@ from grader.engine.probe import probe_env
 from grader.engine.report import feedback_markdown
 from grader.engine.results import Status
 from grader.engine.rubric import Rubric
-from grader.errors import UsageError
-from grader.sandbox.limits import parse_size
+from grader.sandbox.limits import Limits, size_text
 from grader.sandbox.procs import reap_tagged
 from grader.warm.host import Warm, WarmWorker
 
@@ -54,6 +52,7 @@ class BatchSettings:
     only: frozenset[str] = frozenset()
     shard: tuple[int, int] = (1, 1)
     worker_args: tuple[str, ...] = ()  # confinement flags for each worker's `labgrade grade`
+    limits: Limits | None = None  # what worker_args set, as the front end read them; None: rubric's
     warm: bool = True  # workers, servers and probes forked from one warm process (grader.warm.host)
 
 
@@ -134,15 +133,9 @@ def run_batch(
 def disk_limit(settings: BatchSettings) -> tuple[int, str]:
     """What each grading may write, and where that was set: the --disk-limit the workers are
     handed, else the rubric's [limits] disk (or its default)."""
-    args = settings.worker_args
-    given = [value for flag, value in itertools.pairwise(args) if flag == "--disk-limit"]
-    if not given:
-        return settings.rubric.limits.disk, f"{settings.rubric.path} [limits] disk or its default"
-    try:
-        # As argparse reads the worker's flags: the last one given wins.
-        return parse_size(given[-1], "--disk-limit"), f"--disk-limit {given[-1]}"
-    except ValueError as err:
-        raise UsageError(str(err)) from err
+    if settings.limits is not None and "--disk-limit" in settings.worker_args:
+        return settings.limits.disk, f"--disk-limit {size_text(settings.limits.disk)}"
+    return settings.rubric.limits.disk, f"{settings.rubric.path} [limits] disk or its default"
 
 
 def _finished(row: Row, report: BatchReport, progress: ProgressSink, total: int) -> None:

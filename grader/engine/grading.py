@@ -31,7 +31,7 @@ from grader.engine.server import ServerHandle, throwaway_server
 from grader.engine.store_guard import REFUSALS, StoreLimits, read_refusals
 from grader.engine.submission import Submission, load_submission
 from grader.engine.tracking import Snapshot, read_snapshot
-from grader.errors import GraderError, InvalidSubmission, ServerError
+from grader.errors import GraderError, InvalidSubmission
 from grader.sandbox.limits import Limits, size_text
 from grader.sandbox.procs import reserve_port
 from grader.sandbox.sandbox import Isolation, Sandbox
@@ -205,7 +205,7 @@ def _read_server(url: str, sandbox: Sandbox) -> tuple[Snapshot | None, dict[str,
     the submission made the server run out of memory (its cgroup killed it)."""
     try:
         snapshot = read_snapshot(url)
-    except ServerError:
+    except GraderError:
         if sandbox.server_state().get("server oom kills", 0) > 0:
             return None, sandbox.server_state()
         raise

@@ -14,7 +14,7 @@ HTTP, so there is no way around it.
   memory by MLflow: one beyond MAX_BODY is refused with 413 before it is.
 - A compressed body could unpack to any size inside the server: refused with 415.
 
-A refused request's rest is read and dropped (up to DRAIN), so that the client
+A refused request's rest is read and dropped, never kept, so that the client
 reads the answer, not a reset connection. Each refusal is recorded in a JSON file the grading
 reads afterwards, to tell the student which limit their code ran into.
 """
@@ -41,9 +41,6 @@ App = Callable[[Scope, Receive, Send], Awaitable[None]]
 # ~100 KB); artifacts, the only big payloads, are uploads and are not bound by it.
 MAX_BODY = 16 * 1024**2
 BLOCK = 4096
-# A refused body is read on and dropped up to this, so that the upload of a file somewhat
-# past the limit reads the answer; an endless one is cut off (the feedback names the limit).
-DRAIN = 128 * 1024**2
 READS = frozenset({"GET", "HEAD", "OPTIONS"})
 # MLflow's searches are POSTs that store nothing: a full store still answers them (the
 # grading reads the server that way), though their bodies are bounded as any other.
@@ -119,7 +116,7 @@ class StoreGuard:
             request.refusal = refusal
         if request.refusal is not None and not request.started:
             if not request.ended:
-                await _drain(receive, DRAIN)
+                await _drain(receive)
             await self._refuse(request.refusal, send)
 
     async def _let_through(
@@ -245,15 +242,17 @@ class _Request:
         return None
 
 
-async def _drain(receive: Receive, budget: int) -> None:
-    """Read and drop what is left of a refused body, up to BUDGET bytes (after the body's
-    end, uvicorn's receive() would wait for the answer: never called then)."""
-    while budget > 0:
+async def _drain(receive: Receive) -> None:
+    """Read and drop what is left of a refused body (never called after the body's end, when
+    uvicorn's receive() would wait for the answer).
+
+    To its end: a client still sending when the server closes gets a reset connection, not
+    the answer that names the limit. An endless body costs the server's one CPU until the
+    cell's time limit: the grading's own time, not the machine's disk or memory.
+    """
+    while True:
         message = await receive()
-        if message["type"] != "http.request":
-            return
-        budget -= len(message.get("body", b""))
-        if not message.get("more_body", False):
+        if message["type"] != "http.request" or not message.get("more_body", False):
             return
 
 

@@ -258,13 +258,14 @@ def _batch(args: argparse.Namespace) -> int:
     from grader.engine.grading import sigterm_as_interrupt
 
     lab, rubric = _lab(args)
-    _limits(args, rubric)  # a bad limit fails here, not once per student
+    limits = _limits(args, rubric)  # a bad limit fails here, not once per student
     sandbox = ["--hide", str(args.submissions.resolve()), "--hide", str(args.out.resolve())]
     settings = BatchSettings(
         lab=lab,
         rubric=rubric,
         out=args.out,
         worker_args=(*sandbox_args(args), *sandbox, *(["--cold"] if args.cold else [])),
+        limits=limits,
         jobs=args.jobs,
         timeout=args.timeout,
         regrade=args.regrade,

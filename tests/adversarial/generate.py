@@ -39,14 +39,14 @@ for i in range(400):
     values = [Metric("flood", float(j), stamp, i * 1000 + j) for j in range(1000)]
     client.log_batch(flood.info.run_id, metrics=values)"""
 
-# A 2 GB JSON body the server would read whole into memory, and a gzip bomb that would
+# A 1 GB JSON body the server would read whole into memory, and a gzip bomb that would
 # unpack to 512 MiB inside it: both must be refused before the server allocates them.
 MEMORY_FLOOD = """import gzip, mlflow, requests
 uri = mlflow.get_tracking_uri()
 def body():
     yield b'{"run_id": "x", "metrics": ['
     line = b'{"key": "m", "value": 1, "timestamp": 1, "step": 1},' * 1000
-    for _ in range(40_000):
+    for _ in range(20_000):
         yield line
 streamed = requests.post(f"{uri}/api/2.0/mlflow/runs/log-batch", data=body(),
                          headers={"Content-Type": "application/json"})
@@ -56,8 +56,26 @@ unpacked = requests.post(f"{uri}/v1/traces", data=bomb,
                                   "Content-Encoding": "gzip", "x-mlflow-experiment-id": "0"})
 print(streamed.status_code, unpacked.status_code)"""
 
+# 100,000 metric values (a few MB stored), then read back by eight threads at once: the
+# server builds every value in memory for each of them.
+HISTORY_FLOOD = """import threading, time
+from mlflow import MlflowClient
+from mlflow.entities import Metric
+client = MlflowClient()
+flood = client.create_run(experiment_id="0")
+stamp = int(time.time() * 1000)
+for i in range(100):
+    values = [Metric("flood", float(j), stamp, i * 1000 + j) for j in range(1000)]
+    client.log_batch(flood.info.run_id, metrics=values)
+readers = [threading.Thread(target=client.get_metric_history, args=(flood.info.run_id, "flood"))
+           for _ in range(8)]
+for reader in readers:
+    reader.start()
+for reader in readers:
+    reader.join()"""
+
 FLOODS = {"artifact_flood": ARTIFACT_FLOOD, "database_flood": DATABASE_FLOOD,
-          "memory_flood": MEMORY_FLOOD}  # fmt: skip
+          "memory_flood": MEMORY_FLOOD, "history_flood": HISTORY_FLOOD}  # fmt: skip
 
 
 def main() -> None:

@@ -25,13 +25,14 @@ from grader.engine.results import GradeResult
 from grader.labs import load
 from grader.sandbox.limits import parse_size, with_values
 from grader.sandbox.sandbox import Isolation, full_unavailable
+from grader.warm.launch import launcher
 from tests.helpers import TOKEN_VAR, describe, processes_with_token, run_labgrade
 
 HERE = Path(__file__).resolve().parent
 SUBMISSIONS = HERE / "submissions"
 LIMIT = "48MiB"
 # What else may write to this disk meanwhile: the grading's own files, other tests' gradings.
-HEADROOM = 96 * 1024**2
+HEADROOM = 160 * 1024**2
 FULL = full_unavailable()
 TRACKING = load("tracking")
 
@@ -81,10 +82,13 @@ def _sandbox_processes(before: set[int]) -> list[str]:
     return describe(alive)
 
 
-def graded(case: Flood) -> Watched:
-    limits = with_values(TRACKING.rubric().limits, {"disk": LIMIT}, "test")
+def graded(case: Flood, **limit: str) -> Watched:
+    limits = with_values(TRACKING.rubric().limits, {"disk": LIMIT, **limit}, "test")
     isolation: Isolation = "process" if case.isolation == "process" else "auto"
-    settings = Settings(TRACKING, TRACKING.rubric(), limits=limits, isolation=isolation)
+    # Forked servers, as `pytest grader` and a batch start them.
+    settings = Settings(
+        TRACKING, TRACKING.rubric(), limits=limits, isolation=isolation, launcher=launcher()
+    )
     folder = Path(os.environ.get("TMPDIR", "/tmp"))
     before = {p.pid for p in psutil.Process().children(recursive=True)}
     free_before = shutil.disk_usage(folder).free
@@ -138,6 +142,19 @@ def test_a_flood_of_the_server_is_refused_at_the_limit(case: Flood) -> None:
         assert result.usage["server processes"] == 1
         assert result.usage["server oom kills"] == 0
         assert 0 < result.usage["server memory peak"] <= result.usage["server memory limit"]
+    assert watched.leftovers == []
+
+
+@pytest.mark.slow
+@pytest.mark.skipif(FULL is not None, reason=f"needs full isolation: {FULL}")
+def test_a_server_made_to_run_out_of_memory_costs_its_own_grading() -> None:
+    """Its cgroup kills the server, not the machine; what it held is lost, and the grade says
+    why (the server's memory limit here is a quarter of the default, so that it is quick)."""
+    case = Flood("history_flood", "error", ())
+    watched = graded(case, server_memory="256MiB", cell_timeout="60")
+    assert watched.result.score == 0
+    assert watched.result.execution.status == "error"
+    assert "made its MLflow server run out of memory (limit 256 MiB" in watched.said
     assert watched.leftovers == []
 
 

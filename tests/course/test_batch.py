@@ -30,6 +30,7 @@ from grader.course.gradebook import Row
 from grader.course.roster import student_id
 from grader.errors import GraderError
 from grader.labs import load
+from grader.sandbox.limits import with_values
 from tests.helpers import (
     CHECK_IDS,
     ROOT,
@@ -254,7 +255,7 @@ def test_a_batch_refuses_to_start_without_disk_for_its_gradings(tmp_path: Path) 
     assert f"{out} (--out: the gradebook and feedback)" in message
     assert "which has " in message
     assert " free; 2 grading(s) at once need 204800 GiB there" in message
-    assert "2 x the disk limit 102400 GiB from --disk-limit 102400GiB" in message
+    assert "2 x the disk limit 102400 GiB from --disk-limit 102400 GiB" in message
     assert "+ 256 MiB headroom" in message
     assert "Nothing was graded" in message
     assert "lower --jobs, lower --disk-limit" in message
@@ -282,6 +283,7 @@ def test_a_batch_stops_starting_gradings_when_the_disk_fills(tmp_path: Path) -> 
     settings = BatchSettings(
         lab=lab, rubric=lab.rubric(), out=tmp_path / "out", jobs=1, warm=False,
         worker_args=("--disk-limit", "1GiB", "--cold"),
+        limits=with_values(lab.rubric().limits, {"disk": "1GiB"}, "test"),
     )  # fmt: skip
     with pytest.raises(DiskSpaceError) as refused:
         run_batch(folder, settings, Rows(), free_space)
@@ -407,13 +409,14 @@ def test_free_space_is_measured_once_per_filesystem(tmp_path: Path) -> None:
     assert mine.free > 0
 
 
-def test_the_disk_limit_is_the_workers_last_flag_else_the_rubrics() -> None:
+def test_the_disk_limit_is_the_workers_flag_else_the_rubrics() -> None:
     lab = load("tracking")
     rubric = lab.rubric()
     plain = BatchSettings(lab=lab, rubric=rubric, out=Path("out"))
     assert disk_limit(plain) == (rubric.limits.disk, f"{rubric.path} [limits] disk or its default")
     flagged = BatchSettings(
         lab=lab, rubric=rubric, out=Path("out"),
-        worker_args=("--disk-limit", "1GiB", "--hide", "x", "--disk-limit", "2g"),
+        worker_args=("--disk-limit", "2g", "--hide", "x"),
+        limits=with_values(rubric.limits, {"disk": "2g"}, "test"),
     )  # fmt: skip
-    assert disk_limit(flagged) == (2 * GIB, "--disk-limit 2g")
+    assert disk_limit(flagged) == (2 * GIB, "--disk-limit 2 GiB")
