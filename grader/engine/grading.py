@@ -15,7 +15,7 @@ import tempfile
 import threading
 import time
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass, field, replace
+from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 from types import FrameType
 
@@ -34,7 +34,7 @@ from grader.engine.tracking import Snapshot, read_snapshot
 from grader.errors import GraderError, InvalidSubmission
 from grader.sandbox.limits import Limits, size_text
 from grader.sandbox.procs import reserve_port
-from grader.sandbox.sandbox import Isolation, Sandbox
+from grader.sandbox.sandbox import Isolation, Sandbox, disk_usage
 
 # Models probed per grading: a student who re-ran Step 4 a few times is covered; a loop is not.
 MAX_PROBED_MODELS = 8
@@ -195,7 +195,7 @@ def _confinement(sandbox: Sandbox, kept: bool) -> Callable[[Path], dict[str, obj
             record=str(store / REFUSALS),
             limit_source="--disk-limit, rubric [limits] disk",
         )
-        return {**sandbox.server_spec(kept), "store": guard.__dict__}
+        return {**sandbox.server_spec(kept), "store": asdict(guard)}
 
     return spec
 
@@ -236,12 +236,7 @@ def store_refusals(store: Path) -> tuple[str, ...]:
 
 def _store_usage(store: Path) -> dict[str, float]:
     """The server's store after the grading, on disk (for the benchmark and the tests)."""
-    total = 0
-    for folder, _, files in os.walk(store):
-        for name in files:
-            with contextlib.suppress(OSError):
-                total += os.lstat(os.path.join(folder, name)).st_blocks * 512
-    return {"server store bytes": float(total)}
+    return {"server store bytes": float(disk_usage(store))}
 
 
 def _hidden(submission: Submission, settings: Settings) -> tuple[Path, ...]:

@@ -60,13 +60,6 @@ class StoreLimits:
     limit_source: str  # how the limit was set, for the message
     max_body: int = MAX_BODY
 
-    def to_json(self) -> str:
-        return json.dumps(self.__dict__)
-
-    @classmethod
-    def from_json(cls, text: str) -> StoreLimits:
-        return cls(**json.loads(text))
-
 
 @dataclass(frozen=True)
 class Refusal:
@@ -91,9 +84,9 @@ class StoreGuard:
         self.inflight = 0  # bodies being read now
         self.refused = 0
         self._first: Refusal | None = None
-        self._database_start = self._database_size()
+        self.database_start = self.database_size()
 
-    def _database_size(self) -> int:
+    def database_size(self) -> int:
         total = 0
         for suffix in DATABASE_FILES:
             with contextlib.suppress(FileNotFoundError):
@@ -192,7 +185,7 @@ class _Request:
         self.upload = self.method == "PUT" and UPLOAD_PATH in self.path
         self.search = self.method == "POST" and self.path.endswith(SEARCH_SUFFIX)
         self.headers = {bytes(k).lower(): bytes(v) for k, v in scope.get("headers", [])}
-        self.growth = max(0, guard._database_size() - guard._database_start)
+        self.growth = max(0, guard.database_size() - guard.database_start)
         self.count = 0
         self.status = 0
         self.started = False

@@ -262,7 +262,7 @@ class Sandbox:
 
         def watch() -> None:
             while psutil.pid_exists(kill):
-                if sum(_size(root) for root in roots) > self.limits.disk:
+                if sum(disk_usage(root) for root in roots) > self.limits.disk:
                     jail.disk_breach.append(f"wrote over {size_text(self.limits.disk)}")
                     with contextlib.suppress(OSError):
                         os.killpg(kill, signal.SIGKILL)
@@ -487,7 +487,8 @@ def _threads_of(uid: int) -> int:
     return total
 
 
-def _size(root: Path) -> int:
+def disk_usage(root: Path) -> int:
+    """Bytes the files under ROOT take on disk (allocated blocks, sparse files as they are)."""
     total = 0
     for folder, _, files in os.walk(root):
         for name in files:

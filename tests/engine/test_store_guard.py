@@ -7,6 +7,7 @@ import json
 import urllib.error
 import urllib.request
 from collections.abc import Iterator
+from dataclasses import asdict
 from pathlib import Path
 
 import pytest
@@ -33,7 +34,7 @@ def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[str, Path
 
     def confine(store: Path) -> dict[str, object]:
         guard = StoreLimits(LIMIT, str(store / "mlflow.db"), str(store / REFUSALS), "a test")
-        return {"store": guard.__dict__}
+        return {"store": asdict(guard)}
 
     with throwaway_server(workdir, startup_timeout=300, confine=confine) as handle:
         handle.wait_ready()
