@@ -17,6 +17,7 @@ from grader.engine.server import throwaway_server
 from grader.engine.store_guard import REFUSALS, StoreLimits
 
 LIMIT = 4 * 1024**2
+pytestmark = pytest.mark.slow  # a real MLflow server
 
 
 def _request(url: str, method: str, body: bytes, headers: dict[str, str] | None = None) -> int:
