@@ -203,16 +203,14 @@ def _confinement(sandbox: Sandbox, kept: bool) -> Callable[[Path], dict[str, obj
 def _read_server(url: str, sandbox: Sandbox) -> tuple[Snapshot | None, dict[str, float]]:
     """What the server holds, and its cgroup's state while it still runs; no snapshot when
     the submission made the server run out of memory (its cgroup killed it)."""
+    snapshot: Snapshot | None = None
     try:
         snapshot = read_snapshot(url)
     except GraderError:
-        if sandbox.server_state().get("server oom kills", 0) > 0:
-            return None, sandbox.server_state()
-        raise
+        if not sandbox.server_state().get("server oom kills"):
+            raise
     live = sandbox.server_state()
-    if live.get("server oom kills", 0) > 0:
-        return None, live
-    return snapshot, live
+    return (None if live.get("server oom kills") else snapshot), live
 
 
 def _server_killed(limits: Limits) -> str:

@@ -326,16 +326,24 @@ def disk(free: int, calls: list[int] | None = None) -> Callable[[], list[Filesys
     return measure
 
 
-def test_a_grading_waits_for_one_to_end_when_the_disk_holds_no_more() -> None:
+def counting(
+    free: int, signal_at: int
+) -> tuple[Callable[[], list[Filesystem]], threading.Event, list[int]]:
+    """A disk with FREE bytes that counts its measures and signals the SIGNAL_AT-th."""
     measured = threading.Event()
     calls: list[int] = []
 
     def measure() -> list[Filesystem]:
         calls.append(1)
-        if len(calls) == 3:
+        if len(calls) == signal_at:
             measured.set()
-        return disk(2 * GIB + DISK_HEADROOM)()
+        return disk(free)()
 
+    return measure, measured, calls
+
+
+def test_a_grading_waits_for_one_to_end_when_the_disk_holds_no_more() -> None:
+    measure, measured, calls = counting(2 * GIB + DISK_HEADROOM, signal_at=3)
     gate = DiskGate(GIB, "--disk-limit 1GiB", measure)
     assert gate.enter()
     assert gate.enter()
@@ -354,15 +362,7 @@ def test_a_grading_waits_for_one_to_end_when_the_disk_holds_no_more() -> None:
 
 
 def test_a_waiting_grading_starts_nothing_once_the_batch_stops() -> None:
-    measured = threading.Event()
-    calls: list[int] = []
-
-    def measure() -> list[Filesystem]:
-        calls.append(1)
-        if len(calls) == 2:
-            measured.set()
-        return disk(GIB + DISK_HEADROOM)()
-
+    measure, measured, calls = counting(GIB + DISK_HEADROOM, signal_at=2)
     gate = DiskGate(GIB, "--disk-limit 1GiB", measure)
     assert gate.enter()
     outcome: list[bool] = []
