@@ -58,6 +58,8 @@ IGNORED = {
     "mlartifacts",
     "mlflow.db",
 }
+# How an error names the grading's server: its address is dead by the time anyone reads it.
+TEMPORARY_SERVER = "<the grader's temporary MLflow server>"
 MAX_COPIED_FILE = 20 * 1024 * 1024
 MAX_HELPER_CODE = 1024 * 1024  # characters of helper modules read for the static hints
 # Files that would change how Python, pytest or the kernel start if they sat in the kernel's
@@ -143,11 +145,12 @@ def execute(
     if capture is not None:
         code = "\n".join([code, *_module_sources(work, capture.modules)])
     if capture and capture.redirects:
-        outcome.notes.append(_redirect_note(capture.redirects, tracking_uri))
+        outcome.notes.append(_redirect_note(capture.redirects))
     if capture and capture.ids:
         outcome.notes.append(_ids_note(capture.ids))
+    error = outcome.error and outcome.error.replace(tracking_uri, TEMPORARY_SERVER)
     result = ExecutionResult(
-        outcome.status, time.monotonic() - started, outcome.error, tuple(outcome.notes)
+        outcome.status, time.monotonic() - started, error, tuple(outcome.notes)
     )
     return Execution(result, capture, problem, code, timings)
 
@@ -532,11 +535,11 @@ def _ids_note(ids: tuple[tuple[str, str], ...]) -> str:
     )
 
 
-def _redirect_note(redirects: tuple[tuple[str, str], ...], tracking_uri: str) -> str:
+def _redirect_note(redirects: tuple[tuple[str, str], ...]) -> str:
     uris = sorted({uri for _, uri in redirects})
     calls = sorted({call for call, _ in redirects})
     return (
         f"the notebook points MLflow at {', '.join(uris)} ({', '.join(calls)}); the grader"
-        f" sent everything to its own throwaway server ({tracking_uri}) instead, so grading"
-        " never touches a server of yours"
+        " sent everything to its own throwaway server instead (a temporary one, gone once"
+        " grading ended), so grading never touches a server of yours"
     )

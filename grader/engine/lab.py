@@ -14,7 +14,7 @@ from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
     from grader.engine.evidence import Candidate, Check, Evidence
-    from grader.engine.rubric import Rubric
+    from grader.engine.rubric import CheckSpec, Rubric
 
 
 @dataclass(frozen=True)
@@ -104,6 +104,9 @@ class Lab:
         default=_no_notes
     )
     error_hint: Callable[[str, str], str | None] = field(default=_no_hint)
+    # Check id -> what the check wants, in a student's words, from its rubric options (the
+    # released README's table): a rubric's options are the grader's terms, not theirs.
+    wants: Mapping[str, Callable[[CheckSpec], str]] = field(default_factory=dict)
 
     @property
     def rubric_path(self) -> Path:
@@ -131,6 +134,11 @@ class Lab:
         if self.experiment_check is None or self.experiment_check not in rubric.ids:
             return None
         return str(rubric.check(self.experiment_check).option("name"))
+
+    def describe(self, spec: CheckSpec) -> str:
+        """What SPEC's check wants, in plain words (its title where the lab says nothing)."""
+        wants = self.wants.get(spec.id)
+        return wants(spec) if wants is not None else spec.title
 
     def registered_models(self, rubric: Rubric) -> tuple[str, ...]:
         return tuple(

@@ -218,6 +218,12 @@ def short_name(dotted: str) -> str:
     return dotted.rpartition(".")[2]
 
 
+def literal(value: object) -> str:
+    """A rubric value as a lab's code writes it: 1000, not "1000"."""
+    text = str(value)
+    return text if text.lstrip("-").isdigit() else f'"{text}"'
+
+
 def same_values(values: tuple[float, ...], expected: tuple[float, ...]) -> bool:
     """The same predictions, row for row (floats equal to 1e-9, relatively)."""
     return len(values) == len(expected) and all(

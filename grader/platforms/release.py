@@ -21,7 +21,7 @@ from pathlib import Path
 from typing import Any
 
 from grader.engine.lab import Lab
-from grader.engine.rubric import CheckSpec, Rubric, parse_rubric
+from grader.engine.rubric import Rubric, parse_rubric
 from grader.errors import GraderError, RubricError
 from grader.platforms.distribution import (
     CONSTRAINTS,
@@ -170,7 +170,8 @@ def student_readme(lab: Lab, rubric: Rubric, hidden: bool) -> str:
     it and what each of RUBRIC's checks wants."""
     notebook = student_notebook(lab)
     rows = "".join(
-        f"| `{c.id}` | {c.points:g} | {c.step or '-'} | {_wants(c)} |\n" for c in rubric.checks
+        f"| `{c.id}` | {c.points:g} | {c.step or '-'} | {_cell(lab.describe(c))} |\n"
+        for c in rubric.checks
     )
     more = (
         "\nYour instructor's grading also has checks that are not listed here.\n" if hidden else ""
@@ -198,8 +199,8 @@ found and which lab step to revisit; it exits with 0 only at full marks.
 files.
 
 Every push runs the same grading on GitHub Actions (`{WORKFLOW}`):
-the run's summary shows the table, the `feedback` artifact holds `feedback.md`, `result.json`
-and `junit.xml`, and GitHub Classroom records the points.
+the run's summary shows the table and the `feedback` artifact holds `feedback.md`,
+`result.json` and `junit.xml`.
 
 ## What each check wants
 
@@ -214,19 +215,8 @@ them against the released copy (`labgrade verify`), and a changed file is seen.
 """
 
 
-def _wants(spec: CheckSpec) -> str:
-    """The check's title and its expected values, straight from the rubric."""
-    details = "; ".join(f"{key}: {_value(value)}" for key, value in spec.options.items())
-    text = f"{spec.title} ({details})" if details else spec.title
+def _cell(text: str) -> str:
     return text.replace("|", "\\|")
-
-
-def _value(value: Any) -> str:
-    if isinstance(value, dict):
-        return ", ".join(f"{k}={_value(v)}" for k, v in value.items())
-    if isinstance(value, list):
-        return ", ".join(_value(v) for v in value)
-    return f'"{value}"' if isinstance(value, str) and " " in value else str(value)
 
 
 # --- verify ------------------------------------------------------------------------------

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 import subprocess
 import sys
 
@@ -45,6 +46,11 @@ def test_every_lab_is_complete(lab_id: str) -> None:
         assert check_id in rubric.ids
     if lab.experiment_check is not None:
         assert lab.experiment(rubric)
+    for spec in rubric.checks:
+        # Students read this in the released README: plain words, none of the rubric's keys.
+        wants = lab.describe(spec)
+        assert wants != spec.title, f"{lab_id}: no plain description of {spec.id}"
+        assert not any(re.search(rf"\b{key}\s*[:=]", wants) for key in spec.options), wants
 
 
 def test_a_rubric_of_another_lab_is_refused() -> None:

@@ -87,9 +87,12 @@ def test_student_readme_says_how_to_run_and_what_each_check_wants(released: Path
         spec = rubric.check(cid)
         row = next(ln for ln in readme.splitlines() if ln.startswith(f"| `{cid}` |"))
         assert f"| {spec.points:g} |" in row
-        assert spec.title in row
+        assert TRACKING.describe(spec).replace("|", "\\|") in row
     assert "| `tag` |" not in readme
-    assert "solver=lbfgs, max_iter=1000, random_state=8888" in readme
+    assert '`solver` = "lbfgs", `max_iter` = 1000, `random_state` = 8888' in readme
+    # Plain words: none of the rubric's own option names or grader settings.
+    for internal in ("when_not_executed", "tolerance", "estimator:", "flavor:", "1e-09"):
+        assert internal not in readme
     assert "checks that are not listed here" in readme
 
 

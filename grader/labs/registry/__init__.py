@@ -78,4 +78,5 @@ LAB = Lab(
     model_checks=("registered_at_log", "register_model"),
     notes=checks.notes,
     error_hint=checks.hint_for,
+    wants=checks.WANTS,
 )

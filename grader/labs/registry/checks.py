@@ -10,6 +10,7 @@ run id are what is compared (grader.engine.slips.is_version_of).
 from __future__ import annotations
 
 import math
+from collections.abc import Callable
 from dataclasses import replace
 
 from grader.engine import slips
@@ -17,6 +18,7 @@ from grader.engine.evidence import Candidate, Check, Evidence, PyfuncLoad, Verdi
 from grader.engine.rubric import CheckSpec
 from grader.engine.scoring import (
     ModelFit,
+    literal,
     model_unlike_params,
     no_run,
     not_applicable,
@@ -417,3 +419,37 @@ RUN_CHECKS: dict[str, Check] = {
     "load_version": check_load_version,
 }
 CHECKS: dict[str, Check] = {**RUN_CHECKS, "archived": check_archived}
+
+
+def _name(spec: CheckSpec) -> str:
+    return f'"{spec.option("name")}"'
+
+
+# What each check wants, in a student's words (the released README's table).
+WANTS: dict[str, Callable[[CheckSpec], str]] = {
+    "run": lambda spec: (
+        "The run logs the forest's hyperparameters "
+        + ", ".join(f"`{k}` = {literal(v)}" for k, v in dict(spec.option("expected")).items())
+        + f' and a metric "{spec.option("metric")}" equal to the mean squared error the logged'
+        " model really makes on the test split: computed, not typed in."
+    ),
+    "registered_at_log": lambda spec: (
+        f"The run's model is logged with a signature and registered as {_name(spec)} in the"
+        " same call (`registered_model_name=` of `mlflow.sklearn.log_model`)."
+    ),
+    "register_model": lambda spec: (
+        f"The run's model is registered again, as {_name(spec)}, with `mlflow.register_model`."
+    ),
+    "client_version": lambda spec: (
+        f"A further version of {_name(spec)} is created from the run's model with"
+        " `MlflowClient().create_model_version`."
+    ),
+    "load_version": lambda spec: (
+        f"The notebook loads version {spec.option('version')} of {_name(spec)} from the"
+        " registry with `mlflow.pyfunc.load_model` and predicts on the test split with it."
+    ),
+    "archived": lambda spec: (
+        f"Version {spec.option('version')} of {_name(spec)} ends in the"
+        f' "{spec.option("stage")}" stage (`MlflowClient().transition_model_version_stage`).'
+    ),
+}

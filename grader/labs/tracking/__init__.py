@@ -52,4 +52,5 @@ LAB = Lab(
     model_checks=("registered_model",),
     notes=checks.notes,
     error_hint=hints.hint_for,
+    wants=checks.WANTS,
 )

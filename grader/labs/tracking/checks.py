@@ -8,6 +8,7 @@ A failing verdict says what was found, the call the lab expects, and, for a know
 from __future__ import annotations
 
 import math
+from collections.abc import Callable
 
 from grader.engine import slips
 from grader.engine.evidence import Candidate, Check, Evidence, NamespaceCapture, PyfuncLoad, Verdict
@@ -16,11 +17,13 @@ from grader.engine.rubric import CheckSpec, Rubric
 from grader.engine.scoring import (
     ModelFit,
     error_where,
+    literal,
     model_unlike_params,
     no_run,
     not_applicable,
     predicted,
     same_values,
+    short_name,
     stopped,
 )
 from grader.engine.tracking import LoggedModel, ModelVersion, Run
@@ -125,7 +128,7 @@ def _short(dotted: str) -> str:
 
 
 def _params_call(spec: CheckSpec) -> str:
-    pairs = ", ".join(f'"{k}": {_literal(v)}' for k, v in dict(spec.option("expected")).items())
+    pairs = ", ".join(f'"{k}": {literal(v)}' for k, v in dict(spec.option("expected")).items())
     return f"params = {{{pairs}}}; mlflow.log_params(params)"
 
 
@@ -421,6 +424,51 @@ RUN_CHECKS: dict[str, Check] = {
 CHECKS: dict[str, Check] = {**GLOBAL_CHECKS, **RUN_CHECKS}
 
 
+def _values(values: dict[str, object]) -> str:
+    return ", ".join(f"`{key}` = {literal(str(value))}" for key, value in values.items())
+
+
+# What each check wants, in a student's words (the released README's table).
+WANTS: dict[str, Callable[[CheckSpec], str]] = {
+    "experiment": lambda spec: (
+        f"Your runs go to an experiment named exactly {literal(spec.option('name'))}"
+        " (`mlflow.set_experiment`)."
+    ),
+    "params": lambda spec: (
+        f"The run logs the hyperparameters {_values(dict(spec.option('expected')))}"
+        f" (`mlflow.log_params`), and they are the settings of the"
+        f" {short_name(str(spec.option('estimator')))} the run logs as its model."
+        + (
+            f" If you also log {_values(dict(spec.options['optional']))}, it must be that value."
+            if spec.options.get("optional")
+            else ""
+        )
+    ),
+    "metric": lambda spec: (
+        f"The run logs a metric {literal(spec.option('name'))} equal to the accuracy the"
+        " logged model really scores on the test split (`mlflow.log_metric`): computed, not"
+        " typed in."
+    ),
+    "tag": lambda spec: (
+        f"The run has a tag {literal(spec.option('name'))}, with any text (`mlflow.set_tag`)."
+    ),
+    "signature": lambda spec: (
+        "The run logs its model with a signature (the model's"
+        f" {spec.option('inputs')} input columns and {spec.option('outputs')} output) and an"
+        " input example (`signature=` and `input_example=` of `mlflow.sklearn.log_model`)."
+    ),
+    "registered_model": lambda spec: (
+        f"The logged model is registered as {literal(spec.option('name'))}"
+        " (`registered_model_name=` of `log_model`), and that version is this run's model."
+    ),
+    "predictions": lambda spec: (
+        "The notebook loads the logged model back with `mlflow.pyfunc.load_model` and"
+        " predicts on the test split with it, keeping the predictions in"
+        f" {' or '.join(f'`{v}`' for v in spec.option('variables'))}."
+    ),
+}
+
+
 def candidates(ev: Evidence) -> list[Candidate]:
     """(run, model) pairs to grade: runs of the expected experiment, else every run."""
     name = ev.rubric.check("experiment").option("name") if "experiment" in ev.rubric.ids else None
@@ -499,12 +547,6 @@ def _unfinished_hint(ev: Evidence, run: Run) -> str:
         "a cell raised inside `with mlflow.start_run():` and MLflow ended the run FAILED:"
         " fix that error" + (f" (the notebook stopped {where})" if where else "")
     )
-
-
-def _literal(value: object) -> str:
-    """A rubric value as the lab's code writes it: 1000, not "1000"."""
-    text = str(value)
-    return text if text.lstrip("-").isdigit() else f'"{text}"'
 
 
 def _squash(text: str) -> str:

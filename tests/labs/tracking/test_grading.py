@@ -60,7 +60,13 @@ CASES = [
     Case(
         sub("full_marks_hardcoded_uri.ipynb"),
         100,
-        says={"output": ("http://127.0.0.1:8081", "http://localhost:8081", "throwaway server")},
+        says={
+            "output": (
+                "http://127.0.0.1:8081",
+                "http://localhost:8081",
+                "throwaway server instead (a temporary one, gone once grading ended)",
+            )
+        },
     ),
     Case(sub("full_marks_rerun.ipynb"), 100, says={"output": ("best complete one of 3 runs",)}),
     Case(sub("full_marks_cleanup.ipynb"), 100, says={"experiment": ("deleted",)}),
@@ -328,6 +334,12 @@ def test_messages_say_what_to_fix(graded_run: Grade, case: Case) -> None:
     for where, fragments in case.says.items():
         for fragment in fragments:
             assert fragment in texts[where], f"{where}: {texts[where]!r}"
+    # The throwaway server is gone when the student reads this: its address is never cited.
+    server = run.result["tracking"]["server"]
+    shown = [c["message"] for c in run.result["checks"]]
+    shown.append(run.result["execution"]["error"] or "")
+    shown += [line for line in run.stdout.splitlines() if "throwaway server instead" in line]
+    assert not server or not any(server in text for text in shown)
     for check in run.result["checks"]:
         if not check["passed"] and case.status != "invalid":
             # Each failure names its lab step and shows the call the lab expects.
