@@ -5,6 +5,7 @@ from __future__ import annotations
 import dataclasses
 import json
 import os
+import shutil
 import signal
 import subprocess
 import sys
@@ -17,12 +18,23 @@ from typing import IO, Any
 
 import nbformat
 import psutil
+import pytest
 
 from grader.labs import load
 
 TRACKING = load("tracking")  # lab 1, the default lab
 ROOT = Path(__file__).resolve().parent.parent
 SUBMISSIONS = Path(__file__).resolve().parent / "labs" / "tracking" / "submissions"
+# Headless Chromium as the browser tests start it: nothing fetched in the background.
+CHROMIUM_ARGS = [
+    "--headless",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--no-first-run",
+]
 TOKEN_VAR = "LABGRADE_TEST_TOKEN"
 # The check ids of the --grade-json contract, in rubric order.
 CHECK_IDS = (
@@ -331,3 +343,15 @@ except TypeError:
             timeout=300,
             capture_output=True,
         )
+
+
+def system_chromium() -> str:
+    """The system's Chromium executable; the calling test is skipped when there is none."""
+    found = shutil.which("chromium") or shutil.which("chromium-browser")
+    if found is None:
+        pytest.skip(
+            "no Chromium executable on PATH (chromium or chromium-browser): .ci/run installs"
+            " Debian's chromium with apt-get when it runs as root; Playwright's own browser"
+            " downloads are not used"
+        )
+    return found

@@ -14,9 +14,11 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from grader.course.classreport import write_class_report
 from grader.engine.rubric import Rubric
 
 RESULTS, META, FEEDBACK = "results.json", "submission.json", "feedback.md"
+NOTE_CAUSE = 200  # characters of an execution error kept in a grades.csv note
 
 
 @dataclass(frozen=True)
@@ -30,6 +32,19 @@ class Row:
     @property
     def status(self) -> str:
         return str(self.result["execution"]["status"])
+
+
+def status_note(result: dict[str, Any]) -> str:
+    """Why a row's execution status is not "ok", in a few words for grades.csv's note: a full
+    score beside status "error" reads as a contradiction unless the cause is next to it."""
+    ex = result["execution"]
+    if ex["status"] == "ok":
+        return ""
+    cause = " ".join(str(ex.get("error") or f"execution {ex['status']}").split())
+    cause = cause if len(cause) <= NOTE_CAUSE else cause[: NOTE_CAUSE - 3] + "..."
+    if result["checks"] and result["score"] >= result["max_score"]:
+        return f"{cause}; every check still passed on what the notebook had logged"
+    return cause
 
 
 def save_student(out: Path, row: Row, feedback: str) -> None:
@@ -113,6 +128,7 @@ def merge(sources: list[Path], out: Path, rubric: Rubric) -> list[Row]:
             shutil.copytree(source / row.student, out / row.student, dirs_exist_ok=True)
             rows[row.student] = row
     write_gradebook(out, list(rows.values()), rubric)
+    write_class_report(out, list(rows.values()), rubric, FEEDBACK)
     return list(rows.values())
 
 

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import shutil
 import signal
 import urllib.error
 import urllib.request
@@ -11,19 +10,9 @@ from typing import Any
 
 import pytest
 
-from tests.helpers import KeptServer, stop
+from tests.helpers import CHROMIUM_ARGS, KeptServer, stop, system_chromium
 
 pytestmark = [pytest.mark.slow, pytest.mark.xdist_group("keep_server")]
-
-CHROMIUM_ARGS = [
-    "--headless",
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-    "--no-first-run",
-]
 
 
 def _get(url: str) -> tuple[int, str]:
@@ -36,10 +25,6 @@ def _api(server: str, path: str) -> dict[str, Any]:
     assert status == 200
     data: dict[str, Any] = json.loads(body)
     return data
-
-
-def _chromium() -> str | None:
-    return shutil.which("chromium") or shutil.which("chromium-browser")
 
 
 def test_links_lead_to_the_graded_run(kept_reference: KeptServer) -> None:
@@ -62,13 +47,7 @@ def test_links_lead_to_the_graded_run(kept_reference: KeptServer) -> None:
 
 
 def test_the_mlflow_ui_shows_the_graded_run(request: pytest.FixtureRequest) -> None:
-    chromium = _chromium()
-    if chromium is None:
-        pytest.skip(
-            "no Chromium executable on PATH (chromium or chromium-browser): .ci/run installs"
-            " Debian's chromium with apt-get when it runs as root; Playwright's own browser"
-            " downloads are not used"
-        )
+    chromium = system_chromium()
     from playwright.sync_api import expect, sync_playwright
 
     kept: KeptServer = request.getfixturevalue("kept_reference")  # only once it can run
