@@ -23,8 +23,18 @@ from pathlib import Path
 from typing import Protocol
 
 from grader.course import worker
+from grader.course.classreport import write_class_report
 from grader.course.diskspace import DiskGate, DiskSpaceError, Filesystem, batch_folders, filesystems
-from grader.course.gradebook import FEEDBACK, RESULTS, Row, load_row, save_student, write_gradebook
+from grader.course.gradebook import (
+    FEEDBACK,
+    RESULTS,
+    Row,
+    load_row,
+    save_student,
+    status_note,
+    write_gradebook,
+)
+from grader.course.lms import ImportFile, Written, check_students, write_imports
 from grader.course.roster import Entry, discover
 from grader.course.worker import JOB_VAR, Job, signal_group
 from grader.engine.grading import ungraded_result
@@ -54,6 +64,7 @@ class BatchSettings:
     worker_args: tuple[str, ...] = ()  # confinement flags for each worker's `labgrade grade`
     limits: Limits | None = None  # what worker_args set, as the front end read them; None: rubric's
     warm: bool = True  # workers, servers and probes forked from one warm process (grader.warm.host)
+    lms: tuple[ImportFile, ...] = ()  # LMS exports to fill with the grades (grader.course.lms)
 
 
 @dataclass
@@ -62,6 +73,7 @@ class BatchReport:
     graded: list[str] = field(default_factory=list)
     skipped: list[str] = field(default_factory=list)
     interrupted: bool = False
+    lms: list[Written] = field(default_factory=list)  # the LMS files written, if any
 
 
 def shard_of(entries: list[Entry], shard: tuple[int, int]) -> list[Entry]:
@@ -100,6 +112,8 @@ def run_batch(
     fills, measured now (default: those of TMPDIR and settings.out)."""
     settings.out.mkdir(parents=True, exist_ok=True)
     entries = shard_of(discover(source, settings.out / ".unpacked"), settings.shard)
+    # A student the LMS file cannot take is refused now, not after the class is graded.
+    check_students(settings.lms, {e.file: e.lms for e in entries})
     todo, skip = plan(entries, settings)
     report = BatchReport(skipped=[e.student for e in skip])
     folders = batch_folders(settings.out)
@@ -127,6 +141,9 @@ def run_batch(
         rows = [load_row(settings.out / e.student) for e in entries]
         report.rows = [r for r in rows if r is not None]
         write_gradebook(settings.out, report.rows, settings.rubric)
+        write_class_report(settings.out, report.rows, settings.rubric, FEEDBACK)
+    if not report.interrupted:  # a part of the class would import as if it were all of it
+        report.lms = write_imports(settings.out, report.rows, settings.lms)
     return report
 
 
@@ -229,12 +246,15 @@ class _Runner:
                     failed.to_json(),
                     feedback_markdown(failed, self.settings.rubric.title),
                 )
-        note = (
-            f"newest of {len(entry.superseded) + 1} files; ignored {', '.join(entry.superseded)}"
-            if entry.superseded
-            else ""
+        notes = [status_note(result_json)]
+        if entry.superseded:
+            notes.append(
+                f"newest of {len(entry.superseded) + 1} files;"
+                f" ignored {', '.join(entry.superseded)}"
+            )
+        row = Row(
+            entry.student, entry.file, entry.sha256, result_json, "; ".join(filter(None, notes))
         )
-        row = Row(entry.student, entry.file, entry.sha256, result_json, note)
         save_student(self.settings.out, row, feedback)
         return row
 

@@ -8,8 +8,9 @@ import re
 import shutil
 import time
 import zipfile
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
+from typing import Literal
 
 from grader.engine.execution import IGNORED
 from grader.engine.submission import SUFFIXES
@@ -22,6 +23,21 @@ _MOODLE = re.compile(r"^(?P<name>.+?)_(?P<uid>\d+)_assignsubmission_[a-z]+_?(?P<
 _SKIP = {"__MACOSX", ".DS_Store", "Thumbs.db"}
 
 
+Lms = Literal["canvas", "moodle"]
+
+
+@dataclass(frozen=True)
+class LmsIdentity:
+    """Whose submission an LMS download's file or folder name says it is, in the LMS's terms:
+    what its gradebook import matches on (grader.course.lms)."""
+
+    lms: Lms
+    # Canvas: the user's Canvas ID (the gradebook export's ID column); Moodle: the participant
+    # id of this assignment (the grading worksheet's "Participant 12345").
+    user_id: str
+    name: str  # as the download spells it
+
+
 @dataclass(frozen=True)
 class Entry:
     """One student's submission as found: the newest file or folder under their id."""
@@ -32,14 +48,24 @@ class Entry:
     sha256: str
     mtime: float
     superseded: tuple[str, ...] = ()
+    lms: LmsIdentity | None = None  # None: not an LMS download's name
+
+
+def lms_identity(name: str) -> LmsIdentity | None:
+    """The LMS identity a download's file or folder name carries, if it is LMS-style."""
+    patterns: tuple[tuple[Lms, re.Pattern[str]], ...] = (("moodle", _MOODLE), ("canvas", _CANVAS))
+    for lms, pattern in patterns:
+        match = pattern.match(name)
+        if match:
+            return LmsIdentity(lms, match.group("uid"), match.group("name"))
+    return None
 
 
 def student_id(name: str) -> tuple[str, bool]:
     """The student id a file or folder name stands for, and whether it is LMS-style."""
-    for pattern in (_MOODLE, _CANVAS):
-        match = pattern.match(name)
-        if match:
-            return _slug(f"{match.group('name')}_{match.group('uid')}"), True
+    identity = lms_identity(name)
+    if identity is not None:
+        return _slug(f"{identity.name}_{identity.user_id}"), True
     stem = name[: -len(Path(name).suffix)] if Path(name).suffix in SUFFIXES else name
     return _slug(stem), False
 
@@ -62,16 +88,21 @@ def discover(source: Path, unpack_to: Path) -> list[Entry]:
         if item.is_file() and not lms and item.suffix not in SUFFIXES:
             continue  # a stray README or PDF with no student's name on it
         found.setdefault(student, []).append(
-            Entry(student, item, item.name, content_hash(item), _mtime(item))
+            Entry(
+                student,
+                item,
+                item.name,
+                content_hash(item),
+                _mtime(item),
+                lms=lms_identity(item.name),
+            )
         )
     return [_newest(entries) for _, entries in sorted(found.items())]
 
 
 def _newest(entries: list[Entry]) -> Entry:
     ordered = sorted(entries, key=lambda e: (e.mtime, e.file))
-    best = ordered[-1]
-    superseded = tuple(e.file for e in ordered[:-1])
-    return Entry(best.student, best.path, best.file, best.sha256, best.mtime, superseded)
+    return replace(ordered[-1], superseded=tuple(e.file for e in ordered[:-1]))
 
 
 def _unzip(archive: Path, dest: Path) -> Path:

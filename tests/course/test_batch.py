@@ -131,6 +131,11 @@ def test_csv_shape_and_per_student_files(first: BatchRun) -> None:
     assert smith["file"] == "smith_john_1001_5002_lab1-1.ipynb"
     assert "newest of 2 files" in smith["note"]
     assert "smith_john_1001_5001_lab1.ipynb" in smith["note"]
+    # A status other than ok carries its cause, so a score beside it never reads as a riddle.
+    notes = {r["id"]: r["note"] for r in first.rows()[1:]}
+    assert "raised" in notes["ada_lovelace_2002"]
+    assert "limit" in notes["doe_jane_3003"]
+    assert notes["turing_alan_4004"]
     assert "Training Info" in (first.out / "smith_john_1001" / "feedback.md").read_text()
 
 
