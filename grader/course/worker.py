@@ -1,9 +1,10 @@
 """One grading in a worker process: `labgrade grade ...`, given a margin of time, then ended.
 
-A class's batch (grader.course.batch) and a Gradescope run (grader.platforms.gradescope) grade
-each submission in its own process, never in their own: whatever the submission does costs
-that process only. Both build its command line here (a cold worker runs it as
-`python -m grader.frontends.cli ARGV`, a warm one is forked with ARGV) and wait for it here:
+A class's batch (grader.course.batch) and a hosted run (grader.platforms.gradescope,
+grader.platforms.classroom50: grade_isolated) grade each submission in its own process, never
+in their own: whatever the submission does costs that process only. All build its command line
+here (a cold worker runs it as `python -m grader.frontends.cli ARGV`, a warm one is forked with
+ARGV) and wait for it here:
 past its limit its process group gets SIGTERM (so it ends its server and kernel), then
 SIGKILL, and every process carrying its job token is reaped, orphans included.
 """
@@ -11,15 +12,20 @@ SIGKILL, and every process carrying its job token is reaped, orphans included.
 from __future__ import annotations
 
 import contextlib
+import json
 import os
+import shutil
 import signal
 import subprocess
 import sys
+import tempfile
 import uuid
 from dataclasses import dataclass
 from pathlib import Path
-from typing import IO, Any, Protocol
+from typing import IO, Any, Protocol, TextIO
 
+from grader.engine.results import GradeResult
+from grader.errors import GraderError
 from grader.sandbox.procs import TAG_VARS, reap_tagged
 
 # The variable whose random value tags every process of one grading (it reaches the kernel).
@@ -133,6 +139,31 @@ def run(job: Job, log: Path, cwd: Path | None = None) -> int | None:
     with log.open("wb") as out:
         proc = start(job, token, stdout=out, stderr=subprocess.STDOUT, cwd=cwd)
         return wait(proc, token, job.limit)[0]
+
+
+def grade_isolated(
+    submission: Path, lab: str, rubric: Path, timeout: float, echo: TextIO | None = None
+) -> GradeResult:
+    """SUBMISSION graded for LAB with RUBRIC by a cold worker in a scratch folder, read back
+    from its --grade-json: nothing the submission prints or writes is taken for the result.
+    The worker's log goes to ECHO (None: nowhere). GraderError when the worker overran its
+    limit or wrote no result."""
+    work = Path(tempfile.mkdtemp(prefix="labgrade-grade-"))
+    try:
+        json_path, log_path = work / "grade.json", work / "grader.log"
+        job = Job(submission, lab, rubric, json_path, timeout)
+        code = run(job, log_path, cwd=work)
+        log = log_path.read_text(encoding="utf-8", errors="replace")
+        if echo is not None:
+            echo.write(log)
+        if code is None:
+            raise GraderError(f"grading took longer than {job.limit:g} s and was stopped")
+        if not json_path.exists():
+            tail = " | ".join(log.strip().splitlines()[-3:])
+            raise GraderError(f"the grader failed (exit code {code}): {tail}")
+        return GradeResult.from_json(json.loads(json_path.read_text(encoding="utf-8")))
+    finally:
+        shutil.rmtree(work, ignore_errors=True)
 
 
 def signal_group(proc: Process, sig: int) -> None:

@@ -2,15 +2,17 @@
 
 labgrade grade PATH [--grade-json J] [--feedback F] [--timeout S] [--lab ID] [--rubric R] [LIMITS]
 labgrade batch SUBMISSIONS --out DIR [--jobs N] [--timeout S] [--regrade] [--only ID]
-               [--shard K/N] [--lab ID] [--rubric R] [LIMITS]
-labgrade merge DIR1 DIR2 ... --out DIR [--lab ID] [--rubric R]
+               [--shard K/N] [--lab ID] [--rubric R] [LMS] [LIMITS]
+labgrade merge DIR1 DIR2 ... --out DIR [--lab ID] [--rubric R] [LMS]
 labgrade gradescope OUT.zip [--timeout S] [--lab ID] [--rubric R]
+labgrade classroom50 OUT [--timeout S] [--lab ID] [--rubric R]
 labgrade release OUT [--lab ID] [--rubric R] [--template NOTEBOOK]
 labgrade verify REPO [--manifest M]
 labgrade labs
 
 LIMITS: --isolation auto|full|process, --cell-timeout S, --memory-limit SIZE,
 --cpu-limit S, --max-processes N, --output-limit SIZE, --disk-limit SIZE, --hide PATH
+LMS: --canvas-gradebook EXPORT.csv --canvas-assignment NAME, --moodle-worksheet WORKSHEET.csv
 """
 
 from __future__ import annotations
@@ -19,6 +21,7 @@ import argparse
 import os
 import sys
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from grader.engine.lab import Lab
 from grader.engine.rubric import Rubric
@@ -26,6 +29,10 @@ from grader.errors import GraderError, RubricError, UsageError
 from grader.frontends import quickexit
 from grader.frontends.options import FLAGS, ISOLATION, LAB, RUBRIC
 from grader.sandbox.limits import ISOLATIONS, Limits, with_values
+
+if TYPE_CHECKING:  # imported where used: `labgrade grade` starts without them
+    from grader.course.gradebook import Row
+    from grader.course.lms import ImportFile, Written
 
 EXIT_FULL, EXIT_PARTIAL, EXIT_USAGE, EXIT_GRADER, EXIT_INVALID = 0, 1, 2, 3, 4
 EXIT_INTERRUPTED = 130
@@ -102,18 +109,36 @@ def _parser() -> argparse.ArgumentParser:
         " of forking them from one process that imported MLflow once",
     )
     _common(batch)
+    _lms_options(batch)
     batch.set_defaults(handler=_batch)
 
     merge = sub.add_parser("merge", help="join shard outputs into one gradebook")
     merge.add_argument("dirs", type=Path, nargs="+", help="gradebook folders of the shards")
     merge.add_argument("--out", type=Path, required=True, help="merged gradebook folder")
     _lab_options(merge)
+    _lms_options(merge)
     merge.set_defaults(handler=_merge)
 
     gradescope = sub.add_parser("gradescope", help="build a Gradescope autograder zip")
     gradescope.add_argument("out", type=Path, metavar="OUT.zip", help="the zip to write")
     _common(gradescope)
     gradescope.set_defaults(handler=_gradescope)
+
+    classroom50 = sub.add_parser(
+        "classroom50", help="write a Classroom 50 assignment's autograder folder"
+    )
+    classroom50.add_argument(
+        "out", type=Path, help="new or empty folder: CLASSROOM/autograders/ASSIGNMENT/"
+    )
+    classroom50.add_argument(
+        "--timeout",
+        type=float,
+        default=300.0,
+        help="seconds for executing a submission (default 300; Classroom 50's 15-minute job"
+        " caps it)",
+    )
+    _lab_options(classroom50)
+    classroom50.set_defaults(handler=_classroom50)
 
     release = sub.add_parser("release", help="write the student-facing repository")
     release.add_argument("out", type=Path, help="a new or empty folder")
@@ -143,6 +168,62 @@ def _lab_options(parser: argparse.ArgumentParser) -> None:
 
     parser.add_argument(LAB.flag, default=DEFAULT, metavar=LAB.metavar, help=LAB.help)
     parser.add_argument(RUBRIC.flag, type=Path, metavar=RUBRIC.metavar, help=RUBRIC.help)
+
+
+def _lms_options(parser: argparse.ArgumentParser) -> None:
+    lms = parser.add_argument_group(
+        "LMS gradebook import (the submissions as Canvas or Moodle downloaded them)"
+    )
+    lms.add_argument(
+        "--canvas-gradebook",
+        type=Path,
+        metavar="EXPORT.csv",
+        help="the gradebook CSV Canvas exported (Grades > Export > Export Entire Gradebook):"
+        " also write OUT/canvas-import.csv, it with the assignment's grades, for Grades > Import",
+    )
+    lms.add_argument(
+        "--canvas-assignment",
+        metavar="NAME",
+        help="the assignment whose column takes the grades: its title or id, as the export's"
+        " header 'Title (id)' shows them",
+    )
+    lms.add_argument(
+        "--moodle-worksheet",
+        type=Path,
+        metavar="WORKSHEET.csv",
+        help="the assignment's grading worksheet from Moodle (Actions > Download grading"
+        " worksheet): also write OUT/moodle-worksheet.csv, it with the grades, for Upload"
+        " grading worksheet",
+    )
+
+
+def _lms_files(args: argparse.Namespace) -> tuple[ImportFile, ...]:
+    """The LMS exports ARGS name, read now: a wrong file fails before any grading."""
+    from grader.course.lms import read_canvas_gradebook, read_moodle_worksheet
+
+    if args.canvas_assignment is not None and args.canvas_gradebook is None:
+        raise UsageError(
+            "--canvas-assignment names a column of the Canvas gradebook export: pass the"
+            " export too, with --canvas-gradebook EXPORT.csv"
+        )
+    files: list[ImportFile] = []
+    if args.canvas_gradebook is not None:
+        files.append(read_canvas_gradebook(args.canvas_gradebook, args.canvas_assignment))
+    if args.moodle_worksheet is not None:
+        files.append(read_moodle_worksheet(args.moodle_worksheet))
+    return tuple(files)
+
+
+def _print_lms(written: list[Written]) -> None:
+    for done in written:
+        where = "Grades > Import" if done.lms == "canvas" else "Upload grading worksheet"
+        print(
+            f"labgrade: wrote {done.path} from {done.source}: {done.graded} grades filled in,"
+            f" {done.untouched} rows left as exported; import it in {done.lms.capitalize()}"
+            f" ({where}) and check its preview"
+        )
+        for note in done.notes:
+            print(f"labgrade:   note: {note}")
 
 
 def _common(parser: argparse.ArgumentParser) -> None:
@@ -259,6 +340,12 @@ def _batch(args: argparse.Namespace) -> int:
 
     lab, rubric = _lab(args)
     limits = _limits(args, rubric)  # a bad limit fails here, not once per student
+    lms = _lms_files(args)
+    if lms and args.shard != (1, 1):
+        raise UsageError(
+            "--shard grades a part of the class, and an LMS file needs all of it: pass"
+            " --canvas-gradebook / --moodle-worksheet to `labgrade merge` of the shards instead"
+        )
     sandbox = ["--hide", str(args.submissions.resolve()), "--hide", str(args.out.resolve())]
     settings = BatchSettings(
         lab=lab,
@@ -272,6 +359,7 @@ def _batch(args: argparse.Namespace) -> int:
         only=frozenset(args.only),
         shard=args.shard,
         warm=not args.cold,
+        lms=lms,
     )
     with sigterm_as_interrupt(), Progress() as progress:
         report = run_batch(args.submissions, settings, progress)
@@ -279,14 +367,37 @@ def _batch(args: argparse.Namespace) -> int:
         f"labgrade: graded {len(report.graded)}, skipped {len(report.skipped)} unchanged;"
         f" {len(report.rows)} rows in {args.out / 'grades.csv'}"
     )
+    _print_lms(report.lms)
+    _lms_hint(args, report.rows)
     return EXIT_INTERRUPTED if report.interrupted else 0
+
+
+def _lms_hint(args: argparse.Namespace, rows: list[Row]) -> None:
+    """Name the flag that would hand the grades back to the LMS the download came from."""
+    from grader.course.roster import lms_identity
+
+    found = {ident.lms for row in rows if (ident := lms_identity(row.file)) is not None}
+    if "canvas" in found and args.canvas_gradebook is None:
+        print(
+            "labgrade: these are Canvas submissions: add --canvas-gradebook EXPORT.csv"
+            " --canvas-assignment NAME to also write the CSV Canvas imports"
+        )
+    if "moodle" in found and args.moodle_worksheet is None:
+        print(
+            "labgrade: these are Moodle submissions: add --moodle-worksheet WORKSHEET.csv to"
+            " also write the grading worksheet Moodle uploads"
+        )
 
 
 def _merge(args: argparse.Namespace) -> int:
     from grader.course.gradebook import merge
+    from grader.course.lms import write_imports
 
-    rows = merge(args.dirs, args.out, _lab(args)[1])
+    rubric = _lab(args)[1]
+    lms = _lms_files(args)
+    rows = merge(args.dirs, args.out, rubric)
     print(f"labgrade: merged {len(rows)} rows into {args.out / 'grades.csv'}")
+    _print_lms(write_imports(args.out, rows, lms))
     return 0
 
 
@@ -296,6 +407,20 @@ def _gradescope(args: argparse.Namespace) -> int:
     lab, rubric = _lab(args)
     names = build_bundle(args.out, lab, rubric, args.timeout)
     print(f"labgrade: wrote {args.out} ({len(names)} files); upload it as the autograder")
+    return 0
+
+
+def _classroom50(args: argparse.Namespace) -> int:
+    from grader.platforms.classroom50 import build
+    from grader.platforms.distribution import python_version
+
+    lab, rubric = _lab(args)
+    names = build(args.out, lab, rubric, args.timeout)
+    print(
+        f"labgrade: wrote {args.out} ({len(names)} files); commit it to your classroom50"
+        " repository as CLASSROOM/autograders/ASSIGNMENT/ and set the assignment's runtime"
+        f' to {{"python": "{python_version()}"}}'
+    )
     return 0
 
 

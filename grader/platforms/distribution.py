@@ -1,14 +1,17 @@
 """The grader as shipped elsewhere: its files, its pinned environment, a pyproject for it.
 
-Shared by the Gradescope bundle (`labgrade gradescope`) and the student repository
-(`labgrade release`), so both carry the same grader, installed the same way.
+Shared by the Gradescope bundle (`labgrade gradescope`), the Classroom 50 bundle (`labgrade
+classroom50`) and the student repository (`labgrade release`), so all carry the same grader,
+installed the same way; the bundles' scripts are written from grader/platforms/templates/.
 """
 
 from __future__ import annotations
 
 import importlib.metadata
+import importlib.resources
 import json
 import platform
+import re
 import sys
 from pathlib import Path
 
@@ -28,6 +31,7 @@ CONSTRAINTS = "constraints.txt"
 # files the Gradescope bundle's scripts are written from, whatever their names.
 PACKAGE_SUFFIXES = (".py", ".toml", ".ipynb", ".md")
 SCRIPT_TEMPLATES = PACKAGE_DIR / "platforms" / "templates"
+_PLACEHOLDER = re.compile(r"@[A-Z]+@")
 
 
 def python_version() -> str:
@@ -38,6 +42,29 @@ def python_version() -> str:
 def student_notebook(lab: Lab) -> str:
     """Where a released repository (and the installed grader's default) has LAB's notebook."""
     return f"{STUDENT_FOLDER}/{lab.notebook}"
+
+
+def find_notebook(folder: Path, notebook: str) -> Path:
+    """The file named NOTEBOOK wherever it is under FOLDER (an upload, a student's repository
+    nests it), if there is exactly one; else FOLDER, for the grader to pick from or refuse."""
+    named = [
+        p
+        for p in sorted(folder.rglob(notebook))
+        if not {".ipynb_checkpoints", ".git"} & set(p.relative_to(folder).parts)
+    ]
+    return named[0] if len(named) == 1 else folder
+
+
+def script(name: str, values: dict[str, str]) -> str:
+    """A bundle's script NAME: its template with each @KEY@ replaced by VALUES[KEY]."""
+    template = importlib.resources.files("grader.platforms") / "templates" / name
+    text = template.read_text(encoding="utf-8")
+    for key, value in values.items():
+        text = text.replace(f"@{key}@", value)
+    left = sorted(set(_PLACEHOLDER.findall(text)))
+    if left:
+        raise GraderError(f"grader/platforms/templates/{name}: no value for {', '.join(left)}")
+    return text
 
 
 def package_files(lab: Lab, rubric_text: str) -> dict[str, bytes]:

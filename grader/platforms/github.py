@@ -1,20 +1,22 @@
-"""GitHub Actions and GitHub Classroom views of a grading, and the student repo's workflow.
+"""GitHub Actions views of a grading, and the student repo's workflow.
 
-On Actions (GITHUB_STEP_SUMMARY / GITHUB_OUTPUT set) `pytest grader` writes by itself:
+On Actions (GITHUB_STEP_SUMMARY / GITHUB_OUTPUT / GITHUB_ACTIONS set) `pytest grader` writes
+by itself (https://docs.github.com/actions/using-workflows/workflow-commands-for-github-actions):
 
-- a Markdown score table to the job summary
-  (https://docs.github.com/actions/using-workflows/workflow-commands-for-github-actions);
-- one step output per check, `<check id>=<base64 JSON>`: a runner result as
-  classroom-resources/autograding-command-grader sets it as its `result` output
-  (src/main.js: {version: 1, status, max_score, tests: [{name, status, message, test_code,
-  filename, line_no, duration, score}]}, status "pass", "fail" or "error").
+- a Markdown score table to the job summary;
+- annotations on the run (workflow commands on stdout, GITHUB_ACTIONS=true): a notice with
+  the points, an error per failing check with its reason;
+- legacy, kept because it costs nothing: one step output per check, `<check id>=<base64
+  JSON>`, a runner result as GitHub Classroom's classroom-resources/autograding-command-grader
+  set it as its `result` output (src/main.js: {version: 1, status, max_score, tests: [{name,
+  status, message, test_code, filename, line_no, duration, score}]}, status "pass", "fail" or
+  "error"), which its autograding-grading-reporter read from `<RUNNER>_RESULTS` to total the
+  "Points X/Y" Classroom recorded (one runner per check kept each runner's points exact).
 
-classroom-resources/autograding-grading-reporter then reads each runner named in its `runners`
-input from the env variable `<RUNNER>_RESULTS` (upper-cased; src/main.js), prints the tests,
-and (src/notify-classroom.js) sums tests[].score over runners with a max_score into the
-"Points X/Y" annotation of the check run `run-autograding-tests`, which Classroom reads. One
-runner per check keeps each runner's points exact: the reporter's per-runner total is
-passed/total tests x max_score, which is only right for a runner with one test.
+GitHub Classroom ended on 2026-08-28, so the workflow no longer runs that reporter: a step
+that only fed Classroom cost every push a download of a discontinued action (whose removal
+would fail the whole job) and a `checks: write` token. Classroom 50 grades with its own
+runner instead (grader.platforms.classroom50).
 """
 
 from __future__ import annotations
@@ -33,15 +35,51 @@ from grader.platforms.distribution import CONSTRAINTS
 SUMMARY_VAR = "GITHUB_STEP_SUMMARY"
 OUTPUT_VAR = "GITHUB_OUTPUT"
 STEP_ID = "grade"
-JOB_ID = "run-autograding-tests"  # the check run notify-classroom looks for
-REPORTER = "classroom-resources/autograding-grading-reporter@v1"
+# Legacy name: the check run GitHub Classroom's reporter annotated; kept so released
+# workflows and their tests keep their shape.
+JOB_ID = "run-autograding-tests"
+ACTIONS_VAR = "GITHUB_ACTIONS"  # "true" on GitHub Actions: workflow commands are read
 FEEDBACK_DIR = "feedback"
 PYTHON_VERSION_FILE = ".python-version"
 
 
 def points(result: GradeResult) -> str:
-    """What the reporter annotates and Classroom reads."""
+    """The total as the job summary and the annotation show it."""
     return f"Points {result.score:g}/{result.max_score:g}"
+
+
+def annotation_commands(
+    result: GradeResult | None, rubric: Rubric, failure: str | None = None
+) -> list[str]:
+    """Workflow commands for the run's annotations: the points, then each failing check."""
+    if result is None:
+        reason = f"The grader failed (not your submission's fault): {failure or ''}"
+        return [_command("error", f"{rubric.title}: not graded", reason)]
+    ex = result.execution
+    lines = [
+        _command(
+            "notice",
+            f"{rubric.title}: {points(result)}",
+            f"execution {ex.status} in {ex.seconds:.1f} s" + (f": {ex.error}" if ex.error else ""),
+        )
+    ]
+    lines += [
+        _command("error", f"{c.title} ({c.score:g}/{c.max_score:g})", c.message)
+        for c in result.checks
+        if not c.passed
+    ]
+    return lines
+
+
+def _command(kind: str, title: str, message: str) -> str:
+    """`::KIND title=TITLE::MESSAGE`, escaped as the runner unescapes it (actions/toolkit,
+    packages/core/src/command.ts): the data's %, CR and LF; a property's also : and ,."""
+
+    def data(text: str) -> str:
+        return text.replace("%", "%25").replace("\r", "%0D").replace("\n", "%0A")
+
+    prop = data(title).replace(":", "%3A").replace(",", "%2C")
+    return f"::{kind} title={prop}::{data(message)}"
 
 
 def runner_results(
@@ -120,7 +158,11 @@ def publish(
     failure: str | None = None,
     env: Mapping[str, str] = os.environ,
 ) -> None:
-    """On GitHub Actions: append the job summary and the per-check step outputs."""
+    """On GitHub Actions: append the job summary and the per-check step outputs, and print
+    the annotations."""
+    if env.get(ACTIONS_VAR) == "true":
+        # A command counts at the start of a line only, and pytest may be mid-line.
+        print("", *annotation_commands(result, rubric, failure), sep="\n", flush=True)
     if env.get(SUMMARY_VAR):
         _append(Path(env[SUMMARY_VAR]), step_summary(result, rubric, failure) + "\n")
     if env.get(OUTPUT_VAR):
@@ -135,31 +177,29 @@ def _append(path: Path, text: str) -> None:
 
 
 def workflow_yaml(rubric: Rubric) -> str:
-    """.github/workflows/classroom.yml of the student repository, for RUBRIC's checks.
+    """.github/workflows/classroom.yml of the student repository, grading RUBRIC's lab.
 
     The Python version comes from the repository's .python-version: the one the pins in
-    constraints.txt were resolved on.
+    constraints.txt were resolved on. `pytest grader` reads the lab from pyproject.toml, so
+    the workflow names neither it nor its checks.
     """
-    env = "".join(
-        f'          {cid.upper()}_RESULTS: "${{{{ steps.{STEP_ID}.outputs.{cid} }}}}"\n'
-        for cid in rubric.ids
-    )
     grade = (
         f"pytest grader --grade-json {FEEDBACK_DIR}/result.json"
         f" --grade-feedback {FEEDBACK_DIR}/feedback.md --junitxml {FEEDBACK_DIR}/junit.xml"
     )
-    return f"""# Grades the notebook on every push: written by `labgrade release` from the rubric.
+    title = " ".join(rubric.title.split())  # a comment line
+    return f"""# Grades the notebook ({title}) on every push: written by `labgrade release`.
 # Do not edit: `labgrade verify` tells your instructor when this file or grader/ changed.
+# The run's summary and annotations show the points. GitHub Classroom ended on 2026-08-28:
+# its reporter step is gone (legacy: the grade step still writes the per-check outputs it read).
 name: Autograding Tests
 "on": [push, workflow_dispatch, repository_dispatch]
 permissions:
-  checks: write
   actions: read
   contents: read
 jobs:
   {JOB_ID}:
     runs-on: ubuntu-latest
-    if: github.actor != 'github-classroom[bot]'
     timeout-minutes: 30
     steps:
       - name: Checkout code
@@ -179,10 +219,4 @@ jobs:
         with:
           name: feedback
           path: {FEEDBACK_DIR}/
-      - name: Report points to GitHub Classroom
-        if: ${{{{ !cancelled() }}}}
-        uses: {REPORTER}
-        env:
-{env}        with:
-          runners: {",".join(rubric.ids)}
 """

@@ -18,13 +18,9 @@ anything fails, results.json still says score 0 and why.
 from __future__ import annotations
 
 import argparse
-import importlib.resources
 import json
 import os
-import re
-import shutil
 import sys
-import tempfile
 import time
 import traceback
 import zipfile
@@ -40,16 +36,17 @@ from grader.errors import GraderError
 from grader.platforms.distribution import (
     CONSTRAINTS,
     constraints_text,
+    find_notebook,
     package_files,
     pyproject_text,
-    python_version,
+    script,
 )
+from grader.platforms.uv_release import python_release, uv_version
 
 ROOT_VAR = "AUTOGRADER_ROOT"  # /autograder on Gradescope; elsewhere for testing the bundle
 PYTHON_VAR = "LABGRADE_PYTHON"  # the interpreter run_autograder uses (default: setup.sh's venv)
 # The bundle's scripts, at its root, each written from grader/platforms/templates/<name>.
 SCRIPTS = ("setup.sh", "run_autograder")
-_PLACEHOLDER = re.compile(r"@[A-Z]+@")
 _EXECUTABLE = 0o100755 << 16  # zip external_attr of a regular file with mode 755
 
 
@@ -139,7 +136,7 @@ def autograde(
     try:
         lab = labs.load(lab_id)
         rubric = lab.rubric()
-        submission = _pick(root / "submission", notebook or lab.notebook)
+        submission = find_notebook(root / "submission", notebook or lab.notebook)
         result = _grade_in_subprocess(submission, lab, rubric, timeout)
         return results_json(result, rubric, time.monotonic() - started)
     except Exception as err:  # every failure becomes the reason in results.json, and is logged
@@ -148,28 +145,9 @@ def autograde(
         return failure_json(reason, rubric, time.monotonic() - started)
 
 
-def _pick(folder: Path, notebook: str) -> Path:
-    """The lab's notebook wherever it is in the upload (a repo upload nests it), else FOLDER."""
-    named = [p for p in sorted(folder.rglob(notebook)) if ".ipynb_checkpoints" not in p.parts]
-    return named[0] if len(named) == 1 else folder
-
-
 def _grade_in_subprocess(submission: Path, lab: Lab, rubric: Rubric, timeout: float) -> GradeResult:
-    work = Path(tempfile.mkdtemp(prefix="labgrade-gradescope-"))
-    try:
-        json_path, log_path = work / "grade.json", work / "grader.log"
-        job = worker.Job(submission, lab.id, rubric.path, json_path, timeout)
-        code = worker.run(job, log_path, cwd=work)
-        log = log_path.read_text(encoding="utf-8", errors="replace")
-        sys.stdout.write(log)  # for the instructor, in Gradescope's stdout view
-        if code is None:
-            raise GraderError(f"grading took longer than {job.limit:g} s and was stopped")
-        if not json_path.exists():
-            tail = " | ".join(log.strip().splitlines()[-3:])
-            raise GraderError(f"the grader failed (exit code {code}): {tail}")
-        return GradeResult.from_json(json.loads(json_path.read_text(encoding="utf-8")))
-    finally:
-        shutil.rmtree(work, ignore_errors=True)
+    # The log goes to Gradescope's stdout view, which the instructor alone sees.
+    return worker.grade_isolated(submission, lab.id, rubric.path, timeout, echo=sys.stdout)
 
 
 def write_results(path: Path, data: dict[str, Any]) -> None:
@@ -202,7 +180,12 @@ def build_bundle(out: Path, lab: Lab, rubric: Rubric, timeout: float) -> list[st
     files = package_files(lab, rubric.path.read_text(encoding="utf-8"))
     files["pyproject.toml"] = pyproject_text(tool, lab).encode()
     files[CONSTRAINTS] = constraints_text().encode()
-    values = {"PYTHON": python_version(), "LAB": lab.id, "TIMEOUT": f"{timeout:g}"}
+    values = {
+        "PYTHON": python_release(),
+        "UV": uv_version(),
+        "LAB": lab.id,
+        "TIMEOUT": f"{timeout:g}",
+    }
     scripts = {name: script(name, values) for name in SCRIPTS}
     out.parent.mkdir(parents=True, exist_ok=True)
     tmp = out.with_name(out.name + ".tmp")
@@ -216,18 +199,6 @@ def build_bundle(out: Path, lab: Lab, rubric: Rubric, timeout: float) -> list[st
             bundle.writestr(zipfile.ZipInfo(name, date_time=(1980, 1, 1, 0, 0, 0)), data)
     tmp.replace(out)
     return [*scripts, *sorted(files)]
-
-
-def script(name: str, values: dict[str, str]) -> str:
-    """The bundle's script NAME: its template with each @KEY@ replaced by VALUES[KEY]."""
-    template = importlib.resources.files("grader.platforms") / "templates" / name
-    text = template.read_text(encoding="utf-8")
-    for key, value in values.items():
-        text = text.replace(f"@{key}@", value)
-    left = sorted(set(_PLACEHOLDER.findall(text)))
-    if left:
-        raise GraderError(f"grader/platforms/templates/{name}: no value for {', '.join(left)}")
-    return text
 
 
 if __name__ == "__main__":

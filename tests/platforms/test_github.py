@@ -1,5 +1,6 @@
-"""GitHub Actions / Classroom: the job summary and the reporter's runner results of real
-gradings (run with GITHUB_STEP_SUMMARY and GITHUB_OUTPUT in tmp_path), and the workflow."""
+"""GitHub Actions: the job summary, the annotations and the (legacy) GitHub Classroom runner
+results of real gradings (run with GITHUB_STEP_SUMMARY and GITHUB_OUTPUT in tmp_path), and
+the workflow."""
 
 from __future__ import annotations
 
@@ -13,7 +14,8 @@ import pytest
 import yaml
 
 from grader import labs
-from grader.platforms.github import publish, workflow_yaml
+from grader.engine.results import CheckResult, ExecutionResult, GradeResult, TrackingInfo
+from grader.platforms.github import annotation_commands, publish, workflow_yaml
 from tests.helpers import CHECK_IDS, ROOT, SUBMISSIONS, TRACKING, GradingRun
 from tests.platform_formats import (
     CLASSROOM_RUNNER,
@@ -45,31 +47,17 @@ def _steps() -> list[dict[str, Any]]:
     return list(_workflow()["jobs"]["run-autograding-tests"]["steps"])
 
 
-def _reporter_step() -> dict[str, Any]:
-    return next(s for s in _steps() if "autograding-grading-reporter" in s.get("uses", ""))
-
-
-def _as_the_workflow_passes_them(outputs: dict[str, str]) -> dict[str, str]:
-    """The reporter step's env, with `${{ steps.grade.outputs.X }}` filled in from OUTPUTS."""
-    env = {}
-    for name, value in _reporter_step()["env"].items():
-        ref = re.fullmatch(r"\$\{\{ steps\.grade\.outputs\.(\w+) \}\}", value)
-        assert ref, value
-        env[name] = outputs.get(ref.group(1), "")
-    return env
-
-
 @pytest.mark.parametrize(("path", "score"), RUNS)
-def test_reporter_reads_each_check_and_totals_the_score(
+def test_legacy_step_outputs_are_classroom_runner_results_with_the_points(
     graded_run: Grade, path: Path, score: float
 ) -> None:
+    """What GitHub Classroom's reporter read (`<ID>_RESULTS` per runner): still written."""
     run = graded_run(path)
     assert run.result is not None
     outputs = github_outputs(run.github_output)
     assert set(outputs) == set(CHECK_IDS)
-    runners = reporter_reads(
-        _as_the_workflow_passes_them(outputs), _reporter_step()["with"]["runners"]
-    )
+    env = {f"{cid.upper()}_RESULTS": value for cid, value in outputs.items()}
+    runners = reporter_reads(env, ",".join(CHECK_IDS))
     for _, runner in runners:
         jsonschema.validate(runner, CLASSROOM_RUNNER)
     assert reporter_points(runners) == f"Points {score:g}/100"
@@ -104,36 +92,36 @@ def test_committed_workflow_is_the_one_release_writes_for_the_default_rubric() -
 
 
 @pytest.mark.parametrize("lab_id", labs.ids())
-def test_each_labs_workflow_grades_with_pytest_grader_and_reports_its_checks(lab_id: str) -> None:
+def test_each_labs_workflow_grades_with_pytest_grader_and_names_no_check(lab_id: str) -> None:
     """The workflow names no lab: `pytest grader` reads grade_lab from the released pyproject."""
     rubric = labs.load(lab_id).rubric()
-    doc = yaml.safe_load(workflow_yaml(rubric))
-    steps = doc["jobs"]["run-autograding-tests"]["steps"]
+    text = workflow_yaml(rubric)
+    steps = yaml.safe_load(text)["jobs"]["run-autograding-tests"]["steps"]
     grade = next(s for s in steps if s.get("id") == "grade")
     assert grade["run"].startswith("pytest grader ")
     assert "--lab" not in grade["run"]
     assert "--rubric" not in grade["run"]
-    reporter = next(s for s in steps if "grading-reporter" in s.get("uses", ""))
-    assert reporter["with"]["runners"] == ",".join(rubric.ids)
-    assert set(reporter["env"]) == {f"{cid.upper()}_RESULTS" for cid in rubric.ids}
+    assert not [cid for cid in rubric.ids if f"{cid.upper()}_RESULTS" in text]
+    assert rubric.title in text.splitlines()[0]
 
 
 def test_workflow_lints() -> None:
     doc = _workflow()
     assert doc["name"] == "Autograding Tests"
     assert "push" in doc["on"]
-    assert doc["permissions"] == {"checks": "write", "actions": "read", "contents": "read"}
-    # notify-classroom.js updates the check run of this exact job id with "Points X/Y".
-    job = doc["jobs"]["run-autograding-tests"]
+    # No token scope beyond reading: nothing posts a check run any more.
+    assert doc["permissions"] == {"actions": "read", "contents": "read"}
+    job = doc["jobs"]["run-autograding-tests"]  # legacy name, from GitHub Classroom's days
     assert job["runs-on"] == "ubuntu-latest"
     uses = [s.get("uses", "") for s in job["steps"]]
-    for action in (
+    assert uses == [
         "actions/checkout@v4",
         "actions/setup-python@v5",
+        "",
+        "",
         "actions/upload-artifact@v4",
-        "classroom-resources/autograding-grading-reporter@v1",
-    ):
-        assert action in uses
+    ]
+    assert "GitHub Classroom ended on 2026-08-28" in WORKFLOW.read_text()
     for step in job["steps"]:
         assert set(step) <= {"name", "id", "uses", "run", "with", "env", "if"}, step
         assert ("uses" in step) != ("run" in step), step
@@ -147,12 +135,8 @@ def test_workflow_lints() -> None:
     assert upload["with"]["path"] == "feedback/"
     for written in re.findall(r"--(?:grade-json|grade-feedback|junitxml) (\S+)", grade["run"]):
         assert written.startswith("feedback/")
-    # After a failing grade step (exit 1 below full marks) feedback and points still go out.
-    assert upload["if"] == _reporter_step()["if"] == "${{ !cancelled() }}"
-    reporter = _reporter_step()
-    runners = reporter["with"]["runners"].split(",")
-    assert runners == list(CHECK_IDS)
-    assert set(reporter["env"]) == {f"{cid.upper()}_RESULTS" for cid in runners}
+    # After a failing grade step (exit 1 below full marks) the feedback still goes out.
+    assert upload["if"] == "${{ !cancelled() }}"
 
 
 def test_grader_failure_reports_every_check_as_error_with_the_reason(tmp_path: Path) -> None:
@@ -172,3 +156,52 @@ def test_grader_failure_reports_every_check_as_error_with_the_reason(tmp_path: P
         assert runner["status"] == "error"
         assert "the MLflow server did not start" in runner["tests"][0]["message"]
     assert reporter_points(runners) == "Points 0/100"
+
+
+def _unescape(text: str) -> str:
+    """What the runner reads back from a workflow command's escaped field."""
+    for escaped, raw in (("%0D", "\r"), ("%0A", "\n"), ("%3A", ":"), ("%2C", ","), ("%25", "%")):
+        text = text.replace(escaped, raw)
+    return text
+
+
+def test_annotations_are_one_command_per_line_whatever_the_messages_hold() -> None:
+    rubric = TRACKING.rubric()
+    hostile = "found 100%\n::error::forged, title: x\r"
+    checks = tuple(
+        CheckResult(
+            s.id,
+            f"{s.title}: a, b",
+            0.0 if s.id == "tag" else s.points,
+            s.points,
+            s.id != "tag",
+            hostile if s.id == "tag" else "ok",
+        )
+        for s in rubric.checks
+    )
+    result = GradeResult(
+        "nb.ipynb", checks, ExecutionResult("ok", 3.0), TrackingInfo("http://127.0.0.1:1")
+    )
+    lines = annotation_commands(result, rubric)
+    assert len(lines) == 2  # the points, and the one failing check
+    assert all("\n" not in line and "\r" not in line for line in lines)
+    notice = re.fullmatch(r"::notice title=([^:]*)::(.*)", lines[0])
+    assert notice is not None
+    assert _unescape(notice.group(1)) == f"{rubric.title}: Points 90/100"
+    error = re.fullmatch(r"::error title=([^:]*)::(.*)", lines[1])
+    assert error is not None
+    assert _unescape(error.group(1)) == f"{rubric.check('tag').title}: a, b (0/10)"
+    assert _unescape(error.group(2)) == hostile
+    failed = annotation_commands(None, rubric, "the MLflow server did not start")
+    assert len(failed) == 1
+    assert failed[0].startswith("::error title=")
+    assert "the MLflow server did not start" in failed[0]
+
+
+def test_on_actions_pytest_grader_prints_the_annotations(graded_run: Grade) -> None:
+    """An unreadable notebook is graded (score 0) before any server starts: quick."""
+    run = graded_run(SUBMISSIONS / "invalid_not_json.ipynb", env={"GITHUB_ACTIONS": "true"})
+    commands = [line for line in run.stdout.splitlines() if line.startswith("::")]
+    assert commands[0].startswith("::notice title=MLflow Tracking lab%3A Points 0/100::")
+    assert len(commands) == 1 + len(CHECK_IDS)  # every check failed
+    assert all(c.startswith("::error title=") for c in commands[1:])

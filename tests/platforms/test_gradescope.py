@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import platform
 import re
 import shutil
 import stat
@@ -24,10 +25,12 @@ from grader import labs
 from grader.engine.lab import Lab
 from grader.errors import GraderError
 from grader.platforms import gradescope
-from grader.platforms.gradescope import build_bundle
+from grader.platforms.gradescope import ROOT_VAR, build_bundle
+from grader.platforms.uv_release import UV_OLDEST, UV_VERSION, uv_version
 from grader.sandbox.sandbox import full_unavailable
 from tests.helpers import TOKEN_VAR, TRACKING, describe, processes_with_token, run_labgrade
 from tests.platform_formats import GRADESCOPE_RESULTS
+from tests.platforms import clean_root
 
 STUDENT_NOTEBOOK = TRACKING.notebook
 REFERENCE = TRACKING.reference / STUDENT_NOTEBOOK
@@ -167,7 +170,9 @@ def test_bundle_holds_the_scripts_at_its_root_and_the_pinned_grader(bundle: Path
     pins = [line for line in constraints.splitlines() if not line.startswith("#")]
     assert not [p for p in pins if p.startswith("mlflow-lab-grader")]  # it comes from the bundle
     assert 'visibility = "hidden"' in rubric  # the instructor's rubric, not the default one
-    assert f'PYTHON_VERSION="{sys.version_info.major}.{sys.version_info.minor}"' in setup
+    # The exact release the pins were resolved on, and the uv that installs it.
+    assert f'PYTHON_VERSION="{platform.python_version()}"' in setup
+    assert f'UV_VERSION="{uv_version()}"' in setup
     for script in ("setup.sh", "run_autograder"):
         with zipfile.ZipFile(bundle) as archive:
             text = archive.read(script).decode()
@@ -330,3 +335,180 @@ def test_autograde_names_an_unknown_lab(tmp_path: Path) -> None:
     data = gradescope.autograde(tmp_path, 42.0, "no-such-lab")
     assert data["score"] == 0
     assert "no lab 'no-such-lab' is installed" in data["output"]
+
+
+# --- setup.sh: uv, the bundle's Python, and failing early ----------------------------------
+
+
+def _fake_uv(folder: Path, says: str) -> None:
+    folder.mkdir(exist_ok=True)
+    uv = folder / "uv"
+    uv.write_text(f"#!/bin/sh\necho '{says}'\n")
+    uv.chmod(0o755)
+
+
+@pytest.mark.parametrize(
+    ("says", "pinned"),
+    [
+        ("uv 0.9.1 (b2bfc5c6b 2025-10-09)", "0.9.1"),  # the build machine's own uv
+        (f"uv {'.'.join(map(str, UV_OLDEST))}", ".".join(map(str, UV_OLDEST))),
+        ("uv 0.4.28", UV_VERSION),  # too old for what setup.sh sets
+        ("uv 0.10.0-dev+5 (local build)", UV_VERSION),  # not a release on PyPI
+        (None, UV_VERSION),  # no uv on PATH
+    ],
+)
+def test_bundle_pins_the_build_machines_uv_else_the_tested_one(
+    says: str | None, pinned: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    if says is not None:
+        _fake_uv(tmp_path / "bin", says)
+    monkeypatch.setenv("PATH", str(tmp_path / "bin"))
+    assert uv_version() == pinned
+    out = tmp_path / "bundle.zip"
+    build_bundle(out, TRACKING, TRACKING.rubric(), 60)
+    with zipfile.ZipFile(out) as archive:
+        setup = archive.read("setup.sh").decode()
+    assert f'UV_VERSION="{pinned}"\n' in setup
+
+
+def _unpacked(bundle: Path, root: Path) -> Path:
+    with zipfile.ZipFile(bundle) as archive:
+        archive.extractall(root / "source")
+    return root / "source" / "setup.sh"
+
+
+def test_setup_without_python3_or_a_package_manager_fails_naming_the_fix(
+    bundle: Path, tmp_path: Path
+) -> None:
+    setup = _unpacked(bundle, tmp_path / "autograder")
+    tools = tmp_path / "bin"  # what the script needs before python3, and no python3 at all
+    tools.mkdir()
+    for tool in ("dirname", "cut"):
+        (tools / tool).symlink_to(shutil.which(tool) or f"/usr/bin/{tool}")
+    proc = subprocess.run(
+        [shutil.which("bash") or "/bin/bash", str(setup)],
+        env={"PATH": str(tools), "AUTOGRADER_ROOT": str(tmp_path / "autograder")},
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+    assert proc.returncode == 1, proc.stdout + proc.stderr
+    assert "no python3 on this image" in proc.stderr
+    assert "apt-get, dnf or yum" in proc.stderr
+    assert not (tmp_path / "autograder" / "venv").exists()
+
+
+def test_setup_that_cannot_reach_the_index_fails_naming_it(bundle: Path, tmp_path: Path) -> None:
+    setup = _unpacked(bundle, tmp_path / "autograder")
+    index = "http://127.0.0.1:9/simple"  # the discard port: nothing listens, refused at once
+    proc = subprocess.run(
+        ["bash", str(setup)],
+        env={**os.environ, ROOT_VAR: str(tmp_path / "autograder"), "UV_DEFAULT_INDEX": index},
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
+    assert proc.returncode == 1, proc.stdout + proc.stderr
+    assert f"could not download {index}/uv/" in proc.stderr
+    assert "set UV_DEFAULT_INDEX" in proc.stderr
+    assert "could not install uv" in proc.stderr
+    assert not (tmp_path / "autograder" / "venv").exists()
+
+
+@pytest.mark.slow
+def test_setup_that_cannot_download_the_python_fails_naming_the_mirror(
+    bundle: Path, tmp_path: Path
+) -> None:
+    """uv comes from PyPI; the Python it would install comes from nowhere."""
+    problem = clean_root.unreachable("https://pypi.org/simple/uv/")
+    if problem:
+        pytest.skip(f"PyPI, where setup.sh gets uv, is not reachable from here: {problem}")
+    root = tmp_path / "autograder"
+    setup = _unpacked(bundle, root)
+    nowhere = (tmp_path / "no-mirror").as_uri()
+    proc = subprocess.run(
+        ["bash", str(setup)],
+        env={**os.environ, ROOT_VAR: str(root), "UV_PYTHON_INSTALL_MIRROR": nowhere},
+        capture_output=True,
+        text=True,
+        timeout=600,
+        check=False,
+    )
+    assert proc.returncode == 1, proc.stdout + proc.stderr
+    assert f"uv could not install Python {platform.python_version()}" in proc.stderr
+    assert "set UV_PYTHON_INSTALL_MIRROR" in proc.stderr
+    assert "no-mirror" in proc.stderr  # uv's own error names what it tried
+    assert (root / "uv" / "bin" / "uv").exists()
+    assert not (root / "venv").exists()
+
+
+@pytest.fixture(scope="module")
+def python_download(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Path] | None:
+    """None where uv can download the bundle's Python itself; else a stand-in of it (the
+    running interpreter, the same release) and the downloads list that points uv at it."""
+    if clean_root.unavailable() or clean_root.python_downloads_reachable():
+        return None
+    reason = clean_root.standin_unavailable()
+    if reason:
+        pytest.skip(reason)
+    return clean_root.python_standin(tmp_path_factory.mktemp("python-standin"))
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("release", sorted(clean_root.RELEASES))
+def test_setup_on_a_bare_ubuntu_root_installs_a_grader_that_grades(
+    release: str,
+    bundle: Path,
+    python_download: tuple[Path, Path] | None,
+    tmp_path: Path,
+) -> None:
+    """setup.sh as Gradescope runs it, on a fresh root of Ubuntu RELEASE (minimal system and
+    python3: no pip, venv, curl or CA certificates), then run_autograder on the reference."""
+    reason = clean_root.unavailable()
+    if reason:
+        pytest.skip(reason)
+    root = tmp_path / "root"
+    try:
+        clean_root.make_root(release, root, clean_root.archive_keyring(tmp_path))
+        distro_python = clean_root.run(root, ["python3", "--version"], {}, 60).stdout.strip()
+        bare = clean_root.run(root, ["python3", "-m", "pip", "--version"], {}, 60)
+        assert bare.returncode != 0  # as bare as a base image may be
+        assert not (root / "etc/ssl/certs/ca-certificates.crt").exists()
+
+        ag = root / "autograder"
+        _unpacked(bundle, ag)
+        for script in ("setup.sh", "run_autograder"):
+            (ag / "source" / script).chmod(0o755)
+        shutil.copy(ag / "source" / "run_autograder", ag / "run_autograder")
+        (ag / "submission").mkdir()
+        shutil.copy(REFERENCE, ag / "submission" / STUDENT_NOTEBOOK)
+        env = clean_root.trust_site_cas(root)
+        if python_download is not None:  # python-build-standalone is out of reach here
+            archive, downloads = python_download
+            (root / "standin").mkdir()
+            shutil.copy(archive, root / "standin" / archive.name)
+            shutil.copy(downloads, root / "standin" / downloads.name)
+            env["UV_PYTHON_DOWNLOADS_JSON_URL"] = f"/standin/{downloads.name}"
+
+        setup = clean_root.run(root, ["/autograder/source/setup.sh"], env, 1800)
+        assert setup.returncode == 0, (setup.stdout + setup.stderr)[-4000:]
+        assert "setup.sh: grader installed in /autograder/venv" in setup.stdout
+        python = os.readlink(ag / "venv" / "bin" / "python")
+        version = platform.python_version()
+        assert python.startswith(f"/autograder/uv/python/cpython-{version}-linux-"), python
+        # The image's own python3, which Gradescope's harness runs on, is left as it was.
+        after = clean_root.run(root, ["python3", "--version"], {}, 60).stdout.strip()
+        assert after == distro_python
+
+        graded = clean_root.run(
+            root, ["bash", "-c", "cd /autograder && ./run_autograder"], env, 900
+        )
+        assert graded.returncode == 0, (graded.stdout + graded.stderr)[-4000:]
+        results = json.loads((ag / "results" / "results.json").read_text())
+        jsonschema.validate(results, GRADESCOPE_RESULTS)
+        assert results["score"] == 100, results["output"]
+        assert all(t["status"] == "passed" for t in results["tests"])
+    finally:
+        shutil.rmtree(root, ignore_errors=True)
