@@ -30,6 +30,7 @@ from typing import TYPE_CHECKING, Any, Protocol
 from urllib.parse import quote
 
 from grader.engine.rubric import Rubric
+from grader.files import write_atomic
 
 if TYPE_CHECKING:
     from matplotlib.figure import Figure
@@ -229,9 +230,9 @@ def write_class_report(out: Path, rows: Sequence[GradedRow], rubric: Rubric, fee
         source = folder / feedback
         text = source.read_text(encoding="utf-8") if source.is_file() else None
         folder.mkdir(parents=True, exist_ok=True)
-        _write(folder / FEEDBACK_HTML, feedback_page(row.student, text, feedback))
+        write_atomic(folder / FEEDBACK_HTML, feedback_page(row.student, text, feedback))
     path = out / REPORT
-    _write(path, class_report(rows, rubric))
+    write_atomic(path, class_report(rows, rubric))
     return path
 
 
@@ -457,12 +458,6 @@ def _href(name: str) -> str:
 
 def _e(text: str) -> str:
     return html.escape(text, quote=True)
-
-
-def _write(path: Path, text: str) -> None:
-    tmp = path.with_name(path.name + ".tmp")
-    tmp.write_text(text, encoding="utf-8")
-    tmp.replace(path)
 
 
 # ----- plots -----

@@ -16,6 +16,7 @@ from typing import Any
 
 from grader.course.classreport import write_class_report
 from grader.engine.rubric import Rubric
+from grader.files import write_json_atomic
 
 RESULTS, META, FEEDBACK = "results.json", "submission.json", "feedback.md"
 NOTE_CAUSE = 200  # characters of an execution error kept in a grades.csv note
@@ -50,9 +51,9 @@ def status_note(result: dict[str, Any]) -> str:
 def save_student(out: Path, row: Row, feedback: str) -> None:
     folder = out / row.student
     folder.mkdir(parents=True, exist_ok=True)
-    _write_json(folder / RESULTS, row.result)
+    write_json_atomic(folder / RESULTS, row.result)
     (folder / FEEDBACK).write_text(feedback, encoding="utf-8")
-    _write_json(
+    write_json_atomic(
         folder / META,
         {"student": row.student, "file": row.file, "sha256": row.sha256, "note": row.note},
     )
@@ -111,7 +112,7 @@ def write_gradebook(out: Path, rows: list[Row], rubric: Rubric) -> None:
                 ]
             )
     tmp.replace(out / "grades.csv")
-    _write_json(
+    write_json_atomic(
         out / "grades.json",
         [
             {"id": r.student, "file": r.file, "sha256": r.sha256, "note": r.note, **r.result}
@@ -134,9 +135,3 @@ def merge(sources: list[Path], out: Path, rubric: Rubric) -> list[Row]:
 
 def _num(value: float) -> str:
     return f"{value:g}"
-
-
-def _write_json(path: Path, data: Any) -> None:
-    tmp = path.with_name(path.name + ".tmp")
-    tmp.write_text(json.dumps(data, indent=2) + "\n", encoding="utf-8")
-    tmp.replace(path)

@@ -64,6 +64,7 @@ from typing import ClassVar
 from grader.course.gradebook import Row
 from grader.course.roster import Lms, LmsIdentity, lms_identity
 from grader.errors import GraderError
+from grader.files import write_atomic
 
 CANVAS_FILE, MOODLE_FILE = "canvas-import.csv", "moodle-worksheet.csv"
 LISTED = 8  # names listed in a refusal before "and N more"
@@ -378,11 +379,8 @@ def write_imports(out: Path, rows: Sequence[Row], targets: Sequence[ImportFile])
     written = []
     for target, done in filled:
         path = out / target.filename
-        tmp = path.with_name(path.name + ".tmp")
         # newline="": the csv writer's CRLF line ends, as both LMSs export, stay as written.
-        with tmp.open("w", encoding="utf-8", newline="") as fh:
-            fh.write(done.text)
-        tmp.replace(path)
+        write_atomic(path, done.text, newline="")
         written.append(
             Written(target.lms, path, target.source, len(done.graded), done.untouched, done.notes)
         )

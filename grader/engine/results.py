@@ -2,12 +2,12 @@
 
 from __future__ import annotations
 
-import json
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal, get_args
 
 from grader.errors import GraderError
+from grader.files import write_json_atomic
 
 # "not_executed": --tracking-uri graded what a server holds without running anything.
 Status = Literal["ok", "error", "timeout", "kernel_died", "invalid", "not_executed"]
@@ -144,6 +144,4 @@ class GradeResult:
 
     def write_json(self, path: Path) -> None:
         path.parent.mkdir(parents=True, exist_ok=True)
-        tmp = path.with_name(path.name + ".tmp")
-        tmp.write_text(json.dumps(self.to_json(), indent=2) + "\n", encoding="utf-8")
-        tmp.replace(path)  # atomic: a reader never sees half a file
+        write_json_atomic(path, self.to_json())

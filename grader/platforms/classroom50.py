@@ -65,6 +65,7 @@ from grader.engine.report import feedback_markdown
 from grader.engine.results import CheckResult, GradeResult
 from grader.engine.rubric import Rubric
 from grader.errors import GraderError, RubricError, UsageError
+from grader.files import write_atomic
 from grader.platforms.distribution import (
     CONSTRAINTS,
     constraints_text,
@@ -258,17 +259,11 @@ def autograde(checkout: Path, lab_id: str, timeout: float, run: Run) -> Outcome:
 def write_outcome(checkout: Path, outcome: Outcome, env: Mapping[str, str]) -> None:
     """result.json and release-body.md into CHECKOUT, then status and summary into
     $GITHUB_OUTPUT: written after the grading, so nothing the notebook wrote stands."""
-    _write(checkout / RESULT_FILE, json.dumps(outcome.result, indent=2) + "\n")
-    _write(checkout / BODY_FILE, outcome.body)
+    write_atomic(checkout / RESULT_FILE, json.dumps(outcome.result, indent=2) + "\n")
+    write_atomic(checkout / BODY_FILE, outcome.body)
     if env.get(OUTPUT_VAR):
         with Path(env[OUTPUT_VAR]).open("a", encoding="utf-8") as fh:
             fh.write(f"status={outcome.status}\nsummary={outcome.summary}\n")
-
-
-def _write(path: Path, text: str) -> None:
-    tmp = path.with_name(path.name + ".tmp")
-    tmp.write_text(text, encoding="utf-8")
-    tmp.replace(path)
 
 
 def annotate(message: str) -> None:

@@ -18,7 +18,6 @@ anything fails, results.json still says score 0 and why.
 from __future__ import annotations
 
 import argparse
-import json
 import os
 import sys
 import time
@@ -33,6 +32,7 @@ from grader.engine.lab import Lab
 from grader.engine.results import GradeResult
 from grader.engine.rubric import Rubric
 from grader.errors import GraderError
+from grader.files import write_json_atomic
 from grader.platforms.distribution import (
     CONSTRAINTS,
     constraints_text,
@@ -152,9 +152,7 @@ def _grade_in_subprocess(submission: Path, lab: Lab, rubric: Rubric, timeout: fl
 
 def write_results(path: Path, data: dict[str, Any]) -> None:
     path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(path.name + ".tmp")
-    tmp.write_text(json.dumps(data, indent=2) + "\n", encoding="utf-8")
-    tmp.replace(path)  # atomic: Gradescope never reads half a file
+    write_json_atomic(path, data)  # Gradescope never reads half a file
 
 
 def main(argv: list[str] | None = None) -> int:
