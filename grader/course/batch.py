@@ -39,6 +39,7 @@ from grader.course.roster import Entry, discover
 from grader.course.worker import JOB_VAR, Job, signal_group
 from grader.engine.grading import ungraded_result
 from grader.engine.lab import Lab
+from grader.engine.launch import preload_env
 from grader.engine.probe import probe_env
 from grader.engine.report import feedback_markdown
 from grader.engine.results import Status
@@ -162,14 +163,17 @@ def _finished(row: Row, report: BatchReport, progress: ProgressSink, total: int)
 
 @contextlib.contextmanager
 def _zygote(warm: bool, lab: Lab) -> Iterator[Warm | None]:
-    """The batch's warm process: it forks the workers, and their servers and probes."""
+    """The batch's warm process: it forks the workers, and their kernels, servers and probes."""
     if not warm:
         yield None
         return
     with (
         tempfile.TemporaryDirectory(prefix="labgrade-warm-") as tmp,
         Warm.running(
-            Path(tmp), ("worker", "server", "probe"), env=probe_env(lab), worker=WORKER_ENTRY
+            Path(tmp),
+            ("kernel", "worker", "server", "probe"),
+            env={**probe_env(lab), **preload_env(lab.preload)},
+            worker=WORKER_ENTRY,
         ) as zygote,
     ):
         yield zygote

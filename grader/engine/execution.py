@@ -1,4 +1,9 @@
-"""Executing a submission in a fresh kernel on the grader's own interpreter (nbclient)."""
+"""Executing a submission in a fresh kernel on the grader's own interpreter (nbclient).
+
+The kernel is a fork of the grading's warm host where it offers one (grader.engine.launch),
+started through a provisioner of jupyter_client's that asks the host instead of Popen;
+otherwise, and whenever the fork cannot be had or does not start, a fresh Python.
+"""
 
 from __future__ import annotations
 
@@ -6,9 +11,11 @@ import contextlib
 import copy
 import importlib.util
 import json
+import os
 import re
 import shutil
 import sys
+import threading
 import time
 import uuid
 from collections.abc import Callable, Iterator
@@ -17,8 +24,10 @@ from pathlib import Path
 from typing import Any
 
 import nbformat
+from jupyter_client.connect import KernelConnectionInfo
 from jupyter_client.kernelspec import KernelSpecManager
 from jupyter_client.manager import AsyncKernelManager
+from jupyter_client.provisioning import LocalProvisioner
 from jupyter_core.utils import run_sync
 from nbclient import NotebookClient
 from nbclient.exceptions import CellExecutionError, CellTimeoutError, DeadKernelError
@@ -28,6 +37,7 @@ from grader.engine import kernel_side
 from grader.engine.evidence import NamespaceCapture, PyfuncLoad, VariableCapture
 from grader.engine.hints import hint_for
 from grader.engine.lab import Capture, Lab
+from grader.engine.launch import NO_HOST, Forked, Host
 from grader.engine.results import ExecutionResult, Status
 from grader.engine.sanitize import clean_text
 from grader.engine.server import CLIENT_ENV, log_tail
@@ -103,11 +113,13 @@ def execute(
     wanted: Capture,
     *,
     before_first_cell: Callable[[], None] = lambda: None,
+    host: Host = NO_HOST,
 ) -> Execution:
     """Run SUBMISSION top to bottom, confined, on a copy of its folder; never raises for it.
 
     A cell stops the run when it raises, unless LAB expects that error (a step that raises by
-    design); WANTED names the variables reported after the run.
+    design); WANTED names the variables reported after the run. HOST: where the kernel may
+    be forked from (full isolation only), else it is a fresh Python.
     """
     started = time.monotonic()
     work, notes = _copy_folder(submission.folder, sandbox.workdir / "work")
@@ -121,7 +133,11 @@ def execute(
     outcome.notes += [
         f"the grader applied {c.switch}={c.value}: {c.why}" for c in lab.compatibility
     ]
-    with _kernel(nb, sandbox, work, tracking_uri) as (client, popen):
+    # Only where a PID namespace and the jail's own user end all the kernel started: in
+    # process isolation what it starts is found by its environment's tag, which a fork's
+    # /proc/PID/environ (its host's) would not show.
+    host = host if sandbox.mode == "full" else NO_HOST
+    with _kernel(nb, sandbox, work, tracking_uri, host) as (client, popen):
         _run_setup(client, kernel_side_call("install", tracking_uri, compatibility))
         timings["kernel start"] = time.monotonic() - started
         before_first_cell()
@@ -275,11 +291,55 @@ class _Client(NotebookClient):
         return super().output(outs, msg, display_id, cell_index)
 
 
+class _ForkProvisioner(LocalProvisioner):
+    """jupyter_client's local provisioner, the kernel forked by a warm host where it can.
+
+    The kernelspec's command (`python -I jail.py SPEC -- python -m ipykernel_launcher ARGV`)
+    is what the fork is handed, with the environment, folder and log descriptors Popen would
+    have given it: it confines itself with that SPEC and becomes the kernel with that ARGV.
+    The host never sees any of it. Without a fork, what LocalProvisioner does: Popen.
+    """
+
+    host: Host = NO_HOST
+
+    async def launch_kernel(self, cmd: list[str], **kwargs: Any) -> KernelConnectionInfo:
+        proc = _forked_kernel(self.host, cmd, kwargs)
+        if proc is None:
+            return await super().launch_kernel(cmd, **kwargs)
+        self.process = proc  # type: ignore[assignment]  # all of Popen the provisioner uses
+        # Its own session (the fork's first step), as Popen's start_new_session gives a fresh
+        # one: never the group getpgid would find before the fork has left its host's.
+        self.pid = self.pgid = proc.pid
+        self.cwd = kwargs.get("cwd")
+        return self.connection_info
+
+
+def _forked_kernel(host: Host, cmd: list[str], kwargs: dict[str, Any]) -> Forked | None:
+    """The kernel CMD names, forked by HOST; None when it is not one the host can fork."""
+    if host is NO_HOST or "--" not in cmd or kwargs.get("stdout") is None:
+        return None
+    split = cmd.index("--")
+    inner = cmd[split + 1 :]
+    if inner[:3] != [sys.executable, "-m", "ipykernel_launcher"]:
+        return None
+    env = dict(kwargs["env"])
+    env["JPY_PARENT_PID"] = str(os.getpid())  # as jupyter_client's launch_kernel sets it
+    request = {
+        "spec": json.loads(cmd[split - 1]),
+        "env": env,
+        "cwd": str(kwargs.get("cwd") or os.getcwd()),
+        "argv": inner[3:],
+    }
+    fds = [kwargs["stdout"].fileno(), (kwargs.get("stderr") or kwargs["stdout"]).fileno()]
+    return host.fork("kernel", request, fds, threading.Event())
+
+
 @contextlib.contextmanager
 def _kernel(
-    nb: NotebookNode, sandbox: Sandbox, work: Path, tracking_uri: str
+    nb: NotebookNode, sandbox: Sandbox, work: Path, tracking_uri: str, host: Host
 ) -> Iterator[tuple[_Client, Any]]:
-    """A fresh kernel on this interpreter, whatever kernelspec the notebook names, confined."""
+    """A fresh kernel on this interpreter, whatever kernelspec the notebook names, confined;
+    forked by HOST where it can, else (or if that kernel does not start) a fresh Python."""
     conn = sandbox.jail("kernel").conn
     kernel_dir = sandbox.workdir / "kernelspec"
     spec_dir = kernel_dir / "kernels" / KERNEL_NAME
@@ -293,11 +353,6 @@ def _kernel(
     }
     (spec_dir / "kernel.json").write_text(json.dumps(spec), encoding="utf-8")
     ksm = KernelSpecManager(kernel_dirs=[str(kernel_dir / "kernels")], ensure_native_kernel=False)
-    # nbclient drives an asyncio loop: a blocking client would hang it on a silent kernel.
-    km = AsyncKernelManager(kernel_name=KERNEL_NAME, kernel_spec_manager=ksm)
-    km.connection_file = str(connection_file)
-    if sandbox.mode == "full":
-        km.transport = "ipc"  # no TCP between namespaces; the sockets live in the kernel's folder
     _, home, _ = sandbox.paths("kernel", work)
     env = sandbox.env(
         "kernel",
@@ -311,48 +366,82 @@ def _kernel(
             "JUPYTER_PLATFORM_DIRS": "1",
         },
     )
-    client = _Client(
-        nb,
-        km=km,
-        kernel_name=KERNEL_NAME,
-        timeout=60,
-        startup_timeout=KERNEL_STARTUP_TIMEOUT,
-        allow_errors=False,
-        force_raise_errors=True,
-        skip_cells_with_tag=f"labgrade-never-{uuid.uuid4().hex}",
-        shutdown_kernel="immediate",
-        record_timing=False,
-        extra_arguments=["--HistoryManager.enabled=False"],
-        resources={"metadata": {"path": str(work)}},
-    )
-    client.budget = sandbox.limits.output
+
+    def client(host: Host) -> _Client:
+        # nbclient drives an asyncio loop: a blocking client would hang it on a silent kernel.
+        km = AsyncKernelManager(kernel_name=KERNEL_NAME, kernel_spec_manager=ksm)
+        km.connection_file = str(connection_file)
+        if sandbox.mode == "full":
+            km.transport = "ipc"  # no TCP between namespaces: sockets in the kernel's folder
+        km.kernel_id = str(uuid.uuid4())
+        # Set before the start, which then uses it instead of making one from the kernelspec.
+        km.provisioner = _ForkProvisioner(
+            kernel_id=km.kernel_id, kernel_spec=km.kernel_spec, parent=km
+        )
+        km.provisioner.host = host
+        made = _Client(
+            nb,
+            km=km,
+            kernel_name=KERNEL_NAME,
+            timeout=60,
+            startup_timeout=KERNEL_STARTUP_TIMEOUT,
+            allow_errors=False,
+            force_raise_errors=True,
+            skip_cells_with_tag=f"labgrade-never-{uuid.uuid4().hex}",
+            shutdown_kernel="immediate",
+            record_timing=False,
+            extra_arguments=["--HistoryManager.enabled=False"],
+            resources={"metadata": {"path": str(work)}},
+        )
+        made.budget = sandbox.limits.output
+        return made
+
     log_path = sandbox.workdir / "kernel.log"
     kernel_pid: int | None = None
     children: list[Any] = []
     with log_path.open("wb") as log:
+
+        def start(host: Host) -> tuple[_Client, contextlib.AbstractContextManager[Any]]:
+            made = client(host)
+            # The kernel's own stdout/stderr go to a log: nothing it prints reaches the
+            # grader's terminal or its results.
+            cm = made.setup_kernel(
+                env=env,
+                cwd=str(work if sandbox.mode == "process" else conn),
+                stdout=log,
+                stderr=log,
+            )
+            try:
+                cm.__enter__()
+            except BaseException:
+                _end_kernel(made.km)  # a fork that did not start, or a fresh one
+                raise
+            return made, cm
+
         try:
             try:
-                # The kernel's own stdout/stderr go to a log: nothing it prints reaches the
-                # grader's terminal or its results.
-                cm = client.setup_kernel(
-                    env=env,
-                    cwd=str(work if sandbox.mode == "process" else conn),
-                    stdout=log,
-                    stderr=log,
-                )
-                cm.__enter__()
+                try:
+                    kernel_client, cm = start(host)
+                except Exception as err:
+                    if host is NO_HOST:
+                        raise
+                    # Not the submission's doing (no cell has run): the fresh kernel it
+                    # would have had, and the warm one's failure in the log.
+                    log.write(f"labgrade: the forked kernel did not start ({err})\n".encode())
+                    log.flush()
+                    kernel_client, cm = start(NO_HOST)
             except Exception as err:
                 raise ExecutionSetupError(
                     f"could not start a Python kernel ({sys.executable} -m ipykernel_launcher,"
                     f" isolation {sandbox.describe()}): {type(err).__name__}: {err}."
                     f" Kernel log: {log_tail(log_path, 5)}"
                 ) from err
-            popen = _kernel_popen(km)
+            popen = _kernel_popen(kernel_client.km)
             kernel_pid = popen.pid if popen else None
             if kernel_pid:
                 sandbox.watch_disk("kernel", work, kernel_pid)
             try:
-                yield client, popen
+                yield kernel_client, popen
             finally:
                 if kernel_pid:
                     children = descendants(kernel_pid)
@@ -364,9 +453,16 @@ def _kernel(
             sandbox.reap("kernel")
 
 
-def _kernel_popen(km: AsyncKernelManager) -> Any:
+def _kernel_popen(km: Any) -> Any:
     provisioner = getattr(km, "provisioner", None)
     return getattr(provisioner, "process", None)
+
+
+def _end_kernel(km: Any) -> None:
+    """End the whole tree of a kernel that did not start (a jailed one: with its jail)."""
+    popen = _kernel_popen(km)
+    if popen is not None:
+        kill_tree(popen.pid, grace=0)
 
 
 def _run_hidden(client: NotebookClient, source: str, timeout: int) -> None:

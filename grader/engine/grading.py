@@ -22,7 +22,7 @@ from types import FrameType
 from grader.engine.evidence import Candidate, Evidence
 from grader.engine.execution import Execution, execute
 from grader.engine.lab import Lab
-from grader.engine.launch import COLD, Launcher
+from grader.engine.launch import COLD, Host, Launcher, preload_env
 from grader.engine.probe import ModelProbe, probe_env
 from grader.engine.results import CheckResult, ExecutionResult, GradeResult, Status, TrackingInfo
 from grader.engine.rubric import Rubric
@@ -125,8 +125,10 @@ def _grade_in(
         launcher = settings.launcher if keep is None else COLD
         host = own.enter_context(
             launcher.hosting(
-                ("server", "probe") if sandbox.mode == "full" else ("server",),
-                probe_env(settings.lab),
+                # The kernel first: it is needed before the server's first request. Kernels
+                # and probes are forked where a PID namespace confines them (execution.py).
+                ("kernel", "server", "probe") if sandbox.mode == "full" else ("server",),
+                {**probe_env(settings.lab), **preload_env(settings.lab.preload)},
             )
         )
         server = owner.enter_context(
@@ -147,7 +149,7 @@ def _grade_in(
         )
         # The server may still be starting: the kernel waits for it at its first request.
         # The probe's and the grader's own imports overlap the notebook's run.
-        execution = _execute(submission, sandbox, server.url, settings, warm_up.start)
+        execution = _execute(submission, sandbox, server.url, settings, warm_up.start, host)
         say(f"executed in {execution.result.seconds:.1f} s: {execution.result.status}")
         server.wait_ready()  # a kernel that failed to start never waited for it
         if warm_up.is_alive():
@@ -255,6 +257,7 @@ def _execute(
     tracking_uri: str,
     settings: Settings,
     before_first_cell: Callable[[], None],
+    host: Host,
 ) -> Execution:
     return execute(
         submission,
@@ -264,6 +267,7 @@ def _execute(
         settings.lab,
         settings.lab.capture(settings.rubric),
         before_first_cell=before_first_cell,
+        host=host,
     )
 
 

@@ -95,6 +95,10 @@ class Lab:
     # real load finds MLflow's lazy imports warm.
     probe_modules: tuple[str, ...] = ()
     probe_rehearsal: str = ""
+    # Modules the lab's notebooks import, imported once by a warm host so that each kernel it
+    # forks starts holding them (grader.engine.launch). Only the lab's own modules: a module
+    # a notebook does not import would be there for it all the same.
+    preload: tuple[str, ...] = ()
     # The check whose `name` option is the experiment graded (`--experiment` overrides it);
     # None: the lab sets no experiment (runs go to the Default one).
     experiment_check: str | None = None

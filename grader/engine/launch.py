@@ -1,11 +1,15 @@
-"""How a grading's MLflow server and model probe come to run: the seam of the warm speed-up.
+"""How a grading's kernel, MLflow server and model probe come to run: the seam of the warm
+speed-up.
 
 The engine is handed a Launcher (Settings.launcher). Around each grading it asks the launcher
 for a Host, early, so that whatever forks the grading's processes can import what they need
-while the grading prepares, the kernel starts and the notebook runs. Then it asks the host for
-each process: a fork that has its modules imported already, or None, and the engine starts a
-fresh Python as it always can. Either way the process gets the command line, environment and
-descriptors a fresh one gets, and is confined and ended the same way.
+while the grading prepares. Then it asks the host for each process: a fork that has its
+modules imported already, or None, and the engine starts a fresh Python as it always can.
+Either way the process gets the command line, environment and descriptors a fresh one gets,
+and is confined and ended the same way. The kernel is asked for first: the server is needed
+only at its first request. A kernel fork holds ipykernel, MLflow and the lab's preload list
+(Lab.preload) imported; to the submission it is a fresh kernel in all but time (argv,
+sys.path, environment, warnings filters, random state: grader.warm.spares.KernelStart).
 
 Cold starts fresh Pythons only (`--cold`, `--grade-cold`, a server kept after the grading):
 what the warm path is tested against. The forking hosts are grader.warm's (a single grading's
@@ -15,12 +19,25 @@ own, or the batch's), handed in by the front ends; the engine never imports them
 from __future__ import annotations
 
 import contextlib
+import json
 import threading
 from collections.abc import Mapping
 from contextlib import AbstractContextManager
 from typing import IO, Any, Literal, Protocol
 
-Role = Literal["server", "probe"]
+Role = Literal["kernel", "server", "probe"]
+# The lab's preload list (Lab.preload, JSON), in the environment a host is started with.
+PRELOAD_VAR = "LABGRADE_KERNEL_PRELOAD"
+
+
+def preload_env(modules: tuple[str, ...]) -> dict[str, str]:
+    """What a host of a lab's gradings is told ahead for their kernels: MODULES, the lab's
+    preload list (Lab.preload).
+
+    And no bytecode written, as in a kernel's own environment (grader.sandbox.sandbox.env):
+    sys.flags are set when Python starts, and a fork's are its host's.
+    """
+    return {PRELOAD_VAR: json.dumps(list(modules)), "PYTHONDONTWRITEBYTECODE": "1"}
 
 
 class Forked(Protocol):
@@ -35,6 +52,12 @@ class Forked(Protocol):
     def poll(self) -> int | None: ...
 
     def wait(self, timeout: float | None = None) -> int: ...
+
+    def send_signal(self, sig: int) -> None: ...
+
+    def terminate(self) -> None: ...
+
+    def kill(self) -> None: ...
 
 
 class Host(Protocol):
@@ -61,7 +84,8 @@ class Launcher(Protocol):
     ) -> AbstractContextManager[Host]:
         """The host of one grading's ROLES, from now until the context ends (then every fork
         of it ends too). ENV: what its forks must know ahead, the same for every grading of
-        the lab (grader.engine.probe.probe_env: the probe's head start)."""
+        the lab (grader.engine.probe.probe_env: the probe's head start; preload_env: the
+        modules its kernels import)."""
         ...
 
 
@@ -80,7 +104,7 @@ NO_HOST: Host = _NoHost()
 
 
 class Cold:
-    """Every server and probe a fresh Python."""
+    """Every kernel, server and probe a fresh Python."""
 
     def hosting(
         self, roles: tuple[Role, ...], env: Mapping[str, str]

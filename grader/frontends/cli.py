@@ -105,7 +105,7 @@ def _parser() -> argparse.ArgumentParser:
     batch.add_argument(
         "--cold",
         action="store_true",
-        help="start each worker, server and model probe as a fresh Python (slower) instead"
+        help="start each worker, kernel, server and model probe as a fresh Python (slower) instead"
         " of forking them from one process that imported MLflow once",
     )
     _common(batch)

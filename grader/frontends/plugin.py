@@ -101,8 +101,8 @@ def pytest_addoption(parser: pytest.Parser) -> None:
         "--grade-cold",
         action="store_true",
         default=None,
-        help="start the MLflow server and the model probe as fresh Pythons (slower) instead of"
-        " forking them from a process that imported MLflow once [ini: grade_cold]",
+        help="start the kernel, the MLflow server and the model probe as fresh Pythons (slower)"
+        " instead of forking them from a process that imported MLflow once [ini: grade_cold]",
     )
     group.addoption(
         "--tracking-uri",
@@ -129,7 +129,7 @@ def pytest_addoption(parser: pytest.Parser) -> None:
     parser.addini("grade_rubric", "rubric TOML", default="")
     parser.addini("grade_feedback", "where to write the feedback (Markdown)", default="")
     parser.addini("grade_keep_server", "keep the server up after grading", type="bool")
-    parser.addini("grade_cold", "start server and probe as fresh Pythons", type="bool")
+    parser.addini("grade_cold", "start kernel, server and probe as fresh Pythons", type="bool")
     parser.addini("grade_tracking_uri", "tracking server to grade as it is", default="")
     parser.addini("grade_experiment", "experiment to grade with --tracking-uri", default="")
     parser.addini("grade_run_id", "run to grade with --tracking-uri", default="")

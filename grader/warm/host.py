@@ -4,24 +4,31 @@ forks what gradings need instead of starting fresh interpreters that import them
     python -m grader.warm.host PARENT FD [--worker MODULE:FUNCTION] ROLE...
     (FD: its request socket)
 
+    kernel  a grading's Jupyter kernel (ipykernel, jailed; full isolation only), with
+            ipykernel, MLflow and the lab's preload list (Lab.preload, named in the
+            environment under grader.engine.launch.PRELOAD_VAR) imported
     worker  FUNCTION(ARGS) of MODULE, in its own session: a batch's workers, each one
             `labgrade grade ARGS` (the batch names the entry point: nothing here imports
             a front end)
     server  a grading's throwaway MLflow server (grader.engine.serve; see grader.warm.spares)
     probe   a grading's model probe (probe_child, jailed; full isolation only)
 
-A single grading starts one for its server and probe (grader.warm.launch.PrivateHost: "the
-host"). A batch starts one for everything (the zygote); its workers ask it for their servers
-and probes on a socket they inherit (grader.warm.launch.SharedHost). Roles are imported in
-the order above, and each forks as soon as its own modules are in: a batch's first workers
-start while the zygote imports on, and a request for a role not imported yet waits.
+A single grading starts one for its kernel, server and probe (grader.warm.launch.PrivateHost:
+"the host"). A batch starts one for everything (the zygote); its workers ask it for their
+kernels, servers and probes on a socket they inherit (grader.warm.launch.SharedHost). Roles
+are imported in the order above, and each forks as soon as its own modules are in: a
+grading needs its kernel first (the server only at the kernel's first request), and a
+batch's first workers start while the zygote imports on; a request for a role not imported
+yet waits. The kernel's imports come first for another reason too: what they leave behind
+(warnings filters, environment variables) is read in a process that imported nothing else.
 
-What a warm process holds is what every fork starts from, and a probe runs a submission's
-model: so it starts with an allow-listed environment (no tokens or credentials), and it
-never sees a submission's path or a job's settings. It receives file descriptors only: a
-fork reads its request directly from whoever asked for it. The warm process reports each
-fork's exit code on the fork's socket, ends a fork whose asker hung up, and ends every fork
-when its own parent goes away.
+What a warm process holds is what every fork starts from, and a kernel runs a submission's
+code and a probe its model: so it starts with an allow-listed environment (no tokens or
+credentials), and it never sees a submission's path, code or a job's settings (the lab's
+preload list is the lab's, the same for every submission). It receives file descriptors
+only: a fork reads its request directly from whoever asked for it. The warm process reports
+each fork's exit code on the fork's socket, ends a fork whose asker hung up, and ends every
+fork when its own parent goes away. A fork serves one grading: it is never reused.
 """
 
 from __future__ import annotations
@@ -46,6 +53,7 @@ from collections.abc import Iterator, Mapping
 from pathlib import Path
 
 from grader.engine import store_template
+from grader.engine.launch import PRELOAD_VAR
 from grader.engine.server import importable
 from grader.errors import GraderError
 from grader.sandbox import sandbox
@@ -91,7 +99,21 @@ PROBE_MODULES = (
     "skops.io",
     "cloudpickle",
 )
-ROLES = ("worker", "server", "probe")
+# A fresh kernel's own imports (ipykernel's app, its shell, IPython). ipykernel's debugger
+# (debugpy) is left to the kernel's start: it sets environment variables when imported.
+KERNEL_MODULES = (
+    "ipykernel.kernelapp",
+    "ipykernel.ipkernel",
+    "ipykernel.zmqshell",
+    "IPython.core.interactiveshell",
+)
+# What every kernel imports once it has started: the grader's set-up before the first cell
+# (grader.engine.kernel_side); the lab's preload list follows.
+SETUP_MODULES = ("mlflow", "mlflow.pyfunc", "mlflow.tracking.client", "requests")
+ROLES = ("kernel", "worker", "server", "probe")
+# Bytes of blank arguments a host of kernels is started with: the room a kernel fork writes
+# its own command line in (spares._show_command), as /proc/PID/cmdline shows a process's.
+TITLE_ROOM = 512
 # The zygote's environment, and so every warm process's: nothing that could be a secret.
 # A submission's allow-list, plus what the grader itself uses (its home, cache, Jupyter).
 ALLOWED_ENV = {*sandbox.ALLOWED_ENV, "HOME", "TMPDIR", "USER", "LOGNAME", "TERM"}
@@ -151,6 +173,7 @@ class Warm:
         log = workdir / "warm.log"
         cmd = [sys.executable, "-m", "grader.warm.host", str(os.getpid()), str(theirs.fileno())]
         cmd += ["--worker", worker] if worker is not None else []
+        cmd += [" " * TITLE_ROOM] if "kernel" in roles else []  # not a role: ignored
         with log.open("wb") as out:
             proc = subprocess.Popen(
                 [*cmd, *roles],
@@ -258,17 +281,87 @@ def _import_role(role: str, forker: _Forker) -> None:
         modules["server"] += imports_of(APP_MODULE)
     if role == "worker" and forker.worker is not None:
         modules["worker"] = (forker.worker.partition(":")[0], *WORKER_MODULES)
-    for module in modules[role]:
-        with contextlib.suppress(ImportError), warnings.catch_warnings():
-            warnings.simplefilter("ignore")  # deprecations: the server's log says them itself
-            importlib.import_module(module)
-        forker.poll(0)  # a request for a role already imported is not kept waiting
-        if forker.gone:  # its parent has ended (a grading interrupted): nothing to fork for
+    if role == "kernel":
+        if not _import_kernel(forker):
             return
+    elif not _import(modules[role], forker, keep_filters=False):
+        return
     _work_out_once(role, forker)
     if threading.active_count() != 1:  # a fork would copy a thread's locks, not the thread
         names = ", ".join(t.name for t in threading.enumerate())
         raise SystemExit(f"labgrade warm: preloading started threads ({names})")
+
+
+def _import(modules: tuple[str, ...], forker: _Forker, keep_filters: bool) -> bool:
+    """Import MODULES (those there are); False if the parent ended meanwhile."""
+    for module in modules:
+        with contextlib.suppress(ImportError), contextlib.ExitStack() as stack:
+            # The filters a kernel's imports add are the kernel's (KernelStart): kept. Any
+            # other role's are dropped, and their deprecations left to the forks' logs.
+            if not keep_filters:
+                stack.enter_context(warnings.catch_warnings())
+                warnings.simplefilter("ignore")
+            importlib.import_module(module)
+        forker.poll(0)  # a request for a role already imported is not kept waiting
+        if forker.gone:  # its parent has ended (a grading interrupted): nothing to fork for
+            return False
+    return True
+
+
+def _import_kernel(forker: _Forker) -> bool:
+    """The kernel's modules, then the set-up's and the lab's, and what a fork must be handed
+    back to look like a fresh kernel (spares.KernelStart); False if the parent ended.
+
+    sys.path is a fresh interpreter's, asked of one started with nothing in its environment
+    that moves it (a kernel's environment is allow-listed: no PYTHONPATH). The filters and
+    the environment are this process's as the imports leave them: it started with a fresh
+    interpreter's, and the kernel's role is its first.
+    """
+    if not _import(KERNEL_MODULES, forker, keep_filters=True):
+        return False
+    own = list(warnings.filters)
+    if not _import(SETUP_MODULES + _preload(), forker, keep_filters=True):
+        return False
+    after = list(warnings.filters)
+    # A fresh kernel's shell adds filters of its own when it starts, and the set-up and the
+    # notebook import after that: their filters go before (or, appended, after) the shell's.
+    if own and own[0] in after and own[-1] in after:
+        front, back = after[: after.index(own[0])], after[after.index(own[-1]) + 1 :]
+    else:  # the imports moved the kernel's own: theirs all go first
+        front, back = [f for f in after if f not in own], []
+    fresh = subprocess.run(
+        [sys.executable, "-c", "import json, sys; print(json.dumps(sys.path[1:]))"],
+        env={"PATH": os.environ.get("PATH", os.defpath)},
+        capture_output=True,
+        text=True,
+        check=True,
+    )
+    started = _initial_environ()
+    spares.set_kernel_start(
+        spares.KernelStart(
+            path=tuple(json.loads(fresh.stdout)),
+            filters=tuple(own),
+            imported_filters=(tuple(front), tuple(back)),
+            environ={k: v for k, v in os.environ.items() if k not in started},
+        )
+    )
+    return True
+
+
+def _preload() -> tuple[str, ...]:
+    """The lab's modules its notebooks import (Lab.preload), as its grader named them."""
+    try:
+        names = json.loads(os.environ.get(PRELOAD_VAR) or "[]")
+    except ValueError:
+        return ()
+    return tuple(str(n) for n in names if isinstance(n, str))
+
+
+def _initial_environ() -> dict[str, str]:
+    """The environment this process was started with (os.environ holds what imports set)."""
+    raw = Path("/proc/self/environ").read_bytes()
+    pairs = (entry.partition(b"=") for entry in raw.split(b"\0") if entry)
+    return {os.fsdecode(k): os.fsdecode(v) for k, _, v in pairs}
 
 
 def _work_out_once(role: str, forker: _Forker) -> None:
@@ -405,6 +498,8 @@ class _Forker:
 
     def _fork(self, role: str, report: socket.socket, fds: list[int]) -> None:
         me = os.getpid()
+        for stream in (sys.stdout, sys.stderr):  # or the fork would write it out again
+            stream.flush()
         pid = os.fork()
         if pid == 0:
             self._in_child(report, role)

@@ -1,17 +1,22 @@
-"""Spares: a grading's tracking server and model probe, forked by a warm host (grader.warm.host).
+"""Spares: a grading's tracking server, model probe and kernel, forked by a warm host
+(grader.warm.host).
 
-A fresh `python -m grader.engine.serve` imports MLflow's server (~3 s of CPU) and a fresh probe
-imports pyfunc, scikit-learn and skops (~3 s). A warm host imported them once: a grading
-asks it for a fork per role, and hands that fork the arguments and file descriptors a fresh
-process would have got, directly; the host never sees them. The fork then becomes the
-server or the probe without importing anything again.
+A fresh `python -m grader.engine.serve` imports MLflow's server (~3 s of CPU), a fresh probe
+imports pyfunc, scikit-learn and skops (~3 s), and a fresh kernel imports ipykernel, then the
+submission's first cells import MLflow, scikit-learn and pandas (2-3 s). A warm host imported
+them once: a grading asks it for a fork per role, and hands that fork the arguments and file
+descriptors a fresh process would have got, directly; the host never sees them. The fork then
+becomes the server, the probe or the kernel without importing anything again.
 
 A grading asks through HostForks, the engine's Host (grader.engine.launch), which
 grader.warm.launch hands it; a forked server is then started and stopped by pytest-xprocess
 through a stand-in (grader.engine.standin), as a fresh one is started and stopped itself.
 The host ends a fork whose grading has hung up (died) on it, and every fork when it ends
-itself. The probe confines itself with the same code as `jail.py` (full isolation only:
-PID namespace, own user, cgroups), then runs probe_child in-process.
+itself. The probe and the kernel confine themselves with the same code as `jail.py` (full
+isolation only: PID namespace, own user, cgroups), then run probe_child or ipykernel
+in-process. A kernel fork serves one grading and ends with it, and is made to look like a
+fresh `python -m ipykernel_launcher` to the submission (KernelStart): the same argv, sys.path,
+environment, warnings filters, fresh random state; only what it has imported already differs.
 """
 
 from __future__ import annotations
@@ -19,6 +24,7 @@ from __future__ import annotations
 import contextlib
 import ctypes
 import fcntl
+import functools
 import json
 import os
 import signal
@@ -29,12 +35,13 @@ import threading
 import time
 import traceback
 from collections.abc import Mapping
+from dataclasses import dataclass, field
 from pathlib import Path
-from typing import IO, Any, Literal, NoReturn
+from typing import IO, Any, Literal, NoReturn, cast
 
 from grader.engine import store_template
 
-SpareRole = Literal["server", "probe"]
+SpareRole = Literal["kernel", "server", "probe"]
 MAX_REQUEST = 1 << 20
 FORK_TIMEOUT = 120.0  # a host still importing answers late; one that hangs, never
 PR_SET_PDEATHSIG = 1
@@ -45,6 +52,33 @@ _host: socket.socket | None = None
 _host_lock = threading.Lock()
 # The host's migrated, empty store and its digest, inherited by every fork of it.
 _template: tuple[Path, str] | None = None
+
+
+@dataclass(frozen=True)
+class KernelStart:
+    """What a fresh kernel's interpreter holds that a fork of the host must be given back,
+    worked out once by the host (grader.warm.host) when it imported the kernel's modules."""
+
+    # sys.path of a fresh `python -m ipykernel_launcher` once the launcher dropped its cwd.
+    path: tuple[str, ...]
+    # warnings.filters of a fresh Python once it imported ipykernel, as the launcher has them.
+    filters: tuple[Any, ...]
+    # The filters the set-up's and the lab's imports added (before the others, and after
+    # them), put in place once the kernel's shell has added its own: where a fresh kernel
+    # holds them once the set-up and the notebook's import cells ran, as those imports will
+    # not run again in the fork.
+    imported_filters: tuple[tuple[Any, ...], tuple[Any, ...]] = ((), ())
+    # What those imports put in os.environ (scikit-learn's KMP_* switches, MLflow's session):
+    # a fresh kernel holds them once the notebook imported those modules.
+    environ: Mapping[str, str] = field(default_factory=dict)
+
+
+_kernel_start: KernelStart | None = None
+
+
+def set_kernel_start(start: KernelStart) -> None:
+    global _kernel_start
+    _kernel_start = start
 
 
 class HostGone(OSError):
@@ -136,6 +170,7 @@ class ForkedProcess:
         self.returncode: int | None = None
         self.stdin: IO[bytes] | None = None
         self.stdout: IO[bytes] | None = None
+        self.stderr: IO[bytes] | None = None
         self._sock = sock
         self._done = threading.Event()
         threading.Thread(target=self._watch, name=f"fork-{pid}", daemon=True).start()
@@ -152,6 +187,12 @@ class ForkedProcess:
         if self.returncode is None:
             with contextlib.suppress(ProcessLookupError):
                 os.kill(self.pid, sig)
+
+    def terminate(self) -> None:
+        self.send_signal(signal.SIGTERM)
+
+    def kill(self) -> None:
+        self.send_signal(signal.SIGKILL)
 
     def _watch(self) -> None:
         try:
@@ -213,7 +254,8 @@ def become(role: SpareRole, sock: socket.socket, host_pid: int) -> None:
         if not data:  # the grading never needed this role
             os._exit(0)
         request = json.loads(data)
-        code = _serve(request, fds) if role == "server" else _probe(request, fds)
+        start = {"server": _serve, "probe": _probe, "kernel": _kernel}[role]
+        code = start(request, fds)
     except BaseException:  # said on its stderr (the server log or the probe log), then exit
         with contextlib.suppress(OSError):
             os.write(2, traceback.format_exc().encode(errors="replace"))
@@ -307,6 +349,129 @@ def _run_probe_child(env: dict[str, str]) -> None:
         traceback.print_exc()
         flush_and_exit(1)
     flush_and_exit(0)
+
+
+def _kernel(request: dict[str, Any], fds: list[int]) -> int:
+    """The jail, as `python -I jail.py SPEC -- python -m ipykernel_launcher ARGV` would run it
+    when jupyter_client starts it (its own session, stdout and stderr to the kernel's log)."""
+    from grader.sandbox import jail
+
+    if _kernel_start is None:  # never asked before the host imported the kernel: a bug
+        raise RuntimeError("this warm process has not imported the kernel's modules")
+    out, err = fds
+    os.setsid()
+    # jupyter_client hands a kernel a pipe for stdin and closes its end at once.
+    stdin, closed = os.pipe()
+    os.close(closed)
+    os.dup2(stdin, 0)
+    os.close(stdin)
+    os.dup2(out, 1)
+    os.dup2(err, 2)
+    os.close(out)
+    os.close(err)
+    _set_environ(request["env"])
+    os.chdir(request["cwd"])
+    _show_command([sys.executable, "-m", "ipykernel_launcher", *request["argv"]])
+    # Python's own Ctrl-C handler, as `python -I jail.py` starts with (the host ignores it):
+    # the jail's processes meet the grader's interrupt of the kernel's group as a fresh
+    # jail's do.
+    signal.signal(signal.SIGINT, signal.default_int_handler)
+    argv = [str(a) for a in request["argv"]]
+    return jail.run(request["spec"], functools.partial(_run_kernel, _kernel_start, argv))
+
+
+def _show_command(argv: list[str]) -> None:
+    """Have /proc/PID/cmdline of this process (and of what it forks) read ARGV, not its host's
+    command: ps, psutil and a submission reading its own see the command a fresh kernel has
+    (trailing empty arguments aside). Written over the host's own arguments, where the host
+    leaves room (grader.warm.host.TITLE_ROOM); kept as it is if ARGV does not fit."""
+    with open("/proc/self/stat", "rb") as fh:
+        fields = fh.read().rsplit(b")", 1)[1].split()  # from field 3 on: comm may hold spaces
+    start, end = int(fields[45]), int(fields[46])  # fields 48 and 49: arg_start, arg_end
+    raw = b"\0".join(os.fsencode(a) for a in argv) + b"\0"
+    if 0 < start < end and len(raw) <= end - start:
+        ctypes.memmove(start, raw.ljust(end - start, b"\0"), end - start)
+
+
+def _run_kernel(start: KernelStart, argv: list[str], env: dict[str, str]) -> None:
+    """In the jail, confined: what `python -m ipykernel_launcher ARGV` does, with the lab's
+    modules imported; never returns."""
+    import importlib.util
+    import random
+    import tempfile
+    import warnings
+
+    os.closerange(3, os.sysconf("SC_OPEN_MAX"))
+    # The kernel's environment as the jail passes it; what the preloaded imports set comes
+    # after, as it would once the notebook imported them.
+    _set_environ({**env, **{k: v for k, v in start.environ.items() if k not in env}})
+    tempfile.tempdir = None  # TMPDIR is the jail's now
+    sys.dont_write_bytecode = bool(env.get("PYTHONDONTWRITEBYTECODE"))
+    sys.path[:] = start.path
+    launcher = importlib.util.find_spec("ipykernel_launcher")
+    sys.argv = [launcher.origin if launcher and launcher.origin else "ipykernel_launcher", *argv]
+    sys.orig_argv = [sys.executable, "-m", "ipykernel_launcher", *argv]
+    filters = cast("list[Any]", warnings.filters)
+    filters[:] = start.filters
+    warnings._filters_mutated()  # type: ignore[attr-defined]  # caches of the old filters
+    # A fork holds the host's random state: every kernel forked from it would draw the same
+    # numbers. Seeded from the OS, as a fresh interpreter and a fresh numpy seed themselves.
+    random.seed()
+    numpy = sys.modules.get("numpy")
+    if numpy is not None:
+        numpy.random.seed()
+    signal.signal(signal.SIGINT, signal.default_int_handler)  # as a fresh Python has it
+    code, interrupted = 0, False
+    try:
+        from ipykernel.kernelapp import IPKernelApp
+
+        # ipykernel's launch_new_instance, with the imports' filters put in where a fresh
+        # kernel has them: after its shell's own.
+        app = IPKernelApp.instance()
+        app.initialize()
+        front, back = start.imported_filters
+        filters[:] = [*front, *filters, *back]
+        warnings._filters_mutated()  # type: ignore[attr-defined]
+        app.start()
+    except SystemExit as err:
+        code = _exit_code(err.code)
+    except BaseException as err:
+        # As the interpreter reports it (the notebook may have broken what that uses).
+        with contextlib.suppress(BaseException):
+            sys.excepthook(type(err), err, err.__traceback__)
+        code, interrupted = 1, type(err) is KeyboardInterrupt
+    _end_as_interpreter(code, interrupted)
+
+
+def _exit_code(code: object) -> int:
+    """What a fresh Python exits with for `raise SystemExit(CODE)`."""
+    if code is None:
+        return 0
+    if type(code) is int:  # not isinstance: a notebook can have replaced it
+        return code
+    with contextlib.suppress(BaseException):
+        print(code, file=sys.stderr)
+    return 1
+
+
+def _end_as_interpreter(code: int, interrupted: bool) -> NoReturn:
+    """End as a fresh kernel's interpreter ends once its main module is done: wait for the
+    threads that are not daemons, run the atexit handlers (MLflow's ends an active run),
+    then exit (by SIGINT after an uncaught KeyboardInterrupt). A kernel whose threads hang
+    hangs here too, as a fresh one would, until the grader ends it."""
+    import atexit
+
+    with contextlib.suppress(BaseException):
+        threading._shutdown()  # type: ignore[attr-defined]
+    with contextlib.suppress(BaseException):
+        atexit._run_exitfuncs()
+    if interrupted:
+        for stream in (sys.stdout, sys.stderr):
+            with contextlib.suppress(BaseException):
+                stream.flush()
+        signal.signal(signal.SIGINT, signal.SIG_DFL)
+        os.kill(os.getpid(), signal.SIGINT)
+    flush_and_exit(code)
 
 
 def flush_and_exit(code: int) -> NoReturn:

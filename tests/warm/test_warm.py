@@ -3,18 +3,26 @@
 from __future__ import annotations
 
 import contextlib
+import csv
+import dataclasses
+import json
 import os
+import re
 import sqlite3
 import threading
 import time
 import uuid
+from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import psutil
 import pytest
 
 from grader.course.batch import WORKER_ENTRY
 from grader.engine import store_template
+from grader.engine.lab import Lab
+from grader.engine.launch import COLD, Launcher
 from grader.engine.server import throwaway_server
 from grader.warm import spares
 from grader.warm.host import Warm, worker_env
@@ -207,3 +215,286 @@ def test_the_zygote_holds_no_secret_and_relays_exit_codes(
     assert not any(value.encode() in environ for value in SECRETS.values())
     assert token.encode() in environ  # its forks are still found by the tests' token
     assert describe(processes_with_token(token)) == []
+
+
+# ----- warm kernels: forked from the host, a fresh kernel to the submission -----
+
+OBSERVE = """
+import json, os, sys, warnings
+observed.append(json.dumps({
+    "argv": sys.argv,
+    "orig_argv": sys.orig_argv,
+    "path": sys.path,
+    "cwd": os.getcwd(),
+    "environ": sorted(os.environ),
+    "name": __name__,
+    "filters": [repr(f) for f in warnings.filters],
+    "executable": sys.executable,
+    "cmdline": open("/proc/self/cmdline", "rb").read().rstrip(b"\\0").decode().split("\\0"),
+    "flags": repr(sys.flags),
+    "umask": os.umask(0o022),
+    "stdin": os.isatty(0),
+    "ids": [os.getuid() == os.getgid() >= 2_000_000, os.getpgid(0) == os.getpid()],
+}))
+"""
+# What the lab's notebooks do first: the state a submission's code runs in.
+IMPORTS = """
+import mlflow
+from mlflow.models import infer_signature
+import pandas as pd
+from sklearn import datasets
+from sklearn.model_selection import train_test_split
+from sklearn.linear_model import LogisticRegression
+"""
+PRELOADED = "import sys\nobserved = [int('sklearn.linear_model' in sys.modules)]"
+RANDOM = "import random, numpy\nobserved = [random.random(), float(numpy.random.rand())]"
+
+
+def notebook(folder: Path, *cells: str) -> Path:
+    import nbformat
+
+    folder.mkdir(parents=True, exist_ok=True)
+    nb = nbformat.v4.new_notebook()
+    nb.cells = [nbformat.v4.new_code_cell(c) for c in cells]
+    path = folder / "lab.ipynb"
+    nbformat.write(nb, path)
+    return path
+
+
+@pytest.fixture(scope="module")
+def lab_host(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Launcher]:
+    """A warm host of lab 1's kernels, servers and probes, shared as a batch's zygote is."""
+    from grader.engine.launch import preload_env
+    from grader.engine.probe import probe_env
+    from grader.warm.launch import SharedHost
+    from tests.helpers import TRACKING
+
+    env = {**probe_env(TRACKING), **preload_env(TRACKING.preload)}
+    folder = tmp_path_factory.mktemp("lab-host")
+    with Warm.running(folder, ("kernel", "server", "probe"), env=env) as warm:
+        yield SharedHost(spares.HostForks(warm.control, warm.lock))
+
+
+def observe(
+    path: Path, launcher: Launcher, monkeypatch: pytest.MonkeyPatch, lab: Lab | None = None
+) -> tuple[list[Any], Any, Any]:
+    """Grade PATH in this process; what its `observed` list held after the run, how its
+    kernel was started (a fork of the host or a Popen) and the grade."""
+    from grader.engine import execution, grading
+    from grader.engine.lab import Capture
+    from tests.helpers import TRACKING
+
+    lab = dataclasses.replace(lab or TRACKING, capture=lambda rubric: Capture(("observed",)))
+    seen: dict[str, Any] = {}
+    kernel = execution._kernel
+
+    @contextlib.contextmanager
+    def recorded(*args: Any) -> Iterator[tuple[Any, Any]]:
+        with kernel(*args) as (client, popen):
+            seen["kernel"] = popen
+            yield client, popen
+
+    original = grading.execute
+
+    def execute(*args: Any, **kwargs: Any) -> execution.Execution:
+        seen["execution"] = found = original(*args, **kwargs)
+        return found
+
+    monkeypatch.setattr(execution, "_kernel", recorded)
+    monkeypatch.setattr(grading, "execute", execute)
+    result = grading.grade(path, grading.Settings(lab, lab.rubric(), launcher=launcher))
+    capture = seen["execution"].capture
+    assert capture is not None, seen["execution"].result
+    values = capture.variables["observed"].values
+    assert values is not None, seen["execution"].result
+    return list(values), seen["kernel"], result
+
+
+def needs_full_isolation() -> None:
+    from grader.sandbox.sandbox import full_unavailable
+
+    problem = full_unavailable()
+    if problem:
+        pytest.skip(f"kernels are forked in full isolation only: {problem}")
+
+
+def normalised(text: str) -> str:
+    """TEXT without what differs between any two gradings: temporary folders, ids, times."""
+    text = re.sub(r"labgrade-[A-Za-z0-9_]+", "labgrade-X", text)
+    text = re.sub(r"\b[0-9a-f]{32}\b", "ID", text)
+    text = re.sub(r"\bm-[0-9a-f]{32}\b|\bm-ID\b", "MODEL", text)
+    text = re.sub(r"\d{4}-\d\d-\d\d[ T]\d\d:\d\d:\d\d(\.\d+)?", "TIME", text)
+    return re.sub(r"\b\d{13}\b", "MILLIS", text)
+
+
+@pytest.mark.slow
+def test_a_warm_kernel_is_a_fresh_one_to_the_submission(
+    tmp_path: Path, lab_host: Launcher, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    needs_full_isolation()
+    path = notebook(tmp_path / "nb", PRELOADED, IMPORTS, OBSERVE)
+    warm, warm_kernel, _ = observe(path, lab_host, monkeypatch)
+    cold, cold_kernel, _ = observe(path, COLD, monkeypatch)
+    assert isinstance(warm_kernel, spares.ForkedProcess)  # forked, with the lab's modules
+    assert not isinstance(cold_kernel, spares.ForkedProcess)
+    assert (warm[0], cold[0]) == (1, 0)
+    warm_seen, cold_seen = json.loads(normalised(warm[1])), json.loads(normalised(cold[1]))
+    for key in cold_seen:
+        assert warm_seen[key] == cold_seen[key], key
+    assert cold_seen["name"] == "__main__"
+    assert cold_seen["argv"][0].endswith("ipykernel_launcher.py")
+
+
+@pytest.mark.slow
+def test_two_warm_kernels_draw_different_random_numbers(
+    tmp_path: Path, lab_host: Launcher, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    needs_full_isolation()
+    path = notebook(tmp_path / "nb", RANDOM)
+    first, kernel, _ = observe(path, lab_host, monkeypatch)
+    second, _, _ = observe(path, lab_host, monkeypatch)
+    assert isinstance(kernel, spares.ForkedProcess)
+    assert first[0] != second[0]  # random
+    assert first[1] != second[1]  # numpy's global RandomState
+
+
+@pytest.mark.slow
+def test_without_a_warm_kernel_the_kernel_is_a_fresh_python(
+    tmp_path: Path, lab_host: Launcher, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A host that forks no kernels, and a forked kernel that does not start: a fresh one."""
+    needs_full_isolation()
+    from grader.engine import execution
+    from grader.warm.launch import SharedHost
+
+    path = notebook(tmp_path / "nb", PRELOADED)
+    (tmp_path / "host").mkdir()
+    with Warm.running(tmp_path / "host", ("server",)) as warm:
+        seen, kernel, _ = observe(
+            path, SharedHost(spares.HostForks(warm.control, warm.lock)), monkeypatch
+        )
+    assert not isinstance(kernel, spares.ForkedProcess)
+    assert seen == [0]
+
+    forked = execution._forked_kernel
+
+    def unconfinable(host: Any, cmd: list[str], kwargs: dict[str, Any]) -> Any:
+        split = cmd.index("--")
+        spec = {**json.loads(cmd[split - 1]), "cwd": "/no/such/folder"}  # the jail gives up
+        return forked(host, [*cmd[: split - 1], json.dumps(spec), *cmd[split:]], kwargs)
+
+    monkeypatch.setattr(execution, "_forked_kernel", unconfinable)
+    seen, kernel, result = observe(path, lab_host, monkeypatch)
+    assert not isinstance(kernel, spares.ForkedProcess)
+    assert seen == [0]
+    assert result.execution.status == "ok"
+
+
+ARTIFACTS = (
+    "MLmodel",
+    "requirements.txt",
+    "conda.yaml",
+    "python_env.yaml",
+    "input_example.json",
+    "serving_input_example.json",
+)
+
+
+@pytest.mark.slow
+def test_the_reference_logs_the_same_warm_and_cold(
+    tmp_path: Path, lab_host: Launcher, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Same grade (JSON) and the same model files as with a fresh kernel, bar ids and times."""
+    needs_full_isolation()
+    from grader.engine import grading
+
+    reference = ROOT / "reference" / "lab1_tracking_quickstart.ipynb"
+    path = notebook(tmp_path / "nb", PRELOADED, *code_cells(reference))
+    kept: dict[str, dict[str, str]] = {}
+    read = grading._read_server
+
+    def artifacts(url: str, sandbox: Any) -> Any:
+        """What the server stored, while it still runs: its artifacts, by file name."""
+        found: dict[str, str] = {}
+        for file in sorted((sandbox.workdir / "server").rglob("*")):
+            if file.is_file() and file.name in ARTIFACTS:
+                assert file.name not in found, f"more than one {file.name}"
+                found[file.name] = normalised(file.read_text())
+        kept[str(len(kept))] = found
+        return read(url, sandbox)
+
+    monkeypatch.setattr(grading, "_read_server", artifacts)
+    warm, warm_kernel, warm_result = observe(path, lab_host, monkeypatch)
+    cold, _, cold_result = observe(path, COLD, monkeypatch)
+    assert isinstance(warm_kernel, spares.ForkedProcess)
+    assert (warm, cold) == ([1], [0])
+    assert warm_result.score == warm_result.max_score == 100
+    assert normalised_grade(warm_result.to_json()) == normalised_grade(cold_result.to_json())
+    assert set(ARTIFACTS) - {"serving_input_example.json"} <= set(kept["0"])
+    assert kept["0"] == kept["1"]
+
+
+def code_cells(path: Path) -> list[str]:
+    import nbformat
+
+    nb = nbformat.read(path, as_version=4)
+    return [c.source for c in nb.cells if c.cell_type == "code"]
+
+
+def normalised_grade(raw: dict[str, Any]) -> dict[str, Any]:
+    """The grade JSON without what differs between runs: seconds, the server, ids and the
+    runs' names (the server's random `adjective-animal-number`)."""
+    text = re.sub(r"run '[a-z]+-[a-z]+-\d+'", "run 'NAME'", json.dumps(raw))
+    raw = json.loads(normalised(text))
+    raw.pop("submission")
+    raw["execution"].pop("seconds")
+    raw["tracking"].pop("server")
+    return raw
+
+
+LEAK_CHECK = """
+import sys
+assert "sklearn.linear_model" in sys.modules, "not a kernel forked with the lab's modules"
+import mlflow
+assert not hasattr(mlflow, "LEAK"), "a module attribute of an earlier submission"
+assert "LEAKED" not in globals(), "a global of an earlier submission"
+mlflow.LEAK = 1
+LEAKED = 1
+"""
+
+
+@pytest.mark.slow
+def test_a_batchs_kernels_share_nothing(tmp_path: Path) -> None:
+    """Two submissions graded one after the other by the batch's warm kernels: each one sets
+    a module attribute and a global, and fails a cell if it finds the other's."""
+    needs_full_isolation()
+    from tests.helpers import run_labgrade
+
+    reference = ROOT / "reference" / "lab1_tracking_quickstart.ipynb"
+    folder = tmp_path / "class"
+    for student in ("first", "second"):
+        notebook(tmp_path / student, LEAK_CHECK, *code_cells(reference))
+        folder.mkdir(exist_ok=True)
+        (tmp_path / student / "lab.ipynb").rename(folder / f"{student}.ipynb")
+    out = tmp_path / "out"
+    token = uuid.uuid4().hex
+    proc = run_labgrade(
+        "batch",
+        str(folder),
+        "--out",
+        str(out),
+        "--jobs",
+        "1",
+        "--timeout",
+        "240",
+        timeout=900,
+        env={**os.environ, TOKEN_VAR: token},
+    )
+    assert proc.returncode == 0, proc.stderr
+    assert describe(processes_with_token(token)) == []
+    with (out / "grades.csv").open(newline="") as fh:
+        rows = {r["id"]: r for r in csv.DictReader(fh) if r["id"] != "POINTS POSSIBLE"}
+    assert {s: (r["status"], float(r["total"])) for s, r in rows.items()} == {
+        "first": ("ok", 100.0),
+        "second": ("ok", 100.0),
+    }, {s: r["note"] for s, r in rows.items()}
