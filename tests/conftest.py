@@ -9,18 +9,46 @@ from pathlib import Path
 import pytest
 
 from grader.engine.server import throwaway_server
-from tests.helpers import ROOT, GradingRun, KeptServer, log_runs_into, run_grader, start_kept, stop
+from tests.helpers import (
+    ROOT,
+    GradingRun,
+    KeptServer,
+    SessionHosts,
+    log_runs_into,
+    run_grader,
+    start_kept,
+    stop,
+)
 
 
 @pytest.fixture(scope="session")
-def graded_run(tmp_path_factory: pytest.TempPathFactory) -> Callable[..., GradingRun]:
+def session_hosts(
+    request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[SessionHosts | None]:
+    """The session's warm processes (one per lab), for gradings not about their own start.
+
+    Only where the session grades end to end (a slow test is selected): starting one costs
+    what a few gradings of invalid notebooks cost, the only kind the fast subset holds.
+    """
+    if not any(item.get_closest_marker("slow") for item in request.session.items):
+        yield None
+        return
+    hosts = SessionHosts(tmp_path_factory.mktemp("hosts"))
+    yield hosts
+    hosts.close()
+
+
+@pytest.fixture(scope="session")
+def graded_run(
+    tmp_path_factory: pytest.TempPathFactory, session_hosts: SessionHosts | None
+) -> Callable[..., GradingRun]:
     cache: dict[tuple[Path, tuple[str, ...], str], GradingRun] = {}
 
     def get(submission: Path, *extra: str, env: dict[str, str] | None = None) -> GradingRun:
         key = (submission, extra, repr(sorted((env or {}).items())))
         if key not in cache:
             out = tmp_path_factory.mktemp(submission.stem)
-            cache[key] = run_grader(submission, out, *extra, env=env)
+            cache[key] = run_grader(submission, out, *extra, env=env, hosts=session_hosts)
         return cache[key]
 
     return get

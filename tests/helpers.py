@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import json
 import os
@@ -20,7 +21,10 @@ import nbformat
 import psutil
 import pytest
 
+from grader.engine.launch import preload_env
+from grader.engine.probe import probe_env
 from grader.labs import load
+from grader.warm.host import ROLES, Warm
 
 TRACKING = load("tracking")  # lab 1, the default lab
 ROOT = Path(__file__).resolve().parent.parent
@@ -112,29 +116,8 @@ def start_grader(
 ) -> tuple[subprocess.Popen[str], str]:
     """`pytest grader` on SUBMISSION (None: no --submission, e.g. with --tracking-uri)."""
     token = uuid.uuid4().hex
-    # Every grading runs as on GitHub Actions: the job summary and step outputs land in OUT_DIR.
-    env = {
-        **os.environ,
-        "GITHUB_STEP_SUMMARY": str(out_dir / "step_summary.md"),
-        "GITHUB_OUTPUT": str(out_dir / "github_output"),
-        "PYTHONUNBUFFERED": "1",
-        **(env or {}),
-        TOKEN_VAR: token,
-    }
-    cmd = [
-        sys.executable,
-        "-m",
-        "pytest",
-        "grader",
-        *(["--submission", str(submission)] if submission else []),
-        "--grade-json",
-        str(out_dir / "result.json"),
-        "--junitxml",
-        str(out_dir / "junit.xml"),
-        "-p",
-        "no:xdist",
-        *extra,
-    ]
+    env = {**os.environ, **_grading_env(out_dir, env), TOKEN_VAR: token}
+    cmd = [sys.executable, "-m", "pytest", *_grader_args(submission, out_dir, extra)]
     proc = subprocess.Popen(
         cmd,
         cwd=cwd,
@@ -155,13 +138,20 @@ def finish(
     leftovers = describe(processes_with_token(token))
     for leftover in processes_with_token(token):  # leave the machine clean even when failing
         leftover.kill()
+    return _collected(out_dir, proc.returncode, stdout, stderr, leftovers)
+
+
+def _collected(
+    out_dir: Path, code: int, stdout: str, stderr: str, leftovers: list[str]
+) -> GradingRun:
+    """A finished grading as the tests read it: what it printed and the files it wrote."""
     json_path = out_dir / "result.json"
     result = json.loads(json_path.read_text()) if json_path.exists() else None
     junit_path = out_dir / "junit.xml"
     junit = junit_path.read_text() if junit_path.exists() else ""
     summary, output = out_dir / "step_summary.md", out_dir / "github_output"
     return GradingRun(
-        proc.returncode,
+        code,
         stdout,
         stderr,
         result,
@@ -173,16 +163,112 @@ def finish(
     )
 
 
+def pytest_in_fork(argv: list[str]) -> int:
+    """`pytest ARGV[1:]` in a fork of a session's warm process, its stdout into the file ARGV[0]
+    (a warm worker's own stdout is /dev/null)."""
+    out = os.open(argv[0], os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    os.dup2(out, 1)
+    os.close(out)
+    return int(pytest.main(argv[1:]))
+
+
+class SessionHosts:
+    """The warm processes a test session grades through: one per lab, started at first use.
+
+    A grading forked from one is `pytest grader` as a subprocess runs it, minus starting
+    Python and importing pytest, the grader, MLflow and scikit-learn again: a batch's path
+    (grader.course.batch), with its server, probe and kernel forked from the same process.
+    Tests about a single grading's own start and end (Ctrl-C, --keep-server, its private
+    host, another working folder) start it as a subprocess instead.
+    """
+
+    def __init__(self, workdir: Path) -> None:
+        self.workdir = workdir
+        self.stack = contextlib.ExitStack()
+        self.hosts: dict[str, tuple[Warm, str]] = {}
+
+    def close(self) -> None:
+        self.stack.close()
+
+    def _host(self, lab_id: str) -> tuple[Warm, str]:
+        known = self.hosts.get(lab_id)
+        if known is not None and known[0].proc.poll() is None:
+            return known
+        # Started afresh if a hostile submission (process isolation) ended the last one.
+        token = uuid.uuid4().hex  # its forks' environment: leftovers are found by it
+        folder = self.workdir / f"{lab_id}-{token[:8]}"
+        folder.mkdir(parents=True)
+        lab = load(lab_id)
+        env = {**probe_env(lab), **preload_env(lab.preload), TOKEN_VAR: token}
+        warm = self.stack.enter_context(
+            Warm.running(folder, ROLES, env=env, worker=f"{__name__}:pytest_in_fork")
+        )
+        self.hosts[lab_id] = (warm, token)
+        return warm, token
+
+    def grade(
+        self, submission: Path, out_dir: Path, extra: tuple[str, ...], env: dict[str, str]
+    ) -> GradingRun:
+        lab_id = extra[extra.index("--lab") + 1] if "--lab" in extra else TRACKING.id
+        warm, host_token = self._host(lab_id)
+        token = uuid.uuid4().hex
+        argv = [str(out_dir / "stdout.txt"), *_grader_args(submission, out_dir, extra)]
+        worker = warm.spawn(
+            argv, {**_grading_env(out_dir, env), TOKEN_VAR: token}, out_dir / "stderr.txt"
+        )
+        code = worker.wait(timeout=600)
+        # What a fresh grader started carries its token; what the host forked, the host's.
+        found = processes_with_token(token) + [
+            p for p in processes_with_token(host_token) if p.pid != warm.proc.pid
+        ]
+        leftovers = describe(found)
+        for leftover in found:
+            leftover.kill()
+        stdout = (out_dir / "stdout.txt").read_text(errors="replace")
+        stderr = (out_dir / "stderr.txt").read_text(errors="replace")
+        return _collected(out_dir, code, stdout, stderr, leftovers)
+
+
+def _grader_args(submission: Path | None, out_dir: Path, extra: tuple[str, ...]) -> list[str]:
+    return [
+        "grader",
+        *(["--submission", str(submission)] if submission else []),
+        "--grade-json",
+        str(out_dir / "result.json"),
+        "--junitxml",
+        str(out_dir / "junit.xml"),
+        "-p",
+        "no:xdist",
+        *extra,
+    ]
+
+
+def _grading_env(out_dir: Path, env: dict[str, str] | None) -> dict[str, str]:
+    # Every grading runs as on GitHub Actions: the job summary and step outputs land in OUT_DIR.
+    return {
+        "GITHUB_STEP_SUMMARY": str(out_dir / "step_summary.md"),
+        "GITHUB_OUTPUT": str(out_dir / "github_output"),
+        "PYTHONUNBUFFERED": "1",
+        **(env or {}),
+    }
+
+
 def run_grader(
     submission: Path,
     out_dir: Path,
     *extra: str,
     cwd: Path = ROOT,
     env: dict[str, str] | None = None,
+    hosts: SessionHosts | None = None,
 ) -> GradingRun:
+    """`pytest grader` on SUBMISSION, forked from HOSTS' warm process where given (and the
+    grading runs from the repository), else as a subprocess; it must not write beside it."""
     before = folder_state(submission.parent)
-    proc, token = start_grader(submission, out_dir, *extra, cwd=cwd, env=env)
-    run = finish(proc, token, out_dir)
+    if hosts is not None and cwd == ROOT and Path.cwd() == ROOT:
+        run = hosts.grade(submission, out_dir, extra, env or {})
+    else:
+        proc, token = start_grader(submission, out_dir, *extra, cwd=cwd, env=env)
+        run = finish(proc, token, out_dir)
     after = folder_state(submission.parent)
     changed = sorted(k for k in before.keys() | after.keys() if before.get(k) != after.get(k))
     return dataclasses.replace(run, changed_files=changed)
