@@ -1,6 +1,6 @@
 """Benchmark: how much the grader adds on top of the student's own run.
 
-    python -m grader.bench [--lab ID] [--repeat 3] [--batch 8] [--jobs 2]
+    python -m grader.bench [--lab ID] [--repeat 3] [--batch 8,24] [--jobs 2]
 
 Prints, for this machine and the lab's reference (--lab, default the tracking lab): bare (the
 reference notebook run by nbclient's jupyter-execute
@@ -8,8 +8,9 @@ against an already-running MLflow server: the floor), single (`pytest grader` on
 reference, process start to exit) and their ratio, the grading phases, the peak memory of
 grader + server + kernel + probe together, and a batch of copies graded with `labgrade
 batch` (warm, the default, --batch-repeat times, then --cold once for comparison; then one
-more warm batch for its peak memory).
-Medians over --repeat runs. Nothing here asserts: it measures.
+more warm batch for its peak memory), for each batch size of --batch. Then whether each of
+issue 15's targets is met (TARGETS). Medians over --repeat runs. Nothing here asserts: it
+measures.
 
 A batch's ideal, copies x bare / jobs, takes `bare` from runs just before and just after
 that batch: a cloud machine's speed drifts by tens of percent within minutes, and a batch
@@ -38,6 +39,9 @@ from grader import labs
 from grader.engine.lab import Lab
 
 ROOT = Path(__file__).resolve().parent.parent
+# Issue 15's targets: single / bare, a warm batch against its ideal (copies x bare / jobs),
+# and the peak memory (sum of PSS) per concurrent grading, in GiB.
+TARGETS = {"single/bare": 0.9, "batch/ideal": 0.75, "memory per grading": 1.0}
 # The server the published notebook names, replaced by the bench's own for the bare run.
 _TRACKING_URI = re.compile(r"http://(127\.0\.0\.1|localhost):\d+")
 
@@ -204,7 +208,12 @@ def main(argv: list[str] | None = None) -> None:
         "--lab", default=labs.DEFAULT, help=f"the lab whose reference is graded ({labs.DEFAULT})"
     )
     parser.add_argument("--repeat", type=int, default=3, help="runs of bare and single (median)")
-    parser.add_argument("--batch", type=int, default=8, help="copies of the reference in the batch")
+    parser.add_argument(
+        "--batch",
+        type=_sizes,
+        default=(8, 24),
+        help="copies of the reference in a batch, one batch size or several: 8,24 (0: none)",
+    )
     parser.add_argument("--jobs", type=int, default=2, help="batch --jobs")
     parser.add_argument(
         "--batch-repeat", type=int, default=3, help="warm batches (median of their ratios)"
@@ -230,7 +239,9 @@ def main(argv: list[str] | None = None) -> None:
         print(f"bare:   {b:6.1f} s  (median of {args.repeat}: {_list(bares)})")
         print(f"single: {s:6.1f} s  (median of {args.repeat}: {_list(singles)})")
         print(f"single/bare: {s / b:.2f}")
+        met = {"single/bare": s / b}
         _, (rss, pss) = single(_fresh(tmp / "memory"), lab, watch=True)
+        met["memory per grading"] = pss / 2**30
         print(
             f"peak memory of grader + server + kernel + probe: {pss / 2**30:.2f} GiB"
             f" (sum of PSS; sum of RSS, counting shared pages once per process:"
@@ -238,36 +249,54 @@ def main(argv: list[str] | None = None) -> None:
         )
         timing = phases(tmp, lab)
         print("phases (in-process): " + ", ".join(f"{k} {v:.1f} s" for k, v in timing.items()))
-        if args.batch:
-            batches(tmp, lab, args, b)
+        for copies in args.batch:
+            ratio, per_grading = batches(tmp / f"batch{copies}", lab, args, copies, b)
+            met[f"batch/ideal, {copies} copies"] = ratio
+            met["memory per grading"] = max(met["memory per grading"], per_grading)
+        for name, value in met.items():
+            target = TARGETS[name.split(",")[0]]
+            verdict = "met" if value <= target else "NOT met"
+            print(f"target {name}: {value:.2f} <= {target:g}: {verdict}")
 
 
-def batches(tmp: Path, lab: Lab, args: argparse.Namespace, bare_median: float) -> None:
-    """Warm batches, then one --cold, each between two `bare` runs (its ideal's minutes)."""
+def _sizes(text: str) -> tuple[int, ...]:
+    return tuple(int(n) for n in text.split(",") if int(n) > 0)
+
+
+def batches(
+    tmp: Path, lab: Lab, args: argparse.Namespace, copies: int, bare_median: float
+) -> tuple[float, float]:
+    """Warm batches, then one --cold, each between two `bare` runs (its ideal's minutes):
+    the median ratio of the warm ones to their ideal, and the peak PSS per concurrent grading
+    of one more warm batch, in GiB."""
+    tmp.mkdir()
     runs = [False] * args.batch_repeat + [True]
     bares = [bare(_fresh(tmp / "batch-bare0"), lab)]
     ratios = []
     for i, cold in enumerate(runs):
-        seconds, _ = batch(tmp, lab, tmp / f"book{i}", args.batch, args.jobs, cold)
+        seconds, _ = batch(tmp, lab, tmp / f"book{i}", copies, args.jobs, cold)
         bares.append(bare(_fresh(tmp / f"batch-bare{i + 1}"), lab))
         around = statistics.mean(bares[-2:])
-        ideal = args.batch * around / args.jobs
+        ideal = copies * around / args.jobs
         if not cold:
             ratios.append(seconds / ideal)
         print(
-            f"batch{' --cold' if cold else ''}: {args.batch} copies, --jobs {args.jobs}:"
-            f" {seconds:.1f} s, {args.batch * 60 / seconds:.1f} submissions/min,"
-            f" {seconds / ideal:.2f}x the ideal {args.batch} x bare / {args.jobs} = {ideal:.1f} s"
+            f"batch{' --cold' if cold else ''}: {copies} copies, --jobs {args.jobs}:"
+            f" {seconds:.1f} s, {copies * 60 / seconds:.1f} submissions/min,"
+            f" {seconds / ideal:.2f}x the ideal {copies} x bare / {args.jobs} = {ideal:.1f} s"
             f" (bare {bares[-2]:.1f} s before it, {bares[-1]:.1f} s after;"
-            f" {seconds / (args.batch * bare_median / args.jobs):.2f}x with bare's median above)"
+            f" {seconds / (copies * bare_median / args.jobs):.2f}x with bare's median above)"
         )
-    print(f"batch, warm: {statistics.median(ratios):.2f}x the ideal (median of {len(ratios)})")
-    _, (rss, pss) = batch(tmp, lab, tmp / "book-memory", args.batch, args.jobs, watch=True)
+    ratio = statistics.median(ratios)
+    print(f"batch of {copies}, warm: {ratio:.2f}x the ideal (median of {len(ratios)})")
+    _, (rss, pss) = batch(tmp, lab, tmp / "book-memory", copies, args.jobs, watch=True)
+    per_grading = pss / 2**30 / args.jobs
     print(
-        f"peak memory of the warm batch, all its processes: {pss / 2**30:.2f} GiB of PSS,"
-        f" {pss / 2**30 / args.jobs:.2f} GiB per concurrent grading (sum of RSS"
+        f"peak memory of the warm batch of {copies}, all its processes: {pss / 2**30:.2f} GiB"
+        f" of PSS, {per_grading:.2f} GiB per concurrent grading (sum of RSS"
         f" {rss / 2**30:.2f} GiB; one more batch, sampled every 0.1 s, not timed)"
     )
+    return ratio, per_grading
 
 
 def _fresh(folder: Path) -> Path:
