@@ -169,7 +169,10 @@ def pytest_in_fork(argv: list[str]) -> int:
     out = os.open(argv[0], os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
     os.dup2(out, 1)
     os.close(out)
-    return int(pytest.main(argv[1:]))
+    # The warm process imported pytest's plugins (the grader's, xprocess) before this pytest
+    # could mark them for assertion rewriting: it warns so, a subprocess would not.
+    quiet = ["-W", "ignore::pytest.PytestAssertRewriteWarning"]
+    return int(pytest.main([*argv[1:], *quiet]))
 
 
 class SessionHosts:

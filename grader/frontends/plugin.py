@@ -295,7 +295,7 @@ def graded(request: pytest.FixtureRequest) -> GradeResult:
     from grader.engine.grading import Settings, grade
     from grader.engine.launch import COLD
     from grader.engine.logged import grade_logged
-    from grader.warm.launch import PrivateHost
+    from grader.warm.launch import launcher
 
     state = request.config.stash[STATE]
     if state.result is None:
@@ -307,7 +307,8 @@ def graded(request: pytest.FixtureRequest) -> GradeResult:
             _progress(request.config),
             state.limits,
             state.isolation,  # type: ignore[arg-type]  # checked in pytest_configure
-            launcher=PrivateHost() if state.warm else COLD,
+            # Its own warm host; in a fork of a warm process that hands one down, that one.
+            launcher=launcher() if state.warm else COLD,
         )
         try:
             if state.target is not None:
