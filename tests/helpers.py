@@ -21,8 +21,7 @@ import nbformat
 import psutil
 import pytest
 
-from grader.engine.launch import preload_env
-from grader.engine.probe import probe_env
+from grader.engine.probe import host_env
 from grader.labs import load
 from grader.warm.host import ROLES, Warm
 
@@ -202,7 +201,7 @@ class SessionHosts:
         folder = self.workdir / f"{lab_id}-{token[:8]}"
         folder.mkdir(parents=True)
         lab = load(lab_id)
-        env = {**probe_env(lab), **preload_env(lab.preload), TOKEN_VAR: token}
+        env = {**host_env(lab), TOKEN_VAR: token}
         warm = self.stack.enter_context(
             Warm.running(folder, ROLES, env=env, worker=f"{__name__}:pytest_in_fork")
         )

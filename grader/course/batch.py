@@ -39,8 +39,7 @@ from grader.course.roster import Entry, discover
 from grader.course.worker import JOB_VAR, Job, signal_group
 from grader.engine.grading import ungraded_result
 from grader.engine.lab import Lab
-from grader.engine.launch import preload_env
-from grader.engine.probe import probe_env
+from grader.engine.probe import host_env
 from grader.engine.report import feedback_markdown
 from grader.engine.results import Status
 from grader.engine.rubric import Rubric
@@ -172,7 +171,7 @@ def _zygote(warm: bool, lab: Lab) -> Iterator[Warm | None]:
         Warm.running(
             Path(tmp),
             ("kernel", "worker", "server", "probe"),
-            env={**probe_env(lab), **preload_env(lab.preload)},
+            env=host_env(lab),
             worker=WORKER_ENTRY,
         ) as zygote,
     ):

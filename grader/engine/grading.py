@@ -22,8 +22,8 @@ from types import FrameType
 from grader.engine.evidence import Candidate, Evidence
 from grader.engine.execution import Execution, execute
 from grader.engine.lab import Lab
-from grader.engine.launch import COLD, Host, Launcher, preload_env
-from grader.engine.probe import ModelProbe, probe_env
+from grader.engine.launch import COLD, Host, Launcher, roles_for
+from grader.engine.probe import ModelProbe, host_env
 from grader.engine.results import CheckResult, ExecutionResult, GradeResult, Status, TrackingInfo
 from grader.engine.rubric import Rubric
 from grader.engine.scoring import evaluate, probed_uris
@@ -123,14 +123,7 @@ def _grade_in(
         # Before the server and the kernel, so that it imports while they start. A kept
         # server outlives the grading, and so its host: never a fork.
         launcher = settings.launcher if keep is None else COLD
-        host = own.enter_context(
-            launcher.hosting(
-                # The kernel first: it is needed before the server's first request. Kernels
-                # and probes are forked where a PID namespace confines them (execution.py).
-                ("kernel", "server", "probe") if sandbox.mode == "full" else ("server",),
-                {**probe_env(settings.lab), **preload_env(settings.lab.preload)},
-            )
-        )
+        host = own.enter_context(launcher.hosting(roles_for(sandbox.mode), host_env(settings.lab)))
         server = owner.enter_context(
             throwaway_server(
                 workdir,

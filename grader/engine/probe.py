@@ -18,7 +18,7 @@ from typing import Any
 
 from grader.engine.evidence import ModelPredictions, Param
 from grader.engine.lab import Lab
-from grader.engine.launch import NO_HOST, Forked, Host
+from grader.engine.launch import NO_HOST, Forked, Host, preload_env
 from grader.engine.probe_child import WARM_ENV
 from grader.engine.rubric import Rubric
 from grader.engine.server import CLIENT_ENV, bounded_retries
@@ -40,6 +40,12 @@ def probe_env(lab: Lab) -> dict[str, str]:
         "trusted": switches.get("sklearn_skops_trusted_types", ""),
     }
     return {**CLIENT_ENV, WARM_ENV: json.dumps(warm)}
+
+
+def host_env(lab: Lab) -> dict[str, str]:
+    """What a host of LAB's gradings is told ahead, the same for each of them: the probe's head
+    start, and the modules its kernels import (Lab.preload)."""
+    return {**probe_env(lab), **preload_env(lab.preload)}
 
 
 class ModelProbe:

@@ -26,6 +26,7 @@ from grader.frontends.options import FLAGS, ISOLATION, LAB, RUBRIC
 from grader.sandbox.limits import ISOLATIONS, Limits
 
 if TYPE_CHECKING:
+    from grader.engine.launch import Launcher
     from grader.engine.logged import Target
 
 PACKAGE_DIR = Path(__file__).resolve().parent.parent
@@ -46,6 +47,7 @@ class GradingState:
     failure: str | None = None  # why the grading machine failed, when it did
     keep_server: bool = False  # --keep-server: browse the graded run until Ctrl-C
     warm: bool = True  # --grade-cold: False
+    launcher: Launcher | None = None  # what grading forks from; None: chosen when it starts
     target: Target | None = None  # --tracking-uri: grade what a server holds, run nothing
     # Owns the throwaway server handed over by the grading when --keep-server is given.
     kept: contextlib.ExitStack = field(default_factory=contextlib.ExitStack)
@@ -219,7 +221,33 @@ def pytest_configure(config: pytest.Config) -> None:
     )
     config.stash[STATE] = state
     config.add_cleanup(state.kept.close)  # also when pytest_unconfigure is never reached
+    state.launcher = _launcher(state, config)
     _reject_invalid(state)
+
+
+def _launcher(state: GradingState, early: pytest.Config | None = None) -> Launcher:
+    """Its own warm hosts (in a fork of a warm process that hands one down, that one), or cold.
+
+    EARLY (as pytest configures): the hosts start now, and import while pytest collects and
+    the grading prepares; they end with EARLY's cleanups if no grading takes them. A kept
+    server is always cold: never a fork that outlives its host.
+    """
+    from grader.engine.launch import COLD, roles_for
+    from grader.engine.probe import host_env
+    from grader.sandbox.sandbox import choose_mode
+    from grader.warm.launch import PrivateHost, launcher
+
+    if not state.warm:
+        return COLD
+    chosen = launcher()
+    if early and isinstance(chosen, PrivateHost) and not state.keep_server:
+        try:
+            mode = choose_mode(state.isolation)[0]  # type: ignore[arg-type]  # checked above
+        except GraderError:
+            return chosen  # the grading fails the same way, and says so where it does
+        chosen.start(roles_for(mode), host_env(state.lab))
+        early.add_cleanup(chosen.close)
+    return chosen
 
 
 def _flag(config: pytest.Config, option: str, ini: str) -> bool:
@@ -252,12 +280,13 @@ def _logged_state(config: pytest.Config, uri: str, state: GradingState) -> Gradi
 
 def _reject_invalid(state: GradingState) -> None:
     """An ungradable file: one line, no traceback, a non-zero exit, and still a JSON result."""
-    from grader.engine.grading import invalid_result
     from grader.engine.submission import load_submission
 
     try:
         load_submission(state.submission)
     except InvalidSubmission as err:
+        from grader.engine.grading import invalid_result
+
         state.result = invalid_result(str(state.submission), err.problem, state.rubric)
         _write_outputs(state)  # pytest stops here: no sessionfinish will write them
         raise pytest.UsageError(f"cannot grade {err}") from None
@@ -293,9 +322,7 @@ def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
 def graded(request: pytest.FixtureRequest) -> GradeResult:
     """The submission graded once per session; every check test reads this result."""
     from grader.engine.grading import Settings, grade
-    from grader.engine.launch import COLD
     from grader.engine.logged import grade_logged
-    from grader.warm.launch import launcher
 
     state = request.config.stash[STATE]
     if state.result is None:
@@ -307,8 +334,7 @@ def graded(request: pytest.FixtureRequest) -> GradeResult:
             _progress(request.config),
             state.limits,
             state.isolation,  # type: ignore[arg-type]  # checked in pytest_configure
-            # Its own warm host; in a fork of a warm process that hands one down, that one.
-            launcher=launcher() if state.warm else COLD,
+            launcher=state.launcher or _launcher(state),
         )
         try:
             if state.target is not None:

@@ -77,7 +77,7 @@ class Sandbox:
         hide: tuple[Path, ...] = (),
     ) -> None:
         self.workdir, self.limits, self.port = workdir, limits, port
-        self.mode, self.reason = _choose(isolation)
+        self.mode, self.reason = choose_mode(isolation)
         # Never a folder holding what a confined process must run (a student's repository
         # with its .venv inside, the grader's package): covering it would break the jail.
         self.hide = tuple(
@@ -314,7 +314,8 @@ SERVER_THREADS = 128
 SERVER_CPUS = 1.0
 
 
-def _choose(isolation: Isolation) -> tuple[Literal["full", "process"], str]:
+def choose_mode(isolation: Isolation) -> tuple[Literal["full", "process"], str]:
+    """The mode a Sandbox of ISOLATION runs in here, and why not full when it is not."""
     if isolation == "process":
         return "process", "--isolation process"
     problem = full_unavailable()

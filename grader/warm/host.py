@@ -13,9 +13,10 @@ forks what gradings need instead of starting fresh interpreters that import them
     server  a grading's throwaway MLflow server (grader.engine.serve; see grader.warm.spares)
     probe   a grading's model probe (probe_child, jailed; full isolation only)
 
-A single grading starts one for its kernel, server and probe (grader.warm.launch.PrivateHost:
-"the host"). A batch starts one for everything (the zygote); its workers ask it for their
-kernels, servers and probes on a socket they inherit (grader.warm.launch.SharedHost). Roles
+A single grading starts two: one for its kernel, one for its server and probe
+(grader.warm.launch.PrivateHost), which import at once on two cores. A batch starts one for
+everything (the zygote); its workers ask it for their kernels, servers and probes on a socket
+they inherit (grader.warm.launch.SharedHost). Roles
 are imported in the order above, and each forks as soon as its own modules are in: a
 grading needs its kernel first (the server only at the kernel's first request), and a
 batch's first workers start while the zygote imports on; a request for a role not imported

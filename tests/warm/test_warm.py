@@ -182,6 +182,41 @@ def test_a_warm_host_forks_the_server_and_ends_with_the_grading(tmp_path: Path) 
 
 
 @pytest.mark.slow
+def test_a_grading_takes_the_hosts_started_for_it_and_others_end_at_once(tmp_path: Path) -> None:
+    """`pytest grader` starts its hosts as it configures (PrivateHost.start); the grading then
+    forks from those, one host for the kernel and one for the server and probe. Hosts started
+    for other roles, or taken by no grading, end at once, still importing."""
+    session = frozenset(p.pid for p in warm_children())
+    private = PrivateHost()
+    private.start(("kernel", "server", "probe"), {})
+    early = {p.pid for p in warm_children(session)}
+    assert len(early) == 2  # the kernel's host, and the server's and probe's
+    with private.hosting(("kernel", "server", "probe"), {}) as forks:
+        assert {p.pid for p in warm_children(session)} == early  # no other host started
+        with throwaway_server(tmp_path, host=forks) as server:
+            server.wait_ready()
+            port = int(server.url.rsplit(":", 1)[1])
+            hosts = [psutil.Process(pid) for pid in early]
+            (listener,) = [p for h in hosts for p in listening_on(port, h.children())]
+            assert psutil.Process(listener).ppid() in early
+    assert warm_children(session) == []
+
+    private.start(("server",), {})
+    (unused,) = warm_children(session)
+    begun = time.monotonic()
+    private.close()  # no grading took it: it ends now, not once its imports are done
+    assert not unused.is_running() or unused.status() == psutil.STATUS_ZOMBIE
+    assert time.monotonic() - begun < 1.5
+
+    private.start(("server",), {})
+    (other,) = warm_children(session)
+    with private.hosting(("server",), {"CHANGED": "1"}):  # not what it was started for
+        assert other.pid not in {p.pid for p in warm_children(session)}
+        assert len(warm_children(session)) == 1
+    assert warm_children(session) == []
+
+
+@pytest.mark.slow
 def test_a_host_ends_a_fork_whose_asker_is_gone_and_refuses_other_roles(tmp_path: Path) -> None:
     lock = threading.Lock()
     with Warm.running(tmp_path, ("server",)) as host:  # ready: its descriptors are settled
@@ -268,12 +303,11 @@ def notebook(folder: Path, *cells: str) -> Path:
 @pytest.fixture(scope="module")
 def lab_host(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Launcher]:
     """A warm host of lab 1's kernels, servers and probes, shared as a batch's zygote is."""
-    from grader.engine.launch import preload_env
-    from grader.engine.probe import probe_env
+    from grader.engine.probe import host_env
     from grader.warm.launch import SharedHost
     from tests.helpers import TRACKING
 
-    env = {**probe_env(TRACKING), **preload_env(TRACKING.preload)}
+    env = host_env(TRACKING)
     folder = tmp_path_factory.mktemp("lab-host")
     with Warm.running(folder, ("kernel", "server", "probe"), env=env) as warm:
         yield SharedHost(spares.HostForks(warm.control, warm.lock))
