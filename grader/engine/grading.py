@@ -198,6 +198,11 @@ def _confinement(sandbox: Sandbox, kept: bool) -> Callable[[Path], dict[str, obj
 def _read_server(url: str, sandbox: Sandbox) -> tuple[Snapshot | None, dict[str, float]]:
     """What the server holds, and its cgroup's state while it still runs; no snapshot when
     the submission made the server run out of memory (its cgroup killed it)."""
+    live = sandbox.server_state()
+    if live.get("server oom kills"):
+        # Never asked: its port is still held open, so a request would be accepted and then
+        # wait out the client's whole timeout for an answer nobody sends.
+        return None, live
     snapshot: Snapshot | None = None
     try:
         snapshot = read_snapshot(url)
