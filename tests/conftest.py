@@ -60,6 +60,9 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
     # an item's group by rewriting `_nodeid`, which pytest 9.2 no longer reads
     # (pytest-dev/pytest-xdist#1386): the groups are then silently lost and a worker grades
     # again what the other one graded. Once xdist's own suffix is there, this does nothing.
+    # Minutes-long tests first: xdist hands out work in this order once its own reordering is
+    # off (pytest_configure), so that none of them is left to end the run alone on one worker.
+    items.sort(key=lambda item: item.get_closest_marker("long") is None)
     if not getattr(config.option, "loadgroup", False):
         return
     for item in items:
@@ -78,6 +81,11 @@ def pytest_configure(config: pytest.Config) -> None:
     # delivered, as at a terminal. A handler (unlike SIG_IGN) is reset to default at exec.
     if signal.getsignal(signal.SIGINT) == signal.SIG_IGN:
         signal.signal(signal.SIGINT, signal.default_int_handler)
+    # xdist would start the groups holding the most tests first, and so the single tests of
+    # minutes (marked "long") last, each alone on one worker at the end: the collection's
+    # order instead (pytest_collection_modifyitems puts those first).
+    if hasattr(config.option, "loadscopereorder"):
+        config.option.loadscopereorder = False
 
 
 @pytest.fixture(scope="session", autouse=True)

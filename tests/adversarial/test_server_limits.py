@@ -29,8 +29,9 @@ from grader.warm.launch import launcher
 from tests.helpers import TOKEN_VAR, describe, processes_with_token, run_labgrade
 
 HERE = Path(__file__).resolve().parent
+pytestmark = pytest.mark.long
 SUBMISSIONS = HERE / "submissions"
-LIMIT = "48MiB"
+LIMIT = "24MiB"
 # The floods end at the limit, not on the clock: under load, the database flood takes minutes
 # to get there, past the default cell limit.
 CELL_TIMEOUT = "300"
@@ -53,11 +54,11 @@ class Flood:
 
 
 CASES = [
-    Flood("artifact_flood", "error", ("507", "limited to 48 MiB", "--disk-limit")),
-    Flood("database_flood", "error", ("RESOURCE_EXHAUSTED", "limited to 48 MiB")),
+    Flood("artifact_flood", "error", ("507", "limited to 24 MiB", "--disk-limit")),
+    Flood("database_flood", "error", ("RESOURCE_EXHAUSTED", "limited to 24 MiB")),
     Flood("memory_flood", "ok", ("refused the notebook's requests 2 times", "over 16 MiB")),
     # Without root: no cgroup for the server, but the store guard and its rlimits hold.
-    Flood("artifact_flood", "error", ("limited to 48 MiB",), isolation="process"),
+    Flood("artifact_flood", "error", ("limited to 24 MiB",), isolation="process"),
 ]
 
 
@@ -155,7 +156,8 @@ def test_a_server_made_to_run_out_of_memory_costs_its_own_grading() -> None:
     """Its cgroup kills the server, not the machine; what it held is lost, and the grade says
     why (the server's memory limit here is a quarter of the default, so that it is quick)."""
     case = Flood("history_flood", "error", ())
-    watched = graded(case, server_memory="256MiB", cell_timeout="60")
+    # The disk it needs to hold the history it then reads back at once.
+    watched = graded(case, server_memory="256MiB", cell_timeout="60", disk="48MiB")
     assert watched.result.score == 0
     assert watched.result.execution.status == "error"
     assert "made its MLflow server run out of memory (limit 256 MiB" in watched.said

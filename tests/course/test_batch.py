@@ -43,7 +43,7 @@ from tests.helpers import (
 )
 
 # End to end (a real server per grading) is slow; the disk checks below refuse before any.
-pytestmark = pytest.mark.xdist_group("batch")
+pytestmark = [pytest.mark.xdist_group("batch"), pytest.mark.long]
 
 REFERENCE = ROOT / "reference" / "lab1_tracking_quickstart.ipynb"
 # zip member -> (student id, status, score)

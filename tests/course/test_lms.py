@@ -588,6 +588,7 @@ def test_merge_writes_the_lms_files_of_the_shards(
 
 
 @pytest.mark.slow
+@pytest.mark.long
 @pytest.mark.xdist_group("batch")
 def test_a_canvas_download_batch_writes_canvas_its_import_csv(tmp_path: Path) -> None:
     """End to end through `labgrade batch`, as an instructor runs it on Canvas's zip."""

@@ -457,6 +457,7 @@ def python_download(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Pat
 
 
 @pytest.mark.slow
+@pytest.mark.long
 @pytest.mark.parametrize("release", sorted(clean_root.RELEASES))
 def test_setup_on_a_bare_ubuntu_root_installs_a_grader_that_grades(
     release: str,

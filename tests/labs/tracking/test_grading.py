@@ -301,7 +301,16 @@ CASES = [
     ),
 ]
 PARAMS = [
-    pytest.param(c, id=c.id, marks=[pytest.mark.xdist_group(c.id), pytest.mark.slow]) for c in CASES
+    pytest.param(
+        c,
+        id=c.id,
+        marks=[
+            pytest.mark.xdist_group(c.id),
+            pytest.mark.slow,
+            *([pytest.mark.long] if c.status == "timeout" else []),  # waits out its limit
+        ],
+    )
+    for c in CASES
 ]
 
 Grade = Callable[..., GradingRun]
