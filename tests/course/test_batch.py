@@ -60,9 +60,7 @@ EXPECTED = {
     "doe_jane_3003": ("timeout", 85.0),
     "turing_alan_4004": ("invalid", 0.0),
 }
-# The student whose notebook loops after logging is stopped by the per-cell limit, well before
-# the grading's own: the batches here would each wait out the whole --timeout for that one row.
-LIMITS = ("--timeout", "90", "--cell-timeout", "30")
+TIMEOUT = "90"
 
 
 @dataclass(frozen=True)
@@ -100,7 +98,7 @@ def lms_zip(tmp_path_factory: pytest.TempPathFactory) -> Path:
 @pytest.fixture(scope="module")
 def first(lms_zip: Path, tmp_path_factory: pytest.TempPathFactory) -> BatchRun:
     out = tmp_path_factory.mktemp("book") / "out"
-    return labgrade("batch", str(lms_zip), "--out", str(out), "--jobs", "2", *LIMITS)
+    return labgrade("batch", str(lms_zip), "--out", str(out), "--jobs", "2", "--timeout", TIMEOUT)
 
 
 def test_lms_names_become_student_ids() -> None:
@@ -148,7 +146,7 @@ def test_no_process_outlives_the_batch(first: BatchRun) -> None:
 
 @pytest.mark.slow
 def test_rerun_resumes_and_only_regrades_one(first: BatchRun, lms_zip: Path) -> None:
-    again = labgrade("batch", str(lms_zip), "--out", str(first.out), *LIMITS)
+    again = labgrade("batch", str(lms_zip), "--out", str(first.out), "--timeout", TIMEOUT)
     assert "graded 0, skipped 4 unchanged" in again.stdout
     assert again.rows() == first.rows()
     only = labgrade("batch", str(lms_zip), "--out", str(first.out), "--only", "turing_alan_4004")
@@ -172,7 +170,8 @@ def test_shards_merge_into_the_unsharded_gradebook(
             f"{k}/2",
             "--jobs",
             "2",
-            *LIMITS,
+            "--timeout",
+            TIMEOUT,
         )
         assert run.code == 0, run.stderr
         assert 1 <= len(run.rows()) - 1 <= 3
@@ -185,7 +184,7 @@ def test_shards_merge_into_the_unsharded_gradebook(
 def test_warm_and_cold_batches_grade_alike(first: BatchRun, lms_zip: Path, tmp_path: Path) -> None:
     """Forked workers, servers and probes (the default) give the grades fresh Pythons give."""
     out = str(tmp_path / "cold")
-    cold = labgrade("batch", str(lms_zip), "--out", out, *LIMITS, "--cold")
+    cold = labgrade("batch", str(lms_zip), "--out", out, "--timeout", TIMEOUT, "--cold")
     assert cold.code == 0, cold.stderr
     assert comparable(cold.rows()) == comparable(first.rows())
     assert cold.leftovers == []
