@@ -13,7 +13,7 @@ import tempfile
 import threading
 from collections.abc import Iterator, Mapping
 from pathlib import Path
-from typing import Any
+from typing import Any, NamedTuple
 
 from grader.engine.launch import NO_HOST, Forked, Host, Launcher, Role
 from grader.sandbox.procs import kill_tree
@@ -35,7 +35,7 @@ class PrivateHost(Launcher):
     """
 
     def __init__(self) -> None:
-        self._early: tuple[_Asked, contextlib.ExitStack, Host, list[Warm]] | None = None
+        self._early: _Early | None = None
 
     def start(self, roles: tuple[Role, ...], env: Mapping[str, str]) -> None:
         """Start, now, the hosts a grading will ask hosting() for with ROLES and ENV."""
@@ -46,22 +46,22 @@ class PrivateHost(Launcher):
             warms: list[Warm] = []
             host = _started(stack, roles, env, warms)
             failed.pop_all()
-        self._early = (_asked(roles, env), stack, host, warms)
+        self._early = _Early(_asked(roles, env), stack, host, warms)
 
     def close(self) -> None:
         """End the hosts start() began that no grading has taken."""
         early, self._early = self._early, None
         if early is not None:
-            for warm in early[3]:  # nothing forked yet, and likely still importing: no grace
+            for warm in early.warms:  # nothing forked yet, and likely still importing: no grace
                 kill_tree(warm.proc.pid, grace=0)
-            early[1].close()
+            early.stack.close()
 
     @contextlib.contextmanager
     def hosting(self, roles: tuple[Role, ...], env: Mapping[str, str]) -> Iterator[Host]:
         early, self._early = self._early, None
-        if early is not None and early[0] == _asked(roles, env):
-            with early[1]:
-                yield early[2]
+        if early is not None and early.asked == _asked(roles, env):
+            with early.stack:
+                yield early.host
             return
         if early is not None:  # started for another grading than this one
             self._early = early
@@ -71,6 +71,15 @@ class PrivateHost(Launcher):
 
 
 _Asked = tuple[tuple[Role, ...], tuple[tuple[str, str], ...]]
+
+
+class _Early(NamedTuple):
+    """Hosts start() began, for the grading that asks for ASKED."""
+
+    asked: _Asked
+    stack: contextlib.ExitStack  # ends them
+    host: Host
+    warms: list[Warm]
 
 
 def _asked(roles: tuple[Role, ...], env: Mapping[str, str]) -> _Asked:
