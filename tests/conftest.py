@@ -56,13 +56,13 @@ def graded_run(
 
 @pytest.hookimpl(trylast=True)
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    # Minutes-long tests first: xdist hands out work in this order once its own reordering is
+    # off (pytest_configure), so that none of them is left to end the run alone on one worker.
+    items.sort(key=lambda item: item.get_closest_marker("long") is None)
     # The tests that read one grading share it through their xdist group. pytest-xdist 3.8 names
     # an item's group by rewriting `_nodeid`, which pytest 9.2 no longer reads
     # (pytest-dev/pytest-xdist#1386): the groups are then silently lost and a worker grades
     # again what the other one graded. Once xdist's own suffix is there, this does nothing.
-    # Minutes-long tests first: xdist hands out work in this order once its own reordering is
-    # off (pytest_configure), so that none of them is left to end the run alone on one worker.
-    items.sort(key=lambda item: item.get_closest_marker("long") is None)
     if not getattr(config.option, "loadgroup", False):
         return
     for item in items:

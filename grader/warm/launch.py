@@ -52,9 +52,7 @@ class PrivateHost(Launcher):
         """End the hosts start() began that no grading has taken."""
         early, self._early = self._early, None
         if early is not None:
-            for warm in early.warms:  # nothing forked yet, and likely still importing: no grace
-                kill_tree(warm.proc.pid, grace=0)
-            early.stack.close()
+            early.end()
 
     @contextlib.contextmanager
     def hosting(self, roles: tuple[Role, ...], env: Mapping[str, str]) -> Iterator[Host]:
@@ -64,8 +62,7 @@ class PrivateHost(Launcher):
                 yield early.host
             return
         if early is not None:  # started for another grading than this one
-            self._early = early
-            self.close()
+            early.end()
         with contextlib.ExitStack() as stack:
             yield _started(stack, roles, env)
 
@@ -80,6 +77,11 @@ class _Early(NamedTuple):
     stack: contextlib.ExitStack  # ends them
     host: Host
     warms: list[Warm]
+
+    def end(self) -> None:
+        for warm in self.warms:  # nothing forked yet, and likely still importing: no grace
+            kill_tree(warm.proc.pid, grace=0)
+        self.stack.close()
 
 
 def _asked(roles: tuple[Role, ...], env: Mapping[str, str]) -> _Asked:
