@@ -86,7 +86,8 @@ class ModelProbe:
             if self._cancelled.is_set():
                 return  # closed meanwhile: no fresh probe either
         if self.proc is None:
-            command = self.sandbox.command("probe", [sys.executable, "-I", str(CHILD)], work)
+            child = self.sandbox.script(CHILD)
+            command = self.sandbox.command("probe", [sys.executable, "-I", child], work)
             with self.log.open("wb") as log:
                 self.proc = subprocess.Popen(
                     command,

@@ -6,9 +6,13 @@ as root, so nothing of the submission's may be imported before it drops its righ
 full (root): join the grading's network namespace (loopback only, where the tracking
 server listens) and its cgroups, then a new PID and mount namespace. Inside, ARGV is PID 1:
 when it ends, the kernel of the OS ends every process the submission started (setsid and
-double forks included). /tmp is a private tmpfs of the disk limit (also /var/tmp, /dev/shm),
-the submission's folder is copied into it, paths of the grader's secrets are covered, and
-`/` is read-only. Then rlimits, a user of its own, no new privileges, exec.
+double forks included). Its root is a new, empty and read-only one holding only the paths
+SPEC's view allows (grader.sandbox.sandbox.view: the system's programs and libraries, a few
+files of /etc, Python and its packages), the grader's scripts under /labgrade, /proc, and
+a private /tmp of the disk limit (also /var/tmp, /dev/shm) with the submission's folder
+copied into it. The machine's own root is unmounted from its view: no checkout, home,
+class folder or other mount can be named. Then rlimits, a user of its own, no new
+privileges, exec.
 
 process (no root): rlimits only, then exec; the sandbox module documents what is lost.
 """
@@ -21,12 +25,17 @@ import os
 import resource
 import shutil
 import signal
+import stat
 import sys
 from collections.abc import Callable
 
 CLONE_NEWNS, CLONE_NEWPID, CLONE_NEWNET = 0x00020000, 0x20000000, 0x40000000
 MS_RDONLY, MS_NOSUID, MS_NODEV, MS_NOEXEC = 1, 2, 4, 8
 MS_REMOUNT, MS_BIND, MS_REC, MS_PRIVATE = 32, 4096, 16384, 1 << 18
+MNT_DETACH = 2
+# pivot_root(2) has no libc wrapper: its number on each machine the grader runs on.
+_PIVOT_ROOT = {"x86_64": 155, "aarch64": 217, "ppc64le": 203, "s390x": 217, "riscv64": 41}
+SCRIPTS = "/labgrade"  # where the grader's own scripts sit in the jail, and nothing else
 PR_SET_PDEATHSIG, PR_SET_NO_NEW_PRIVS = 1, 38
 SETUP_FAILED = 126
 WRITABLE_ALIASES = ("/var/tmp", "/dev/shm", "/run/lock")
@@ -63,48 +72,83 @@ def _rlimits(spec: dict) -> None:
 
 
 def _enter_filesystem(spec: dict) -> None:
+    """Make the confined process's root: an empty, read-only tmpfs holding only SPEC's view
+    (each path bound read-only at its own place), the grader's scripts under /labgrade,
+    /proc, and a private writable /tmp of the disk limit with the submission's copy in it.
+    Nothing else of the machine is mounted, so nothing else can be named, listed or read."""
     uid, gid = spec["uid"], spec["gid"]
-    keep = [(path, os.open(path, os.O_PATH | os.O_DIRECTORY)) for path in spec["keep"]]
-    show = [(path, os.open(path, os.O_PATH | os.O_DIRECTORY)) for path in spec.get("show", [])]
+    # Every source is opened before the first mount: the new root is built over /tmp, where
+    # the grading's own folders (and Python, in a clone under /tmp) may sit.
+    keep = [(path, _source(path)) for path in spec["keep"]]
+    view = [(path, _source(path)) for path in spec["view"] if os.path.lexists(path)]
+    scripts = [(f"{SCRIPTS}/{name}", _source(path)) for name, path in spec["scripts"].items()]
     seed = os.open(spec["seed"], os.O_PATH | os.O_DIRECTORY)
-    for entry in spec.get("expose", []):
-        _expose(entry["cover"], entry["paths"])
-    _mount("proc", "/proc", "proc", MS_NOSUID | MS_NODEV | MS_NOEXEC)
-    _mount("tmpfs", "/tmp", "tmpfs", MS_NOSUID | MS_NODEV, f"size={spec['disk']},mode=1777")
-    for path, fd in keep:  # the kernel's sockets and capture file stay at their own paths
-        os.makedirs(path, exist_ok=True)
-        _mount(f"/proc/self/fd/{fd}", path, None, MS_BIND)
-    for path, fd in show:  # Python or the grader under /tmp: still there, read-only
-        os.makedirs(path, exist_ok=True)
-        _mount(f"/proc/self/fd/{fd}", path, None, MS_BIND | MS_REC)
-        _mount(None, path, None, MS_REMOUNT | MS_BIND | MS_RDONLY)
-    shutil.copytree(f"/proc/self/fd/{seed}", "/tmp/work", symlinks=True)
-    os.makedirs("/tmp/home", mode=0o700)
-    for root, dirs, files in os.walk("/tmp/work"):
+    new = "/tmp"
+    _mount("tmpfs", new, "tmpfs", MS_NOSUID | MS_NODEV, "size=1m,mode=0755")
+    _mount("proc", _under(new, "/proc"), "proc", MS_NOSUID | MS_NODEV | MS_NOEXEC)
+    tmp = _under(new, "/tmp")
+    _mount("tmpfs", tmp, "tmpfs", MS_NOSUID | MS_NODEV, f"size={spec['disk']},mode=1777")
+    shutil.copytree(f"/proc/self/fd/{seed}", f"{tmp}/work", symlinks=True)
+    os.makedirs(f"{tmp}/home", mode=0o700)
+    for root, dirs, files in os.walk(f"{tmp}/work"):
         for name in [root, *(os.path.join(root, n) for n in dirs + files)]:
             os.lchown(name, uid, gid)
-    os.chown("/tmp/home", uid, gid)
+    os.chown(f"{tmp}/home", uid, gid)
+    for path, source in sorted(view):  # parents first: /usr before a Python below it
+        _show(new, path, source, read_only=True)
+    for path, source in scripts:
+        _show(new, path, source, read_only=True)
+    for path, source in keep:  # the kernel's sockets and capture file stay at their own paths
+        _show(new, path, source, read_only=False)
     for alias in WRITABLE_ALIASES:
         if os.path.isdir(alias):
-            _mount("/tmp", alias, None, MS_BIND)
-    for path in spec["hide"]:
-        if os.path.isdir(path):
-            _mount("tmpfs", path, "tmpfs", MS_RDONLY | MS_NOSUID | MS_NODEV, "size=4k,mode=0555")
-        elif os.path.isfile(path):
-            _mount("/dev/null", path, None, MS_BIND)
-    _mount(None, "/", None, MS_REMOUNT | MS_BIND | MS_RDONLY)
+            _mount(tmp, _under(new, alias), None, MS_BIND)
+    for path in spec["hide"]:  # what lies inside a shown path but is not the submission's
+        inside = new + path
+        if os.path.isdir(inside) and not os.path.islink(inside):
+            _mount("tmpfs", inside, "tmpfs", MS_RDONLY | MS_NOSUID | MS_NODEV, "size=4k,mode=0555")
+        elif os.path.isfile(inside) and not os.path.islink(inside):
+            _mount("/dev/null", inside, None, MS_BIND)
+    os.chdir(new)
+    _call(_libc.syscall(_PIVOT_ROOT[os.uname().machine], b".", b"."), "pivot_root")
+    _call(_libc.umount2(b".", MNT_DETACH), "umount the machine's root")
+    os.chdir("/")
+    _mount(None, "/", None, MS_REMOUNT | MS_RDONLY | MS_NOSUID | MS_NODEV)
     for path in spec.get("chown", []):
         os.chown(path, uid, gid)
 
 
-def _expose(cover: str, paths: list[str]) -> None:
-    """Cover the untraversable folder COVER with an empty tmpfs, then show PATHS on it."""
-    fds = [(path, os.open(path, os.O_PATH | os.O_DIRECTORY)) for path in paths]
-    _mount("tmpfs", cover, "tmpfs", MS_NOSUID | MS_NODEV, "size=64k,mode=0755")
-    for path, fd in fds:
-        os.makedirs(path, mode=0o755, exist_ok=True)
-        _mount(f"/proc/self/fd/{fd}", path, None, MS_BIND | MS_REC)
-        os.close(fd)
+def _source(path: str) -> int | str:
+    """What PATH is to be shown as: its target if it is a symlink, else an open O_PATH fd."""
+    if os.path.islink(path):
+        return os.readlink(path)
+    return os.open(path, os.O_PATH)
+
+
+def _under(new: str, path: str) -> str:
+    """PATH's place in the root being built at NEW, made as a folder (parents 0755)."""
+    target = new + path
+    os.makedirs(target, mode=0o755, exist_ok=True)
+    return target
+
+
+def _show(new: str, path: str, source: int | str, read_only: bool) -> None:
+    """PATH at its own place in the root being built at NEW: a symlink (SOURCE its target)
+    as the same symlink, a folder or file (SOURCE an O_PATH fd) bound there, with what is
+    mounted below it."""
+    target = new + path
+    os.makedirs(os.path.dirname(target), mode=0o755, exist_ok=True)
+    if isinstance(source, str):
+        os.symlink(source, target)
+        return
+    if stat.S_ISDIR(os.fstat(source).st_mode):
+        os.makedirs(target, mode=0o755, exist_ok=True)
+    elif not os.path.exists(target):
+        os.close(os.open(target, os.O_WRONLY | os.O_CREAT, 0o444))
+    _mount(f"/proc/self/fd/{source}", target, None, MS_BIND | MS_REC)
+    if read_only:
+        _mount(None, target, None, MS_REMOUNT | MS_BIND | MS_RDONLY | MS_NOSUID)
+    os.close(source)
 
 
 def _become(spec: dict) -> None:

@@ -3,9 +3,10 @@
 Two modes, chosen per grading (`--isolation`, default auto):
 - full (the grader runs as root, as in batch, Gradescope and CI containers): the kernel
   and the model probe each run as a user of their own, in a PID namespace (all their
-  processes die with them), a mount namespace (private /tmp of the disk limit, grader's
-  secrets covered, / read-only) and a network namespace with loopback only, where the
-  tracking server also listens. Memory and process caps come from a cgroup.
+  processes die with them), a mount namespace whose root holds only `view()` (an
+  allow-list: the system's programs and libraries, a few files of /etc, Python and its
+  packages) and a private /tmp of the disk limit, and a network namespace with loopback
+  only, where the tracking server also listens. Memory and process caps come from a cgroup.
 - process (no root, e.g. a student's laptop): the grader's own user; rlimits for CPU,
   memory, processes and file size; a watchdog for disk; processes found by their tag.
   A submission could read the grader's files and reach the network here: only the
@@ -23,7 +24,6 @@ import os
 import random
 import signal
 import socket
-import stat
 import struct
 import subprocess
 import sys
@@ -39,12 +39,47 @@ import psutil
 
 from grader.errors import ExecutionSetupError
 from grader.sandbox import cgroups
+from grader.sandbox import jail as jail_module
 from grader.sandbox.limits import Limits, size_text
 from grader.sandbox.procs import TAG_VARS, reap_tagged
 
 Isolation = Literal["auto", "full", "process"]
 Role = Literal["kernel", "probe"]
 JAIL = Path(__file__).with_name("jail.py")
+GRADER = JAIL.resolve().parents[1]  # the grader's package: its labs' rubrics and references
+# What a confined process sees of the machine besides its own /tmp (see `view`): the
+# system's programs and libraries, devices and kernel tables, and of /etc what Python, the C
+# library and TLS read (accounts, name lookup, time zone, certificates, linker cache).
+SYSTEM = ("/usr", "/bin", "/sbin", "/lib", "/lib32", "/lib64", "/libx32", "/dev", "/sys")
+ETC = (
+    "passwd",
+    "group",
+    "nsswitch.conf",
+    "hosts",
+    "host.conf",
+    "resolv.conf",
+    "gai.conf",
+    "protocols",
+    "services",
+    "ld.so.cache",
+    "ld.so.conf",
+    "ld.so.conf.d",
+    "localtime",
+    "timezone",
+    "locale.alias",
+    "os-release",
+    "debian_version",
+    "lsb-release",
+    "alternatives",
+    "ssl",
+    "ca-certificates",
+    "ca-certificates.conf",
+    "pki",
+    "mime.types",
+    "fonts",
+    "inputrc",
+    "terminfo",
+)
 WRITABLE_ALIASES = ("/var/tmp", "/dev/shm", "/run/lock")  # as jail.py binds its /tmp there
 # Only these of the grader's environment reach the submission; no tokens, keys or settings.
 ALLOWED_ENV = ("PATH", "LANG", "LANGUAGE", "LC_ALL", "LC_CTYPE", "LC_MESSAGES", "TZ")
@@ -78,11 +113,15 @@ class Sandbox:
     ) -> None:
         self.workdir, self.limits, self.port = workdir, limits, port
         self.mode, self.reason = choose_mode(isolation)
-        # Never a folder holding what a confined process must run (a student's repository
-        # with its .venv inside, the grader's package): covering it would break the jail.
+        # In full mode only what lies inside the view needs covering (the grader's package,
+        # installed among the packages the kernel imports). Never a folder holding Python (a
+        # student's repository with its .venv inside): covering it would break the jail.
         self.hide = tuple(
-            p for p in hide if p.exists() and not any(n == p or p in n.parents for n in reachable())
+            p
+            for p in (GRADER, *hide)
+            if p.exists() and not any(n == p or p in n.parents for n in python_roots())
         )
+        self._scripts: dict[str, Path] = {}
         self.listen: list[socket.socket] = []  # extra sockets the tracking server serves on
         self._netns: int | None = None
         self._jails: dict[Role, _Jail] = {}
@@ -188,6 +227,14 @@ class Sandbox:
         (own / "tmp").mkdir(exist_ok=True)
         return work, own / "home", own / "tmp"
 
+    def script(self, path: Path) -> str:
+        """PATH, a script of the grader's that a confined process runs, as that process finds
+        it: alone under /labgrade in full mode (nothing else of the grader is there)."""
+        if self.mode != "full":
+            return str(path)
+        self._scripts[path.name] = path
+        return f"{jail_module.SCRIPTS}/{path.name}"
+
     def command(
         self, role: Role, argv: list[str], work: Path, chown: tuple[str, ...] = ()
     ) -> list[str]:
@@ -208,9 +255,9 @@ class Sandbox:
                 disk=self.limits.disk,
                 keep=[str(jail.conn)],
                 seed=str(work),
+                view=list(view()),
+                scripts={name: str(path) for name, path in self._scripts.items()},
                 hide=[str(p) for p in self.hide],
-                expose=exposed(),
-                show=[str(p) for p in _under_private_folders(reachable())],
                 chown=list(chown),
                 cwd="/tmp/work",
                 status=str(jail.status),
@@ -351,9 +398,9 @@ def _python_unusable() -> str | None:
             "disk": 1024**2,
             "seed": seed,
             "keep": [],
+            "view": list(view()),
+            "scripts": {},
             "hide": [],
-            "expose": exposed(),
-            "show": [str(p) for p in _under_private_folders(reachable())],
             "cwd": "/tmp/work",
         }
         command = [sys.executable, "-I", str(JAIL), json.dumps(spec), "--"]
@@ -375,43 +422,30 @@ def _python_unusable() -> str | None:
 
 
 @functools.cache
-def reachable() -> frozenset[Path]:
-    """What a confined process must reach: Python, its packages, the grader's scripts (the
-    scripts it runs by path live in several of the grader's folders: jail.py here, the model
-    probe's probe_child.py in the engine)."""
-    needed = {
-        Path(sys.base_prefix).resolve(),
-        Path(sys.prefix).resolve(),
-        Path(sys.executable).resolve().parent,
-        JAIL.resolve().parents[1],  # the grader package
+def python_roots() -> frozenset[Path]:
+    """The Python a confined process runs, with its packages: the interpreter's folder, its
+    installation and the environment's (as given and as resolved: a venv's python links to
+    its base). Never the grader's checkout: an editable install's path entries are not here."""
+    given = {
+        Path(sys.base_prefix),
+        Path(sys.prefix),
+        Path(sys.base_exec_prefix),
+        Path(sys.exec_prefix),
+        Path(sys.executable).parent,
     }
+    needed = {p.absolute() for p in given} | {p.resolve() for p in given}
     return frozenset(p for p in needed if not any(q in p.parents for q in needed))
 
 
-def _under_private_folders(paths: frozenset[Path]) -> list[Path]:
-    """PATHS below the folders the jail replaces with its own (/tmp, /var/tmp, /dev/shm)."""
-    private = [Path("/tmp"), *map(Path, WRITABLE_ALIASES)]
-    return sorted(p for p in paths if any(f in p.parents for f in private))
-
-
 @functools.cache
-def exposed() -> list[dict[str, object]]:
-    """Folders a sandbox user could not pass on the way to Python or the grader's files.
-
-    Each is covered, in the jail only, by an empty tmpfs holding just the needed paths
-    (e.g. /root, mode 700, hides root's home but shows /root/.pyenv/versions/3.11).
-    """
-    needed = reachable()
-    covers: dict[Path, set[Path]] = {}
-    for path in needed:
-        for folder in [*[*reversed(path.parents)][1:], path]:
-            try:
-                if not folder.stat().st_mode & stat.S_IXOTH:
-                    covers.setdefault(folder, set()).add(path)
-                    break
-            except OSError:
-                break
-    return [{"cover": str(c), "paths": sorted(map(str, ps))} for c, ps in sorted(covers.items())]
+def view() -> tuple[str, ...]:
+    """The allow-list: all of this machine a confined process can read, read-only (README:
+    "What a submission can read"). The jail binds each path that exists into an otherwise
+    empty root, a symlink as itself; a path below another is covered by it."""
+    wanted = {*SYSTEM, *(f"/etc/{name}" for name in ETC), *map(str, python_roots())}
+    return tuple(
+        sorted(p for p in wanted if not any(q != p and Path(q) in Path(p).parents for q in wanted))
+    )
 
 
 def _loopback_namespace(port: int | None) -> tuple[int, socket.socket | None]:

@@ -12,13 +12,12 @@ import psutil
 import pytest
 
 from grader.engine.execution import _copy_folder
-from grader.engine.probe import CHILD
 from grader.engine.rubric import load_rubric
 from grader.engine.sanitize import clean_text
 from grader.errors import RubricError
 from grader.labs import load
 from grader.sandbox.limits import Limits, parse_size, with_values
-from grader.sandbox.sandbox import JAIL, Sandbox, full_unavailable, reachable
+from grader.sandbox.sandbox import Sandbox, full_unavailable
 
 FULL = full_unavailable()
 needs_full = pytest.mark.skipif(FULL is not None, reason=f"full isolation unavailable: {FULL}")
@@ -106,9 +105,3 @@ def _of_user(uid: int) -> list[int]:
         for p in psutil.process_iter(["uids", "status"])
         if p.info["uids"] and p.info["uids"].real == uid and p.info["status"] != "zombie"
     ]
-
-
-def test_a_jail_reaches_every_script_the_grader_runs_by_path() -> None:
-    # A clone under /tmp (which a jail replaces with its own) must still start a fresh probe.
-    for script in (JAIL, CHILD):
-        assert any(folder in script.resolve().parents for folder in reachable()), script
