@@ -62,6 +62,20 @@ class ModelPredictions:
     error: str | None = None
     model_class: str | None = None  # module.qualname of the object behind the pyfunc wrapper
     model_params: Mapping[str, Param] | None = None  # its get_params(); None: not an estimator
+    # Set when it loaded and its predict refused the input built from its signature: what it
+    # expects and what it was given.
+    refused: str | None = None
+
+
+def unusable(preds: ModelPredictions | None) -> str:
+    """Why a logged model gave no predictions, as a check says it: "the logged model ..."."""
+    if preds is None:
+        return "was not probed"
+    if preds.refused is not None:
+        return (
+            f"loaded, but its predict refused the grader's input ({preds.error}): {preds.refused}"
+        )
+    return f"could not be loaded: {preds.error or 'no predictions'}"
 
 
 @dataclass(frozen=True)

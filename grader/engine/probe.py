@@ -233,7 +233,13 @@ def _all_failed(uris: list[str], reason: str) -> dict[str, ModelPredictions]:
 def _predictions(uri: str, entry: dict[str, Any]) -> ModelPredictions:
     preds = entry.get("predictions")
     if preds is None:
-        return ModelPredictions(uri, None, str(entry.get("error", "no predictions"))[:500])
+        refused = entry.get("refused")
+        return ModelPredictions(
+            uri,
+            None,
+            str(entry.get("error", "no predictions"))[:500],
+            refused=None if refused is None else str(refused)[:600],
+        )
     model = entry.get("model") or {}
     kind, params = model.get("class"), model.get("params")
     return ModelPredictions(

@@ -17,6 +17,7 @@ import importlib
 import json
 import os
 import sys
+from typing import Any
 
 # The lab's head start, as JSON {"modules": [...], "model": "module:Class"} (Lab.probe_modules
 # and Lab.probe_rehearsal): what loading the lab's model imports, imported while the notebook
@@ -40,10 +41,19 @@ def main() -> None:
     for uri in request.get("uris", []):
         try:
             model = mlflow.pyfunc.load_model(uri)
-            raw = np.asarray(model.predict(X)).reshape(-1)
-            found[uri] = {"predictions": [float(v) for v in raw], "model": _describe(model)}
         except Exception as err:  # reported per model: one broken model grades as broken
             found[uri] = {"error": f"{type(err).__name__}: {err}"[:500]}
+            continue
+        given: object = X
+        try:
+            given = model_input(model, uri, X)
+            raw = np.asarray(model.predict(given)).reshape(-1)
+            found[uri] = {"predictions": [float(v) for v in raw], "model": _describe(model)}
+        except Exception as err:  # it loaded: its own predict refused what it was handed
+            found[uri] = {
+                "error": f"{type(err).__name__}: {err}"[:500],
+                "refused": f"it expects {_expects(model)}; it was given {_shape(given)}"[:600],
+            }
     sys.stdout.write("\n" + json.dumps({"results": found}) + "\n")
     sys.stdout.flush()
     # Everything is said: skip tearing down the interpreter (~0.5 s the grading waits for).
@@ -51,6 +61,58 @@ def main() -> None:
 
 
 MAX_PARAMS = 100
+
+
+def model_input(model: Any, path: str, X: Any) -> Any:
+    """The lab's rows X (floats) as the model's own signature asks for them, so that MLflow's
+    schema enforcement takes them: named columns as a DataFrame with those names, in the
+    signature's order and types; a tensor as an array of its type; no signature: as the
+    logged input example was (a DataFrame's columns and types), else X as it is."""
+    import numpy as np
+    import pandas as pd
+
+    schema = model.metadata.get_input_schema()
+    if schema is None:
+        example = _input_example(model, path)
+        if isinstance(example, pd.DataFrame) and len(example.columns) == X.shape[1]:
+            return pd.DataFrame(X, columns=example.columns).astype(example.dtypes.to_dict())
+        return X
+    types = schema.numpy_types()
+    if schema.is_tensor_spec():
+        return np.asarray(X, dtype=types[0])
+    names = schema.input_names()
+    if len(names) != X.shape[1]:
+        raise ValueError(
+            f"its signature has {len(names)} inputs, the lab's test split {X.shape[1]} columns"
+        )
+    if not schema.has_input_names() and len(set(types)) == 1:
+        return np.asarray(X, dtype=types[0])
+    return pd.DataFrame({name: X[:, i].astype(types[i]) for i, name in enumerate(names)})
+
+
+def _input_example(model: Any, path: str) -> object:
+    try:
+        return model.metadata.load_input_example(path)
+    except Exception:  # no example, or one that cannot be read: the lab's rows as they are
+        return None
+
+
+def _expects(model: Any) -> str:
+    try:
+        schema = model.metadata.get_input_schema()
+    except Exception as err:  # a broken MLmodel file: say so rather than guess
+        return f"an input its MLmodel file does not describe ({type(err).__name__})"
+    return "any input (no signature)" if schema is None else f"the signature's {schema}"
+
+
+def _shape(given: Any) -> str:
+    columns = getattr(given, "columns", None)
+    if columns is not None:
+        kinds = sorted({str(t) for t in given.dtypes})
+        names = ", ".join(map(str, list(columns)[:8]))
+        return f"a DataFrame of {len(given)} rows, columns [{names}] ({', '.join(kinds)})"
+    shape = getattr(given, "shape", None)
+    return f"an array of shape {tuple(shape)}, {given.dtype}" if shape is not None else repr(given)
 
 
 def _describe(model: object) -> dict[str, object]:

@@ -13,7 +13,7 @@ import re
 from collections.abc import Callable
 from dataclasses import dataclass
 
-from grader.engine.evidence import Candidate, Evidence, PyfuncLoad, Verdict
+from grader.engine.evidence import Candidate, Evidence, PyfuncLoad, Verdict, unusable
 from grader.engine.lab import Lab
 from grader.engine.results import CheckResult
 from grader.engine.rubric import WHEN_NOT_EXECUTED, CheckSpec
@@ -172,9 +172,8 @@ def model_unlike_params(
             " ...), not a wrapper around it or another model",
         )
     if facts is None or facts.predictions is None:
-        reason = facts.error if facts else "it was not probed"
         return (
-            f"the logged model could not be loaded to read its hyperparameters: {reason}",
+            f"the logged model {unusable(facts)}, so its hyperparameters could not be read",
             stopped(ev),
         )
     if kind is None or not same_class(kind, estimator):

@@ -14,7 +14,7 @@ from collections.abc import Callable
 from dataclasses import replace
 
 from grader.engine import slips
-from grader.engine.evidence import Candidate, Check, Evidence, PyfuncLoad, Verdict
+from grader.engine.evidence import Candidate, Check, Evidence, PyfuncLoad, Verdict, unusable
 from grader.engine.rubric import CheckSpec
 from grader.engine.scoring import (
     ModelFit,
@@ -215,8 +215,7 @@ def check_load_version(spec: CheckSpec, ev: Evidence, cand: Candidate | None) ->
         )
     expected = ev.predictions.get(cand.model.uri)
     if expected is None or expected.predictions is None:
-        reason = expected.error if expected else "it was not probed"
-        return Verdict(False, f"the logged model could not be loaded to compare: {reason}", call)
+        return Verdict(False, f"the logged model {unusable(expected)}: nothing to compare", call)
     loads = ev.capture.loads
     ours = [load for load in loads if _from_registry(load, name) and _is_load_of(load, cand)]
     if not ours:
@@ -349,7 +348,7 @@ def _true_mse(ev: Evidence, cand: Candidate) -> tuple[float | None, str]:
         return None, "the run has no logged model to score (Step 1 log_model)"
     preds = ev.predictions.get(cand.model.uri)
     if preds is None or preds.predictions is None:
-        return None, f"the logged model could not be loaded ({preds.error if preds else ''})"
+        return None, f"the logged model {unusable(preds)}"
     if len(preds.predictions) != len(ev.y_test):
         return None, f"the model gave {len(preds.predictions)} values for {len(ev.y_test)} rows"
     errors = [(p - y) ** 2 for p, y in zip(preds.predictions, ev.y_test, strict=True)]

@@ -11,7 +11,15 @@ import math
 from collections.abc import Callable
 
 from grader.engine import slips
-from grader.engine.evidence import Candidate, Check, Evidence, NamespaceCapture, PyfuncLoad, Verdict
+from grader.engine.evidence import (
+    Candidate,
+    Check,
+    Evidence,
+    NamespaceCapture,
+    PyfuncLoad,
+    Verdict,
+    unusable,
+)
 from grader.engine.lab import Capture
 from grader.engine.rubric import CheckSpec, Rubric
 from grader.engine.scoring import (
@@ -337,8 +345,7 @@ def check_predictions(spec: CheckSpec, ev: Evidence, cand: Candidate | None) -> 
     # A registered version that passes its check is this very model (its source is cand.model).
     expected = ev.predictions.get(cand.model.uri)
     if expected is None or expected.predictions is None:
-        reason = expected.error if expected else "it was not probed"
-        return Verdict(False, f"the logged model could not be loaded to compare: {reason}", call)
+        return Verdict(False, f"the logged model {unusable(expected)}: nothing to compare", call)
     truth = expected.predictions
     if values is not None and not same_values(values, truth):
         return Verdict(
@@ -558,10 +565,7 @@ def _true_accuracy(ev: Evidence, cand: Candidate) -> tuple[float | None, str]:
         return None, "the run has no logged model to score (Step 4 log_model)"
     preds = ev.predictions.get(cand.model.uri)
     if preds is None or preds.predictions is None:
-        return (
-            None,
-            f"the logged model could not be loaded ({preds.error if preds else 'not probed'})",
-        )
+        return None, f"the logged model {unusable(preds)}"
     if len(preds.predictions) != len(ev.y_test):
         return (
             None,

@@ -247,6 +247,7 @@ CASES = [
     Case(sub("rewrite_experiment_id.ipynb"), 100),
     Case(sub("rewrite_experiment_env.ipynb"), 100),
     Case(sub("rewrite_autolog.ipynb"), 100),
+    Case(sub("rewrite_named_columns.ipynb"), 100),
     Case(sub("rewrite_class_and_loop.ipynb"), 100),
     Case(sub("rewrite_predict_row_by_row.ipynb"), 100),
     Case(sub("rewrite_crlf.py"), 100),

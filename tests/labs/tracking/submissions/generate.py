@@ -516,6 +516,10 @@ EQUIVALENT: dict[str, list[tuple[str, str]]] = {
             )
         )
     ),
+    # Features as a DataFrame: the signature names the columns (issue 26).
+    "rewrite_named_columns": variant(
+        swap(("load_iris(return_X_y=True)", "load_iris(return_X_y=True, as_frame=True)"))
+    ),
     "rewrite_autolog": variant(
         swap(("# Load the Iris dataset", "mlflow.sklearn.autolog()\n\n# Load the Iris dataset"))
     ),
