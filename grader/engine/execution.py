@@ -41,7 +41,7 @@ from grader.engine.launch import NO_HOST, Forked, Host
 from grader.engine.results import ExecutionResult, Status
 from grader.engine.sanitize import clean_text
 from grader.engine.server import CLIENT_ENV, log_tail
-from grader.engine.submission import Submission
+from grader.engine.submission import Kind, Submission
 from grader.errors import ExecutionSetupError
 from grader.sandbox.limits import Limits, size_text
 from grader.sandbox.procs import descendants, kill_tree
@@ -139,11 +139,13 @@ def execute(
     host = host if sandbox.mode == "full" else NO_HOST
     with _kernel(nb, sandbox, work, tracking_uri, host) as (client, popen):
         _run_setup(client, kernel_side_call("install", tracking_uri, compatibility))
+        if submission.kind == "script":
+            _run_setup(client, kernel_side_call("as_script", submission.path.name))
         timings["kernel start"] = time.monotonic() - started
         before_first_cell()
         # The limit is the submission's own: kernel and server start-up do not count.
         started = time.monotonic()
-        _run_cells(client, nb, started + timeout, timeout, limits, lab, outcome)
+        _run_cells(client, nb, started + timeout, timeout, limits, lab, outcome, submission.kind)
         if outcome.status != "kernel_died":
             call = kernel_side_call(
                 "capture", str(capture_path), list(wanted.variables), wanted.column
@@ -492,6 +494,7 @@ def _run_cells(
     limits: Limits,
     lab: Lab,
     outcome: _Outcome,
+    kind: Kind = "notebook",
 ) -> None:
     for index, cell in enumerate(nb.cells):
         if cell.cell_type != "code" or not cell.source.strip():
@@ -525,8 +528,22 @@ def _run_cells(
             if expected is not None:
                 outcome.notes.append(f"{where} raised {ename}, as the lab expects: {expected.why}")
                 continue
-            outcome.status, outcome.error = "error", _error_message(where, err, lab)
+            if kind == "script" and ename == "SystemExit":
+                _script_exit(evalue, where, outcome)
+                return
+            outcome.status, outcome.error = "error", _error_message(where, err, lab, kind)
             return
+
+
+def _script_exit(evalue: str, where: str, outcome: _Outcome) -> None:
+    """A script's sys.exit ends it as `python script.py` ends: status 0 (no argument, None or
+    0) is a normal end; any other is the script's failure, with its exit status."""
+    if evalue in ("", "None", "0"):
+        outcome.notes.append(f"the script ended with exit status 0 in {where}, as under python")
+        return
+    status = evalue if evalue.lstrip("-").isdigit() else f"1 ({evalue})"
+    outcome.status = "error"
+    outcome.error = f"the script exited with status {status} in {where} (sys.exit)"
 
 
 def _cell_label(index: int, cell: NotebookNode) -> str:
@@ -548,10 +565,10 @@ def _error_parts(err: CellExecutionError) -> tuple[str, str]:
     )
 
 
-def _error_message(where: str, err: CellExecutionError, lab: Lab) -> str:
+def _error_message(where: str, err: CellExecutionError, lab: Lab, kind: Kind) -> str:
     ename, evalue = _error_parts(err)
     message = f"{where} raised {ename}: {evalue}".strip()
-    hint = hint_for(ename, evalue, lab.error_hint)
+    hint = hint_for(ename, evalue, lab.error_hint, kind)
     return f"{message}. Fix: {hint}" if hint else message
 
 

@@ -6,6 +6,7 @@ from __future__ import annotations
 import re
 from collections.abc import Callable
 from importlib import metadata
+from typing import Literal
 
 
 def _version(dist: str) -> str:
@@ -21,9 +22,13 @@ def version(dist: str) -> str:
 
 
 def hint_for(
-    ename: str, evalue: str, lab_hint: Callable[[str, str], str | None] | None = None
+    ename: str,
+    evalue: str,
+    lab_hint: Callable[[str, str], str | None] | None = None,
+    kind: Literal["notebook", "script"] = "notebook",
 ) -> str | None:
-    """A fix for an exception a cell raised, or None when there is nothing specific to say."""
+    """A fix for an exception a cell raised, or None when there is nothing specific to say;
+    KIND: the submission's, whose terms the fix speaks in."""
     own = lab_hint(ename, evalue) if lab_hint else None
     if own:
         return own
@@ -37,6 +42,12 @@ def hint_for(
     if ename == "NameError":
         missing = re.search(r"name '([^']+)' is not defined", evalue)
         name = missing.group(1) if missing else "a name"
+        if kind == "script":
+            return (
+                f"{name} is used before it is defined: the grader runs the script top to"
+                " bottom as `python` does, so define it above the line that uses it (run"
+                " the script on its own to check)."
+            )
         return (
             f"{name} is used before it is defined: the grader runs the cells top to bottom"
             " in a fresh kernel, so define it in an earlier cell (Restart & Run All to check)."

@@ -332,6 +332,21 @@ def _own_modules(home):
     return sorted(found)[:100]
 
 
+def as_script(name):
+    """Make the kernel's namespace what `python NAME` gives a script in its own folder (the
+    working directory): __file__ is its path, sys.argv is [that path], and its folder is
+    first on sys.path, so that argparse defaults and Path(__file__).parent work as there."""
+    import os
+    import sys
+
+    from IPython import get_ipython
+
+    path = os.path.join(os.getcwd(), name)
+    get_ipython().user_ns["__file__"] = path
+    sys.argv = [path]
+    sys.path.insert(0, os.getcwd())
+
+
 def capture(out_path, variables, column, limit=10000):
     """Write what the graded checks need from the user namespace and from the records
     install() kept, as plain JSON."""

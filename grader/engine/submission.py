@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import io
 import json
 import re
+import tokenize
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Literal
@@ -20,10 +22,13 @@ SUFFIXES = (".ipynb", ".py")
 _CELL_MARKER = re.compile(r"^# ?%%(?P<rest>.*)$")
 
 
+Kind = Literal["notebook", "script"]
+
+
 @dataclass(frozen=True)
 class Submission:
     path: Path
-    kind: Literal["notebook", "script"]
+    kind: Kind
     notebook: NotebookNode
 
     @property
@@ -81,13 +86,32 @@ def _read_text(path: Path) -> str:
         data = path.read_bytes()
     except OSError as err:
         raise InvalidSubmission(str(path), f"cannot be read ({err.strerror or err})") from err
-    try:
-        text = data.decode("utf-8")
-    except UnicodeDecodeError as err:
-        raise InvalidSubmission(str(path), "is not UTF-8 text (binary data?)") from err
+    text = _decoded(path, data)
     if not text.strip():
         raise InvalidSubmission(str(path), "is empty (only whitespace)")
     return text
+
+
+def _decoded(path: Path, data: bytes) -> str:
+    """DATA as Python reads a script (a UTF-8 byte-order mark, or a `# -*- coding: ... -*-`
+    line in the first two, as Windows editors save them) and as Jupyter reads a notebook
+    (UTF-8, with or without a byte-order mark)."""
+    encoding = "utf-8-sig"
+    if path.suffix == ".py":
+        try:
+            encoding, _ = tokenize.detect_encoding(io.BytesIO(data).readline)
+        except SyntaxError as err:  # a coding line Python itself refuses
+            raise InvalidSubmission(
+                str(path), f"cannot be read as Python reads it: {err.msg}; save it as UTF-8"
+            ) from err
+        encoding = "utf-8-sig" if encoding == "utf-8" else encoding
+    try:
+        return data.decode(encoding)
+    except (UnicodeDecodeError, LookupError) as err:
+        named = "UTF-8" if encoding.startswith("utf-8") else f"{encoding} (its coding line)"
+        raise InvalidSubmission(
+            str(path), f"is not {named} text (binary data?); save it as UTF-8"
+        ) from err
 
 
 def _parse_notebook(path: Path, text: str) -> NotebookNode:

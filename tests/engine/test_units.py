@@ -54,6 +54,8 @@ def test_rubric_rejects_unknown_ids_and_bad_points(tmp_path: Path) -> None:
         (b'{"cells": [', "broken.ipynb", "invalid JSON at line 1"),
         (b'{"hello": 1}', "wrong.ipynb", "not a valid Jupyter notebook"),
         (b"print(1)", "notes.txt", "not a .ipynb notebook or a .py script"),
+        (b"# -*- coding: klingon -*-\nprint(1)\n", "odd.py", "cannot be read as Python reads"),
+        (b"# coding: latin-1\n\xff\xfe\x00", "bad.ipynb", "not UTF-8"),
     ],
 )
 def test_invalid_submissions_get_a_one_line_reason(
@@ -67,6 +69,41 @@ def test_invalid_submissions_get_a_one_line_reason(
     assert problem in str(err.value)
     assert str(path) in str(err.value)
     assert "\n" not in str(err.value)
+
+
+@pytest.mark.parametrize(
+    ("data", "name"),
+    [
+        ("\ufeffx = 'é'\r\n".encode(), "notepad.py"),  # a byte-order mark, CRLF
+        ("# -*- coding: latin-1 -*-\nx = 'é'\n".encode("latin-1"), "latin.py"),
+        ("\tx = 'é'\f\n".replace("\t", "").encode(), "feed.py"),
+    ],
+)
+def test_a_script_is_read_as_python_reads_it(tmp_path: Path, data: bytes, name: str) -> None:
+    (tmp_path / name).write_bytes(data)
+    cells = load_submission(tmp_path / name).notebook.cells
+    source = cells[0].source
+    assert source.startswith(("x = 'é'", "# -*- coding")), source
+    assert "\ufeff" not in source
+    exec(compile(source, name, "exec"), {})  # what the kernel will run compiles
+
+
+def test_a_notebook_with_a_byte_order_mark_is_a_notebook(tmp_path: Path) -> None:
+    text = (SUBMISSIONS / "loses_tag.ipynb").read_text(encoding="utf-8")
+    (tmp_path / "bom.ipynb").write_bytes(text.encode("utf-8-sig"))
+    assert load_submission(tmp_path / "bom.ipynb").notebook.cells
+
+
+def test_hints_speak_to_the_submission_s_kind() -> None:
+    from grader.engine.hints import hint_for as any_lab_hint
+
+    script = any_lab_hint("NameError", "name '__file__' is not defined", kind="script")
+    notebook = any_lab_hint("NameError", "name 'lr' is not defined")
+    assert script is not None
+    assert "Restart & Run All" not in script
+    assert "script" in script
+    assert notebook is not None
+    assert "Restart & Run All" in notebook
 
 
 def test_folder_must_hold_exactly_one_submission(tmp_path: Path) -> None:

@@ -251,6 +251,13 @@ CASES = [
     Case(sub("rewrite_class_and_loop.ipynb"), 100),
     Case(sub("rewrite_predict_row_by_row.ipynb"), 100),
     Case(sub("rewrite_crlf.py"), 100),
+    Case(sub("rewrite_bom.py"), 100),
+    Case(sub("rewrite_bom.ipynb"), 100),
+    Case(
+        sub("rewrite_argparse_script"),
+        100,
+        says={"output": ("the script ended with exit status 0",)},
+    ),
     Case(sub("rewrite_nbformat_42.ipynb"), 100),
     # Not the lab (NOT_THE_LAB): each loses exactly what the README's check table says.
     Case(
