@@ -37,6 +37,20 @@ class PyfuncLoad:
 
 
 @dataclass(frozen=True)
+class MetricCall:
+    """The call that logged a run's metric as MLflow shows it (its latest value): where it
+    was made and the text of the call expression there (None: not found in the source)."""
+
+    run_id: str
+    key: str
+    value: Param
+    step: int
+    file: str | None
+    line: int | None
+    call: str | None
+
+
+@dataclass(frozen=True)
 class NamespaceCapture:
     """Plain data read from the kernel after the submission ran."""
 
@@ -47,6 +61,7 @@ class NamespaceCapture:
     # (typed, used): ids the notebook names that this fresh server does not hold (copied from
     # the student's own MLflow UI), and the id of the notebook's own run or model used instead.
     ids: tuple[tuple[str, str], ...] = ()
+    metric_calls: tuple[MetricCall, ...] = ()  # per run and key, the latest value's call
 
 
 Param = bool | int | float | str | None

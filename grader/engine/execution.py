@@ -34,7 +34,7 @@ from nbclient.exceptions import CellExecutionError, CellTimeoutError, DeadKernel
 from nbformat import NotebookNode
 
 from grader.engine import kernel_side
-from grader.engine.evidence import NamespaceCapture, PyfuncLoad, VariableCapture
+from grader.engine.evidence import MetricCall, NamespaceCapture, PyfuncLoad, VariableCapture
 from grader.engine.hints import hint_for
 from grader.engine.lab import Capture, Lab
 from grader.engine.launch import NO_HOST, Forked, Host
@@ -611,7 +611,21 @@ def _parse_capture(raw: dict[str, Any]) -> NamespaceCapture:
     redirects = tuple((str(a), str(b)) for a, b in raw["redirects"])
     modules = tuple(str(m) for m in raw.get("modules", []))
     ids = tuple((str(a), str(b)) for a, b in raw.get("ids", []))
-    return NamespaceCapture(variables, loads, redirects, modules, ids)
+    calls = tuple(_parse_metric_call(dict(entry)) for entry in raw.get("metric_calls", []))
+    return NamespaceCapture(variables, loads, redirects, modules, ids, calls)
+
+
+def _parse_metric_call(entry: dict[str, Any]) -> MetricCall:
+    line = entry.get("line")
+    return MetricCall(
+        run_id=str(entry["run_id"]),
+        key=str(entry["key"]),
+        value=_scalar(entry.get("value")),
+        step=int(entry.get("step") or 0),
+        file=_optional_text(entry.get("file")),
+        line=int(line) if isinstance(line, int) else None,
+        call=_optional_text(entry.get("call")),
+    )
 
 
 def _parse_load(entry: dict[str, Any]) -> PyfuncLoad:

@@ -17,6 +17,10 @@ URI_VARIABLES = ("MLFLOW_TRACKING_URI", "MLFLOW_REGISTRY_URI")
 MAX_LOADS = 20
 MAX_PREDICTS = 1000
 MAX_PREDICTED_VALUES = 100000
+# Metrics whose logging calls are kept (the latest call of each run and key): a metric flood
+# costs nothing past this.
+MAX_METRIC_KEYS = 200
+MAX_CALL_TEXT = 2000
 
 
 def install(grader_uri, compatibility=None, server_deadline=90.0):
@@ -97,6 +101,7 @@ def install(grader_uri, compatibility=None, server_deadline=90.0):
 
     _typed_ids(mlflow, client_module.MlflowClient, state)
     _record_pyfunc(mlflow.pyfunc, state)
+    _record_metric_calls(client_module.MlflowClient, state)
 
     original_request = requests.Session.request
     ready = []
@@ -285,6 +290,95 @@ def _record_pyfunc(pyfunc, state, limit=10000):
     pyfunc.PyFuncModel.predict = predict
 
 
+def _record_metric_calls(client_class, state):
+    """Keep, for each run and metric key, the call that logged its latest value (the one
+    MLflow shows: highest step, then the latest call), with the source text of the call
+    expression that made it: in a cell, a function or a helper module, found as the first
+    frame outside MLflow and the grader. A verdict on how a value was logged (typed into
+    the code, or computed) then reads that one call, nothing else of the notebook."""
+    import ast
+    import functools
+    import linecache
+    import sys
+
+    state.metric_calls = {}  # (run_id, key) -> record
+    sources = {}  # (file, line) -> the call expression's text there, or None
+
+    def site():
+        frame = sys._getframe(2)
+        while frame is not None:
+            name = frame.f_globals.get("__name__", "")
+            ours = frame.f_code.co_filename == "<labgrade>"
+            if not ours and name != "mlflow" and not name.startswith("mlflow."):
+                return frame.f_code.co_filename, frame.f_lineno
+            frame = frame.f_back
+        return None, None
+
+    def call_text(filename, line):
+        if (filename, line) in sources:
+            return sources[filename, line]
+        text = None
+        source = "".join(linecache.getlines(filename))
+        try:
+            tree = ast.parse(source)
+        except (SyntaxError, ValueError):
+            tree = None
+        best = None
+        for node in ast.walk(tree) if tree is not None else ():
+            if isinstance(node, ast.Call) and node.lineno <= line <= (node.end_lineno or 0):
+                func = node.func
+                called = func.attr if isinstance(func, ast.Attribute) else getattr(func, "id", "")
+                logs = called in ("log_metric", "log_metrics", "log_batch")
+                if logs and (best is None or node.lineno >= best.lineno):
+                    best = node
+        if best is not None:
+            text = (ast.get_source_segment(source, best) or "")[:MAX_CALL_TEXT] or None
+        sources[filename, line] = text
+        return text
+
+    def keep(run_id, key, value, step):
+        slot = (str(run_id), str(key))
+        known = state.metric_calls.get(slot)
+        step = int(step or 0)
+        if known is None and len(state.metric_calls) >= MAX_METRIC_KEYS:
+            return
+        if known is not None and step < known["step"]:
+            return  # an earlier step: not what MLflow shows as the metric's value
+        if known is not None and step == known["step"] and _plain(value) == known["value"]:
+            return  # the same value again (log_model copies the run's metrics to its model)
+        filename, line = site()
+        state.metric_calls[slot] = {
+            "run_id": slot[0],
+            "key": slot[1][:200],
+            "value": _plain(value),
+            "step": step,
+            "file": None if filename is None else str(filename)[:300],
+            "line": line,
+            "call": None if filename is None else call_text(filename, line),
+        }
+
+    original_metric = client_class.log_metric
+
+    @functools.wraps(original_metric)
+    def log_metric(self, run_id, key, value, *args, **kwargs):
+        out = original_metric(self, run_id, key, value, *args, **kwargs)
+        step = kwargs.get("step", args[1] if len(args) > 1 else None)
+        keep(run_id, key, value, step)
+        return out
+
+    original_batch = client_class.log_batch
+
+    @functools.wraps(original_batch)
+    def log_batch(self, run_id, metrics=(), *args, **kwargs):
+        out = original_batch(self, run_id, metrics, *args, **kwargs)
+        for metric in list(metrics or ())[: MAX_METRIC_KEYS * 10]:
+            keep(run_id, metric.key, metric.value, metric.step)
+        return out
+
+    client_class.log_metric = log_metric
+    client_class.log_batch = log_batch
+
+
 def _text(value):
     return None if value is None else str(value)[:200]
 
@@ -381,6 +475,7 @@ def capture(out_path, variables, column, limit=10000):
         "loads": list(getattr(state, "loads", [])),
         "redirects": list(getattr(state, "redirects", [])),
         "ids": list(getattr(state, "ids", [])),
+        "metric_calls": list(getattr(state, "metric_calls", {}).values()),
         "modules": _own_modules(getattr(state, "home", None)),
     }
     with open(out_path, "w", encoding="utf-8") as fh:

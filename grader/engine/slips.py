@@ -10,6 +10,7 @@ import ast
 import difflib
 from collections.abc import Iterator, Mapping
 
+from grader.engine.evidence import NamespaceCapture
 from grader.engine.tracking import LoggedModel, ModelVersion, Run
 
 
@@ -192,8 +193,19 @@ def predicted_with(code: str, variables: list[str]) -> str | None:
     return None
 
 
+def typed_metric(capture: NamespaceCapture | None, run_id: str, metric: str) -> bool:
+    """True when the call that logged RUN_ID's METRIC as MLflow shows it (its latest value)
+    passed that value as a number typed into the call. Only that call counts: a scratch
+    run, another experiment or an earlier step of the metric never does."""
+    for call in capture.metric_calls if capture else ():
+        if call.run_id == run_id and call.key == metric:
+            return call.call is not None and hard_coded_metric(call.call, metric)
+    return False
+
+
 def hard_coded_metric(code: str, metric: str) -> bool:
-    """True when the metric is passed to log_metric(s) as a number literal."""
+    """True when CODE passes METRIC to log_metric(s) as a number literal (by position or by
+    keyword); a key that is not written out counts as METRIC's (CODE is that one call)."""
     try:
         tree = ast.parse(_without_magics(code))
     except SyntaxError:
@@ -204,12 +216,16 @@ def hard_coded_metric(code: str, metric: str) -> bool:
         func = (
             node.func.attr if isinstance(node.func, ast.Attribute) else getattr(node.func, "id", "")
         )
-        if func == "log_metric" and len(node.args) >= 2:
-            key, value = node.args[0], node.args[1]
-            if isinstance(key, ast.Constant) and key.value == metric and _is_number(value):
+        given = dict(zip(("key", "value"), node.args, strict=False))
+        given.update({k.arg: k.value for k in node.keywords if k.arg})
+        if func == "log_metric" and "value" in given:
+            key = given.get("key")
+            named = not isinstance(key, ast.Constant) or key.value == metric
+            if named and _is_number(given["value"]):
                 return True
-        if func == "log_metrics" and node.args and isinstance(node.args[0], ast.Dict):
-            for k, v in zip(node.args[0].keys, node.args[0].values, strict=True):
+        metrics = node.args[0] if node.args else given.get("metrics")
+        if func == "log_metrics" and isinstance(metrics, ast.Dict):
+            for k, v in zip(metrics.keys, metrics.values, strict=True):
                 if isinstance(k, ast.Constant) and k.value == metric and _is_number(v):
                     return True
     return False

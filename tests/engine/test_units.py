@@ -8,12 +8,14 @@ from pathlib import Path
 import nbformat
 import pytest
 
+from grader.engine.evidence import MetricCall, NamespaceCapture
 from grader.engine.execution import _neutralized, _prepared, kernel_side_call
 from grader.engine.grading import invalid_result
 from grader.engine.report import score_table
 from grader.engine.results import GradeResult
 from grader.engine.rubric import load_rubric
 from grader.engine.slips import hard_coded_metric as _hard_coded
+from grader.engine.slips import typed_metric
 from grader.engine.submission import load_submission, script_to_notebook
 from grader.errors import GraderError, InvalidSubmission, RubricError
 from grader.labs.tracking.hints import hint_for
@@ -164,6 +166,25 @@ def test_hard_coded_metric_is_detected() -> None:
     assert _hard_coded('mlflow.log_metrics({"accuracy": 0.97})', "accuracy")
     assert not _hard_coded('mlflow.log_metric("accuracy", accuracy)', "accuracy")
     assert not _hard_coded("%pip install x\nmlflow.log_metric('accuracy', acc)", "accuracy")
+    assert _hard_coded('mlflow.log_metric(key="accuracy", value=0.9, step=1)', "accuracy")
+    assert not _hard_coded('mlflow.log_metric(key="accuracy", value=acc, step=1)', "accuracy")
+
+
+def test_only_the_call_that_logged_the_graded_value_is_read() -> None:
+    """A scratch run's typed accuracy, or a typed step 0 before the computed step 1, never
+    costs the graded run: the kernel kept, per run and key, the latest value's own call."""
+
+    def calls(*made: tuple[str, str | None]) -> NamespaceCapture:
+        found = tuple(MetricCall(run, "accuracy", 1.0, 1, "cell", 3, call) for run, call in made)
+        return NamespaceCapture({}, (), (), metric_calls=found)
+
+    computed = 'mlflow.log_metric("accuracy", accuracy, step=1)'
+    typed = 'mlflow.log_metric("accuracy", 0.1)'
+    mixed = calls(("scratch", typed), ("graded", computed))
+    assert not typed_metric(mixed, "graded", "accuracy")
+    assert typed_metric(mixed, "scratch", "accuracy")
+    assert not typed_metric(calls(("graded", None)), "graded", "accuracy")  # autolog: no call
+    assert not typed_metric(None, "graded", "accuracy")
 
 
 def test_kernel_side_code_is_self_contained() -> None:

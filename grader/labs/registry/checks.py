@@ -77,7 +77,7 @@ def check_run(spec: CheckSpec, ev: Evidence, cand: Candidate | None) -> Verdict:
             "compute it on the test split, mean_squared_error(y_test, model.predict(X_test)),"
             " not on the training data, and log that same value",
         )
-    if slips.hard_coded_metric(ev.code, metric):
+    if slips.typed_metric(ev.capture, cand.run.run_id, metric):
         return Verdict(
             False,
             f"{metric} is logged as a number typed into the code, not computed",

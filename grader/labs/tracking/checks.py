@@ -179,7 +179,7 @@ def check_metric(spec: CheckSpec, ev: Evidence, cand: Candidate | None) -> Verdi
             "score the model on the test split, accuracy_score(y_test, lr.predict(X_test)),"
             " not on the training data, and log that same variable",
         )
-    if slips.hard_coded_metric(ev.code, name):
+    if slips.typed_metric(ev.capture, cand.run.run_id, name):
         return Verdict(
             False,
             f"{name} is logged as a number typed into the code, not computed",

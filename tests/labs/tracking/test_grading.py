@@ -248,6 +248,8 @@ CASES = [
     Case(sub("rewrite_experiment_env.ipynb"), 100),
     Case(sub("rewrite_autolog.ipynb"), 100),
     Case(sub("rewrite_named_columns.ipynb"), 100),
+    Case(sub("rewrite_scratch_run.ipynb"), 100),
+    Case(sub("rewrite_metric_history.ipynb"), 100),
     Case(sub("rewrite_class_and_loop.ipynb"), 100),
     Case(sub("rewrite_predict_row_by_row.ipynb"), 100),
     Case(sub("rewrite_crlf.py"), 100),

@@ -575,6 +575,28 @@ EQUIVALENT: dict[str, list[tuple[str, str]]] = {
             )
         )
     ),
+    # A scratch run in another experiment first, with a typed accuracy: it is not the graded
+    # run's call (issue 26).
+    "rewrite_scratch_run": variant(
+        swap(
+            (
+                '# Create a new MLflow Experiment\nmlflow.set_experiment("MLflow Quickstart")',
+                'mlflow.set_experiment("scratch")\nwith mlflow.start_run(run_name="smoke test"):\n'
+                '    mlflow.log_metric("accuracy", 0.1)\n\n'
+                '# Create a new MLflow Experiment\nmlflow.set_experiment("MLflow Quickstart")',
+            )
+        )
+    ),
+    # A provisional value at step 0, the computed one at step 1: MLflow shows the latest.
+    "rewrite_metric_history": variant(
+        swap(
+            (
+                '    mlflow.log_metric("accuracy", accuracy)',
+                '    mlflow.log_metric("accuracy", 0.0, step=0)\n'
+                '    mlflow.log_metric(key="accuracy", value=accuracy, step=1)',
+            )
+        )
+    ),
     # Features as a DataFrame: the signature names the columns (issue 26).
     "rewrite_named_columns": variant(
         swap(("load_iris(return_X_y=True)", "load_iris(return_X_y=True, as_frame=True)"))
