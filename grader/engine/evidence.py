@@ -62,6 +62,8 @@ class NamespaceCapture:
     # the student's own MLflow UI), and the id of the notebook's own run or model used instead.
     ids: tuple[tuple[str, str], ...] = ()
     metric_calls: tuple[MetricCall, ...] = ()  # per run and key, the latest value's call
+    # (command, exit status, source of its cell): shell escapes (`!command`) that failed
+    shell_failures: tuple[tuple[str, int, str], ...] = ()
 
 
 Param = bool | int | float | str | None

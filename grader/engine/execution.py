@@ -48,6 +48,8 @@ from grader.sandbox.procs import descendants, kill_tree
 from grader.sandbox.sandbox import Sandbox
 
 KERNEL_NAME = "labgrade-python"
+KERNEL_SIDE = Path(kernel_side.__file__)
+CHILDREN_START = Path(__file__).with_name("children") / "sitecustomize.py"
 KERNEL_STARTUP_TIMEOUT = 90
 # Folders never copied from the student's folder: environments, VCS data and earlier
 # MLflow stores (a committed mlruns/ or mlflow.db must not leak into the grading).
@@ -137,8 +139,11 @@ def execute(
     # process isolation what it starts is found by its environment's tag, which a fork's
     # /proc/PID/environ (its host's) would not show.
     host = host if sandbox.mode == "full" else NO_HOST
+    children = children_setup(sandbox, capture_path.parent)  # before the kernel's jail is made
     with _kernel(nb, sandbox, work, tracking_uri, host) as (client, popen):
-        _run_setup(client, kernel_side_call("install", tracking_uri, compatibility))
+        _run_setup(
+            client, kernel_side_call("install", tracking_uri, compatibility, children=children)
+        )
         if submission.kind == "script":
             _run_setup(client, kernel_side_call("as_script", submission.path.name))
         timings["kernel start"] = time.monotonic() - started
@@ -166,6 +171,8 @@ def execute(
         outcome.notes.append(_redirect_note(capture.redirects))
     if capture and capture.ids:
         outcome.notes.append(_ids_note(capture.ids))
+    if capture:
+        outcome.notes += [_shell_note(nb, *failure) for failure in capture.shell_failures]
     error = outcome.error and outcome.error.replace(tracking_uri, TEMPORARY_SERVER)
     result = ExecutionResult(
         outcome.status, time.monotonic() - started, error, tuple(outcome.notes)
@@ -173,13 +180,24 @@ def execute(
     return Execution(result, capture, problem, code, timings)
 
 
-def kernel_side_call(function: str, *args: Any) -> str:
+def kernel_side_call(function: str, *args: Any, **kwargs: Any) -> str:
     """Source that defines grader.engine.kernel_side privately in the kernel and calls FUNCTION."""
-    source = Path(kernel_side.__file__).read_text(encoding="utf-8")
+    source = KERNEL_SIDE.read_text(encoding="utf-8")
     return (
         f"exec(compile({source!r}, '<labgrade>', 'exec'), __labgrade := {{}})\n"
-        f"__labgrade[{function!r}](*{args!r}); del __labgrade"
+        f"__labgrade[{function!r}](*{args!r}, **{kwargs!r}); del __labgrade"
     )
+
+
+def children_setup(sandbox: Sandbox, out: Path) -> dict[str, str]:
+    """What the kernel set-up hands every Python the notebook starts: the folder of their
+    start-up hook, the kernel set-up's own source, and where they leave their records."""
+    site = sandbox.script(CHILDREN_START, "site/sitecustomize.py")
+    return {
+        "site": site.rsplit("/", 1)[0],
+        "kernel_side": sandbox.script(KERNEL_SIDE),
+        "out": str(out),
+    }
 
 
 def _copy_folder(folder: Path, dest: Path) -> tuple[Path, list[str]]:
@@ -366,6 +384,9 @@ def _kernel(
             "MPLBACKEND": "Agg",
             "PYDEVD_DISABLE_FILE_VALIDATION": "1",
             "JUPYTER_PLATFORM_DIRS": "1",
+            # As in an activated environment: `!python train.py`, `!mlflow ...` run the
+            # grading's own Python, the one that holds the lab's packages.
+            "PATH": os.pathsep.join([str(Path(sys.executable).parent), os.environ.get("PATH", "")]),
         },
     )
 
@@ -546,6 +567,23 @@ def _script_exit(evalue: str, where: str, outcome: _Outcome) -> None:
     outcome.error = f"the script exited with status {status} in {where} (sys.exit)"
 
 
+def _shell_note(nb: NotebookNode, command: str, status: int, cell_source: str) -> str:
+    """A shell escape that failed, with the last lines it printed: the notebook went on, but
+    what the command was to do (a training script, say) did not happen."""
+    where, printed = "a cell", ""
+    for index, cell in enumerate(nb.cells):
+        if cell.cell_type == "code" and cell_source and cell.source.strip() == cell_source:
+            where = _cell_label(index, cell)
+            printed = "".join(o.get("text", "") for o in cell.get("outputs", []))
+            break
+    tail = " | ".join(ln for ln in printed.strip().splitlines()[-3:] if ln.strip())
+    said = f"; its last lines: {clean_text(tail, 400)}" if tail else ""
+    return (
+        f"the shell command `!{clean_text(command, 120)}` in {where} exited with status"
+        f" {status}, and the notebook went on without what it was to do{said}"
+    )
+
+
 def _cell_label(index: int, cell: NotebookNode) -> str:
     first = next((ln.strip() for ln in cell.source.splitlines() if ln.strip()), "")
     return f"cell {index + 1} (`{clean_text(first, 60)}`)"
@@ -612,7 +650,11 @@ def _parse_capture(raw: dict[str, Any]) -> NamespaceCapture:
     modules = tuple(str(m) for m in raw.get("modules", []))
     ids = tuple((str(a), str(b)) for a, b in raw.get("ids", []))
     calls = tuple(_parse_metric_call(dict(entry)) for entry in raw.get("metric_calls", []))
-    return NamespaceCapture(variables, loads, redirects, modules, ids, calls)
+    failed = tuple(
+        (str(f["command"])[:300], int(f["status"]), str(f.get("cell") or ""))
+        for f in raw.get("shell_failures", [])
+    )
+    return NamespaceCapture(variables, loads, redirects, modules, ids, calls, failed)
 
 
 def _parse_metric_call(entry: dict[str, Any]) -> MetricCall:

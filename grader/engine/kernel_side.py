@@ -23,7 +23,7 @@ MAX_METRIC_KEYS = 200
 MAX_CALL_TEXT = 2000
 
 
-def install(grader_uri, compatibility=None, server_deadline=90.0):
+def install(grader_uri, compatibility=None, server_deadline=90.0, children=None):
     """Pin every tracking/registry URI the notebook sets to the grader's throwaway server,
     and record each model the notebook loads with pyfunc and what that model predicts.
 
@@ -33,7 +33,9 @@ def install(grader_uri, compatibility=None, server_deadline=90.0):
     The server may still be starting when the first cells run: the first request to it
     waits (up to SERVER_DEADLINE seconds) until /health answers, so cells that do not
     need it (imports, training) run meanwhile. COMPATIBILITY: {switch: value} of SWITCHES,
-    the lab's (grader.engine.lab.Compatibility).
+    the lab's (grader.engine.lab.Compatibility). CHILDREN ({"site": folder of the children's
+    sitecustomize, "kernel_side": this file, "out": where children leave their records}):
+    every Python the notebook starts gets this same set-up (grader/engine/children).
     """
     compatible(compatibility or {})
     import functools
@@ -102,6 +104,8 @@ def install(grader_uri, compatibility=None, server_deadline=90.0):
     _typed_ids(mlflow, client_module.MlflowClient, state)
     _record_pyfunc(mlflow.pyfunc, state)
     _record_metric_calls(client_module.MlflowClient, state)
+    if children:
+        _set_up_children(grader_uri, compatibility or {}, children, state)
 
     original_request = requests.Session.request
     ready = []
@@ -124,6 +128,87 @@ def install(grader_uri, compatibility=None, server_deadline=90.0):
         return original_request(self, method, url, *args, **kwargs)
 
     requests.Session.request = request
+
+
+def _set_up_children(grader_uri, compatibility, children, state):
+    """Hand the kernel's set-up to every Python it starts (their environment, inherited),
+    and note each shell escape (`!command`) that exits with a non-zero status."""
+    import json
+    import os
+
+    from IPython import get_ipython
+
+    os.environ["LABGRADE_CHILD"] = json.dumps(
+        {
+            "uri": grader_uri,
+            "compatibility": compatibility,
+            "kernel_side": children["kernel_side"],
+            "out": children["out"],
+        }
+    )
+    path = os.environ.get("PYTHONPATH")
+    os.environ["PYTHONPATH"] = os.pathsep.join(filter(None, [children["site"], path]))
+    state.children_out = children["out"]
+    state.shell_failures = []
+    shell = get_ipython()
+    if shell is None:
+        return
+    original_system = shell.system
+
+    def system(cmd, *args, **kwargs):
+        out = original_system(cmd, *args, **kwargs)
+        status = shell.user_ns.get("_exit_code", 0)
+        if status and len(state.shell_failures) < MAX_LOADS:
+            cells = shell.history_manager.input_hist_raw or [""]  # this cell's, last
+            cell = str(cells[-1]).strip()[:20000]
+            failure = {"command": str(cmd)[:300], "status": status, "cell": cell}
+            state.shell_failures.append(failure)
+        return out
+
+    shell.system = system
+
+
+def install_child(setup):
+    """In a Python the notebook started (grader/engine/children), right after it imported
+    MLflow: the kernel's set-up, and its records left for the kernel's capture at exit."""
+    import atexit
+    import json
+    import os
+    import sys
+    import uuid
+
+    install(setup["uri"], setup.get("compatibility"))
+    state = sys.modules[STATE_MODULE]
+
+    def leave():
+        report = {
+            "loads": list(state.loads),
+            "redirects": list(state.redirects),
+            "ids": list(getattr(state, "ids", [])),
+            "metric_calls": list(getattr(state, "metric_calls", {}).values()),
+        }
+        path = os.path.join(setup["out"], f"child-{os.getpid()}-{uuid.uuid4().hex[:8]}.json")
+        with open(path, "w", encoding="utf-8") as fh:
+            json.dump(report, fh)
+
+    atexit.register(leave)
+
+
+def _children_records(state):
+    """What the notebook's own child processes recorded, as they left it at exit."""
+    import glob
+    import json
+    import os
+
+    found = []
+    out = getattr(state, "children_out", None)
+    for path in sorted(glob.glob(os.path.join(out, "child-*.json")) if out else [])[:100]:
+        try:
+            with open(path, encoding="utf-8") as fh:
+                found.append(json.load(fh))
+        except (OSError, ValueError):
+            continue  # a child killed while writing: it left nothing to read
+    return found
 
 
 def _typed_ids(mlflow, client_class, state):
@@ -477,6 +562,19 @@ def capture(out_path, variables, column, limit=10000):
         "ids": list(getattr(state, "ids", [])),
         "metric_calls": list(getattr(state, "metric_calls", {}).values()),
         "modules": _own_modules(getattr(state, "home", None)),
+        "shell_failures": list(getattr(state, "shell_failures", [])),
     }
+    calls = {(c["run_id"], c["key"]): c for c in report["metric_calls"]}
+    for child in _children_records(state):
+        report["loads"] += child.get("loads", [])[: max(0, MAX_LOADS - len(report["loads"]))]
+        report["redirects"] += [
+            r for r in child.get("redirects", []) if r not in report["redirects"]
+        ]
+        report["ids"] += [i for i in child.get("ids", []) if i not in report["ids"]]
+        for call in child.get("metric_calls", []):
+            known = calls.get((call["run_id"], call["key"]))
+            if known is None or call["step"] >= known["step"]:
+                calls[call["run_id"], call["key"]] = call
+    report["metric_calls"] = list(calls.values())
     with open(out_path, "w", encoding="utf-8") as fh:
         json.dump(report, fh)

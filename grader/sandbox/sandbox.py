@@ -227,13 +227,14 @@ class Sandbox:
         (own / "tmp").mkdir(exist_ok=True)
         return work, own / "home", own / "tmp"
 
-    def script(self, path: Path) -> str:
-        """PATH, a script of the grader's that a confined process runs, as that process finds
-        it: alone under /labgrade in full mode (nothing else of the grader is there)."""
+    def script(self, path: Path, name: str = "") -> str:
+        """PATH, a file of the grader's that a confined process runs or reads, as that process
+        finds it: alone under /labgrade (as NAME there, default its own) in full mode, where
+        nothing else of the grader is."""
         if self.mode != "full":
             return str(path)
-        self._scripts[path.name] = path
-        return f"{jail_module.SCRIPTS}/{path.name}"
+        self._scripts[name or path.name] = path
+        return f"{jail_module.SCRIPTS}/{name or path.name}"
 
     def command(
         self, role: Role, argv: list[str], work: Path, chown: tuple[str, ...] = ()

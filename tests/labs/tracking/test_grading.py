@@ -24,6 +24,9 @@ class Case:
     # check id (or "execution", or "output" for the terminal) -> fragments that must appear
     says: dict[str, tuple[str, ...]] = field(default_factory=dict)
     flags: tuple[str, ...] = ()
+    # On a fresh server the lab's experiment is the first after Default, unless the notebook
+    # made others before it.
+    experiment_id: str = "1"
 
     @property
     def id(self) -> str:
@@ -203,6 +206,14 @@ CASES = [
             )
         },
     ),
+    # A shell escape that fails (a typo in the script's name): the notebook goes on, and the
+    # feedback names the command, its exit status and what it printed.
+    Case(
+        sub("error_shell_command_fails"),
+        0,
+        failing=ALL,
+        says={"output": ("`!python trian.py`", "exited with status 2", "can't open file")},
+    ),
     Case(
         sub("error_in_cell.ipynb"),
         20,
@@ -248,12 +259,14 @@ CASES = [
     Case(sub("rewrite_experiment_env.ipynb"), 100),
     Case(sub("rewrite_autolog.ipynb"), 100),
     Case(sub("rewrite_named_columns.ipynb"), 100),
-    Case(sub("rewrite_scratch_run.ipynb"), 100),
+    Case(sub("rewrite_scratch_run.ipynb"), 100, experiment_id="2"),
     Case(sub("rewrite_metric_history.ipynb"), 100),
     Case(sub("rewrite_class_and_loop.ipynb"), 100),
     Case(sub("rewrite_predict_row_by_row.ipynb"), 100),
     Case(sub("rewrite_crlf.py"), 100),
     Case(sub("rewrite_bom.py"), 100),
+    Case(sub("rewrite_shell_escape"), 100, says={"output": ("throwaway server",)}),
+    Case(sub("rewrite_subprocess"), 100),
     Case(sub("rewrite_bom.ipynb"), 100),
     Case(
         sub("rewrite_argparse_script"),
@@ -441,8 +454,8 @@ def test_junit_xml_has_one_case_per_check(graded_run: Grade, case: Case) -> None
 def test_every_grading_gets_a_fresh_server(graded_run: Grade, case: Case) -> None:
     run = _run(graded_run, case)
     assert run.result is not None
-    # On a fresh server the lab's experiment is the first after Default: nothing was reused.
-    assert run.result["tracking"]["experiment_id"] == "1"
+    # Nothing was reused: the lab's experiment has the id a fresh server gives it.
+    assert run.result["tracking"]["experiment_id"] == case.experiment_id
 
 
 HEAVY = ("heavy_image_outputs", "heavy_1500_cells", "heavy_20000_metric_values")

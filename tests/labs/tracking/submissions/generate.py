@@ -730,6 +730,18 @@ def write_rewrites() -> None:
     # As Windows Notepad saves them: a UTF-8 byte-order mark first.
     (HERE / "rewrite_bom.py").write_bytes(script(STEPS).replace("\n", "\r\n").encode("utf-8-sig"))
     (HERE / "rewrite_bom.ipynb").write_bytes(nbformat.writes(notebook(STEPS)).encode("utf-8-sig"))
+    # The lab's own program run in a process the notebook starts: a shell escape, or
+    # subprocess with the notebook's own Python (issue 26).
+    for name, cell in {
+        "rewrite_shell_escape": "!python train.py",
+        "rewrite_subprocess": "import subprocess\nimport sys\n\n"
+        'subprocess.run([sys.executable, "train.py"], check=True)',
+        "error_shell_command_fails": "!python trian.py",
+    }.items():
+        folder = HERE / name
+        folder.mkdir(exist_ok=True)
+        nbformat.write(notebook([("md", INTRO), ("code", cell)]), folder / "lab.ipynb")
+        (folder / "train.py").write_text(MAIN_SCRIPT, encoding="utf-8")
     argparse_folder = HERE / "rewrite_argparse_script"
     argparse_folder.mkdir(exist_ok=True)
     (argparse_folder / "train.py").write_text(ARGPARSE_SCRIPT, encoding="utf-8")
