@@ -11,6 +11,7 @@ from __future__ import annotations
 import contextlib
 import json
 import os
+import shutil
 import signal
 import subprocess
 import tempfile
@@ -34,8 +35,16 @@ from grader.course.gradebook import (
     status_note,
     write_gradebook,
 )
-from grader.course.lms import ImportFile, Written, check_students, write_imports
-from grader.course.roster import Entry, discover
+from grader.course.lms import (
+    LISTED,
+    ImportFile,
+    Written,
+    check_students,
+    write_imports,
+)
+from grader.course.roster import Entry, RosterError, discover
+from grader.course.staging import STAGING, stage
+from grader.course.unpack import UnpackError
 from grader.course.worker import JOB_VAR, Job, signal_group
 from grader.engine.grading import ungraded_result
 from grader.engine.lab import Lab
@@ -111,7 +120,16 @@ def run_batch(
     """Grade SOURCE's submissions into settings.out. FREE_SPACE: the filesystems the batch
     fills, measured now (default: those of TMPDIR and settings.out)."""
     settings.out.mkdir(parents=True, exist_ok=True)
-    entries = shard_of(discover(source, settings.out / ".unpacked"), settings.shard)
+    found = discover(source, settings.out / ".unpacked")
+    unknown = sorted(settings.only - {e.student for e in found})
+    if unknown:
+        ids = ", ".join(e.student for e in found[:LISTED])
+        ids += ", ..." if len(found) > LISTED else ""
+        raise RosterError(
+            f"--only {', '.join(unknown)}: no such student in {source} (its ids: {ids or 'none'})."
+            " Fix: pass an id as grades.csv's id column spells it"
+        )
+    entries = shard_of(found, settings.shard)
     # A student the LMS file cannot take is refused now, not after the class is graded.
     check_students(settings.lms, {e.file: e.lms for e in entries})
     todo, skip = plan(entries, settings)
@@ -231,10 +249,18 @@ class _Runner:
 
     def _grade(self, entry: Entry) -> Row | None:
         token = worker.new_token()
+        staging = self.settings.out / STAGING / entry.student
         with tempfile.TemporaryDirectory(prefix="labgrade-job-") as tmp:
             json_path, feedback_path = Path(tmp) / RESULTS, Path(tmp) / FEEDBACK
             started = time.monotonic()
-            status, reason = self._work(entry, token, json_path, feedback_path)
+            status: Status | None
+            try:
+                status, reason = self._work(stage(entry, staging), token, json_path, feedback_path)
+            except UnpackError as err:
+                status, reason = "invalid", str(err)
+            finally:
+                if staging.exists():
+                    shutil.rmtree(staging)
             if self.stopping.is_set():
                 return None
             seconds = time.monotonic() - started
@@ -249,12 +275,7 @@ class _Runner:
                     failed.to_json(),
                     feedback_markdown(failed, self.settings.rubric.title),
                 )
-        notes = [status_note(result_json)]
-        if entry.superseded:
-            notes.append(
-                f"newest of {len(entry.superseded) + 1} files;"
-                f" ignored {', '.join(entry.superseded)}"
-            )
+        notes = [status_note(result_json), entry.note()]
         row = Row(
             entry.student, entry.file, entry.sha256, result_json, "; ".join(filter(None, notes))
         )
@@ -262,10 +283,10 @@ class _Runner:
         return row
 
     def _work(
-        self, entry: Entry, token: str, json_path: Path, feedback_path: Path
+        self, submission: Path, token: str, json_path: Path, feedback_path: Path
     ) -> tuple[Status | None, str]:
         job = Job(
-            entry.path,
+            submission,
             self.settings.lab.id,
             self.settings.rubric.path,
             json_path,

@@ -25,7 +25,7 @@ from typing import TYPE_CHECKING
 
 from grader.engine.lab import Lab
 from grader.engine.rubric import Rubric
-from grader.errors import GraderError, RubricError, UsageError
+from grader.errors import GraderError, InputError, RubricError, UsageError
 from grader.frontends import quickexit
 from grader.frontends.options import FLAGS, ISOLATION, LAB, RUBRIC
 from grader.sandbox.limits import ISOLATIONS, Limits, with_values
@@ -50,7 +50,7 @@ def _run(argv: list[str] | None) -> int:
     args = _parser().parse_args(argv)
     try:
         return int(args.handler(args))
-    except UsageError as err:
+    except InputError as err:  # the command or its inputs (options, roster, LMS export)
         print(f"labgrade: {err}", file=sys.stderr)
         return EXIT_USAGE
     except GraderError as err:

@@ -4,6 +4,8 @@ and the floor of free disk it keeps."""
 from __future__ import annotations
 
 import csv
+import io
+import json
 import os
 import shutil
 import subprocess
@@ -425,3 +427,158 @@ def test_the_disk_limit_is_the_workers_flag_else_the_rubrics() -> None:
         limits=with_values(rubric.limits, {"disk": "2g"}, "test"),
     )  # fmt: skip
     assert disk_limit(flagged) == (2 * GIB, "--disk-limit 2 GiB")
+
+
+# ----- one student's grading sees that student's files alone -----
+
+# The last cell of a student who looks for classmates' work: it lists its folder and every
+# folder above it, reads each notebook, script or archive there, and raises what it saw, so
+# that whatever it found reaches its error, note and feedback.
+SNOOP = """
+import os, pathlib, re, helper
+seen, text = [], ""
+here = pathlib.Path.cwd()
+for folder in [here, *here.parents]:
+    try:
+        names = sorted(os.listdir(folder))
+    except OSError:
+        continue
+    for name in names:
+        path = folder / name
+        if path.is_file() and path.suffix in (".ipynb", ".py", ".zip"):
+            seen.append(name)
+            try:
+                text += path.read_text(errors="replace")
+            except OSError:
+                pass
+print(seen, text)
+found = sorted(set(re.findall(r"MARK" + r"ER-[a-z]+", text)))
+raise RuntimeError(f"SNOOPED {helper.WORD} {found} {sorted(set(seen))}")
+"""
+SNOOPER = "mallory_eve_5005"
+OTHERS = ("lovelace", "turing_alan", "zuse_konrad", "MARKER-ada", "MARKER-turing")
+
+
+def marked(source: Path, marker: str, *code: str) -> bytes:
+    """SOURCE's notebook with a markdown cell holding MARKER and code cells appended."""
+    nb = json.loads(source.read_text(encoding="utf-8"))
+    cell = {"cell_type": "markdown", "id": f"m-{marker}", "metadata": {}, "source": marker}
+    nb["cells"].append(cell)
+    for i, text in enumerate(code):
+        nb["cells"].append(
+            {"cell_type": "code", "id": f"c{i}-{marker}", "metadata": {},
+             "execution_count": None, "outputs": [], "source": text}
+        )  # fmt: skip
+    return json.dumps(nb).encode()
+
+
+def class_files() -> dict[str, bytes]:
+    """A Canvas download, unpacked: a student with a notebook and a helper module uploaded
+    apart (and the helper again, as Canvas renames a second upload), a late one, and one who
+    uploaded a zip of a folder holding the notebook and its data."""
+    turing = io.BytesIO()
+    with zipfile.ZipFile(turing, "w") as zf:
+        zf.writestr("__MACOSX/lab1/._lab1.ipynb", b"\x00\x05junk")
+        zf.writestr("lab1/data.csv", "x\n1\n")
+        zf.writestr(
+            "lab1/lab1.ipynb",
+            marked(SUBMISSIONS / "error_in_cell.ipynb", "MARKER-turing"),
+        )
+    return {
+        "mallory_eve_5005_6005_lab1.ipynb": marked(REFERENCE, "MARKER-mallory", SNOOP),
+        "mallory_eve_5005_6006_helper.py": b'WORD = "OLD-HELPER"\n',
+        "mallory_eve_5005_6007_helper-1.py": b'WORD = "NEW-HELPER"\n',
+        "lovelace_ada_LATE_2002_7002_lab1.ipynb": marked(
+            SUBMISSIONS / "error_in_cell.ipynb", "MARKER-ada"
+        ),
+        "turing_alan_4004_8004_lab1.zip": turing.getvalue(),
+        "zuse_konrad_6006_9006_lab1.zip": zip_of({"../../escaped.ipynb": b"{}"}),
+    }
+
+
+def zip_of(members: dict[str, bytes]) -> bytes:
+    buffer = io.BytesIO()
+    with zipfile.ZipFile(buffer, "w") as zf:
+        for name, data in members.items():
+            zf.writestr(name, data)
+    return buffer.getvalue()
+
+
+@pytest.fixture(scope="module")
+def snooped(tmp_path_factory: pytest.TempPathFactory) -> BatchRun:
+    books = tmp_path_factory.mktemp("snooped")
+    folder = books / "flat"
+    folder.mkdir()
+    for age, (name, data) in enumerate(class_files().items()):
+        (folder / name).write_bytes(data)
+        os.utime(folder / name, (1_790_000_000 + age, 1_790_000_000 + age))
+    out = books / "out"
+    return labgrade("batch", str(folder), "--out", str(out), "--jobs", "2", "--timeout", TIMEOUT)
+
+
+def outputs_of(run: BatchRun, student: str) -> dict[str, str]:
+    """Everything a student's grading wrote that anyone reads: their files, their row."""
+    folder = run.out / student
+    texts = {p.name: p.read_text(encoding="utf-8") for p in folder.iterdir() if p.is_file()}
+    row = next(r for r in run.rows() if r["id"] == student)
+    texts["grades.csv row"] = json.dumps(row)
+    grades = json.loads((run.out / "grades.json").read_text(encoding="utf-8"))
+    texts["grades.json entry"] = json.dumps(next(g for g in grades if g["id"] == student))
+    return texts
+
+
+def assert_sees_only_itself(run: BatchRun) -> None:
+    texts = outputs_of(run, SNOOPER)
+    assert {"feedback.md", "feedback.html", "results.json"} <= set(texts)
+    row = next(r for r in run.rows() if r["id"] == SNOOPER)
+    # The snooping cell ran, read its own notebook and imported the newest helper under its
+    # own name: a search that finds nothing of another's proves something.
+    assert "SNOOPED NEW-HELPER ['MARKER-mallory']" in row["note"], row["note"]
+    assert "'helper.py', 'lab1.ipynb'" in row["note"]
+    for name, text in texts.items():
+        for other in OTHERS:
+            assert other not in text, f"{other!r} reached {SNOOPER}'s {name}"
+    report = (run.out / "report.html").read_text(encoding="utf-8")
+    for other in OTHERS:
+        assert other not in report.split(SNOOPER, 1)[1].split("</tr>", 1)[0]
+    assert "MARKER-ada" not in report
+    assert "MARKER-turing" not in report
+
+
+@pytest.mark.slow
+def test_a_student_reads_none_of_a_flat_class_and_every_upload_form_grades(
+    snooped: BatchRun,
+) -> None:
+    assert snooped.code == 0, snooped.stderr
+    assert snooped.leftovers == []
+    assert_sees_only_itself(snooped)
+    rows = {r["id"]: r for r in snooped.rows()[1:]}
+    assert sorted(rows) == ["lovelace_ada_2002", SNOOPER, "turing_alan_4004", "zuse_konrad_6006"]
+    # Two files under one Canvas id are one folder; the helper's second upload is its newest.
+    mallory = rows[SNOOPER]
+    assert mallory["file"] == "mallory_eve_5005_6005_lab1.ipynb"
+    assert "graded 2 files together" in mallory["note"]
+    assert "older versions ignored: mallory_eve_5005_6006_helper.py" in mallory["note"]
+    # A zip upload is graded as the folder it holds: it ran as the same notebook alone did.
+    turing, ada = rows["turing_alan_4004"], rows["lovelace_ada_2002"]
+    assert turing["status"] == ada["status"] == "error"
+    assert [turing[c] for c in CHECK_IDS] == [ada[c] for c in CHECK_IDS]
+    # A zip whose names leave it is refused, and says why.
+    zuse = rows["zuse_konrad_6006"]
+    assert (zuse["status"], zuse["total"]) == ("invalid", "0")
+    assert "refused to unpack: '../../escaped.ipynb' would land outside" in zuse["note"]
+    assert not (snooped.out.parent / "escaped.ipynb").exists()
+    assert list((snooped.out / ".staging").iterdir()) == []  # each student's copy is removed
+
+
+@pytest.mark.slow
+def test_a_student_reads_none_of_a_zipped_class(snooped: BatchRun, tmp_path: Path) -> None:
+    archive = tmp_path / "submissions.zip"
+    archive.write_bytes(zip_of(class_files()))
+    out = tmp_path / "out"
+    run = labgrade(
+        "batch", str(archive), "--out", str(out), "--only", SNOOPER, "--timeout", TIMEOUT
+    )
+    assert run.code == 0, run.stderr
+    assert run.leftovers == []
+    assert_sees_only_itself(run)
