@@ -24,22 +24,25 @@ from pathlib import Path
 from typing import Protocol
 
 from grader.course import worker
-from grader.course.classreport import write_class_report
+from grader.course.adjust import Policy
+from grader.course.adjust import check_students as check_overridden
+from grader.course.attempt import UNATTEMPTED_NOTE, is_unattempted
 from grader.course.diskspace import DiskGate, DiskSpaceError, Filesystem, batch_folders, filesystems
 from grader.course.gradebook import (
     FEEDBACK,
     RESULTS,
     Row,
+    finish,
     load_row,
     save_student,
     status_note,
-    write_gradebook,
 )
 from grader.course.lms import (
     LISTED,
     ImportFile,
     Written,
     check_students,
+    missing_students,
     write_imports,
 )
 from grader.course.roster import Entry, RosterError, discover
@@ -74,6 +77,8 @@ class BatchSettings:
     limits: Limits | None = None  # what worker_args set, as the front end read them; None: rubric's
     warm: bool = True  # workers, servers and probes forked from one warm process (grader.warm.host)
     lms: tuple[ImportFile, ...] = ()  # LMS exports to fill with the grades (grader.course.lms)
+    # late penalty and overrides, applied after grading (grader.course.adjust)
+    policy: Policy = field(default_factory=Policy)
 
 
 @dataclass
@@ -132,6 +137,7 @@ def run_batch(
     entries = shard_of(found, settings.shard)
     # A student the LMS file cannot take is refused now, not after the class is graded.
     check_students(settings.lms, {e.file: e.lms for e in entries})
+    check_overridden(settings.policy, [e.student for e in found])
     todo, skip = plan(entries, settings)
     report = BatchReport(skipped=[e.student for e in skip])
     folders = batch_folders(settings.out)
@@ -157,9 +163,9 @@ def run_batch(
         report.interrupted = True
     finally:
         rows = [load_row(settings.out / e.student) for e in entries]
-        report.rows = [r for r in rows if r is not None]
-        write_gradebook(settings.out, report.rows, settings.rubric)
-        write_class_report(settings.out, report.rows, settings.rubric, FEEDBACK)
+        graded = [r for r in rows if r is not None]
+        missing = missing_students(settings.lms, graded)
+        report.rows = finish(settings.out, graded, settings.rubric, settings.policy, missing)
     if not report.interrupted:  # a part of the class would import as if it were all of it
         report.lms = write_imports(settings.out, report.rows, settings.lms)
     return report
@@ -253,9 +259,15 @@ class _Runner:
         with tempfile.TemporaryDirectory(prefix="labgrade-job-") as tmp:
             json_path, feedback_path = Path(tmp) / RESULTS, Path(tmp) / FEEDBACK
             started = time.monotonic()
+            unattempted = False
             status: Status | None
             try:
-                status, reason = self._work(stage(entry, staging), token, json_path, feedback_path)
+                graded = stage(entry, staging)
+                unattempted = is_unattempted(graded, self.settings.lab)
+                if unattempted:  # nothing to run: 0 points, and a status that says why
+                    status, reason = "not_executed", UNATTEMPTED_NOTE
+                else:
+                    status, reason = self._work(graded, token, json_path, feedback_path)
             except UnpackError as err:
                 status, reason = "invalid", str(err)
             finally:
@@ -277,7 +289,13 @@ class _Runner:
                 )
         notes = [status_note(result_json), entry.note()]
         row = Row(
-            entry.student, entry.file, entry.sha256, result_json, "; ".join(filter(None, notes))
+            entry.student,
+            entry.file,
+            entry.sha256,
+            result_json,
+            "; ".join(filter(None, notes)),
+            late=entry.late,
+            unattempted=unattempted,
         )
         save_student(self.settings.out, row, feedback)
         return row

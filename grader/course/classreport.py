@@ -38,7 +38,9 @@ if TYPE_CHECKING:
 REPORT, FEEDBACK_HTML = "report.html", "feedback.html"
 BINS = 10
 # Statuses of a submission that ran to the end (or was not meant to run): not a problem.
-COMPLETED = ("ok", "not_executed")
+# An unattempted one was not run either: it has a section of its own.
+UNATTEMPTED = "unattempted"
+COMPLETED = ("ok", "not_executed", UNATTEMPTED)
 EXECUTION = "execution"  # where a fix came from when the execution error gave it
 # Quoted names, code, parenthesised asides and numbers: where a fix carries a student's values.
 _VALUE = re.compile(r'("[^"]*"|`[^`]*`|\([^()]*\)|\b\d+(?:\.\d+)*\b)')
@@ -63,6 +65,12 @@ class GradedRow(Protocol):
 
     @property
     def note(self) -> str: ...
+
+    @property
+    def status(self) -> str: ...  # the gradebook's: the grading's, or "unattempted"
+
+    @property
+    def late(self) -> bool: ...
 
 
 @dataclass(frozen=True)
@@ -116,10 +124,16 @@ class ClassSummary:
     rates: tuple[CheckRate, ...]
     slips: tuple[Slip, ...]
     problems: tuple[Problem, ...]
+    unattempted: tuple[str, ...] = ()  # students who handed in the template unedited
+    late: tuple[str, ...] = ()
+    missing: tuple[str, ...] = ()  # in the LMS export, with no submission
 
 
-def summarize(rows: Sequence[GradedRow], rubric: Rubric) -> ClassSummary:
-    """The numbers the report shows, from ROWS' results and the RUBRIC's checks."""
+def summarize(
+    rows: Sequence[GradedRow], rubric: Rubric, missing: Sequence[str] = ()
+) -> ClassSummary:
+    """The numbers the report shows, from ROWS' results and the RUBRIC's checks; MISSING: the
+    students the LMS export lists who handed in nothing."""
     rows = sorted(rows, key=lambda r: r.student)
     totals = tuple(float(r.result["score"]) for r in rows)
     return ClassSummary(
@@ -130,6 +144,9 @@ def summarize(rows: Sequence[GradedRow], rubric: Rubric) -> ClassSummary:
         rates=tuple(_rate(rows, spec.id, spec.title, spec.points) for spec in rubric.checks),
         slips=common_slips(rows),
         problems=tuple(_problem(r) for r in rows if _status(r) not in COMPLETED),
+        unattempted=tuple(r.student for r in rows if _status(r) == UNATTEMPTED),
+        late=tuple(r.student for r in rows if r.late),
+        missing=tuple(sorted(missing)),
     )
 
 
@@ -177,9 +194,9 @@ def fix_of(message: str) -> str:
     return _REVISIT.sub("", fix).strip().rstrip(".") if found else ""
 
 
-def class_report(rows: Sequence[GradedRow], rubric: Rubric) -> str:
+def class_report(rows: Sequence[GradedRow], rubric: Rubric, missing: Sequence[str] = ()) -> str:
     """report.html: the class's plots and tables, linking each student's feedback.html."""
-    summary = summarize(rows, rubric)
+    summary = summarize(rows, rubric, missing)
     ordered = sorted(rows, key=lambda r: r.student)
     title = f"{summary.title}: class report"
     parts = [
@@ -187,14 +204,15 @@ def class_report(rows: Sequence[GradedRow], rubric: Rubric) -> str:
         f"<h1>{_e(title)}</h1>",
         _overview(summary),
         '<nav><a href="#scores">Scores</a> · <a href="#checks">Checks</a> · <a href="#slips">'
-        'Slips</a> · <a href="#problems">Did not finish</a> · <a href="#students">Students</a>'
-        "</nav>",
+        'Slips</a> · <a href="#problems">Did not finish</a> · <a href="#absent">Unattempted and'
+        ' missing</a> · <a href="#students">Students</a></nav>',
     ]
     if ordered:
         parts += [_scores_section(summary), _checks_section(summary)]
     parts += [
         _slips_section(summary, len(ordered)),
         _problems_section(summary),
+        _absent_section(summary),
         _students_section(ordered),
         "<footer>Written by <code>labgrade</code> from each student's results.json. This page"
         " loads nothing from the network and runs no script.</footer>",
@@ -222,8 +240,15 @@ def feedback_page(student: str, feedback: str | None, feedback_name: str) -> str
     )
 
 
-def write_class_report(out: Path, rows: Sequence[GradedRow], rubric: Rubric, feedback: str) -> Path:
-    """OUT/report.html, and OUT/<student>/feedback.html from each student's FEEDBACK file."""
+def write_class_report(
+    out: Path,
+    rows: Sequence[GradedRow],
+    rubric: Rubric,
+    feedback: str,
+    missing: Sequence[str] = (),
+) -> Path:
+    """OUT/report.html, and OUT/<student>/feedback.html from each student's FEEDBACK file;
+    MISSING: the students an LMS export lists with no submission."""
     out.mkdir(parents=True, exist_ok=True)
     for row in rows:
         folder = out / row.student
@@ -232,7 +257,7 @@ def write_class_report(out: Path, rows: Sequence[GradedRow], rubric: Rubric, fee
         folder.mkdir(parents=True, exist_ok=True)
         write_atomic(folder / FEEDBACK_HTML, feedback_page(row.student, text, feedback))
     path = out / REPORT
-    write_atomic(path, class_report(rows, rubric))
+    write_atomic(path, class_report(rows, rubric, missing))
     return path
 
 
@@ -240,7 +265,7 @@ def write_class_report(out: Path, rows: Sequence[GradedRow], rubric: Rubric, fee
 
 
 def _status(row: GradedRow) -> str:
-    return str(row.result["execution"]["status"])
+    return row.status
 
 
 def _rate(rows: Sequence[GradedRow], check_id: str, title: str, points: float) -> CheckRate:
@@ -339,7 +364,11 @@ def _overview(summary: ClassSummary) -> str:
         ("median", f"{statistics.median(totals):g} / {top:g}"),
         ("full marks", f"{full}"),
         ("did not finish", f"{len(summary.problems)}"),
+        ("unattempted", f"{len(summary.unattempted)}"),
+        ("late", f"{len(summary.late)}"),
     ]
+    if summary.missing:
+        stats.append(("no submission", f"{len(summary.missing)}"))
     items = "".join(f"<li><strong>{_e(v)}</strong>{_e(k)}</li>" for k, v in stats)
     return f'<ul class="stats">{items}</ul>'
 
@@ -431,19 +460,37 @@ def _problems_section(summary: ClassSummary) -> str:
     )
 
 
+def _absent_section(summary: ClassSummary) -> str:
+    head = '<section id="absent">\n<h2>Unattempted and missing</h2>\n'
+    unattempted = ", ".join(_student_link(s) for s in summary.unattempted) or "none"
+    missing = (
+        "<ul>" + "".join(f"<li>{_e(name)}</li>" for name in summary.missing) + "</ul>"
+        if summary.missing
+        else "<p>None listed (pass the LMS export, e.g. --canvas-gradebook, to see who handed"
+        " in nothing).</p>"
+    )
+    return (
+        head + "<p class=muted>Unattempted: the lab's template handed in with no code cell"
+        " edited, not run, 0 points.</p>\n"
+        f"<p>Unattempted ({len(summary.unattempted)}): {unattempted}</p>\n"
+        "<h3>No submission</h3>\n<p class=muted>In the LMS export, with nothing in the"
+        f" download: left blank in the import.</p>\n{missing}\n</section>"
+    )
+
+
 def _students_section(rows: Sequence[GradedRow]) -> str:
     body = "".join(
         f"<tr><td>{_student_link(r.student)}</td><td>{_e(r.file)}</td>"
         f'<td class="num">{float(r.result["score"]):g} / {float(r.result["max_score"]):g}</td>'
         f'<td class="status {"status-ok" if _status(r) in COMPLETED else "status-other"}">'
-        f"{_e(_status(r))}</td><td>{_e(r.note)}</td></tr>"
+        f"{_e(_status(r))}</td><td>{'late' if r.late else ''}</td><td>{_e(r.note)}</td></tr>"
         for r in rows
     )
     return (
         '<section id="students">\n<h2>Every student</h2>\n<p class=muted>Each id opens the'
         f" student's feedback ({FEEDBACK_HTML}, next to their results.json).</p>\n"
         '<table><tr><th>student</th><th>file</th><th class="num">total</th><th>status</th>'
-        f"<th>note</th></tr>{body}</table>\n</section>"
+        f"<th>late</th><th>note</th></tr>{body}</table>\n</section>"
     )
 
 

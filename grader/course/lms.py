@@ -61,6 +61,7 @@ from decimal import ROUND_HALF_UP, Decimal, InvalidOperation
 from pathlib import Path
 from typing import ClassVar
 
+from grader.course.attempt import UNATTEMPTED_NOTE
 from grader.course.gradebook import Row
 from grader.course.roster import Lms, LmsIdentity, lms_identity
 from grader.errors import InputError
@@ -95,6 +96,7 @@ _CANVAS_KEPT = {"EX": "excused", "N/A": "not assigned to them"}
 M_ID, M_GRADE, M_MODIFIED = "Identifier", "Grade", "Last modified (grade)"
 M_MAX, M_SCALE = "Maximum Grade", "Scale"
 M_FEEDBACK, M_CHANGEABLE = "Feedback comments", "Grade can be changed"
+M_NAME = "Full name"
 _PARTICIPANT = re.compile(r"^Participant\s*(?P<id>\d+)$")
 _NUMBER = re.compile(r"^\d+(?:[.,]\d+)?$")
 
@@ -138,6 +140,10 @@ class CanvasGradebook:
     @property
     def user_ids(self) -> frozenset[str]:
         return frozenset(self._id(cells) for cells, _ in self.students)
+
+    def roster(self) -> list[tuple[str, str]]:
+        """(Canvas ID, name) of every student the export lists."""
+        return [(self._id(cells), cells[0].strip()) for cells, _ in self.students]
 
     def _id(self, cells: tuple[str, ...]) -> str:
         return cells[self.info.index("ID")].strip()
@@ -185,6 +191,14 @@ class MoodleWorksheet:
     @property
     def user_ids(self) -> frozenset[str]:
         return frozenset(pid for pid, _ in self.participants)
+
+    def roster(self) -> list[tuple[str, str]]:
+        """(participant id, full name) of every participant the worksheet lists."""
+        name = self.header.index(M_NAME) if M_NAME in self.header else None
+        return [
+            (pid, cells[name].strip() if name is not None else f"Participant {pid}")
+            for pid, cells in self.participants
+        ]
 
     def fill(self, rows: Sequence[Row]) -> _Filled:
         by_user = _by_user(rows)
@@ -378,6 +392,17 @@ def check_students(targets: Sequence[ImportFile], graded: Mapping[str, LmsIdenti
             )
 
 
+def missing_students(targets: Sequence[ImportFile], rows: Sequence[Row]) -> list[str]:
+    """The students TARGETS list who have no row: they handed in nothing (their cells stay as
+    exported), each as "Name (Canvas ID 123)"."""
+    graded = set(_by_user(rows))
+    missing = set()
+    for target in targets:
+        label = "Canvas ID" if target.lms == "canvas" else "Participant"
+        missing |= {f"{name} ({label} {uid})" for uid, name in target.roster() if uid not in graded}
+    return sorted(missing)
+
+
 def write_imports(out: Path, rows: Sequence[Row], targets: Sequence[ImportFile]) -> list[Written]:
     """Each of TARGETS filled with ROWS' scores, written into OUT; all checked before any is."""
     check_students(targets, {row.file: lms_identity(row.file) for row in rows})
@@ -402,12 +427,18 @@ def feedback_comment(row: Row, scaled: Decimal, maximum: Decimal) -> str:
         first += f" ({_plain(scaled)} of {_plain(maximum)} here)"
     parts = [first]
     status = result["execution"]["status"]
-    if status != "ok":
+    if row.unattempted:
+        parts.append(UNATTEMPTED_NOTE)
+    elif status != "ok":
         error = " ".join(str(result["execution"].get("error") or "").split())
         parts.append(
             f"the notebook did not run to the end ({status}{': ' if error else ''}{error})"
         )
-    for check in result["checks"]:
+    adjusted = result.get("adjustments", {}).get("notes", [])
+    if row.late and not adjusted:
+        parts.append("submitted late")
+    parts += adjusted
+    for check in [] if row.unattempted else result["checks"]:
         if not check["passed"]:
             lost = _decimal_of(check["max_score"]) - _decimal_of(check["score"])
             message = " ".join(str(check["message"]).split())

@@ -31,6 +31,7 @@ from grader.frontends.options import FLAGS, ISOLATION, LAB, RUBRIC
 from grader.sandbox.limits import ISOLATIONS, Limits, with_values
 
 if TYPE_CHECKING:  # imported where used: `labgrade grade` starts without them
+    from grader.course.adjust import Policy
     from grader.course.gradebook import Row
     from grader.course.lms import ImportFile, Written
 
@@ -110,6 +111,7 @@ def _parser() -> argparse.ArgumentParser:
     )
     _common(batch)
     _lms_options(batch)
+    _adjust_options(batch)
     batch.set_defaults(handler=_batch)
 
     merge = sub.add_parser("merge", help="join shard outputs into one gradebook")
@@ -117,6 +119,7 @@ def _parser() -> argparse.ArgumentParser:
     merge.add_argument("--out", type=Path, required=True, help="merged gradebook folder")
     _lab_options(merge)
     _lms_options(merge)
+    _adjust_options(merge)
     merge.set_defaults(handler=_merge)
 
     gradescope = sub.add_parser("gradescope", help="build a Gradescope autograder zip")
@@ -195,6 +198,46 @@ def _lms_options(parser: argparse.ArgumentParser) -> None:
         " worksheet): also write OUT/moodle-worksheet.csv, it with the grades, for Upload"
         " grading worksheet",
     )
+
+
+def _adjust_options(parser: argparse.ArgumentParser) -> None:
+    adjust = parser.add_argument_group(
+        "after grading (kept in OUT/adjustments.json for the runs after this one)"
+    )
+    adjust.add_argument(
+        "--late-penalty",
+        type=float,
+        metavar="PERCENT",
+        help="take PERCENT of the total from a late submission (Canvas's _LATE); the note"
+        " and the student's feedback say so",
+    )
+    adjust.add_argument(
+        "--overrides",
+        type=Path,
+        metavar="FILE.csv",
+        help="per-student changes, a CSV with the header student,check_or_total,points,reason:"
+        " a check's points or the total set by hand, the reason shown to the student",
+    )
+
+
+def _policy(args: argparse.Namespace, rubric: Rubric, sources: list[Path]) -> Policy:
+    """The late penalty and overrides ARGS give, else those OUT holds, else (merging) those
+    the SOURCES hold, which must agree."""
+    from grader.course.adjust import NONE, OverridesError, load_policy, policy_for, save_policy
+
+    policy = policy_for(args.out, args.late_penalty, args.overrides, rubric)
+    found = {load_policy(source) for source in sources} - {NONE}
+    if policy != NONE or not found:
+        return policy
+    if len(found) > 1:
+        raise OverridesError(
+            f"the gradebooks {', '.join(map(str, sources))} hold different late penalties or"
+            " overrides (adjustments.json). Fix: pass --late-penalty and --overrides to this"
+            " merge"
+        )
+    policy = found.pop()
+    save_policy(args.out, policy)
+    return policy
 
 
 def _lms_files(args: argparse.Namespace) -> tuple[ImportFile, ...]:
@@ -360,6 +403,7 @@ def _batch(args: argparse.Namespace) -> int:
         shard=args.shard,
         warm=not args.cold,
         lms=lms,
+        policy=_policy(args, rubric, []),
     )
     with sigterm_as_interrupt(), Progress() as progress:
         report = run_batch(args.submissions, settings, progress)
@@ -390,12 +434,16 @@ def _lms_hint(args: argparse.Namespace, rows: list[Row]) -> None:
 
 
 def _merge(args: argparse.Namespace) -> int:
-    from grader.course.gradebook import merge
-    from grader.course.lms import write_imports
+    from grader.course.adjust import check_students
+    from grader.course.gradebook import load_rows, merge
+    from grader.course.lms import missing_students, write_imports
 
     rubric = _lab(args)[1]
     lms = _lms_files(args)
-    rows = merge(args.dirs, args.out, rubric)
+    policy = _policy(args, rubric, args.dirs)
+    found = [row for source in args.dirs for row in load_rows(source)]
+    check_students(policy, [row.student for row in found])
+    rows = merge(args.dirs, args.out, rubric, policy, missing_students(lms, found))
     print(f"labgrade: merged {len(rows)} rows into {args.out / 'grades.csv'}")
     _print_lms(write_imports(args.out, rows, lms))
     return 0
