@@ -9,6 +9,7 @@ A grading starts only while the disk holds what it may write (grader.course.disk
 from __future__ import annotations
 
 import contextlib
+import datetime
 import json
 import os
 import shutil
@@ -42,6 +43,7 @@ from grader.course.lms import (
     ImportFile,
     Written,
     check_students,
+    late_by_due,
     missing_students,
     write_imports,
 )
@@ -79,6 +81,9 @@ class BatchSettings:
     lms: tuple[ImportFile, ...] = ()  # LMS exports to fill with the grades (grader.course.lms)
     # late penalty and overrides, applied after grading (grader.course.adjust)
     policy: Policy = field(default_factory=Policy)
+    # when the assignment was due, in the Moodle worksheet's time zone: its later submissions
+    # are late (Canvas marks its own)
+    due: datetime.datetime | None = None
 
 
 @dataclass
@@ -165,7 +170,8 @@ def run_batch(
         rows = [load_row(settings.out / e.student) for e in entries]
         graded = [r for r in rows if r is not None]
         missing = missing_students(settings.lms, graded)
-        report.rows = finish(settings.out, graded, settings.rubric, settings.policy, missing)
+        late = late_by_due(settings.lms, graded, settings.due)
+        report.rows = finish(settings.out, graded, settings.rubric, settings.policy, missing, late)
     if not report.interrupted:  # a part of the class would import as if it were all of it
         report.lms = write_imports(settings.out, report.rows, settings.lms)
     return report

@@ -10,7 +10,7 @@ from __future__ import annotations
 import csv
 import json
 import shutil
-from collections.abc import Sequence
+from collections.abc import Collection, Sequence
 from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
@@ -158,11 +158,14 @@ def finish(
     rubric: Rubric,
     policy: Policy,
     missing: Sequence[str] = (),
+    late: Collection[str] = (),
 ) -> list[Row]:
     """The class's gradebook, report and feedback with POLICY applied to ROWS (their
-    results.json unchanged); MISSING: the LMS export's students with no submission. Returns
-    the rows as adjusted, for the LMS imports."""
-    adjusted = [_adjusted(out, row, rubric, policy) for row in rows]
+    results.json unchanged); MISSING: the LMS export's students with no submission; LATE: the
+    students an LMS export dates after the due time. Returns the rows as adjusted, for the LMS
+    imports."""
+    dated = [replace(row, late=True) if row.student in late else row for row in rows]
+    adjusted = [_adjusted(out, row, rubric, policy) for row in dated]
     write_gradebook(out, adjusted, rubric)
     write_class_report(out, adjusted, rubric, FEEDBACK, missing)
     return adjusted
@@ -186,6 +189,7 @@ def merge(
     rubric: Rubric,
     policy: Policy = NONE,
     missing: Sequence[str] = (),
+    late: Collection[str] = (),
 ) -> list[Row]:
     """Join shard outputs into OUT: every student folder copied, the gradebook rebuilt (finish)."""
     rows: dict[str, Row] = {}
@@ -193,7 +197,7 @@ def merge(
         for row in load_rows(source):
             shutil.copytree(source / row.student, out / row.student, dirs_exist_ok=True)
             rows[row.student] = row
-    return finish(out, list(rows.values()), rubric, policy, missing)
+    return finish(out, list(rows.values()), rubric, policy, missing, late)
 
 
 def _num(value: float) -> str:

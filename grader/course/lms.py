@@ -52,6 +52,7 @@ and Moodle would skip it, both silently.
 from __future__ import annotations
 
 import csv
+import datetime
 import html
 import io
 import re
@@ -97,6 +98,14 @@ M_ID, M_GRADE, M_MODIFIED = "Identifier", "Grade", "Last modified (grade)"
 M_MAX, M_SCALE = "Maximum Grade", "Scale"
 M_FEEDBACK, M_CHANGEABLE = "Feedback comments", "Grade can be changed"
 M_NAME = "Full name"
+M_SUBMITTED = "Last modified (submission)"
+# How an English Moodle writes a date in the worksheet (its strftimedatetime, and near kin).
+_MOODLE_TIMES = (
+    "%A, %d %B %Y, %I:%M %p",
+    "%A, %d %B %Y, %H:%M",
+    "%d %B %Y, %I:%M %p",
+    "%d %B %Y, %H:%M",
+)
 _PARTICIPANT = re.compile(r"^Participant\s*(?P<id>\d+)$")
 _NUMBER = re.compile(r"^\d+(?:[.,]\d+)?$")
 
@@ -191,6 +200,22 @@ class MoodleWorksheet:
     @property
     def user_ids(self) -> frozenset[str]:
         return frozenset(pid for pid, _ in self.participants)
+
+    def submitted_after(self, due: datetime.datetime) -> frozenset[str]:
+        """The participants whose submission the worksheet dates after DUE (both in the time
+        zone the Moodle user who downloaded it sees)."""
+        if M_SUBMITTED not in self.header:
+            raise LmsExportError(
+                f"{self.source}: no {M_SUBMITTED!r} column, which --due compares with. Fix:"
+                f" download the worksheet again ({MOODLE_EXPORT}) and pass it unedited"
+            )
+        column = self.header.index(M_SUBMITTED)
+        late = set()
+        for pid, cells in self.participants:
+            when = _moodle_time(self.source, pid, cells[column])
+            if when is not None and when > due:
+                late.add(pid)
+        return frozenset(late)
 
     def roster(self) -> list[tuple[str, str]]:
         """(participant id, full name) of every participant the worksheet lists."""
@@ -390,6 +415,38 @@ def check_students(targets: Sequence[ImportFile], graded: Mapping[str, LmsIdenti
                 " submissions out of the download and run the command again (finished"
                 " gradings are kept)"
             )
+
+
+def late_by_due(
+    targets: Sequence[ImportFile], rows: Sequence[Row], due: datetime.datetime | None
+) -> frozenset[str]:
+    """The students of ROWS a Moodle worksheet among TARGETS dates after DUE (Canvas marks its
+    late submissions itself, _LATE: grader.course.roster.is_late)."""
+    if due is None:
+        return frozenset()
+    late: set[str] = set()
+    by_user = _by_user(rows)
+    for target in targets:
+        if isinstance(target, MoodleWorksheet):
+            late |= {by_user[pid].student for pid in target.submitted_after(due) if pid in by_user}
+    return frozenset(late)
+
+
+def _moodle_time(source: Path, pid: str, cell: str) -> datetime.datetime | None:
+    text = " ".join(cell.split())
+    if text in ("", "-"):
+        return None  # nothing submitted
+    for pattern in _MOODLE_TIMES:
+        try:
+            return datetime.datetime.strptime(text, pattern)
+        except ValueError:
+            continue
+    raise LmsExportError(
+        f"{source}: Participant {pid}'s {M_SUBMITTED!r} reads {text!r}, not a date as an"
+        f" English Moodle writes one ('Friday, 20 November 2026, 12:00 PM'), so --due cannot"
+        " tell whether it was late. Fix: switch your Moodle language to English, download the"
+        " worksheet again and pass it unedited"
+    )
 
 
 def missing_students(targets: Sequence[ImportFile], rows: Sequence[Row]) -> list[str]:

@@ -18,6 +18,7 @@ LMS: --canvas-gradebook EXPORT.csv --canvas-assignment NAME, --moodle-worksheet 
 from __future__ import annotations
 
 import argparse
+import datetime
 import os
 import sys
 from pathlib import Path
@@ -198,6 +199,13 @@ def _lms_options(parser: argparse.ArgumentParser) -> None:
         " worksheet): also write OUT/moodle-worksheet.csv, it with the grades, for Upload"
         " grading worksheet",
     )
+    lms.add_argument(
+        "--due",
+        type=_due,
+        metavar="YYYY-MM-DD HH:MM",
+        help="when the assignment was due, as your Moodle shows times: a submission the"
+        " worksheet dates later is late (Canvas marks its own late ones)",
+    )
 
 
 def _adjust_options(parser: argparse.ArgumentParser) -> None:
@@ -244,6 +252,12 @@ def _lms_files(args: argparse.Namespace) -> tuple[ImportFile, ...]:
     """The LMS exports ARGS name, read now: a wrong file fails before any grading."""
     from grader.course.lms import read_canvas_gradebook, read_moodle_worksheet
 
+    if args.due is not None and args.moodle_worksheet is None:
+        raise UsageError(
+            "--due is compared with each submission's time in the Moodle grading worksheet:"
+            " pass the worksheet too, with --moodle-worksheet WORKSHEET.csv (a Canvas download"
+            " marks late submissions itself)"
+        )
     if args.canvas_assignment is not None and args.canvas_gradebook is None:
         raise UsageError(
             "--canvas-assignment names a column of the Canvas gradebook export: pass the"
@@ -309,6 +323,21 @@ def _limits(args: argparse.Namespace, rubric: Rubric) -> Limits:
         return with_values(rubric.limits, values, "labgrade")
     except ValueError as err:
         raise UsageError(str(err)) from err
+
+
+def _due(text: str) -> datetime.datetime:
+    try:
+        due = datetime.datetime.fromisoformat(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(
+            f"--due {text!r}: expected a date and time, e.g. 2026-12-07 23:59"
+        ) from None
+    if due.tzinfo is not None:
+        raise argparse.ArgumentTypeError(
+            f"--due {text!r}: give it without a time zone, as your Moodle shows times (the"
+            " worksheet's times carry none)"
+        )
+    return due
 
 
 def _shard(text: str) -> tuple[int, int]:
@@ -404,6 +433,7 @@ def _batch(args: argparse.Namespace) -> int:
         warm=not args.cold,
         lms=lms,
         policy=_policy(args, rubric, []),
+        due=args.due,
     )
     with sigterm_as_interrupt(), Progress() as progress:
         report = run_batch(args.submissions, settings, progress)
@@ -436,14 +466,15 @@ def _lms_hint(args: argparse.Namespace, rows: list[Row]) -> None:
 def _merge(args: argparse.Namespace) -> int:
     from grader.course.adjust import check_students
     from grader.course.gradebook import load_rows, merge
-    from grader.course.lms import missing_students, write_imports
+    from grader.course.lms import late_by_due, missing_students, write_imports
 
     rubric = _lab(args)[1]
     lms = _lms_files(args)
     policy = _policy(args, rubric, args.dirs)
     found = [row for source in args.dirs for row in load_rows(source)]
     check_students(policy, [row.student for row in found])
-    rows = merge(args.dirs, args.out, rubric, policy, missing_students(lms, found))
+    late = late_by_due(lms, found, args.due)
+    rows = merge(args.dirs, args.out, rubric, policy, missing_students(lms, found), late)
     print(f"labgrade: merged {len(rows)} rows into {args.out / 'grades.csv'}")
     _print_lms(write_imports(args.out, rows, lms))
     return 0

@@ -4,6 +4,7 @@ documented shapes, a round trip through an export as each LMS writes it, and the
 from __future__ import annotations
 
 import csv
+import datetime
 import hashlib
 import io
 import re
@@ -14,18 +15,20 @@ from typing import Any
 
 import pytest
 
-from grader.course.gradebook import Row, save_student
+from grader.course.adjust import NONE
+from grader.course.gradebook import Row, finish, save_student
 from grader.course.lms import (
     CANVAS_FILE,
     MOODLE_FILE,
     LmsExportError,
+    late_by_due,
     read_canvas_gradebook,
     read_moodle_worksheet,
     write_imports,
 )
 from grader.course.roster import LmsIdentity, discover, lms_identity, student_id
 from grader.frontends.cli import main
-from tests.helpers import ROOT, SUBMISSIONS, run_labgrade
+from tests.helpers import ROOT, SUBMISSIONS, TRACKING, run_labgrade
 
 # Canvas's exporter (lib/gradebook_exporter.rb): the student columns, one "Title (id)" column
 # per assignment, the read-only totals; a Points Possible row, then a row per student.
@@ -620,3 +623,54 @@ def test_a_canvas_download_batch_writes_canvas_its_import_csv(tmp_path: Path) ->
     with (out / "grades.csv").open(newline="") as fh:
         ids = [r["id"] for r in csv.DictReader(fh)][1:]
     assert ids == ["lovelaceada_2002", "smithjohn_1001"]  # student ids as without the flags
+
+
+# --- late, by Moodle's submission times -------------------------------------------------
+
+
+def test_due_marks_the_moodle_submissions_dated_after_it_late(tmp_path: Path) -> None:
+    source = moodle_worksheet(tmp_path / "worksheet.csv")
+    text = source.read_text(encoding="utf-8-sig").splitlines()
+    # Jane submitted a day later than the others; Grace submitted nothing ("-").
+    text = [
+        line.replace("Friday, 20 November 2026, 12:00 PM", "Saturday, 21 November 2026, 9:05 AM")
+        if "Participant 3003" in line
+        else line.replace("Friday, 20 November 2026, 12:00 PM", "-")
+        if "Participant 5005" in line
+        else line
+        for line in text
+    ]
+    source.write_text("\n".join(text) + "\n", encoding="utf-8")
+    worksheet = read_moodle_worksheet(source)
+    rows = rows_of(MOODLE_FOLDERS)
+    due = datetime.datetime(2026, 11, 20, 23, 59)
+    assert late_by_due([worksheet], rows, due) == {"jane_doe_3003"}
+    assert late_by_due([worksheet], rows, datetime.datetime(2026, 11, 20, 11, 0)) == {
+        "ada_lovelace_2002", "jane_doe_3003", "alan_turing_4004"
+    }  # fmt: skip
+    assert late_by_due([worksheet], rows, None) == frozenset()
+    done = finish(tmp_path / "out", rows, TRACKING.rubric(), NONE, late={"ada_lovelace_2002"})
+    assert [r.student for r in done if r.late] == ["ada_lovelace_2002"]
+    [written] = write_imports(tmp_path / "out", done, [worksheet])
+    ada = next(r for r in read_csv(written.path) if r[0] == "Participant 2002")
+    assert "submitted late" in ada[MOODLE_HEADER.index("Feedback comments")]
+
+
+def test_a_submission_time_moodle_did_not_write_in_english_is_refused(tmp_path: Path) -> None:
+    source = moodle_worksheet(tmp_path / "worksheet.csv")
+    source.write_text(
+        source.read_text(encoding="utf-8-sig").replace(
+            "Friday, 20 November 2026, 12:00 PM", "vendredi 20 novembre 2026, 12:00"
+        ),
+        encoding="utf-8",
+    )
+    with pytest.raises(LmsExportError, match=r"Participant 2002's 'Last modified \(submission\)'"):
+        late_by_due([read_moodle_worksheet(source)], [], datetime.datetime(2026, 11, 20))
+
+
+def test_due_without_a_moodle_worksheet_is_a_usage_error(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    out = str(tmp_path / "out")
+    assert main(["batch", str(tmp_path), "--out", out, "--due", "2026-11-20 23:59"]) == 2
+    assert "pass the worksheet too, with --moodle-worksheet" in capsys.readouterr().err
