@@ -132,8 +132,9 @@ def read_overrides(path: Path, rubric: Rubric) -> tuple[Override, ...]:
 
 
 def policy_for(out: Path, penalty: float | None, overrides: Path | None, rubric: Rubric) -> Policy:
-    """The policy a batch or merge into OUT applies: what the flags give, stored in OUT for
-    the runs after it; without flags, what OUT holds from an earlier run (or none)."""
+    """The policy a batch or merge into OUT applies: what the flags give (kept with
+    save_policy once its students are checked, for the runs after it); without flags, what
+    OUT holds from an earlier run (or none)."""
     stored = load_policy(out)
     if penalty is None and overrides is None:
         return stored
@@ -146,11 +147,13 @@ def policy_for(out: Path, penalty: float | None, overrides: Path | None, rubric:
         stored.overrides if overrides is None else read_overrides(overrides, rubric),
         stored.source if overrides is None else str(overrides),
     )
-    save_policy(out, policy)
     return policy
 
 
 def save_policy(out: Path, policy: Policy) -> None:
+    """POLICY kept in OUT for the runs after this one (none written when there is none)."""
+    if policy == load_policy(out):
+        return
     out.mkdir(parents=True, exist_ok=True)
     write_json_atomic(out / POLICY, policy.to_json())
 

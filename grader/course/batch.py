@@ -25,7 +25,7 @@ from pathlib import Path
 from typing import Protocol
 
 from grader.course import worker
-from grader.course.adjust import Policy
+from grader.course.adjust import Policy, save_policy
 from grader.course.adjust import check_students as check_overridden
 from grader.course.attempt import UNATTEMPTED_NOTE, is_unattempted
 from grader.course.diskspace import DiskGate, DiskSpaceError, Filesystem, batch_folders, filesystems
@@ -143,6 +143,7 @@ def run_batch(
     # A student the LMS file cannot take is refused now, not after the class is graded.
     check_students(settings.lms, {e.file: e.lms for e in entries})
     check_overridden(settings.policy, [e.student for e in found])
+    save_policy(settings.out, settings.policy)  # checked: the runs after this one apply it
     todo, skip = plan(entries, settings)
     report = BatchReport(skipped=[e.student for e in skip])
     folders = batch_folders(settings.out)

@@ -231,7 +231,7 @@ def _adjust_options(parser: argparse.ArgumentParser) -> None:
 def _policy(args: argparse.Namespace, rubric: Rubric, sources: list[Path]) -> Policy:
     """The late penalty and overrides ARGS give, else those OUT holds, else (merging) those
     the SOURCES hold, which must agree."""
-    from grader.course.adjust import NONE, OverridesError, load_policy, policy_for, save_policy
+    from grader.course.adjust import NONE, OverridesError, load_policy, policy_for
 
     policy = policy_for(args.out, args.late_penalty, args.overrides, rubric)
     found = {load_policy(source) for source in sources} - {NONE}
@@ -243,9 +243,7 @@ def _policy(args: argparse.Namespace, rubric: Rubric, sources: list[Path]) -> Po
             " overrides (adjustments.json). Fix: pass --late-penalty and --overrides to this"
             " merge"
         )
-    policy = found.pop()
-    save_policy(args.out, policy)
-    return policy
+    return found.pop()
 
 
 def _lms_files(args: argparse.Namespace) -> tuple[ImportFile, ...]:
@@ -464,7 +462,7 @@ def _lms_hint(args: argparse.Namespace, rows: list[Row]) -> None:
 
 
 def _merge(args: argparse.Namespace) -> int:
-    from grader.course.adjust import check_students
+    from grader.course.adjust import check_students, save_policy
     from grader.course.gradebook import load_rows, merge
     from grader.course.lms import late_by_due, missing_students, write_imports
 
@@ -473,6 +471,7 @@ def _merge(args: argparse.Namespace) -> int:
     policy = _policy(args, rubric, args.dirs)
     found = [row for source in args.dirs for row in load_rows(source)]
     check_students(policy, [row.student for row in found])
+    save_policy(args.out, policy)
     late = late_by_due(lms, found, args.due)
     rows = merge(args.dirs, args.out, rubric, policy, missing_students(lms, found), late)
     print(f"labgrade: merged {len(rows)} rows into {args.out / 'grades.csv'}")

@@ -17,6 +17,7 @@ from grader.course.adjust import (
     load_policy,
     policy_for,
     read_overrides,
+    save_policy,
 )
 from grader.course.gradebook import Row, finish, load_rows, save_student
 from grader.engine.grading import ungraded_result
@@ -108,10 +109,14 @@ def test_the_policy_is_kept_for_the_next_run_and_replaced_by_new_flags(tmp_path:
     out = tmp_path / "out"
     assert policy_for(out, None, None, RUBRIC) == NONE
     first = policy_for(out, 5.0, overrides(tmp_path, "ada,total,5,x"), RUBRIC)
+    assert load_policy(out) == NONE  # not kept before its students are checked
+    save_policy(out, first)
     assert load_policy(out) == first
     assert policy_for(out, None, None, RUBRIC) == first  # a resume without the flags
     second = policy_for(out, 20.0, None, RUBRIC)
     assert (second.late_penalty, second.overrides) == (20.0, first.overrides)
+    save_policy(out, NONE)
+    assert load_policy(out) == NONE
     with pytest.raises(OverridesError, match="--late-penalty 120: not a percent"):
         policy_for(out, 120.0, None, RUBRIC)
 

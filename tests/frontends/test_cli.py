@@ -137,6 +137,15 @@ def test_labgrade_exits_2_for_what_the_instructor_fixes(tmp_path: Path) -> None:
         "Lab 9",
     )  # fmt: skip
     _refused(_labgrade("batch", str(folder), "--out", out, "--memory-limit", "lots"), 2, "lots")
+    overrides = tmp_path / "overrides.csv"
+    overrides.write_text("student,check_or_total,points,reason\nghost_9,total,50,typo\n")
+    _refused(
+        _labgrade("batch", str(folder), "--out", out, "--overrides", str(overrides)),
+        2,
+        "overrides for ghost_9, who have no submission here",
+    )
+    assert not (tmp_path / "out" / "adjustments.json").exists()  # a refused policy is not kept
+    _refused(_labgrade("batch", str(folder), "--out", out, "--late-penalty", "150"), 2, "150")
     escaping = tmp_path / "class.zip"
     with zipfile.ZipFile(escaping, "w") as zf:
         zf.writestr("../outside.ipynb", "{}")
