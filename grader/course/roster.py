@@ -109,15 +109,28 @@ def _slug(text: str) -> str:
 
 def own_name(path: Path) -> str:
     """The name a file had on the student's machine, which their code imports or opens it by:
-    the LMS's prefix taken off, and Canvas's resubmission suffix (helper-1.py) too. A folder's
-    is "" (its files are the submission's)."""
+    the LMS's prefix taken off, and for code Canvas's resubmission suffix too (helper-1.py is
+    helper.py: a module named with a dash could not be imported). A folder's is "" (its files
+    are the submission's)."""
     if path.is_dir():
         return ""
     match = _CANVAS.match(path.name)
     if match is not None:
-        return _RESUBMITTED.sub("", match.group("file"))
+        name = match.group("file")
+        return _RESUBMITTED.sub("", name) if Path(name).suffix in SUFFIXES else name
     match = _MOODLE.match(path.name)
     return match.group("file") if match is not None and match.group("file") else path.name
+
+
+def resubmitted_as(path: Path) -> str | None:
+    """The name a Canvas data file may have had before Canvas suffixed it (a.csv for a-1.csv),
+    or None. Whether data-2024.csv was renamed or named so cannot be told: both are kept."""
+    match = _CANVAS.match(path.name) if path.is_file() else None
+    if match is None or Path(match.group("file")).suffix in SUFFIXES:
+        return None
+    name = match.group("file")
+    bare = _RESUBMITTED.sub("", name)
+    return bare if bare != name else None
 
 
 def is_late(name: str) -> bool:

@@ -12,7 +12,7 @@ from __future__ import annotations
 import shutil
 from pathlib import Path
 
-from grader.course.roster import Entry
+from grader.course.roster import Entry, resubmitted_as
 from grader.course.unpack import JUNK, STUDENT_CAPS, is_archive, look_through, unpack
 from grader.engine.execution import IGNORED
 from grader.engine.submission import SUFFIXES
@@ -33,7 +33,21 @@ def stage(entry: Entry, dest: Path) -> Path:
         else:
             # A name is a file's own, never a path: nothing lands outside FILES.
             shutil.copy2(source, files / (Path(name).name or source.name))
+    for alias, source in _aliases(entry).items():  # the name the notebook may open it by
+        shutil.copy2(source, files / Path(alias).name)
     return _opened(files, dest / "unpacked")
+
+
+def _aliases(entry: Entry) -> dict[str, Path]:
+    """The names Canvas data files had before a resubmission suffixed them, where that name is
+    free and no other file claims it (data-2024.csv and data-2025.csv claim none)."""
+    names = {name for name, _ in entry.staged}
+    claims: dict[str, list[Path]] = {}
+    for _, source in entry.staged:
+        alias = resubmitted_as(source)
+        if alias is not None and alias not in names:
+            claims.setdefault(alias, []).append(source)
+    return {alias: sources[0] for alias, sources in claims.items() if len(sources) == 1}
 
 
 def _opened(folder: Path, unpack_to: Path) -> Path:

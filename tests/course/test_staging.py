@@ -44,6 +44,7 @@ def test_own_names_drop_the_lms_prefix_and_canvas_resubmission_suffix(tmp_path: 
         ("smith_john_1001_5001_lab1.ipynb", "lab1.ipynb"),
         ("smith_john_LATE_1001_5001_helper-1.py", "helper.py"),
         ("smith_john_1001_5001_my-model-12.py", "my-model.py"),
+        ("smith_john_1001_5001_iris-1.csv", "iris-1.csv"),  # data: renamed or named so?
         ("Ada Lovelace_2002_assignsubmission_file_lab1.ipynb", "lab1.ipynb"),
         ("bob.ipynb", "bob.ipynb"),
     ]:
@@ -61,7 +62,9 @@ def test_a_students_files_in_a_flat_folder_are_staged_alone_under_their_own_name
             "smith_john_1001_5002_helper.py": b"old helper",
             "smith_john_LATE_1001_5003_lab1-1.ipynb": b"notebook",
             "smith_john_LATE_1001_5004_helper-1.py": b"helper",
-            "smith_john_1001_5005_iris.csv": b"data",
+            "smith_john_1001_5005_iris-1.csv": b"data",
+            "smith_john_1001_5007_data-2024.csv": b"2024",
+            "smith_john_1001_5008_data-2025.csv": b"2025",
             "doe_jane_3003_5006_lab1.ipynb": b"jane's",
             "README.txt": b"not a student",
         },
@@ -76,9 +79,18 @@ def test_a_students_files_in_a_flat_folder_are_staged_alone_under_their_own_name
         "smith_john_1001_5002_helper.py",
         "smith_john_1001_5001_lab1.ipynb",
     )
-    assert "graded 3 files together" in smith.note()
+    assert "graded 5 files together" in smith.note()
     graded = stage(smith, tmp_path / "stage" / smith.student)
-    assert tree(graded) == {"helper.py": b"helper", "iris.csv": b"data", "lab1.ipynb": b"notebook"}
+    # A data file keeps Canvas's name, and the one it had before a resubmission renamed it
+    # where that name is free: two data files are never taken for versions of one.
+    assert tree(graded) == {
+        "data-2024.csv": b"2024",
+        "data-2025.csv": b"2025",
+        "helper.py": b"helper",
+        "iris-1.csv": b"data",
+        "iris.csv": b"data",
+        "lab1.ipynb": b"notebook",
+    }
     # A lone file is staged alone: no classmate sits beside it.
     jane = stage(entries["doe_jane_3003"], tmp_path / "stage" / "doe_jane_3003")
     assert tree(jane) == {"lab1.ipynb": b"jane's"}
