@@ -459,3 +459,16 @@ def test_the_report_renders_its_plots_in_chromium_and_fetches_nothing(tmp_path: 
         (tmp_path / "gus" / FEEDBACK_HTML).as_uri(),
     }
     assert console == []  # nothing blocked by the page's policy, no error
+
+
+def test_one_cause_stopping_several_checks_is_one_slip_naming_them_all() -> None:
+    row = graded("max", metrics={})
+    said = 'found. Fix: the notebook still has "UPDATE_HERE" in place of the ids it stands for'
+    for check, what in (("metric", "(the run id)"), ("registered_model", "(the source)")):
+        found = next(c for c in row.result["checks"] if c["id"] == check)
+        found["passed"] = False
+        found["message"] = f"{said} {what}: use run.info.run_id (revisit Step 4 of the lab)"
+    [slip] = summarize([row], RUBRIC).slips
+    assert slip.checks == ("metric", "registered_model")
+    assert slip.students == ("max",)
+    assert slip.fix.endswith("in place of the ids it stands for (…): use run.info.run_id")
