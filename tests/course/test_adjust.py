@@ -21,6 +21,7 @@ from grader.course.adjust import (
 )
 from grader.course.gradebook import Row, finish, load_rows, save_student
 from grader.engine.grading import ungraded_result
+from grader.frontends.cli import main
 from grader.labs import load
 
 RUBRIC = load("tracking").rubric()
@@ -149,3 +150,22 @@ def test_the_gradebook_shows_adjusted_scores_and_keeps_the_graded_results(tmp_pa
     assert "late: 10% late penalty, 100 -> 90" in csv_text
     assert "Knuth (8)" in (out / "report.html").read_text()
     assert FEEDBACK_HEADING in (out / "ada" / "feedback.md").read_text()
+
+
+def test_a_merge_applies_the_shards_policy_and_refuses_two_that_differ(tmp_path: Path) -> None:
+    shards = [tmp_path / "s1", tmp_path / "s2"]
+    save_student(shards[0], Row("ada", "a.ipynb", "0" * 64, graded(), "", late=True), "# ada\n")
+    save_student(shards[1], Row("bob", "b.ipynb", "0" * 64, graded()), "# bob\n")
+    policy = Policy(10.0, read_overrides(overrides(tmp_path, "bob,total,42,by hand"), RUBRIC))
+    for shard in shards:  # what each shard's batch kept
+        save_policy(shard, policy)
+    out = tmp_path / "merged"
+    assert main(["merge", *map(str, shards), "--out", str(out)]) == 0
+    totals = {row.student: row.result["score"] for row in load_rows(out)}
+    assert totals == {"ada": 100, "bob": 100}  # results.json: what the grading gave
+    csv_text = (out / "grades.csv").read_text()
+    assert "late: 10% late penalty, 100 -> 90" in csv_text
+    assert "total: 100 -> 42 points by your instructor: by hand" in csv_text
+    assert load_policy(out) == policy  # kept for the next merge into OUT
+    save_policy(shards[1], Policy(20.0))
+    assert main(["merge", *map(str, shards), "--out", str(tmp_path / "again")]) == 2
