@@ -177,7 +177,9 @@ def _adjusted(out: Path, row: Row, rubric: Rubric, policy: Policy) -> Row:
     if feedback.is_file():
         text = feedback.read_text(encoding="utf-8")
         score, most = float(done.result["score"]), float(done.result["max_score"])
-        write_atomic(feedback, feedback_with(text, done.notes, score, most))
+        adjusted = feedback_with(text, done.notes, score, most)
+        if adjusted != text:  # a class's feedback is not rewritten on every resume
+            write_atomic(feedback, adjusted)
     late = ["late"] if row.late and not done.notes else []
     note = "; ".join(filter(None, [row.note, *late, *done.notes]))
     return replace(row, result=done.result, note=note)

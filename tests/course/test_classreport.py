@@ -238,6 +238,10 @@ def test_a_check_the_notebook_did_not_reach_is_not_that_checks_slip() -> None:
     assert causes_of(stopped) == []
     both = 'found. Fix: the key is "x"; the notebook stopped at cell 2: fix that first'
     assert causes_of(both) == [(True, 'the key is "x"')]
+    own = 'none. Fix: 2 run(s) went to the "Default" experiment: set the experiment first'
+    assert causes_of(own) == [
+        (True, '2 run(s) went to the "Default" experiment: set the experiment first')
+    ]
 
 
 def test_a_slip_row_names_each_check_by_title_and_id(page: str) -> None:
