@@ -31,5 +31,10 @@ class ExecutionSetupError(GraderError):
     """The kernel could not be started: the grading machine's problem, not the submission's."""
 
 
-class UsageError(GraderError):
+class InputError(GraderError):
+    """What the instructor handed a command cannot be used: an option, a roster, an LMS export.
+    Fixed in the command or its inputs, never on the machine: `labgrade` exits 2 for it."""
+
+
+class UsageError(InputError):
     """A command-line value the grader cannot use (e.g. --memory-limit lots)."""

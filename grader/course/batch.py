@@ -9,8 +9,10 @@ A grading starts only while the disk holds what it may write (grader.course.disk
 from __future__ import annotations
 
 import contextlib
+import datetime
 import json
 import os
+import shutil
 import signal
 import subprocess
 import tempfile
@@ -23,19 +25,31 @@ from pathlib import Path
 from typing import Protocol
 
 from grader.course import worker
-from grader.course.classreport import write_class_report
+from grader.course.adjust import Policy, save_policy
+from grader.course.adjust import check_students as check_overridden
+from grader.course.attempt import UNATTEMPTED_NOTE, is_unattempted
 from grader.course.diskspace import DiskGate, DiskSpaceError, Filesystem, batch_folders, filesystems
 from grader.course.gradebook import (
     FEEDBACK,
     RESULTS,
     Row,
+    finish,
     load_row,
     save_student,
     status_note,
-    write_gradebook,
 )
-from grader.course.lms import ImportFile, Written, check_students, write_imports
-from grader.course.roster import Entry, discover
+from grader.course.lms import (
+    LISTED,
+    ImportFile,
+    Written,
+    check_students,
+    late_by_due,
+    missing_students,
+    write_imports,
+)
+from grader.course.roster import Entry, RosterError, discover
+from grader.course.staging import STAGING, stage
+from grader.course.unpack import UnpackError
 from grader.course.worker import JOB_VAR, Job, signal_group
 from grader.engine.grading import ungraded_result
 from grader.engine.lab import Lab
@@ -65,6 +79,11 @@ class BatchSettings:
     limits: Limits | None = None  # what worker_args set, as the front end read them; None: rubric's
     warm: bool = True  # workers, servers and probes forked from one warm process (grader.warm.host)
     lms: tuple[ImportFile, ...] = ()  # LMS exports to fill with the grades (grader.course.lms)
+    # late penalty and overrides, applied after grading (grader.course.adjust)
+    policy: Policy = field(default_factory=Policy)
+    # when the assignment was due, in the Moodle worksheet's time zone: its later submissions
+    # are late (Canvas marks its own)
+    due: datetime.datetime | None = None
 
 
 @dataclass
@@ -111,9 +130,20 @@ def run_batch(
     """Grade SOURCE's submissions into settings.out. FREE_SPACE: the filesystems the batch
     fills, measured now (default: those of TMPDIR and settings.out)."""
     settings.out.mkdir(parents=True, exist_ok=True)
-    entries = shard_of(discover(source, settings.out / ".unpacked"), settings.shard)
+    found = discover(source, settings.out / ".unpacked")
+    unknown = sorted(settings.only - {e.student for e in found})
+    if unknown:
+        ids = ", ".join(e.student for e in found[:LISTED])
+        ids += ", ..." if len(found) > LISTED else ""
+        raise RosterError(
+            f"--only {', '.join(unknown)}: no such student in {source} (its ids: {ids or 'none'})."
+            " Fix: pass an id as grades.csv's id column spells it"
+        )
+    entries = shard_of(found, settings.shard)
     # A student the LMS file cannot take is refused now, not after the class is graded.
     check_students(settings.lms, {e.file: e.lms for e in entries})
+    check_overridden(settings.policy, [e.student for e in found])
+    save_policy(settings.out, settings.policy)  # checked: the runs after this one apply it
     todo, skip = plan(entries, settings)
     report = BatchReport(skipped=[e.student for e in skip])
     folders = batch_folders(settings.out)
@@ -139,9 +169,10 @@ def run_batch(
         report.interrupted = True
     finally:
         rows = [load_row(settings.out / e.student) for e in entries]
-        report.rows = [r for r in rows if r is not None]
-        write_gradebook(settings.out, report.rows, settings.rubric)
-        write_class_report(settings.out, report.rows, settings.rubric, FEEDBACK)
+        graded = [r for r in rows if r is not None]
+        missing = missing_students(settings.lms, graded)
+        late = late_by_due(settings.lms, graded, settings.due)
+        report.rows = finish(settings.out, graded, settings.rubric, settings.policy, missing, late)
     if not report.interrupted:  # a part of the class would import as if it were all of it
         report.lms = write_imports(settings.out, report.rows, settings.lms)
     return report
@@ -231,10 +262,24 @@ class _Runner:
 
     def _grade(self, entry: Entry) -> Row | None:
         token = worker.new_token()
+        staging = self.settings.out / STAGING / entry.student
         with tempfile.TemporaryDirectory(prefix="labgrade-job-") as tmp:
             json_path, feedback_path = Path(tmp) / RESULTS, Path(tmp) / FEEDBACK
             started = time.monotonic()
-            status, reason = self._work(entry, token, json_path, feedback_path)
+            unattempted = False
+            status: Status | None
+            try:
+                graded = stage(entry, staging)
+                unattempted = is_unattempted(graded, self.settings.lab)
+                if unattempted:  # nothing to run: 0 points, and a status that says why
+                    status, reason = "not_executed", UNATTEMPTED_NOTE
+                else:
+                    status, reason = self._work(graded, token, json_path, feedback_path)
+            except UnpackError as err:
+                status, reason = "invalid", str(err)
+            finally:
+                if staging.exists():
+                    shutil.rmtree(staging)
             if self.stopping.is_set():
                 return None
             seconds = time.monotonic() - started
@@ -249,23 +294,24 @@ class _Runner:
                     failed.to_json(),
                     feedback_markdown(failed, self.settings.rubric.title),
                 )
-        notes = [status_note(result_json)]
-        if entry.superseded:
-            notes.append(
-                f"newest of {len(entry.superseded) + 1} files;"
-                f" ignored {', '.join(entry.superseded)}"
-            )
+        notes = [status_note(result_json), entry.note()]
         row = Row(
-            entry.student, entry.file, entry.sha256, result_json, "; ".join(filter(None, notes))
+            entry.student,
+            entry.file,
+            entry.sha256,
+            result_json,
+            "; ".join(filter(None, notes)),
+            late=entry.late,
+            unattempted=unattempted,
         )
         save_student(self.settings.out, row, feedback)
         return row
 
     def _work(
-        self, entry: Entry, token: str, json_path: Path, feedback_path: Path
+        self, submission: Path, token: str, json_path: Path, feedback_path: Path
     ) -> tuple[Status | None, str]:
         job = Job(
-            entry.path,
+            submission,
             self.settings.lab.id,
             self.settings.rubric.path,
             json_path,

@@ -11,10 +11,15 @@ anything. Everything a student controls (ids, file names, messages, notes) is es
 
 Slips: results.json carries no slip id (its shape is a contract), only each check's message as
 grader.engine.scoring composes it: "<found>. Expected: <call>. Fix: <hint> (revisit <step> of
-the lab)", where the hint names the slip a lab recognised (grader.engine.slips). The report
-counts those fixes, once per student, grouping the same fix given with different values (a
-renamed key, a cell number) and showing what differs as "…". Notes outside the JSON contract
-(failed runs beside the graded one, deprecated spellings) are in feedback.md only: not counted.
+the lab)", where the hint names the slip a lab recognised (grader.engine.slips). Every failed
+check gives its causes: each fix the hint names, else each problem the found part lists
+("max_iter=100 (expected 1000)"). The report groups them by cause across the class, once per
+student, with the checks that gave them, the same cause given with different values (a renamed
+key, a cell number) showing what differs as "…". A hint that sends the student to an earlier
+failure ("fix that first", "do Step 1 first") is not that check's slip: the step was not
+reached. An execution error is not a check: the submissions that did not run to the end are
+listed with it. Notes outside the JSON contract (failed runs beside the graded one, deprecated
+spellings) are in feedback.md only: not counted.
 """
 
 from __future__ import annotations
@@ -38,8 +43,17 @@ if TYPE_CHECKING:
 REPORT, FEEDBACK_HTML = "report.html", "feedback.html"
 BINS = 10
 # Statuses of a submission that ran to the end (or was not meant to run): not a problem.
-COMPLETED = ("ok", "not_executed")
-EXECUTION = "execution"  # where a fix came from when the execution error gave it
+# An unattempted one was not run either: it has a section of its own.
+UNATTEMPTED = "unattempted"
+COMPLETED = ("ok", "not_executed", UNATTEMPTED)
+# A hint that points back at an earlier failure (grader.engine.scoring.stopped: "the notebook
+# stopped at cell 6 (TypeError) before this was logged: fix that first"; a lab's "do Step 1
+# first"): the check's step was not reached, so it is not that step's slip. Only these: "set
+# the experiment first" is the experiment step's own slip.
+_NOT_REACHED = re.compile(r"\b(?:fix that|do Step \d+) first\s*$")
+# How a lab's check names the run it graded, at the start of what it found: differs per student.
+_RUN_LABEL = re.compile(r"^run '[^']*' \([^()]*\):\s*")
+_EXPECTED = ". Expected: "
 # Quoted names, code, parenthesised asides and numbers: where a fix carries a student's values.
 _VALUE = re.compile(r'("[^"]*"|`[^`]*`|\([^()]*\)|\b\d+(?:\.\d+)*\b)')
 _REVISIT = re.compile(r"\s*\(revisit [^()]* of the lab\)\s*$")
@@ -63,6 +77,12 @@ class GradedRow(Protocol):
 
     @property
     def note(self) -> str: ...
+
+    @property
+    def status(self) -> str: ...  # the gradebook's: the grading's, or "unattempted"
+
+    @property
+    def late(self) -> bool: ...
 
 
 @dataclass(frozen=True)
@@ -92,9 +112,12 @@ class CheckRate:
 
 @dataclass(frozen=True)
 class Slip:
-    fix: str  # the fix as the feedback words it, "…" where students' values differ
+    # the cause as the feedback words it, "…" where students' values differ: the fix a lab
+    # named for it, else what the check found
+    fix: str
     students: tuple[str, ...]
-    checks: tuple[str, ...]  # check ids (or EXECUTION) whose feedback gave it
+    checks: tuple[str, ...]  # the ids of the checks whose feedback gave it
+    named: bool = True  # the lab recognised the slip and named its fix
 
 
 @dataclass(frozen=True)
@@ -116,10 +139,16 @@ class ClassSummary:
     rates: tuple[CheckRate, ...]
     slips: tuple[Slip, ...]
     problems: tuple[Problem, ...]
+    unattempted: tuple[str, ...] = ()  # students who handed in the template unedited
+    late: tuple[str, ...] = ()
+    missing: tuple[str, ...] = ()  # in the LMS export, with no submission
 
 
-def summarize(rows: Sequence[GradedRow], rubric: Rubric) -> ClassSummary:
-    """The numbers the report shows, from ROWS' results and the RUBRIC's checks."""
+def summarize(
+    rows: Sequence[GradedRow], rubric: Rubric, missing: Sequence[str] = ()
+) -> ClassSummary:
+    """The numbers the report shows, from ROWS' results and the RUBRIC's checks; MISSING: the
+    students the LMS export lists who handed in nothing."""
     rows = sorted(rows, key=lambda r: r.student)
     totals = tuple(float(r.result["score"]) for r in rows)
     return ClassSummary(
@@ -130,6 +159,9 @@ def summarize(rows: Sequence[GradedRow], rubric: Rubric) -> ClassSummary:
         rates=tuple(_rate(rows, spec.id, spec.title, spec.points) for spec in rubric.checks),
         slips=common_slips(rows),
         problems=tuple(_problem(r) for r in rows if _status(r) not in COMPLETED),
+        unattempted=tuple(r.student for r in rows if _status(r) == UNATTEMPTED),
+        late=tuple(r.student for r in rows if r.late),
+        missing=tuple(sorted(missing)),
     )
 
 
@@ -147,27 +179,40 @@ def score_bins(totals: Sequence[float], max_score: float, bins: int = BINS) -> t
 
 
 def common_slips(rows: Sequence[GradedRow]) -> tuple[Slip, ...]:
-    """The fixes the feedback gave, most students first; each student counts once per fix."""
-    groups: dict[tuple[str, ...], dict[str, Any]] = {}
+    """The causes of every failed check, most students first; each student counts once per
+    cause, whichever checks gave it."""
+    groups: dict[tuple[bool, tuple[str, ...]], dict[str, Any]] = {}
     for row in rows:
-        for where, text in _messages(row):
-            fix = fix_of(text)
-            if not fix:
-                continue
-            words, values = _split_values(fix)
-            group = groups.setdefault(words, {"values": [], "students": set(), "checks": set()})
-            group["values"].append(values)
-            group["students"].add(row.student)
-            group["checks"].add(where)
+        for check, message in _failures(row):
+            for named, cause in causes_of(message):
+                words, values = _split_values(cause)
+                group = groups.setdefault(
+                    (named, words), {"values": [], "students": set(), "checks": set()}
+                )
+                group["values"].append(values)
+                group["students"].add(row.student)
+                group["checks"].add(check)
     slips = [
         Slip(
             _merge_values(words, group["values"]),
             tuple(sorted(group["students"])),
             tuple(sorted(group["checks"])),
+            named,
         )
-        for words, group in groups.items()
+        for (named, words), group in groups.items()
     ]
-    return tuple(sorted(slips, key=lambda s: (-len(s.students), s.fix)))
+    return tuple(sorted(slips, key=lambda s: (-len(s.students), not s.named, s.fix)))
+
+
+def causes_of(message: str) -> list[tuple[bool, str]]:
+    """(named, cause) of each cause a failed check's MESSAGE gives: the fixes its hint names,
+    else the problems it found; none when the hint sends the student to an earlier failure."""
+    fix = fix_of(message)
+    if fix:
+        parts = [part.strip() for part in fix.split("; ") if part.strip()]
+        named = [part for part in parts if not _NOT_REACHED.search(part)]
+        return [(True, part) for part in named]  # [] when the step was not reached
+    return [(False, problem) for problem in found_of(message).split("; ") if problem.strip()]
 
 
 def fix_of(message: str) -> str:
@@ -177,9 +222,17 @@ def fix_of(message: str) -> str:
     return _REVISIT.sub("", fix).strip().rstrip(".") if found else ""
 
 
-def class_report(rows: Sequence[GradedRow], rubric: Rubric) -> str:
+def found_of(message: str) -> str:
+    """What a check's message says it found, without the run it graded (each student's own),
+    the context after its first sentence, the call expected or the fix."""
+    found = _REVISIT.sub("", message).partition(_FIX)[0].partition(_EXPECTED)[0]
+    found = _RUN_LABEL.sub("", found.strip())
+    return found.partition(". ")[0].strip().rstrip(".")
+
+
+def class_report(rows: Sequence[GradedRow], rubric: Rubric, missing: Sequence[str] = ()) -> str:
     """report.html: the class's plots and tables, linking each student's feedback.html."""
-    summary = summarize(rows, rubric)
+    summary = summarize(rows, rubric, missing)
     ordered = sorted(rows, key=lambda r: r.student)
     title = f"{summary.title}: class report"
     parts = [
@@ -187,14 +240,15 @@ def class_report(rows: Sequence[GradedRow], rubric: Rubric) -> str:
         f"<h1>{_e(title)}</h1>",
         _overview(summary),
         '<nav><a href="#scores">Scores</a> · <a href="#checks">Checks</a> · <a href="#slips">'
-        'Slips</a> · <a href="#problems">Did not finish</a> · <a href="#students">Students</a>'
-        "</nav>",
+        'Slips</a> · <a href="#problems">Did not finish</a> · <a href="#absent">Unattempted and'
+        ' missing</a> · <a href="#students">Students</a></nav>',
     ]
     if ordered:
         parts += [_scores_section(summary), _checks_section(summary)]
     parts += [
         _slips_section(summary, len(ordered)),
         _problems_section(summary),
+        _absent_section(summary),
         _students_section(ordered),
         "<footer>Written by <code>labgrade</code> from each student's results.json. This page"
         " loads nothing from the network and runs no script.</footer>",
@@ -222,8 +276,15 @@ def feedback_page(student: str, feedback: str | None, feedback_name: str) -> str
     )
 
 
-def write_class_report(out: Path, rows: Sequence[GradedRow], rubric: Rubric, feedback: str) -> Path:
-    """OUT/report.html, and OUT/<student>/feedback.html from each student's FEEDBACK file."""
+def write_class_report(
+    out: Path,
+    rows: Sequence[GradedRow],
+    rubric: Rubric,
+    feedback: str,
+    missing: Sequence[str] = (),
+) -> Path:
+    """OUT/report.html, and OUT/<student>/feedback.html from each student's FEEDBACK file;
+    MISSING: the students an LMS export lists with no submission."""
     out.mkdir(parents=True, exist_ok=True)
     for row in rows:
         folder = out / row.student
@@ -232,7 +293,7 @@ def write_class_report(out: Path, rows: Sequence[GradedRow], rubric: Rubric, fee
         folder.mkdir(parents=True, exist_ok=True)
         write_atomic(folder / FEEDBACK_HTML, feedback_page(row.student, text, feedback))
     path = out / REPORT
-    write_atomic(path, class_report(rows, rubric))
+    write_atomic(path, class_report(rows, rubric, missing))
     return path
 
 
@@ -240,7 +301,7 @@ def write_class_report(out: Path, rows: Sequence[GradedRow], rubric: Rubric, fee
 
 
 def _status(row: GradedRow) -> str:
-    return str(row.result["execution"]["status"])
+    return row.status
 
 
 def _rate(rows: Sequence[GradedRow], check_id: str, title: str, points: float) -> CheckRate:
@@ -262,17 +323,16 @@ def _problem(row: GradedRow) -> Problem:
     )
 
 
-def _messages(row: GradedRow) -> list[tuple[str, str]]:
-    """(where, text) of each failing check's message, and of the execution error."""
-    error = row.result["execution"].get("error")
-    # An ungraded submission's checks only repeat the execution error (ungraded_result).
-    echo = f"not graded: {error}"
-    found = [
+def _failures(row: GradedRow) -> list[tuple[str, str]]:
+    """(check id, message) of each check ROW failed. An ungraded submission's checks only
+    repeat its execution error (ungraded_result), which is no check's slip: it is listed
+    with the submissions that did not run to the end."""
+    echo = f"not graded: {row.result['execution'].get('error')}"
+    return [
         (str(c["id"]), str(c["message"]))
         for c in row.result["checks"]
         if not c["passed"] and c["message"] != echo
     ]
-    return [*found, (EXECUTION, str(error))] if error else found
 
 
 def _split_values(fix: str) -> tuple[tuple[str, ...], tuple[str, ...]]:
@@ -339,7 +399,11 @@ def _overview(summary: ClassSummary) -> str:
         ("median", f"{statistics.median(totals):g} / {top:g}"),
         ("full marks", f"{full}"),
         ("did not finish", f"{len(summary.problems)}"),
+        ("unattempted", f"{len(summary.unattempted)}"),
+        ("late", f"{len(summary.late)}"),
     ]
+    if summary.missing:
+        stats.append(("no submission", f"{len(summary.missing)}"))
     items = "".join(f"<li><strong>{_e(v)}</strong>{_e(k)}</li>" for k, v in stats)
     return f'<ul class="stats">{items}</ul>'
 
@@ -377,28 +441,30 @@ def _checks_section(summary: ClassSummary) -> str:
 
 def _slips_section(summary: ClassSummary, students: int, shown: int = 15) -> str:
     head = (
-        '<section id="slips">\n<h2>Most common slips</h2>\n<p class="muted">The fixes the'
-        " feedback gave most often: a failing check names the slip it recognised and what to"
-        " change. Each student counts once per fix; where students' values differ (a key they"
-        " chose, a cell number) the fix shows … there. Failures without a named fix show in"
-        " the pass rates only.</p>"
+        '<section id="slips">\n<h2>Most common slips</h2>\n<p class="muted">Every failed'
+        " check's cause across the class: the fix the lab named for a slip it recognised, else"
+        " what the check found. Each student counts once per cause; where students' values"
+        " differ (a key they chose, a cell number) the cause shows … there. A check the"
+        " notebook did not reach (it stopped earlier) is not counted as that check's slip; why"
+        ' it stopped is under "did not run to the end".</p>'
     )
     if not summary.slips:
-        return head + "\n<p>No fix was given to any student.</p>\n</section>"
-    titles = {r.id: r.title for r in summary.rates} | {EXECUTION: "the notebook's run"}
+        return head + "\n<p>No check failed for a cause of its own.</p>\n</section>"
+    titles = {r.id: r.title for r in summary.rates}
 
     def row(slip: Slip) -> str:
         share = f"{100 * len(slip.students) / students:.0f}%" if students else ""
-        where = ", ".join(_e(titles.get(c, c)) for c in slip.checks)
+        where = ", ".join(f"{_e(titles.get(c, c))} (<code>{_e(c)}</code>)" for c in slip.checks)
         names = ", ".join(_student_link(s) for s in slip.students)
+        kind = "fix" if slip.named else "found"
         return (
             f'<tr><td class="num">{len(slip.students)}</td><td class="num">{share}</td>'
-            f'<td class="fix">{_e(slip.fix)}<details><summary>who</summary>{names}</details>'
-            f'</td><td class="where">{where}</td></tr>'
+            f'<td class="fix"><span class=muted>{kind}:</span> {_e(slip.fix)}<details>'
+            f'<summary>who</summary>{names}</details></td><td class="where">{where}</td></tr>'
         )
 
     table = (
-        '<table><tr><th class="num">students</th><th class="num">share</th><th>fix</th>'
+        '<table><tr><th class="num">students</th><th class="num">share</th><th>cause</th>'
         "<th>checks</th></tr>{}</table>"
     )
     top, rest = summary.slips[:shown], summary.slips[shown:]
@@ -431,19 +497,37 @@ def _problems_section(summary: ClassSummary) -> str:
     )
 
 
+def _absent_section(summary: ClassSummary) -> str:
+    head = '<section id="absent">\n<h2>Unattempted and missing</h2>\n'
+    unattempted = ", ".join(_student_link(s) for s in summary.unattempted) or "none"
+    missing = (
+        "<ul>" + "".join(f"<li>{_e(name)}</li>" for name in summary.missing) + "</ul>"
+        if summary.missing
+        else "<p>None listed (pass the LMS export, e.g. --canvas-gradebook, to see who handed"
+        " in nothing).</p>"
+    )
+    return (
+        head + "<p class=muted>Unattempted: the lab's template handed in with no code cell"
+        " edited, not run, 0 points.</p>\n"
+        f"<p>Unattempted ({len(summary.unattempted)}): {unattempted}</p>\n"
+        "<h3>No submission</h3>\n<p class=muted>In the LMS export, with nothing in the"
+        f" download: left blank in the import.</p>\n{missing}\n</section>"
+    )
+
+
 def _students_section(rows: Sequence[GradedRow]) -> str:
     body = "".join(
         f"<tr><td>{_student_link(r.student)}</td><td>{_e(r.file)}</td>"
         f'<td class="num">{float(r.result["score"]):g} / {float(r.result["max_score"]):g}</td>'
         f'<td class="status {"status-ok" if _status(r) in COMPLETED else "status-other"}">'
-        f"{_e(_status(r))}</td><td>{_e(r.note)}</td></tr>"
+        f"{_e(_status(r))}</td><td>{'late' if r.late else ''}</td><td>{_e(r.note)}</td></tr>"
         for r in rows
     )
     return (
         '<section id="students">\n<h2>Every student</h2>\n<p class=muted>Each id opens the'
         f" student's feedback ({FEEDBACK_HTML}, next to their results.json).</p>\n"
         '<table><tr><th>student</th><th>file</th><th class="num">total</th><th>status</th>'
-        f"<th>note</th></tr>{body}</table>\n</section>"
+        f"<th>late</th><th>note</th></tr>{body}</table>\n</section>"
     )
 
 

@@ -10,13 +10,15 @@ from __future__ import annotations
 import csv
 import json
 import shutil
-from dataclasses import dataclass
+from collections.abc import Collection, Sequence
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
-from grader.course.classreport import write_class_report
+from grader.course.adjust import NONE, Policy, adjust, feedback_with
+from grader.course.classreport import UNATTEMPTED, write_class_report
 from grader.engine.rubric import Rubric
-from grader.files import write_json_atomic
+from grader.files import write_atomic, write_json_atomic
 
 RESULTS, META, FEEDBACK = "results.json", "submission.json", "feedback.md"
 NOTE_CAUSE = 200  # characters of an execution error kept in a grades.csv note
@@ -29,10 +31,13 @@ class Row:
     sha256: str
     result: dict[str, Any]
     note: str = ""
+    late: bool = False  # the LMS's download says it came after the due date
+    unattempted: bool = False  # the lab's template, no code cell edited: not run (attempt.py)
 
     @property
     def status(self) -> str:
-        return str(self.result["execution"]["status"])
+        """The gradebook's status: the grading's, or UNATTEMPTED."""
+        return UNATTEMPTED if self.unattempted else str(self.result["execution"]["status"])
 
 
 def status_note(result: dict[str, Any]) -> str:
@@ -55,7 +60,14 @@ def save_student(out: Path, row: Row, feedback: str) -> None:
     (folder / FEEDBACK).write_text(feedback, encoding="utf-8")
     write_json_atomic(
         folder / META,
-        {"student": row.student, "file": row.file, "sha256": row.sha256, "note": row.note},
+        {
+            "student": row.student,
+            "file": row.file,
+            "sha256": row.sha256,
+            "note": row.note,
+            "late": row.late,
+            "unattempted": row.unattempted,
+        },
     )
 
 
@@ -66,7 +78,15 @@ def load_row(folder: Path) -> Row | None:
         result = json.loads((folder / RESULTS).read_text(encoding="utf-8"))
     except (OSError, ValueError):
         return None
-    return Row(meta["student"], meta["file"], meta["sha256"], result, meta.get("note", ""))
+    return Row(
+        meta["student"],
+        meta["file"],
+        meta["sha256"],
+        result,
+        meta.get("note", ""),
+        bool(meta.get("late", False)),
+        bool(meta.get("unattempted", False)),
+    )
 
 
 def load_rows(out: Path) -> list[Row]:
@@ -84,7 +104,8 @@ def write_gradebook(out: Path, rows: list[Row], rubric: Rubric) -> None:
     tmp = out / "grades.csv.tmp"
     with tmp.open("w", newline="", encoding="utf-8") as fh:
         writer = csv.writer(fh)
-        writer.writerow(["id", "file", *ids, "total", "max", "status", "seconds", "note"])
+        # New columns go last: a reader of the columns before them reads what it always did.
+        writer.writerow(["id", "file", *ids, "total", "max", "status", "seconds", "note", "late"])
         writer.writerow(
             [
                 "POINTS POSSIBLE",
@@ -92,6 +113,7 @@ def write_gradebook(out: Path, rows: list[Row], rubric: Rubric) -> None:
                 *(_num(c.points) for c in rubric.checks),
                 _num(rubric.max_score),
                 _num(rubric.max_score),
+                "",
                 "",
                 "",
                 "",
@@ -109,28 +131,75 @@ def write_gradebook(out: Path, rows: list[Row], rubric: Rubric) -> None:
                     row.status,
                     f"{row.result['execution']['seconds']:.1f}",
                     row.note,
+                    "late" if row.late else "",
                 ]
             )
     tmp.replace(out / "grades.csv")
     write_json_atomic(
         out / "grades.json",
         [
-            {"id": r.student, "file": r.file, "sha256": r.sha256, "note": r.note, **r.result}
+            {
+                "id": r.student,
+                "file": r.file,
+                "sha256": r.sha256,
+                "note": r.note,
+                "status": r.status,
+                "late": r.late,
+                **r.result,
+            }
             for r in rows
         ],
     )
 
 
-def merge(sources: list[Path], out: Path, rubric: Rubric) -> list[Row]:
-    """Join shard outputs into OUT: every student folder copied, the gradebook rebuilt."""
+def finish(
+    out: Path,
+    rows: Sequence[Row],
+    rubric: Rubric,
+    policy: Policy,
+    missing: Sequence[str] = (),
+    late: Collection[str] = (),
+) -> list[Row]:
+    """The class's gradebook, report and feedback with POLICY applied to ROWS (their
+    results.json unchanged); MISSING: the LMS export's students with no submission; LATE: the
+    students an LMS export dates after the due time. Returns the rows as adjusted, for the LMS
+    imports."""
+    dated = [replace(row, late=True) if row.student in late else row for row in rows]
+    adjusted = [_adjusted(out, row, rubric, policy) for row in dated]
+    write_gradebook(out, adjusted, rubric)
+    write_class_report(out, adjusted, rubric, FEEDBACK, missing)
+    return adjusted
+
+
+def _adjusted(out: Path, row: Row, rubric: Rubric, policy: Policy) -> Row:
+    done = adjust(row.result, row.late and not row.unattempted, row.student, policy, rubric)
+    feedback = out / row.student / FEEDBACK
+    if feedback.is_file():
+        text = feedback.read_text(encoding="utf-8")
+        score, most = float(done.result["score"]), float(done.result["max_score"])
+        adjusted = feedback_with(text, done.notes, score, most)
+        if adjusted != text:  # a class's feedback is not rewritten on every resume
+            write_atomic(feedback, adjusted)
+    late = ["late"] if row.late and not done.notes else []
+    note = "; ".join(filter(None, [row.note, *late, *done.notes]))
+    return replace(row, result=done.result, note=note)
+
+
+def merge(
+    sources: list[Path],
+    out: Path,
+    rubric: Rubric,
+    policy: Policy = NONE,
+    missing: Sequence[str] = (),
+    late: Collection[str] = (),
+) -> list[Row]:
+    """Join shard outputs into OUT: every student folder copied, the gradebook rebuilt (finish)."""
     rows: dict[str, Row] = {}
     for source in sources:
         for row in load_rows(source):
             shutil.copytree(source / row.student, out / row.student, dirs_exist_ok=True)
             rows[row.student] = row
-    write_gradebook(out, list(rows.values()), rubric)
-    write_class_report(out, list(rows.values()), rubric, FEEDBACK)
-    return list(rows.values())
+    return finish(out, list(rows.values()), rubric, policy, missing, late)
 
 
 def _num(value: float) -> str:

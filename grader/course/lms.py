@@ -52,6 +52,7 @@ and Moodle would skip it, both silently.
 from __future__ import annotations
 
 import csv
+import datetime
 import html
 import io
 import re
@@ -61,10 +62,17 @@ from decimal import ROUND_HALF_UP, Decimal, InvalidOperation
 from pathlib import Path
 from typing import ClassVar
 
+from grader.course.attempt import UNATTEMPTED_NOTE
 from grader.course.gradebook import Row
 from grader.course.roster import Lms, LmsIdentity, lms_identity
-from grader.errors import GraderError
+from grader.errors import InputError
 from grader.files import write_atomic
+
+
+class LmsExportError(InputError):
+    """An LMS export the grades cannot go into, or a class it does not match: the instructor
+    fixes the file or the command (labgrade exits 2)."""
+
 
 CANVAS_FILE, MOODLE_FILE = "canvas-import.csv", "moodle-worksheet.csv"
 LISTED = 8  # names listed in a refusal before "and N more"
@@ -89,6 +97,15 @@ _CANVAS_KEPT = {"EX": "excused", "N/A": "not assigned to them"}
 M_ID, M_GRADE, M_MODIFIED = "Identifier", "Grade", "Last modified (grade)"
 M_MAX, M_SCALE = "Maximum Grade", "Scale"
 M_FEEDBACK, M_CHANGEABLE = "Feedback comments", "Grade can be changed"
+M_NAME = "Full name"
+M_SUBMITTED = "Last modified (submission)"
+# How an English Moodle writes a date in the worksheet (its strftimedatetime, and near kin).
+_MOODLE_TIMES = (
+    "%A, %d %B %Y, %I:%M %p",
+    "%A, %d %B %Y, %H:%M",
+    "%d %B %Y, %I:%M %p",
+    "%d %B %Y, %H:%M",
+)
 _PARTICIPANT = re.compile(r"^Participant\s*(?P<id>\d+)$")
 _NUMBER = re.compile(r"^\d+(?:[.,]\d+)?$")
 
@@ -132,6 +149,10 @@ class CanvasGradebook:
     @property
     def user_ids(self) -> frozenset[str]:
         return frozenset(self._id(cells) for cells, _ in self.students)
+
+    def roster(self) -> list[tuple[str, str]]:
+        """(Canvas ID, name) of every student the export lists."""
+        return [(self._id(cells), cells[0].strip()) for cells, _ in self.students]
 
     def _id(self, cells: tuple[str, ...]) -> str:
         return cells[self.info.index("ID")].strip()
@@ -180,6 +201,30 @@ class MoodleWorksheet:
     def user_ids(self) -> frozenset[str]:
         return frozenset(pid for pid, _ in self.participants)
 
+    def submitted_after(self, due: datetime.datetime) -> frozenset[str]:
+        """The participants whose submission the worksheet dates after DUE (both in the time
+        zone the Moodle user who downloaded it sees)."""
+        if M_SUBMITTED not in self.header:
+            raise LmsExportError(
+                f"{self.source}: no {M_SUBMITTED!r} column, which --due compares with. Fix:"
+                f" download the worksheet again ({MOODLE_EXPORT}) and pass it unedited"
+            )
+        column = self.header.index(M_SUBMITTED)
+        late = set()
+        for pid, cells in self.participants:
+            when = _moodle_time(self.source, pid, cells[column])
+            if when is not None and when > due:
+                late.add(pid)
+        return frozenset(late)
+
+    def roster(self) -> list[tuple[str, str]]:
+        """(participant id, full name) of every participant the worksheet lists."""
+        name = self.header.index(M_NAME) if M_NAME in self.header else None
+        return [
+            (pid, cells[name].strip() if name is not None else f"Participant {pid}")
+            for pid, cells in self.participants
+        ]
+
     def fill(self, rows: Sequence[Row]) -> _Filled:
         by_user = _by_user(rows)
         grade = self.header.index(M_GRADE)
@@ -225,7 +270,7 @@ def read_canvas_gradebook(path: Path, assignment: str | None) -> CanvasGradebook
     text, bom = _read(path, "Canvas gradebook export", CANVAS_EXPORT)
     delimiter, table = _table(path, text, lambda cells: cells[0] in ("Student", "LastName"))
     if table is None:
-        raise GraderError(
+        raise LmsExportError(
             f"{path}: not a Canvas gradebook export: its first row does not start with"
             f" Student (or LastName, FirstName). Fix: pass the CSV Canvas exports"
             f" ({CANVAS_EXPORT}), unedited"
@@ -245,13 +290,13 @@ def read_canvas_gradebook(path: Path, assignment: str | None) -> CanvasGradebook
         elif not all(_CANVAS_SKIPPED.fullmatch(cell) for cell in cells):
             students.append((tuple(cells[: len(info)]), cells[index]))
     if points is None:
-        raise GraderError(
+        raise LmsExportError(
             f"{path}: no Points Possible row under the header, which Canvas's export always"
             f" writes. Fix: pass the CSV Canvas exports ({CANVAS_EXPORT}), unedited"
         )
     possible = _decimal(points[index])
     if possible is None or possible <= 0:
-        raise GraderError(
+        raise LmsExportError(
             f"{path}: the Points Possible of {column!r} reads {points[index].strip()!r}, not a"
             " number above 0, so our scores cannot be put on its scale. Fix: grade the"
             " assignment in points in Canvas (Points above 0, Display Grade as Points),"
@@ -279,7 +324,7 @@ def read_moodle_worksheet(path: Path) -> MoodleWorksheet:
     header = tuple(cell.strip() for cell in table[0]) if table else ()
     missing = [c for c in (M_ID, M_GRADE, M_MODIFIED) if c not in header]
     if table is None or missing:
-        raise GraderError(
+        raise LmsExportError(
             f"{path}: not a grading worksheet as Moodle's upload reads one: no column"
             f" {', '.join(repr(c) for c in missing or [M_ID])} (found:"
             f" {', '.join(header) or 'none'}). Fix: download it again ({MOODLE_EXPORT}) and"
@@ -288,7 +333,7 @@ def read_moodle_worksheet(path: Path) -> MoodleWorksheet:
         )
     _refuse_duplicates(path, [h for h in header if h], "columns named")
     if M_SCALE in header or M_MAX not in header:
-        raise GraderError(
+        raise LmsExportError(
             f"{path}: no {M_MAX!r} column: the assignment is graded on a scale, and the grader"
             " gives points. Fix: set the assignment's grade type to Point in Moodle (Settings >"
             " Grade), then download the worksheet again"
@@ -301,7 +346,7 @@ def read_moodle_worksheet(path: Path) -> MoodleWorksheet:
         identifier = cells[header.index(M_ID)].strip()
         match = _PARTICIPANT.match(identifier)
         if match is None:
-            raise GraderError(
+            raise LmsExportError(
                 f"{path}: row {number}: {M_ID} {identifier!r} is not 'Participant <number>',"
                 " which Moodle's upload matches students on. Fix: download the worksheet again"
                 f" ({MOODLE_EXPORT}) and pass it unedited"
@@ -311,7 +356,7 @@ def read_moodle_worksheet(path: Path) -> MoodleWorksheet:
     maxima = sorted({cells[header.index(M_MAX)].strip() for _, cells in participants})
     maximum = _decimal(maxima[0]) if len(maxima) == 1 else None
     if participants and (maximum is None or maximum <= 0):
-        raise GraderError(
+        raise LmsExportError(
             f"{path}: {M_MAX!r} reads {', '.join(repr(m) for m in maxima)}, not one number"
             " above 0, so our scores cannot be put on its scale. Fix: download the worksheet"
             f" again ({MOODLE_EXPORT}) and pass it unedited"
@@ -338,7 +383,7 @@ def check_students(targets: Sequence[ImportFile], graded: Mapping[str, LmsIdenti
             f for f, ident in graded.items() if ident is None or ident.lms != target.lms
         )
         if foreign:
-            raise GraderError(
+            raise LmsExportError(
                 f"{target.source}: {_count(foreign, 'submission')} not named as {lms}'s download"
                 f" names them, so nothing says which {lms} user each is: {_listed(foreign)}."
                 f" Fix: grade the download as {lms} made it (its zip, names unchanged), or leave"
@@ -350,7 +395,7 @@ def check_students(targets: Sequence[ImportFile], graded: Mapping[str, LmsIdenti
                 users.setdefault(ident.user_id, []).append(file)
         twice = [f"{label} {uid}: {', '.join(sorted(f))}" for uid, f in users.items() if len(f) > 1]
         if twice:
-            raise GraderError(
+            raise LmsExportError(
                 f"{target.source}: more than one submission of one {lms} user, and a row takes"
                 f" one grade: {_listed(sorted(twice))}. Fix: leave one submission per student"
                 " in the download, then run the command again"
@@ -362,7 +407,7 @@ def check_students(targets: Sequence[ImportFile], graded: Mapping[str, LmsIdenti
         )
         if unknown:
             where = CANVAS_EXPORT if target.lms == "canvas" else MOODLE_EXPORT
-            raise GraderError(
+            raise LmsExportError(
                 f"{target.source}: {_count(unknown, 'graded student')} missing from it, so their"
                 f" grades could not be imported: {_listed(unknown)}. Fix: take the file from"
                 f" the course and assignment the submissions came from, after the last"
@@ -370,6 +415,49 @@ def check_students(targets: Sequence[ImportFile], graded: Mapping[str, LmsIdenti
                 " submissions out of the download and run the command again (finished"
                 " gradings are kept)"
             )
+
+
+def late_by_due(
+    targets: Sequence[ImportFile], rows: Sequence[Row], due: datetime.datetime | None
+) -> frozenset[str]:
+    """The students of ROWS a Moodle worksheet among TARGETS dates after DUE (Canvas marks its
+    late submissions itself, _LATE: grader.course.roster.is_late)."""
+    if due is None:
+        return frozenset()
+    late: set[str] = set()
+    by_user = _by_user(rows)
+    for target in targets:
+        if isinstance(target, MoodleWorksheet):
+            late |= {by_user[pid].student for pid in target.submitted_after(due) if pid in by_user}
+    return frozenset(late)
+
+
+def _moodle_time(source: Path, pid: str, cell: str) -> datetime.datetime | None:
+    text = " ".join(cell.split())
+    if text in ("", "-"):
+        return None  # nothing submitted
+    for pattern in _MOODLE_TIMES:
+        try:
+            return datetime.datetime.strptime(text, pattern)
+        except ValueError:
+            continue
+    raise LmsExportError(
+        f"{source}: Participant {pid}'s {M_SUBMITTED!r} reads {text!r}, not a date as an"
+        f" English Moodle writes one ('Friday, 20 November 2026, 12:00 PM'), so --due cannot"
+        " tell whether it was late. Fix: switch your Moodle language to English, download the"
+        " worksheet again and pass it unedited"
+    )
+
+
+def missing_students(targets: Sequence[ImportFile], rows: Sequence[Row]) -> list[str]:
+    """The students TARGETS list who have no row: they handed in nothing (their cells stay as
+    exported), each as "Name (Canvas ID 123)"."""
+    graded = set(_by_user(rows))
+    missing = set()
+    for target in targets:
+        label = "Canvas ID" if target.lms == "canvas" else "Participant"
+        missing |= {f"{name} ({label} {uid})" for uid, name in target.roster() if uid not in graded}
+    return sorted(missing)
 
 
 def write_imports(out: Path, rows: Sequence[Row], targets: Sequence[ImportFile]) -> list[Written]:
@@ -396,12 +484,18 @@ def feedback_comment(row: Row, scaled: Decimal, maximum: Decimal) -> str:
         first += f" ({_plain(scaled)} of {_plain(maximum)} here)"
     parts = [first]
     status = result["execution"]["status"]
-    if status != "ok":
+    if row.unattempted:
+        parts.append(UNATTEMPTED_NOTE)
+    elif status != "ok":
         error = " ".join(str(result["execution"].get("error") or "").split())
         parts.append(
             f"the notebook did not run to the end ({status}{': ' if error else ''}{error})"
         )
-    for check in result["checks"]:
+    adjusted = result.get("adjustments", {}).get("notes", [])
+    if row.late and not adjusted:
+        parts.append("submitted late")
+    parts += adjusted
+    for check in [] if row.unattempted else result["checks"]:
         if not check["passed"]:
             lost = _decimal_of(check["max_score"]) - _decimal_of(check["score"])
             message = " ".join(str(check["message"]).split())
@@ -417,7 +511,7 @@ def _canvas_info(path: Path, header: list[str]) -> list[str]:
     """The student columns of a Canvas export's HEADER, as Canvas's importer reads them."""
     at = 1 if header[0] == "Student" else 2 if header[:2] == ["LastName", "FirstName"] else 0
     if at == 0 or header[at : at + 1] != ["ID"]:
-        raise GraderError(
+        raise LmsExportError(
             f"{path}: the first columns are {', '.join(header[:3])}, not Student, ID: Canvas"
             " matches students on ID (the Canvas user id the download's file names carry)."
             f" Fix: pass the CSV Canvas exports ({CANVAS_EXPORT}) with its columns as they are"
@@ -430,7 +524,7 @@ def _canvas_info(path: Path, header: list[str]) -> list[str]:
     if header[at : at + 1] == ["Root Account"]:
         at += 1
     if header[at : at + 1] != ["Section"]:
-        raise GraderError(
+        raise LmsExportError(
             f"{path}: column {at + 1} is {header[at] if at < len(header) else 'missing'!r} where"
             f" Canvas's export has Section, after {', '.join(header[:at])}: Canvas's import"
             " reads the student columns by position, so it would take this file wrong. Fix:"
@@ -444,7 +538,7 @@ def _canvas_column(path: Path, columns: list[str], wanted: str | None) -> str:
     titled = [(c, m.group("title"), m.group("id")) for c in columns if (m := _TITLED.match(c))]
     listing = ", ".join(repr(c) for c, _, _ in titled) or "none"
     if wanted is None:
-        raise GraderError(
+        raise LmsExportError(
             f"{path}: which assignment's column should take the grades? Fix: pass"
             f" --canvas-assignment with its title or id; this export has: {listing}"
         )
@@ -455,14 +549,14 @@ def _canvas_column(path: Path, columns: list[str], wanted: str | None) -> str:
         or [c for c, title, _ in titled if title == key]
     )
     if not hits:
-        raise GraderError(
+        raise LmsExportError(
             f"{path}: no assignment column {key!r} (Canvas's export titles them 'Title (id)'),"
             f" and a column Canvas does not know would import as a new assignment. Fix: create"
             f" the assignment in Canvas first, export again, and pass its title or id; this"
             f" export has: {listing}"
         )
     if len(hits) > 1:
-        raise GraderError(
+        raise LmsExportError(
             f"{path}: {len(hits)} assignment columns match {key!r}: {', '.join(hits)}. Fix: pass"
             " --canvas-assignment with the id in parentheses of the one to grade"
         )
@@ -474,14 +568,14 @@ def _read(path: Path, what: str, where: str) -> tuple[str, bool]:
     try:
         data = path.read_bytes()
     except OSError as err:
-        raise GraderError(
+        raise LmsExportError(
             f"{path}: cannot read this {what} ({err.strerror or err}). Fix: download it"
             f" ({where}) and pass its path"
         ) from err
     try:
         text = data.decode("utf-8-sig")
     except UnicodeDecodeError as err:
-        raise GraderError(
+        raise LmsExportError(
             f"{path}: not UTF-8 text ({err.reason} at byte {err.start}), as the LMS writes it."
             f" Fix: download it again ({where}); a spreadsheet program that opened it must"
             " save it as 'CSV UTF-8'"
@@ -505,7 +599,7 @@ def _table(
         if table and table[0] and is_header([cell.strip() for cell in table[0]]):
             return delimiter, table
     if len(malformed) == 3:
-        raise GraderError(
+        raise LmsExportError(
             f"{path}: not a well-formed CSV file ({malformed[0]}). Fix: download it again from"
             " the LMS and pass it unedited"
         ) from malformed[0]
@@ -577,7 +671,7 @@ def _kept_note(names: list[str], why: str) -> tuple[str, ...]:
 def _refuse_duplicates(path: Path, values: list[str], what: str) -> None:
     twice = sorted({v for v in values if values.count(v) > 1})
     if twice:
-        raise GraderError(
+        raise LmsExportError(
             f"{path}: two {what} {_listed(twice)}: a grade would go to one of them at random."
             " Fix: download the file again from the LMS and pass it unedited"
         )

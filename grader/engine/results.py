@@ -104,13 +104,17 @@ class GradeResult:
             "checks": [c.to_json() for c in self.checks],
             "execution": self.execution.to_json(),
             "tracking": self.tracking.to_json(),
+            # What explains the grade beyond the checks (a compatibility switch applied, an id
+            # that stood for another, a redirect): a platform shows them to the student.
+            "notes": list(self.notes),
         }
 
     @classmethod
     def from_json(cls, data: Any) -> GradeResult:
         """Read back what to_json wrote (e.g. a grading subprocess's --grade-json file).
 
-        Feedback outside the JSON contract (notes, timings, steps) is not in it.
+        Feedback outside the JSON contract (timings, steps) is not in it; notes are (a file
+        written before they were reads as none).
         """
         try:
             execution, tracking = data["execution"], data["tracking"]
@@ -136,6 +140,7 @@ class GradeResult:
                 tracking=TrackingInfo(
                     str(tracking["server"]), tracking["experiment_id"], tracking["run_id"]
                 ),
+                notes=tuple(str(note) for note in data.get("notes", [])),
             )
         except (KeyError, TypeError, ValueError) as err:
             raise GraderError(

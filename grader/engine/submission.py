@@ -57,20 +57,25 @@ def _resolve(path: Path) -> Path:
     return path.resolve()
 
 
-def _pick_from_folder(folder: Path) -> Path:
+def candidates(folder: Path) -> list[Path]:
+    """What a folder submission could be: its notebooks, else its scripts (a notebook beside
+    helper modules is the submission; scripts alone must be one)."""
+
     def visible(pattern: str) -> list[Path]:
         return sorted(p for p in folder.glob(pattern) if p.is_file() and not p.name.startswith("."))
 
-    notebooks, scripts = visible("*.ipynb"), visible("*.py")
-    # A notebook beside helper modules is the submission; scripts alone must be one.
-    candidates = notebooks or scripts
-    if len(candidates) == 1:
-        return candidates[0].resolve()
-    if not candidates:
+    return visible("*.ipynb") or visible("*.py")
+
+
+def _pick_from_folder(folder: Path) -> Path:
+    found = candidates(folder)
+    if len(found) == 1:
+        return found[0].resolve()
+    if not found:
         problem = "holds no .ipynb notebook or .py script"
     else:
-        names = ", ".join(p.name for p in candidates)
-        problem = f"holds {len(candidates)} candidates ({names}); pass the one to grade"
+        names = ", ".join(p.name for p in found)
+        problem = f"holds {len(found)} candidates ({names}); pass the one to grade"
     raise InvalidSubmission(str(folder), problem)
 
 

@@ -18,6 +18,7 @@ LMS: --canvas-gradebook EXPORT.csv --canvas-assignment NAME, --moodle-worksheet 
 from __future__ import annotations
 
 import argparse
+import datetime
 import os
 import sys
 from pathlib import Path
@@ -25,12 +26,13 @@ from typing import TYPE_CHECKING
 
 from grader.engine.lab import Lab
 from grader.engine.rubric import Rubric
-from grader.errors import GraderError, RubricError, UsageError
+from grader.errors import GraderError, InputError, RubricError, UsageError
 from grader.frontends import quickexit
 from grader.frontends.options import FLAGS, ISOLATION, LAB, RUBRIC
 from grader.sandbox.limits import ISOLATIONS, Limits, with_values
 
 if TYPE_CHECKING:  # imported where used: `labgrade grade` starts without them
+    from grader.course.adjust import Policy
     from grader.course.gradebook import Row
     from grader.course.lms import ImportFile, Written
 
@@ -50,7 +52,7 @@ def _run(argv: list[str] | None) -> int:
     args = _parser().parse_args(argv)
     try:
         return int(args.handler(args))
-    except UsageError as err:
+    except InputError as err:  # the command or its inputs (options, roster, LMS export)
         print(f"labgrade: {err}", file=sys.stderr)
         return EXIT_USAGE
     except GraderError as err:
@@ -110,6 +112,7 @@ def _parser() -> argparse.ArgumentParser:
     )
     _common(batch)
     _lms_options(batch)
+    _adjust_options(batch)
     batch.set_defaults(handler=_batch)
 
     merge = sub.add_parser("merge", help="join shard outputs into one gradebook")
@@ -117,6 +120,7 @@ def _parser() -> argparse.ArgumentParser:
     merge.add_argument("--out", type=Path, required=True, help="merged gradebook folder")
     _lab_options(merge)
     _lms_options(merge)
+    _adjust_options(merge)
     merge.set_defaults(handler=_merge)
 
     gradescope = sub.add_parser("gradescope", help="build a Gradescope autograder zip")
@@ -195,12 +199,63 @@ def _lms_options(parser: argparse.ArgumentParser) -> None:
         " worksheet): also write OUT/moodle-worksheet.csv, it with the grades, for Upload"
         " grading worksheet",
     )
+    lms.add_argument(
+        "--due",
+        type=_due,
+        metavar="YYYY-MM-DD HH:MM",
+        help="when the assignment was due, as your Moodle shows times: a submission the"
+        " worksheet dates later is late (Canvas marks its own late ones)",
+    )
+
+
+def _adjust_options(parser: argparse.ArgumentParser) -> None:
+    adjust = parser.add_argument_group(
+        "after grading (kept in OUT/adjustments.json for the runs after this one)"
+    )
+    adjust.add_argument(
+        "--late-penalty",
+        type=float,
+        metavar="PERCENT",
+        help="take PERCENT of the total from a late submission (Canvas's _LATE); the note"
+        " and the student's feedback say so",
+    )
+    adjust.add_argument(
+        "--overrides",
+        type=Path,
+        metavar="FILE.csv",
+        help="per-student changes, a CSV with the header student,check_or_total,points,reason:"
+        " a check's points or the total set by hand, the reason shown to the student",
+    )
+
+
+def _policy(args: argparse.Namespace, rubric: Rubric, sources: list[Path]) -> Policy:
+    """The late penalty and overrides ARGS give, else those OUT holds, else (merging) those
+    the SOURCES hold, which must agree."""
+    from grader.course.adjust import NONE, OverridesError, load_policy, policy_for
+
+    policy = policy_for(args.out, args.late_penalty, args.overrides, rubric)
+    found = {load_policy(source) for source in sources} - {NONE}
+    if policy != NONE or not found:
+        return policy
+    if len(found) > 1:
+        raise OverridesError(
+            f"the gradebooks {', '.join(map(str, sources))} hold different late penalties or"
+            " overrides (adjustments.json). Fix: pass --late-penalty and --overrides to this"
+            " merge"
+        )
+    return found.pop()
 
 
 def _lms_files(args: argparse.Namespace) -> tuple[ImportFile, ...]:
     """The LMS exports ARGS name, read now: a wrong file fails before any grading."""
     from grader.course.lms import read_canvas_gradebook, read_moodle_worksheet
 
+    if args.due is not None and args.moodle_worksheet is None:
+        raise UsageError(
+            "--due is compared with each submission's time in the Moodle grading worksheet:"
+            " pass the worksheet too, with --moodle-worksheet WORKSHEET.csv (a Canvas download"
+            " marks late submissions itself)"
+        )
     if args.canvas_assignment is not None and args.canvas_gradebook is None:
         raise UsageError(
             "--canvas-assignment names a column of the Canvas gradebook export: pass the"
@@ -266,6 +321,21 @@ def _limits(args: argparse.Namespace, rubric: Rubric) -> Limits:
         return with_values(rubric.limits, values, "labgrade")
     except ValueError as err:
         raise UsageError(str(err)) from err
+
+
+def _due(text: str) -> datetime.datetime:
+    try:
+        due = datetime.datetime.fromisoformat(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(
+            f"--due {text!r}: expected a date and time, e.g. 2026-12-07 23:59"
+        ) from None
+    if due.tzinfo is not None:
+        raise argparse.ArgumentTypeError(
+            f"--due {text!r}: give it without a time zone, as your Moodle shows times (the"
+            " worksheet's times carry none)"
+        )
+    return due
 
 
 def _shard(text: str) -> tuple[int, int]:
@@ -360,6 +430,8 @@ def _batch(args: argparse.Namespace) -> int:
         shard=args.shard,
         warm=not args.cold,
         lms=lms,
+        policy=_policy(args, rubric, []),
+        due=args.due,
     )
     with sigterm_as_interrupt(), Progress() as progress:
         report = run_batch(args.submissions, settings, progress)
@@ -390,12 +462,18 @@ def _lms_hint(args: argparse.Namespace, rows: list[Row]) -> None:
 
 
 def _merge(args: argparse.Namespace) -> int:
-    from grader.course.gradebook import merge
-    from grader.course.lms import write_imports
+    from grader.course.adjust import check_students, save_policy
+    from grader.course.gradebook import load_rows, merge
+    from grader.course.lms import late_by_due, missing_students, write_imports
 
     rubric = _lab(args)[1]
     lms = _lms_files(args)
-    rows = merge(args.dirs, args.out, rubric)
+    policy = _policy(args, rubric, args.dirs)
+    found = [row for source in args.dirs for row in load_rows(source)]
+    check_students(policy, [row.student for row in found])
+    save_policy(args.out, policy)
+    late = late_by_due(lms, found, args.due)
+    rows = merge(args.dirs, args.out, rubric, policy, missing_students(lms, found), late)
     print(f"labgrade: merged {len(rows)} rows into {args.out / 'grades.csv'}")
     _print_lms(write_imports(args.out, rows, lms))
     return 0

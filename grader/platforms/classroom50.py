@@ -73,7 +73,9 @@ from grader.platforms.distribution import (
     package_files,
     pyproject_text,
     python_version,
+    repository_fixes,
     script,
+    upload_problem,
 )
 
 SCHEMA = "classroom50/result/v1"
@@ -250,7 +252,13 @@ def autograde(checkout: Path, lab_id: str, timeout: float, run: Run) -> Outcome:
             " checks' too, and students read this log"
         )
     sys.stdout.flush()  # the worker's log follows this process's own lines
-    result = worker.grade_isolated(submission, lab.id, rubric.path, timeout, echo=echo)
+    problem = upload_problem(checkout, lab.notebook, repository_fixes(lab.notebook))
+    if problem is not None:  # the student's to fix, in their terms: a result, not an error
+        from grader.engine.grading import ungraded_result  # the grading's own zero, when needed
+
+        result = ungraded_result("your repository", "invalid", f"your repository {problem}", rubric)
+    else:
+        result = worker.grade_isolated(submission, lab.id, rubric.path, timeout, echo=echo)
     data = result_json(result, rubric, run, datetime.datetime.now(datetime.timezone.utc))
     status, summary = status_and_summary(data, result, lab.id)
     return Outcome(data, release_body(result, rubric, lab.id, run), status, summary)

@@ -13,12 +13,14 @@ import json
 import platform
 import re
 import sys
+from dataclasses import dataclass
 from pathlib import Path
 
 from packaging.requirements import InvalidRequirement, Requirement
 from packaging.utils import canonicalize_name
 
 from grader.engine.lab import Lab
+from grader.engine.submission import candidates
 from grader.errors import GraderError
 
 PROJECT = "mlflow-lab-grader"
@@ -47,12 +49,57 @@ def student_notebook(lab: Lab) -> str:
 def find_notebook(folder: Path, notebook: str) -> Path:
     """The file named NOTEBOOK wherever it is under FOLDER (an upload, a student's repository
     nests it), if there is exactly one; else FOLDER, for the grader to pick from or refuse."""
-    named = [
+    named = _named(folder, notebook)
+    return named[0] if len(named) == 1 else folder
+
+
+def upload_problem(folder: Path, notebook: str, fix: Fixes) -> str | None:
+    """Why FOLDER (an upload, a checkout) cannot be graded as it is, with the fix in the
+    platform's terms (FIX), or None when find_notebook finds what to grade. Said before the
+    grading, where the grader's own message would tell a student to pass a path."""
+    named = _named(folder, notebook)
+    if len(named) == 1:
+        return None
+    if named:
+        listed = ", ".join(p.relative_to(folder).as_posix() for p in named)
+        return f"holds {len(named)} files named {notebook} ({listed}): {fix.several}"
+    found = candidates(folder)
+    if len(found) == 1:
+        return None  # one notebook under another name: graded, as a folder submission is
+    if not found:
+        return f"holds no {notebook}: {fix.none}"
+    listed = ", ".join(p.name for p in found)
+    return f"holds {len(found)} notebooks or scripts ({listed}) and no {notebook}: {fix.several}"
+
+
+@dataclass(frozen=True)
+class Fixes:
+    """What a platform's student does about an upload the grader cannot pick from."""
+
+    none: str  # no notebook at all
+    several: str  # more than one to choose from
+
+
+def gradescope_fixes(notebook: str) -> Fixes:
+    return Fixes(
+        f"upload {notebook} (your notebook, under that name) and submit again",
+        f"upload only {notebook} and submit again",
+    )
+
+
+def repository_fixes(notebook: str) -> Fixes:
+    return Fixes(
+        f"commit your notebook as {notebook} and push",
+        f"keep your work in {notebook} alone (remove the other copies) and push",
+    )
+
+
+def _named(folder: Path, notebook: str) -> list[Path]:
+    return [
         p
         for p in sorted(folder.rglob(notebook))
         if not {".ipynb_checkpoints", ".git"} & set(p.relative_to(folder).parts)
     ]
-    return named[0] if len(named) == 1 else folder
 
 
 def script(name: str, values: dict[str, str]) -> str:

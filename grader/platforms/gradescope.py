@@ -31,15 +31,17 @@ from grader.course import worker
 from grader.engine.lab import Lab
 from grader.engine.results import GradeResult
 from grader.engine.rubric import Rubric
-from grader.errors import GraderError
+from grader.errors import GraderError, InvalidSubmission
 from grader.files import write_json_atomic
 from grader.platforms.distribution import (
     CONSTRAINTS,
     constraints_text,
     find_notebook,
+    gradescope_fixes,
     package_files,
     pyproject_text,
     script,
+    upload_problem,
 )
 from grader.platforms.uv_release import python_release, uv_version
 
@@ -119,6 +121,8 @@ def _overview(result: GradeResult) -> str:
     lines = [f"Graded {Path(result.submission).name}: execution {ex.status} in {ex.seconds:.1f} s."]
     if ex.error:
         lines.append(ex.error)
+    if result.notes:  # what explains the grade: the student's to read, not the hidden log's
+        lines += ["", "Notes on this grading:", *(f"- {note}" for note in result.notes)]
     return "\n".join(lines)
 
 
@@ -136,7 +140,11 @@ def autograde(
     try:
         lab = labs.load(lab_id)
         rubric = lab.rubric()
-        submission = find_notebook(root / "submission", notebook or lab.notebook)
+        name = notebook or lab.notebook
+        problem = upload_problem(root / "submission", name, gradescope_fixes(name))
+        if problem is not None:
+            raise InvalidSubmission("your upload", problem)
+        submission = find_notebook(root / "submission", name)
         result = _grade_in_subprocess(submission, lab, rubric, timeout)
         return results_json(result, rubric, time.monotonic() - started)
     except Exception as err:  # every failure becomes the reason in results.json, and is logged

@@ -4,6 +4,8 @@ and the floor of free disk it keeps."""
 from __future__ import annotations
 
 import csv
+import io
+import json
 import os
 import shutil
 import subprocess
@@ -46,6 +48,7 @@ from tests.helpers import (
 pytestmark = [pytest.mark.xdist_group("batch"), pytest.mark.long]
 
 REFERENCE = ROOT / "reference" / "lab1_tracking_quickstart.ipynb"
+TEMPLATE = ROOT / "student_template" / "lab1_tracking_quickstart.ipynb"
 # zip member -> (student id, status, score)
 CLASS = {
     "smith_john_1001_5001_lab1.ipynb": (REFERENCE, 0),
@@ -122,7 +125,9 @@ def test_every_student_gets_a_row_with_status_and_score(first: BatchRun) -> None
 def test_csv_shape_and_per_student_files(first: BatchRun) -> None:
     with (first.out / "grades.csv").open(newline="") as fh:
         header = next(csv.reader(fh))
-    assert header == ["id", "file", *CHECK_IDS, "total", "max", "status", "seconds", "note"]
+    assert header == [
+        "id", "file", *CHECK_IDS, "total", "max", "status", "seconds", "note", "late"
+    ]  # fmt: skip
     for student in EXPECTED:
         assert (first.out / student / "results.json").is_file()
         feedback = (first.out / student / "feedback.md").read_text()
@@ -137,6 +142,10 @@ def test_csv_shape_and_per_student_files(first: BatchRun) -> None:
     assert "limit" in notes["doe_jane_3003"]
     assert notes["turing_alan_4004"]
     assert "Training Info" in (first.out / "smith_john_1001" / "feedback.md").read_text()
+    # Canvas's _LATE is kept: a late row says so, in its own column and in its note.
+    late = {r["id"]: r["late"] for r in first.rows()[1:]}
+    assert late == {"smith_john_1001": "", "ada_lovelace_2002": "", "doe_jane_3003": "late",
+                    "turing_alan_4004": ""}  # fmt: skip
 
 
 @pytest.mark.slow
@@ -229,12 +238,14 @@ def test_a_batch_of_the_registry_lab(tmp_path: Path) -> None:
     )
     assert run.code == 0, run.stderr
     rows = run.rows()
-    assert list(rows[0])[2:-5] == lab.rubric().ids
+    assert list(rows[0])[2:-6] == lab.rubric().ids
     got = {r["id"]: (r["status"], float(r["total"])) for r in rows[1:]}
-    assert got == {"ada": ("ok", 100.0), "bob": ("ok", 0.0)}
+    # The template handed in unedited is not a failed attempt: not run, and said so.
+    assert got == {"ada": ("ok", 100.0), "bob": ("unattempted", 0.0)}
+    assert rows[2]["note"].startswith("unattempted: the lab's template as handed out")
     feedback = (run.out / "bob" / "feedback.md").read_text()
     assert feedback.startswith("# MLflow Model Registry lab: 0/100")
-    assert "(0/15, Step 1): no run was logged" in feedback
+    assert "no code cell edited" in feedback
     assert run.leftovers == []
 
 
@@ -425,3 +436,225 @@ def test_the_disk_limit_is_the_workers_flag_else_the_rubrics() -> None:
         limits=with_values(rubric.limits, {"disk": "2g"}, "test"),
     )  # fmt: skip
     assert disk_limit(flagged) == (2 * GIB, "--disk-limit 2 GiB")
+
+
+# ----- one student's grading sees that student's files alone -----
+
+# The last cell of a student who looks for classmates' work: it lists its folder and every
+# folder above it, reads each notebook, script or archive there, and raises what it saw, so
+# that whatever it found reaches its error, note and feedback.
+SNOOP = """
+import os, pathlib, re, helper
+seen, text = [], ""
+here = pathlib.Path.cwd()
+for folder in [here, *here.parents]:
+    try:
+        names = sorted(os.listdir(folder))
+    except OSError:
+        continue
+    for name in names:
+        path = folder / name
+        if path.is_file() and path.suffix in (".ipynb", ".py", ".zip"):
+            seen.append(name)
+            try:
+                text += path.read_text(errors="replace")
+            except OSError:
+                pass
+print(seen, text)
+found = sorted(set(re.findall(r"MARK" + r"ER-[a-z]+", text)))
+raise RuntimeError(f"SNOOPED {helper.WORD} {found} {sorted(set(seen))}")
+"""
+SNOOPER = "mallory_eve_5005"
+OTHERS = ("lovelace", "turing_alan", "zuse_konrad", "MARKER-ada", "MARKER-turing")
+
+
+def marked(source: Path, marker: str, *code: str) -> bytes:
+    """SOURCE's notebook with a markdown cell holding MARKER and code cells appended."""
+    nb = json.loads(source.read_text(encoding="utf-8"))
+    cell = {"cell_type": "markdown", "id": f"m-{marker}", "metadata": {}, "source": marker}
+    nb["cells"].append(cell)
+    for i, text in enumerate(code):
+        nb["cells"].append(
+            {"cell_type": "code", "id": f"c{i}-{marker}", "metadata": {},
+             "execution_count": None, "outputs": [], "source": text}
+        )  # fmt: skip
+    return json.dumps(nb).encode()
+
+
+def class_files() -> dict[str, bytes]:
+    """A Canvas download, unpacked: a student with a notebook and a helper module uploaded
+    apart (and the helper again, as Canvas renames a second upload), a late one, and one who
+    uploaded a zip of a folder holding the notebook and its data."""
+    turing = io.BytesIO()
+    with zipfile.ZipFile(turing, "w") as zf:
+        zf.writestr("__MACOSX/lab1/._lab1.ipynb", b"\x00\x05junk")
+        zf.writestr("lab1/data.csv", "x\n1\n")
+        zf.writestr(
+            "lab1/lab1.ipynb",
+            marked(SUBMISSIONS / "error_in_cell.ipynb", "MARKER-turing"),
+        )
+    return {
+        "mallory_eve_5005_6005_lab1.ipynb": marked(REFERENCE, "MARKER-mallory", SNOOP),
+        "mallory_eve_5005_6006_helper.py": b'WORD = "OLD-HELPER"\n',
+        "mallory_eve_5005_6007_helper-1.py": b'WORD = "NEW-HELPER"\n',
+        "lovelace_ada_LATE_2002_7002_lab1.ipynb": marked(
+            SUBMISSIONS / "error_in_cell.ipynb", "MARKER-ada"
+        ),
+        "turing_alan_4004_8004_lab1.zip": turing.getvalue(),
+        "zuse_konrad_6006_9006_lab1.zip": zip_of({"../../escaped.ipynb": b"{}"}),
+        "hopper_grace_7007_9707_lab1.ipynb": TEMPLATE.read_bytes(),  # handed in as handed out
+    }
+
+
+# The class's Canvas gradebook export: everyone above, and one student who handed in nothing.
+EXPORT = (
+    "Student,ID,SIS User ID,SIS Login ID,Section,Lab 1 (1234)\r\n"
+    "    Points Possible,,,,,100\r\n"
+    '"Eve, Mallory",5005,,,S1,\r\n"Lovelace, Ada",2002,,,S1,\r\n"Turing, Alan",4004,,,S1,\r\n'
+    '"Zuse, Konrad",6006,,,S1,\r\n"Hopper, Grace",7007,,,S1,\r\n"Knuth, Donald",8008,,,S1,\r\n'
+)
+# Applied after grading: a check and a total set by hand, with the reasons the students read.
+OVERRIDES = (
+    "student,check_or_total,points,reason\n"
+    "mallory_eve_5005,experiment,5,named the experiment after a classmate\n"
+    "turing_alan_4004,total,50,helper graded by hand\n"
+)
+
+
+def zip_of(members: dict[str, bytes]) -> bytes:
+    buffer = io.BytesIO()
+    with zipfile.ZipFile(buffer, "w") as zf:
+        for name, data in members.items():
+            zf.writestr(name, data)
+    return buffer.getvalue()
+
+
+@pytest.fixture(scope="module")
+def snooped(tmp_path_factory: pytest.TempPathFactory) -> BatchRun:
+    books = tmp_path_factory.mktemp("snooped")
+    folder = books / "flat"
+    folder.mkdir()
+    for age, (name, data) in enumerate(class_files().items()):
+        (folder / name).write_bytes(data)
+        os.utime(folder / name, (1_790_000_000 + age, 1_790_000_000 + age))
+    (books / "export.csv").write_text(EXPORT, encoding="utf-8")
+    (books / "overrides.csv").write_text(OVERRIDES, encoding="utf-8")
+    return labgrade(
+        "batch", str(folder), "--out", str(books / "out"), "--jobs", "2", "--timeout", TIMEOUT,
+        "--canvas-gradebook", str(books / "export.csv"), "--canvas-assignment", "Lab 1",
+        "--late-penalty", "10", "--overrides", str(books / "overrides.csv"),
+    )  # fmt: skip
+
+
+def outputs_of(run: BatchRun, student: str) -> dict[str, str]:
+    """Everything a student's grading wrote that anyone reads: their files, their row."""
+    folder = run.out / student
+    texts = {p.name: p.read_text(encoding="utf-8") for p in folder.iterdir() if p.is_file()}
+    row = next(r for r in run.rows() if r["id"] == student)
+    texts["grades.csv row"] = json.dumps(row)
+    grades = json.loads((run.out / "grades.json").read_text(encoding="utf-8"))
+    texts["grades.json entry"] = json.dumps(next(g for g in grades if g["id"] == student))
+    return texts
+
+
+def assert_sees_only_itself(run: BatchRun) -> None:
+    texts = outputs_of(run, SNOOPER)
+    assert {"feedback.md", "feedback.html", "results.json"} <= set(texts)
+    row = next(r for r in run.rows() if r["id"] == SNOOPER)
+    # The snooping cell ran, read its own notebook and imported the newest helper under its
+    # own name: a search that finds nothing of another's proves something.
+    assert "SNOOPED NEW-HELPER ['MARKER-mallory']" in row["note"], row["note"]
+    assert "'helper.py', 'lab1.ipynb'" in row["note"]
+    for name, text in texts.items():
+        for other in OTHERS:
+            assert other not in text, f"{other!r} reached {SNOOPER}'s {name}"
+    report = (run.out / "report.html").read_text(encoding="utf-8")
+    for other in OTHERS:
+        assert other not in report.split(SNOOPER, 1)[1].split("</tr>", 1)[0]
+    assert "MARKER-ada" not in report
+    assert "MARKER-turing" not in report
+
+
+@pytest.mark.slow
+def test_a_student_reads_none_of_a_flat_class_and_every_upload_form_grades(
+    snooped: BatchRun,
+) -> None:
+    assert snooped.code == 0, snooped.stderr
+    assert snooped.leftovers == []
+    assert_sees_only_itself(snooped)
+    rows = {r["id"]: r for r in snooped.rows()[1:]}
+    assert sorted(rows) == [
+        "hopper_grace_7007", "lovelace_ada_2002", SNOOPER, "turing_alan_4004", "zuse_konrad_6006"
+    ]  # fmt: skip
+    # Two files under one Canvas id are one folder; the helper's second upload is its newest.
+    mallory = rows[SNOOPER]
+    assert mallory["file"] == "mallory_eve_5005_6005_lab1.ipynb"
+    assert "graded 2 files together" in mallory["note"]
+    assert "older versions ignored: mallory_eve_5005_6006_helper.py" in mallory["note"]
+    # A zip upload is graded as the folder it holds: it ran as the same notebook alone did.
+    turing, ada = rows["turing_alan_4004"], rows["lovelace_ada_2002"]
+    assert turing["status"] == ada["status"] == "error"
+    assert [turing[c] for c in CHECK_IDS] == [ada[c] for c in CHECK_IDS]
+    # A zip whose names leave it is refused, and says why.
+    zuse = rows["zuse_konrad_6006"]
+    assert (zuse["status"], zuse["total"]) == ("invalid", "0")
+    assert "refused to unpack: '../../escaped.ipynb' would land outside" in zuse["note"]
+    assert not (snooped.out.parent / "escaped.ipynb").exists()
+    assert list((snooped.out / ".staging").iterdir()) == []  # each student's copy is removed
+
+
+@pytest.mark.slow
+def test_late_unattempted_and_missing_are_told_apart_and_adjustments_kept(
+    snooped: BatchRun,
+) -> None:
+    rows = {r["id"]: r for r in snooped.rows()[1:]}
+    ada, turing, mallory = rows["lovelace_ada_2002"], rows["turing_alan_4004"], rows[SNOOPER]
+    hopper = rows["hopper_grace_7007"]
+    assert (ada["late"], ada["total"]) == ("late", "18")  # 20, less the 10% late penalty
+    assert "late: 10% late penalty, 20 -> 18" in ada["note"]
+    assert (hopper["status"], hopper["total"], hopper["late"]) == ("unattempted", "0", "")
+    assert "unattempted" in hopper["note"]
+    assert (turing["total"], turing["late"]) == ("50", "")
+    assert "total: 20 -> 50 points by your instructor: helper graded by hand" in turing["note"]
+    assert mallory["experiment"] == "5"
+    assert float(mallory["total"]) == float(mallory_graded(snooped)) - 5
+    feedback = (snooped.out / SNOOPER / "feedback.md").read_text(encoding="utf-8")
+    assert "## Adjusted by your instructor" in feedback
+    assert "named the experiment after a classmate" in feedback
+    assert "named the experiment after a classmate" in (
+        snooped.out / SNOOPER / "feedback.html"
+    ).read_text(encoding="utf-8")
+    grades = {g["id"]: g for g in json.loads((snooped.out / "grades.json").read_text())}
+    assert grades["hopper_grace_7007"]["status"] == "unattempted"
+    assert grades["lovelace_ada_2002"]["late"] is True
+    assert grades["lovelace_ada_2002"]["score"] == 18
+    report = (snooped.out / "report.html").read_text(encoding="utf-8")
+    assert "Knuth, Donald (Canvas ID 8008)" in report  # in the export, handed in nothing
+    assert "Unattempted (1)" in report
+    canvas = {r["ID"]: r for r in csv.DictReader((snooped.out / "canvas-import.csv").open())}
+    assert canvas["8008"]["Lab 1 (1234)"] == ""  # left blank, as exported
+    assert (canvas["7007"]["Lab 1 (1234)"], canvas["2002"]["Lab 1 (1234)"]) == ("0", "18")
+    # A resume without the flags keeps the policy; the student's graded results.json does not
+    # hold it (what the grading gave stays what it gave).
+    again = labgrade("batch", str(snooped.out.parent / "flat"), "--out", str(snooped.out))
+    assert "skipped 5 unchanged" in again.stdout, again.stdout + again.stderr
+    assert again.rows() == snooped.rows()
+    graded = json.loads((snooped.out / "lovelace_ada_2002" / "results.json").read_text())
+    assert graded["score"] == 20
+
+
+def mallory_graded(run: BatchRun) -> float:
+    return float(json.loads((run.out / SNOOPER / "results.json").read_text())["score"])
+
+
+@pytest.mark.slow
+def test_a_student_reads_none_of_a_zipped_class(snooped: BatchRun, tmp_path: Path) -> None:
+    archive = tmp_path / "submissions.zip"
+    archive.write_bytes(zip_of(class_files()))
+    out = tmp_path / "out"
+    run = labgrade(
+        "batch", str(archive), "--out", str(out), "--only", SNOOPER, "--timeout", TIMEOUT
+    )
+    assert run.code == 0, run.stderr
+    assert run.leftovers == []
+    assert_sees_only_itself(run)

@@ -18,6 +18,7 @@ from grader.course.batch import BatchSettings, run_batch
 from grader.course.classreport import (
     FEEDBACK_HTML,
     REPORT,
+    causes_of,
     class_report,
     fix_of,
     summarize,
@@ -197,12 +198,57 @@ def test_the_same_slip_with_each_students_own_name_is_counted_once_per_student()
     tag = next(s for s in slips if s.checks == ("tag",))
     assert tag.students == ("dan",)
     assert tag.fix == 'the tag was set as "training_info": tag keys are exact, use "Training Info"'
-    # The fix a failing cell's error gave, once: not again for each check it left ungraded.
-    error = next(s for s in slips if "gus" in s.students)
-    assert error.checks == ("execution",)
-    assert error.fix == 'Delete the "multi_class" entry from params in Step 3'
+    # An execution error is no check's slip: the submissions that did not finish list it.
+    assert not any({"erin", "frank", "gus"} & set(s.students) for s in slips)
     assert all(s.students for s in slips)
-    assert not any("erin" in s.students or "frank" in s.students for s in slips)
+    assert {c for s in slips for c in s.checks} <= set(RUBRIC.ids)
+
+
+def test_unnamed_causes_count_too_and_a_student_once_per_cause() -> None:
+    rows = [
+        graded("hal", params={**PARAMS, "max_iter": "100"}),
+        graded("ivy", params={**PARAMS, "max_iter": "100"}),
+        graded("jo", params={**PARAMS, "max_iter": "10"}),
+        graded("kim", params={"solver": "lbfgs", "random_state": "8888"}),
+        graded("ada"),
+    ]
+    slips = {s.fix: s for s in summarize(rows, RUBRIC).slips}
+    # No fix was named for a wrong max_iter: what the check found is the cause, its run's
+    # name and id (each student's own) left out, the value shown where all agree.
+    wrong = slips["max_iter=… (expected 1000)"]
+    assert (wrong.students, wrong.checks, wrong.named) == (("hal", "ivy", "jo"), ("params",), False)
+    missing = slips["max_iter missing"]
+    assert missing.students == ("kim",)
+    assert not any("ada" in s.students for s in slips.values())
+
+
+def test_a_check_the_notebook_did_not_reach_is_not_that_checks_slip() -> None:
+    row = graded("lee", metrics={})
+    stopped = (
+        "no run was logged. Expected: with mlflow.start_run(): mlflow.log_metric(...). Fix: the"
+        " notebook stopped at cell 6 (TypeError) before this was logged: fix that first"
+        " (revisit Step 4 of the lab)"
+    )
+    first = "no version registered. Expected: mlflow.register_model(...). Fix: do Step 1 first"
+    for check in row.result["checks"]:
+        if check["id"] in ("metric", "registered_model"):
+            check["passed"] = False
+            check["message"] = stopped if check["id"] == "metric" else first
+    assert summarize([row], RUBRIC).slips == ()
+    assert causes_of(stopped) == []
+    both = 'found. Fix: the key is "x"; the notebook stopped at cell 2: fix that first'
+    assert causes_of(both) == [(True, 'the key is "x"')]
+    own = 'none. Fix: 2 run(s) went to the "Default" experiment: set the experiment first'
+    assert causes_of(own) == [
+        (True, '2 run(s) went to the "Default" experiment: set the experiment first')
+    ]
+
+
+def test_a_slip_row_names_each_check_by_title_and_id(page: str) -> None:
+    section = page.split('id="slips"', 1)[1].split("</section>", 1)[0]
+    assert f"{RUBRIC.check('metric').title} (<code>metric</code>)" in section
+    assert "the notebook&#x27;s run" not in section
+    assert "the notebook's run" not in section
 
 
 def test_a_fix_is_read_without_the_lab_step_to_revisit() -> None:
@@ -417,3 +463,16 @@ def test_the_report_renders_its_plots_in_chromium_and_fetches_nothing(tmp_path: 
         (tmp_path / "gus" / FEEDBACK_HTML).as_uri(),
     }
     assert console == []  # nothing blocked by the page's policy, no error
+
+
+def test_one_cause_stopping_several_checks_is_one_slip_naming_them_all() -> None:
+    row = graded("max", metrics={})
+    said = 'found. Fix: the notebook still has "UPDATE_HERE" in place of the ids it stands for'
+    for check, what in (("metric", "(the run id)"), ("registered_model", "(the source)")):
+        found = next(c for c in row.result["checks"] if c["id"] == check)
+        found["passed"] = False
+        found["message"] = f"{said} {what}: use run.info.run_id (revisit Step 4 of the lab)"
+    [slip] = summarize([row], RUBRIC).slips
+    assert slip.checks == ("metric", "registered_model")
+    assert slip.students == ("max",)
+    assert slip.fix.endswith("in place of the ids it stands for (…): use run.info.run_id")

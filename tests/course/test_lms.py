@@ -4,6 +4,7 @@ documented shapes, a round trip through an export as each LMS writes it, and the
 from __future__ import annotations
 
 import csv
+import datetime
 import hashlib
 import io
 import re
@@ -14,18 +15,20 @@ from typing import Any
 
 import pytest
 
-from grader.course.gradebook import Row, save_student
+from grader.course.adjust import NONE
+from grader.course.gradebook import Row, finish, save_student
 from grader.course.lms import (
     CANVAS_FILE,
     MOODLE_FILE,
+    LmsExportError,
+    late_by_due,
     read_canvas_gradebook,
     read_moodle_worksheet,
     write_imports,
 )
 from grader.course.roster import LmsIdentity, discover, lms_identity, student_id
-from grader.errors import GraderError
 from grader.frontends.cli import main
-from tests.helpers import ROOT, SUBMISSIONS, run_labgrade
+from tests.helpers import ROOT, SUBMISSIONS, TRACKING, run_labgrade
 
 # Canvas's exporter (lib/gradebook_exporter.rb): the student columns, one "Title (id)" column
 # per assignment, the read-only totals; a Points Possible row, then a row per student.
@@ -313,7 +316,7 @@ def test_canvas_rows_a_grade_must_not_overwrite_are_kept(tmp_path: Path) -> None
 def test_an_unknown_canvas_student_is_refused(tmp_path: Path) -> None:
     export = read_canvas_gradebook(canvas_export(tmp_path / "export.csv"), "5002")
     files = {**CANVAS_FILES, "newstudent_7777_70007_lab1.ipynb": 50.0}
-    with pytest.raises(GraderError) as err:
+    with pytest.raises(LmsExportError) as err:
         write_imports(tmp_path, rows_of(files), [export])
     message = str(err.value)
     assert message.startswith(f"{tmp_path / 'export.csv'}: 1 graded student missing from it")
@@ -329,14 +332,14 @@ def test_submissions_not_named_by_canvas_are_refused(tmp_path: Path) -> None:
         "smithjohn_1001_70001_lab1.ipynb": 90.0,
         "Ada Lovelace_2002_assignsubmission_file_": 1.0,
     }
-    with pytest.raises(GraderError, match=r"1 submission not named as Canvas's download"):
+    with pytest.raises(LmsExportError, match=r"1 submission not named as Canvas's download"):
         write_imports(tmp_path, rows_of(files), [export])
 
 
 def test_two_submissions_of_one_canvas_user_are_refused(tmp_path: Path) -> None:
     export = read_canvas_gradebook(canvas_export(tmp_path / "export.csv"), "5002")
     files = {"smithjohn_1001_70001_lab1.ipynb": 90.0, "smithj_1001_70009_lab1.ipynb": 10.0}
-    with pytest.raises(GraderError, match=r"more than one submission of one Canvas user.*1001"):
+    with pytest.raises(LmsExportError, match=r"more than one submission of one Canvas user.*1001"):
         write_imports(tmp_path, rows_of(files), [export])
 
 
@@ -352,7 +355,7 @@ def test_a_changed_canvas_student_column_is_refused(
     tmp_path: Path, column: str, renamed: str, problem: str
 ) -> None:
     header = [renamed if c == column else c for c in CANVAS_HEADER]
-    with pytest.raises(GraderError, match=problem) as err:
+    with pytest.raises(LmsExportError, match=problem) as err:
         read_canvas_gradebook(canvas_export(tmp_path / "export.csv", header=header), "5002")
     assert str(err.value).startswith(str(tmp_path / "export.csv"))
     assert "Fix: " in str(err.value)
@@ -362,33 +365,35 @@ def test_a_missing_canvas_assignment_column_is_refused_with_the_columns_there(
     tmp_path: Path,
 ) -> None:
     source = canvas_export(tmp_path / "export.csv")
-    with pytest.raises(GraderError) as err:
+    with pytest.raises(LmsExportError) as err:
         read_canvas_gradebook(source, "Lab 2")
     message = str(err.value)
     assert "no assignment column 'Lab 2'" in message
     assert "would import as a new assignment" in message
     assert "'Quiz 1 (5001)', 'Lab 1: MLflow Tracking (5002)'" in message
-    with pytest.raises(GraderError, match=r"pass --canvas-assignment"):
+    with pytest.raises(LmsExportError, match=r"pass --canvas-assignment"):
         read_canvas_gradebook(source, None)
 
 
 def test_an_ambiguous_canvas_assignment_column_is_refused(tmp_path: Path) -> None:
     header = [c.replace("Quiz 1 (5001)", "Lab 1: MLflow Tracking (5003)") for c in CANVAS_HEADER]
     source = canvas_export(tmp_path / "export.csv", header=header)
-    with pytest.raises(GraderError, match=r"2 assignment columns match 'Lab 1: MLflow Tracking'"):
+    with pytest.raises(
+        LmsExportError, match=r"2 assignment columns match 'Lab 1: MLflow Tracking'"
+    ):
         read_canvas_gradebook(source, "Lab 1: MLflow Tracking")
     assert read_canvas_gradebook(source, "5003").assignment == "Lab 1: MLflow Tracking (5003)"
 
 
 def test_a_canvas_export_with_one_student_twice_is_refused(tmp_path: Path) -> None:
     students = [*CANVAS_STUDENTS, CANVAS_STUDENTS[0]]
-    with pytest.raises(GraderError, match=r"two students with Canvas ID 1001"):
+    with pytest.raises(LmsExportError, match=r"two students with Canvas ID 1001"):
         read_canvas_gradebook(canvas_export(tmp_path / "e.csv", students=students), "5002")
 
 
 @pytest.mark.parametrize("points", ["(read only)", "0", ""])
 def test_a_canvas_assignment_without_points_is_refused(tmp_path: Path, points: str) -> None:
-    with pytest.raises(GraderError, match=r"not a number above 0"):
+    with pytest.raises(LmsExportError, match=r"not a number above 0"):
         read_canvas_gradebook(canvas_export(tmp_path / "e.csv", points=points), "5002")
 
 
@@ -396,16 +401,16 @@ def test_a_canvas_export_without_its_points_possible_row_is_refused(tmp_path: Pa
     source = canvas_export(tmp_path / "export.csv")
     lines = source.read_text().splitlines(keepends=True)
     source.write_text("".join(line for line in lines if "Points Possible" not in line))
-    with pytest.raises(GraderError, match=r"no Points Possible row"):
+    with pytest.raises(LmsExportError, match=r"no Points Possible row"):
         read_canvas_gradebook(source, "5002")
 
 
 def test_an_unreadable_export_is_refused_with_the_fix(tmp_path: Path) -> None:
     latin = tmp_path / "latin1.csv"
     latin.write_bytes(",".join(CANVAS_HEADER).encode() + "\r\nMüller\r\n".encode("latin-1"))
-    with pytest.raises(GraderError, match=r"not UTF-8 text.*'CSV UTF-8'"):
+    with pytest.raises(LmsExportError, match=r"not UTF-8 text.*'CSV UTF-8'"):
         read_canvas_gradebook(latin, "5002")
-    with pytest.raises(GraderError, match=r"cannot read this Canvas gradebook export"):
+    with pytest.raises(LmsExportError, match=r"cannot read this Canvas gradebook export"):
         read_canvas_gradebook(tmp_path / "missing.csv", "5002")
 
 
@@ -476,7 +481,7 @@ def test_a_decimal_comma_worksheet_gets_decimal_comma_grades(tmp_path: Path) -> 
 def test_an_unknown_moodle_participant_is_refused(tmp_path: Path) -> None:
     worksheet = read_moodle_worksheet(moodle_worksheet(tmp_path / "worksheet.csv"))
     files = {**MOODLE_FOLDERS, "Ada Lovelace_2020_assignsubmission_file_": 70.0}
-    with pytest.raises(GraderError) as err:
+    with pytest.raises(LmsExportError) as err:
         write_imports(tmp_path, rows_of(files), [worksheet])
     message = str(err.value)
     assert f"{tmp_path / 'worksheet.csv'}: 1 graded student missing from it" in message
@@ -504,7 +509,7 @@ def test_a_changed_moodle_column_is_refused(
     tmp_path: Path, header: list[str], problem: str
 ) -> None:
     source = moodle_worksheet(tmp_path / "worksheet.csv", header=header)
-    with pytest.raises(GraderError, match=problem) as err:
+    with pytest.raises(LmsExportError, match=problem) as err:
         read_moodle_worksheet(source)
     assert str(err.value).startswith(str(source))
     assert "Fix: " in str(err.value)
@@ -512,12 +517,12 @@ def test_a_changed_moodle_column_is_refused(
 
 def test_a_moodle_worksheet_with_a_participant_twice_or_unnamed_is_refused(tmp_path: Path) -> None:
     twice = [*MOODLE_PARTICIPANTS, MOODLE_PARTICIPANTS[0]]
-    with pytest.raises(GraderError, match=r"two rows for Participant 2002"):
+    with pytest.raises(LmsExportError, match=r"two rows for Participant 2002"):
         read_moodle_worksheet(moodle_worksheet(tmp_path / "a.csv", participants=twice))
     source = moodle_worksheet(tmp_path / "b.csv")
     source.write_text(source.read_text(encoding="utf-8-sig").replace("Participant 5005", "5005"))
     with pytest.raises(
-        GraderError, match=r"row 5: Identifier '5005' is not 'Participant <number>'"
+        LmsExportError, match=r"row 5: Identifier '5005' is not 'Participant <number>'"
     ):
         read_moodle_worksheet(source)
 
@@ -545,7 +550,7 @@ def test_batch_refuses_an_unknown_student_before_grading_anyone(
         ["batch", str(submissions), "--out", str(out), "--canvas-gradebook", str(export),
          "--canvas-assignment", "Lab 1: MLflow Tracking"]
     )  # fmt: skip
-    assert code == 3
+    assert code == 2  # the instructor fixes the export or the download: not the machine
     err = capsys.readouterr().err
     assert "newstudent_7777_70007_lab1.ipynb (Canvas ID 7777)" in err
     assert not (out / "smithjohn_1001").exists()  # nothing graded
@@ -564,7 +569,7 @@ def test_lms_flags_that_cannot_work_are_usage_errors(
     )  # fmt: skip
     assert code == 2
     assert "to `labgrade merge` of the shards" in capsys.readouterr().err
-    assert main(["batch", str(tmp_path), "--out", out, "--canvas-gradebook", str(export)]) == 3
+    assert main(["batch", str(tmp_path), "--out", out, "--canvas-gradebook", str(export)]) == 2
     assert "pass --canvas-assignment with its title or id" in capsys.readouterr().err
 
 
@@ -618,3 +623,54 @@ def test_a_canvas_download_batch_writes_canvas_its_import_csv(tmp_path: Path) ->
     with (out / "grades.csv").open(newline="") as fh:
         ids = [r["id"] for r in csv.DictReader(fh)][1:]
     assert ids == ["lovelaceada_2002", "smithjohn_1001"]  # student ids as without the flags
+
+
+# --- late, by Moodle's submission times -------------------------------------------------
+
+
+def test_due_marks_the_moodle_submissions_dated_after_it_late(tmp_path: Path) -> None:
+    source = moodle_worksheet(tmp_path / "worksheet.csv")
+    text = source.read_text(encoding="utf-8-sig").splitlines()
+    # Jane submitted a day later than the others; Grace submitted nothing ("-").
+    text = [
+        line.replace("Friday, 20 November 2026, 12:00 PM", "Saturday, 21 November 2026, 9:05 AM")
+        if "Participant 3003" in line
+        else line.replace("Friday, 20 November 2026, 12:00 PM", "-")
+        if "Participant 5005" in line
+        else line
+        for line in text
+    ]
+    source.write_text("\n".join(text) + "\n", encoding="utf-8")
+    worksheet = read_moodle_worksheet(source)
+    rows = rows_of(MOODLE_FOLDERS)
+    due = datetime.datetime(2026, 11, 20, 23, 59)
+    assert late_by_due([worksheet], rows, due) == {"jane_doe_3003"}
+    assert late_by_due([worksheet], rows, datetime.datetime(2026, 11, 20, 11, 0)) == {
+        "ada_lovelace_2002", "jane_doe_3003", "alan_turing_4004"
+    }  # fmt: skip
+    assert late_by_due([worksheet], rows, None) == frozenset()
+    done = finish(tmp_path / "out", rows, TRACKING.rubric(), NONE, late={"ada_lovelace_2002"})
+    assert [r.student for r in done if r.late] == ["ada_lovelace_2002"]
+    [written] = write_imports(tmp_path / "out", done, [worksheet])
+    ada = next(r for r in read_csv(written.path) if r[0] == "Participant 2002")
+    assert "submitted late" in ada[MOODLE_HEADER.index("Feedback comments")]
+
+
+def test_a_submission_time_moodle_did_not_write_in_english_is_refused(tmp_path: Path) -> None:
+    source = moodle_worksheet(tmp_path / "worksheet.csv")
+    source.write_text(
+        source.read_text(encoding="utf-8-sig").replace(
+            "Friday, 20 November 2026, 12:00 PM", "vendredi 20 novembre 2026, 12:00"
+        ),
+        encoding="utf-8",
+    )
+    with pytest.raises(LmsExportError, match=r"Participant 2002's 'Last modified \(submission\)'"):
+        late_by_due([read_moodle_worksheet(source)], [], datetime.datetime(2026, 11, 20))
+
+
+def test_due_without_a_moodle_worksheet_is_a_usage_error(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    out = str(tmp_path / "out")
+    assert main(["batch", str(tmp_path), "--out", out, "--due", "2026-11-20 23:59"]) == 2
+    assert "pass the worksheet too, with --moodle-worksheet" in capsys.readouterr().err

@@ -20,7 +20,7 @@ import sys
 import tarfile
 import uuid
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
@@ -660,3 +660,23 @@ def test_the_folder_as_runner_py_fetches_it_unpacks_safely(published: Published)
         members = tar.getmembers()
     assert all(m.isfile() or m.isdir() for m in members)
     assert {m.name.split("/", 1)[0] for m in members} == {SLUG}
+
+
+def test_notes_that_explain_the_grade_reach_the_release_body() -> None:
+    note = "the grader applied sklearn_skops_trusted_types=...: the lab's code needs it"
+    result = replace(_result({}), notes=(note,))
+    body = classroom50.release_body(result, TRACKING.rubric(), "tracking", Run.from_env(RUNNER_ENV))
+    assert f"- {note}" in body
+
+
+def test_a_repository_without_one_notebook_to_grade_is_told_in_its_terms(tmp_path: Path) -> None:
+    nb = TRACKING.notebook
+    (tmp_path / "draft.ipynb").write_text("{}")
+    (tmp_path / "final.ipynb").write_text("{}")
+    outcome = classroom50.autograde(tmp_path, "tracking", 60.0, Run.from_env(RUNNER_ENV))
+    assert valid(outcome.result) is None
+    assert outcome.result["score"] == 0
+    assert f"keep your work in {nb} alone (remove the other copies) and push" in outcome.body
+    assert "draft.ipynb, final.ipynb" in outcome.body
+    assert "pass the one to grade" not in outcome.body
+    assert outcome.status == "failure"

@@ -23,6 +23,7 @@ import pytest
 
 from grader import labs
 from grader.engine.lab import Lab
+from grader.engine.results import ExecutionResult, GradeResult, TrackingInfo
 from grader.errors import GraderError
 from grader.platforms import gradescope
 from grader.platforms.gradescope import ROOT_VAR, build_bundle
@@ -190,6 +191,8 @@ def test_good_submission_gets_full_marks_in_the_documented_format(autograde: Aut
     assert all(t["status"] == "passed" for t in run.results["tests"])
     assert sum(t["max_score"] for t in run.results["tests"]) == 100
     assert run.results["execution_time"] >= 1
+    # The notebook's own tracking URI was redirected: the student reads why, not only the log.
+    assert "Notes on this grading:\n- the notebook points MLflow at" in run.results["output"]
     assert run.leftovers == []
 
 
@@ -513,3 +516,51 @@ def test_setup_on_a_bare_ubuntu_root_installs_a_grader_that_grades(
         assert all(t["status"] == "passed" for t in results["tests"])
     finally:
         shutil.rmtree(root, ignore_errors=True)
+
+
+# --- what the student reads -------------------------------------------------------------
+
+
+def test_notes_that_explain_the_grade_are_in_the_output_every_student_sees() -> None:
+    rubric = TRACKING.rubric()
+    note = "the notebook points MLflow at http://127.0.0.1:8080; the grader sent everything"
+    result = GradeResult(
+        "/autograder/submission/lab1.ipynb",
+        (),
+        ExecutionResult("ok", 3.0),
+        TrackingInfo("http://127.0.0.1:5000"),
+        notes=(note,),
+    )
+    data = gradescope.results_json(result, rubric, 3.0)
+    assert f"Notes on this grading:\n- {note}" in data["output"]
+    assert data.get("visibility", "visible") == "visible"  # the top-level output is shown
+    # The notes travel in the --grade-json the worker writes, as the grading made them.
+    assert GradeResult.from_json(result.to_json()).notes == (note,)
+    written_before = {k: v for k, v in result.to_json().items() if k != "notes"}
+    assert GradeResult.from_json(written_before).notes == ()
+
+
+@pytest.mark.parametrize(
+    ("files", "says"),
+    [
+        ({"draft.ipynb": b"{}", "final.ipynb": b"{}"}, "upload only {nb} and submit again"),
+        ({"notes.txt": b"x"}, "holds no {nb}: upload {nb}"),
+        ({"a/{nb}": b"{}", "b/{nb}": b"{}"}, "holds 2 files named {nb} (a/{nb}, b/{nb})"),
+    ],
+)
+def test_an_upload_without_one_notebook_to_grade_is_told_in_gradescopes_terms(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, files: dict[str, bytes], says: str
+) -> None:
+    nb = TRACKING.notebook
+    for rel, data in files.items():
+        path = tmp_path / "submission" / rel.format(nb=nb)
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_bytes(data)
+    graded: list[Path] = []
+    monkeypatch.setattr(gradescope, "_grade_in_subprocess", lambda s, *_: graded.append(s))
+    data = gradescope.autograde(tmp_path, 42.0, "tracking")
+    assert graded == []  # refused before any grading
+    assert data["score"] == 0
+    assert says.format(nb=nb) in data["output"]
+    assert "pass the one to grade" not in json.dumps(data)
+    assert all(says.format(nb=nb) in t["output"] for t in data["tests"])

@@ -324,8 +324,9 @@ def _placeholder(ev: Evidence, what: str) -> str:
     if PLACEHOLDER not in ev.code:
         return ""
     return (
-        f'the notebook still has "{PLACEHOLDER}" where {what} goes: use run.info.run_id and'
-        " model_info (or the ids shown in the MLflow UI)"
+        # WHAT in brackets: the class report shows the checks it stopped as one slip
+        f'the notebook still has "{PLACEHOLDER}" in place of the ids it stands for ({what}):'
+        " use run.info.run_id and model_info (or the ids shown in the MLflow UI)"
     )
 
 

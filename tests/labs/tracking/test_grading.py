@@ -392,7 +392,9 @@ def test_exit_code_and_json_shape(graded_run: Grade, case: Case) -> None:
         "checks",
         "execution",
         "tracking",
+        "notes",
     }
+    assert all(isinstance(note, str) for note in run.result["notes"])
     assert tuple(c["id"] for c in run.result["checks"]) == CHECK_IDS
     for check in run.result["checks"]:
         assert set(check) == {"id", "title", "score", "max_score", "passed", "message"}
