@@ -189,6 +189,10 @@ class _Renamer(ast.NodeTransformer):
     def visit_Name(self, node: ast.Name) -> ast.Name:
         return ast.copy_location(ast.Name(self.names.get(node.id, node.id), node.ctx), node)
 
+    def visit_Global(self, node: ast.Global) -> ast.Global:
+        node.names = [self.names.get(n, n) for n in node.names]
+        return node
+
     def visit_alias(self, node: ast.alias) -> ast.alias:
         if node.asname and node.asname in self.names:
             node.asname = self.names[node.asname]
@@ -373,6 +377,99 @@ def as_run_script(shape: Shape, rng: random.Random) -> Shape:
     return replace(shape, cells=tuple(cells), files=(*shape.files, ("lab_steps.py", code)))
 
 
+def tab_indents(shape: Shape, rng: random.Random) -> Shape:
+    """Indentation with tabs, as some editors save it."""
+
+    def edit(source: str) -> str:
+        tree = ast.parse(source)
+        if any(isinstance(n, ast.Constant) and "\n" in str(n.value) for n in ast.walk(tree)):
+            return source  # a line inside a string is text, not indentation
+        tidy = ast.unparse(tree)  # indentation in fours, continuation lines joined
+        return "\n".join(_tabbed(line) for line in tidy.splitlines())
+
+    return _code_map(shape, edit)
+
+
+def _tabbed(line: str) -> str:
+    depth = (len(line) - len(line.lstrip(" "))) // 4
+    return "\t" * depth + line.lstrip(" ")
+
+
+def _all_code(shape: Shape) -> tuple[str, list[Cell]]:
+    """The code of every cell that has no magic, joined, and the magic cells themselves."""
+    code = "\n\n".join(s for s in shape.code() if not _magic(s))
+    magics: list[Cell] = [("code", s) for s in shape.code() if _magic(s)]
+    return code, magics
+
+
+def in_main_function(shape: Shape, rng: random.Random) -> Shape:
+    """All the steps in one main() run under `if __name__ == "__main__":`, its names global
+    so that what the lab's guide names is still there after the run."""
+    code, magics = _all_code(shape)
+    tree = ast.parse(code)
+    names = sorted(_bound(tree))
+    body = "\n".join("    " + ln for ln in ast.unparse(tree).splitlines())
+    declared = f"    global {', '.join(names)}\n" if names else ""
+    main = f"def main():\n{declared}{body}\n\n\nif __name__ == '__main__':\n    main()\n"
+    return replace(shape, cells=(*magics, ("code", main)))
+
+
+def helper_module(shape: Shape, rng: random.Random) -> Shape:
+    """The steps in a module beside the notebook, which the notebook imports everything of."""
+    code, magics = _all_code(shape)
+    cells: list[Cell] = [*magics, ("code", "from lab_code import *  # noqa: F403")]
+    return replace(shape, cells=tuple(cells), files=(*shape.files, ("lab_code.py", code)))
+
+
+SUBPROCESS = """import subprocess
+import sys
+
+subprocess.run([sys.executable, "train.py"], check=True)"""
+
+
+def child_process(shape: Shape, rng: random.Random) -> Shape:
+    """The steps saved as train.py, which the notebook runs in a process of its own, with a
+    shell escape or subprocess and the notebook's own Python."""
+    code, magics = _all_code(shape)
+    run = rng.choice(["!python train.py", SUBPROCESS])
+    return replace(shape, cells=(*magics, ("code", run)), files=(*shape.files, ("train.py", code)))
+
+
+class _Nested(ast.NodeTransformer):
+    """`with mlflow.start_run(...):` at the top level runs as a child of a parent run."""
+
+    def visit_Module(self, node: ast.Module) -> ast.Module:
+        for index, stmt in enumerate(node.body):
+            call = stmt.items[0].context_expr if isinstance(stmt, ast.With) else None
+            if (
+                isinstance(call, ast.Call)
+                and isinstance(call.func, ast.Attribute)
+                and call.func.attr == "start_run"
+                and not any(k.arg == "nested" for k in call.keywords)
+            ):
+                call.keywords.append(ast.keyword("nested", ast.Constant(True)))
+                parent = ast.parse(
+                    f"with {ast.unparse(call.func.value)}.start_run(run_name='parent'):\n    pass"
+                ).body[0]
+                assert isinstance(parent, ast.With)
+                parent.body = [stmt]
+                node.body[index] = parent
+        return node
+
+
+def nested_runs(shape: Shape, rng: random.Random) -> Shape:
+    def edit(source: str) -> str:
+        return ast.unparse(ast.fix_missing_locations(_Nested().visit(ast.parse(source))))
+
+    return _code_map(shape, edit)
+
+
+def autolog_on(shape: Shape, rng: random.Random) -> Shape:
+    """MLflow's autologging turned on first: it logs more, never less, of the lab's run."""
+    cell = ("code", "import mlflow\n\nmlflow.autolog()")
+    return replace(shape, cells=(cell, *shape.cells))
+
+
 # -- the form it is saved in ------------------------------------------------------------------
 
 EDITORS: dict[str, dict[str, object]] = {
@@ -421,6 +518,12 @@ CATALOGUE: tuple[Rewrite, ...] = (
     Rewrite("scratch_run_after", scratch_run_after),
     Rewrite("editor_metadata", editor_metadata),
     Rewrite("as_run_script", as_run_script, moves_code=True),
+    Rewrite("tab_indents", tab_indents),
+    Rewrite("in_main_function", in_main_function, moves_code=True),
+    Rewrite("helper_module", helper_module, moves_code=True),
+    Rewrite("child_process", child_process, moves_code=True),
+    Rewrite("nested_runs", nested_runs, moves_code=True),
+    Rewrite("autolog_on", autolog_on),
 )
 FORMS: tuple[Rewrite, ...] = (
     Rewrite("saved_as_ipynb", saved_as("ipynb")),
