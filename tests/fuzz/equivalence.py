@@ -74,7 +74,7 @@ def trials(lab_id: str, seed: int) -> list[Trial]:
     keep = frozenset(lab.capture(lab.rubric()).variables)
     raises = bool(lab.expected_errors)
     return [
-        Trial(lab_id, seed, case, compose(read(case.path, raises), seed, keep))
+        Trial(lab_id, seed, case, compose(read(case.path, raises), seed, keep, not case.failing))
         for case in (reference, mistake)
     ]
 

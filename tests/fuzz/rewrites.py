@@ -47,6 +47,10 @@ class Rewrite:
     # Not for a notebook whose step raises by design: it moves code across cells or into one
     # block, so what runs after the raise would change.
     moves_code: bool = False
+    # Only for a submission with nothing wrong: on one with a mistake it interacts with it
+    # (autolog logs the model's own params first; MLflow then refuses the differing ones
+    # the notebook logs, and the run fails).
+    full_marks_only: bool = False
 
 
 def _magic(source: str) -> bool:
@@ -523,7 +527,7 @@ CATALOGUE: tuple[Rewrite, ...] = (
     Rewrite("helper_module", helper_module, moves_code=True),
     Rewrite("child_process", child_process, moves_code=True),
     Rewrite("nested_runs", nested_runs, moves_code=True),
-    Rewrite("autolog_on", autolog_on),
+    Rewrite("autolog_on", autolog_on, full_marks_only=True),
 )
 FORMS: tuple[Rewrite, ...] = (
     Rewrite("saved_as_ipynb", saved_as("ipynb")),
@@ -534,12 +538,17 @@ FORMS: tuple[Rewrite, ...] = (
 )
 
 
-def compose(shape: Shape, seed: int, keep: frozenset[str] = frozenset()) -> Shape:
-    """Several rewrites drawn with SEED, applied in a random order, then a form to save in."""
+def compose(
+    shape: Shape, seed: int, keep: frozenset[str] = frozenset(), full_marks: bool = True
+) -> Shape:
+    """Several rewrites drawn with SEED, applied in a random order, then a form to save in.
+    FULL_MARKS: the submission is labelled with nothing wrong."""
     rng = random.Random(seed)
     usable = [r for r in CATALOGUE if not (r.moves_code and shape.raises)]
     chosen = rng.sample(usable, k=rng.randint(2, 5))
     for rewrite in chosen:
+        if rewrite.full_marks_only and not full_marks:
+            continue
         if rewrite.name == "renamed_variables":
             shape = renamed_variables(shape, rng, keep)
         else:
