@@ -72,6 +72,16 @@ def _code_map(shape: Shape, edit: Callable[[str], str]) -> Shape:
     return replace(shape, cells=cells)
 
 
+def _transformed(shape: Shape, transformer: Callable[[], ast.NodeTransformer]) -> Shape:
+    """Each code cell through a fresh TRANSFORMER of its syntax tree."""
+
+    def edit(source: str) -> str:
+        tree = transformer().visit(ast.parse(source))
+        return ast.unparse(ast.fix_missing_locations(tree))
+
+    return _code_map(shape, edit)
+
+
 # -- cells and layout ----------------------------------------------------------------------
 
 
@@ -277,11 +287,7 @@ class _RunWithout(ast.NodeTransformer):
 
 
 def run_without_with(shape: Shape, rng: random.Random) -> Shape:
-    def edit(source: str) -> str:
-        tree = _RunWithout().visit(ast.parse(source))
-        return ast.unparse(ast.fix_missing_locations(tree))
-
-    return _code_map(shape, edit)
+    return _transformed(shape, _RunWithout)
 
 
 class _History(ast.NodeTransformer):
@@ -306,11 +312,7 @@ class _History(ast.NodeTransformer):
 
 
 def metric_history(shape: Shape, rng: random.Random) -> Shape:
-    def edit(source: str) -> str:
-        tree = _History().visit(ast.parse(source))
-        return ast.unparse(ast.fix_missing_locations(tree))
-
-    return _code_map(shape, edit)
+    return _transformed(shape, _History)
 
 
 def artifact_path_keyword(shape: Shape, rng: random.Random) -> Shape:
@@ -462,10 +464,7 @@ class _Nested(ast.NodeTransformer):
 
 
 def nested_runs(shape: Shape, rng: random.Random) -> Shape:
-    def edit(source: str) -> str:
-        return ast.unparse(ast.fix_missing_locations(_Nested().visit(ast.parse(source))))
-
-    return _code_map(shape, edit)
+    return _transformed(shape, _Nested)
 
 
 def autolog_on(shape: Shape, rng: random.Random) -> Shape:
