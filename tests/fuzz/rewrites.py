@@ -114,6 +114,8 @@ def comments_and_blank_lines(shape: Shape, rng: random.Random) -> Shape:
             indent = line[: len(line) - len(line.lstrip())]
             if line.strip() and rng.random() < 0.2:
                 lines.append(f"{indent}# step detail {rng.randrange(100)}")
+            elif rng.random() < 0.05:
+                lines.append("\x0c")  # a form feed: a page break some editors keep
             lines.append(line)
         return "\n".join(lines) + "\n\n"
 
@@ -590,6 +592,10 @@ def write(shape: Shape, folder: Path, stem: str = "lab") -> Path:
     for kind, src in shape.cells:
         make = nbformat.v4.new_code_cell if kind == "code" else nbformat.v4.new_markdown_cell
         nb.cells.append(make(src))
+        if kind == "markdown" and shape.metadata:
+            # An editor's notebook: a picture pasted into a markdown cell (JupyterLab, Colab).
+            nb.cells[-1]["attachments"] = {"figure.png": {"image/png": PIXEL}}
+            nb.cells[-1]["source"] += "\n\n![figure](attachment:figure.png)"
     if shape.form.startswith("py"):
         text = "\n\n".join(
             f"# %%\n{src}" if kind == "code" else "# %% [markdown]\n" + _commented(src)
@@ -609,6 +615,11 @@ def write(shape: Shape, folder: Path, stem: str = "lab") -> Path:
     encoding = "utf-8-sig" if shape.form == "ipynb-bom" else "utf-8"
     (folder / f"{stem}.ipynb").write_bytes(raw.encode(encoding))
     return folder
+
+
+PIXEL = (  # a 1x1 PNG, base64
+    "iVBORw0KGgoAAAANSUhEUgAAAAEAAAABCAYAAAAfFcSJAAAADUlEQVR42mNkYPhfDwAChwGA60e6kgAAAABJRU5ErkJggg=="
+)
 
 
 def _commented(text: str) -> str:
