@@ -51,6 +51,9 @@ class Rewrite:
     # (autolog logs the model's own params first; MLflow then refuses the differing ones
     # the notebook logs, and the run fails).
     full_marks_only: bool = False
+    # Moves the whole program somewhere else (a script, a module, a function): one such per
+    # composition (a module imported whole does not run a main() guarded by __name__).
+    whole: bool = False
 
 
 def _magic(source: str) -> bool:
@@ -522,11 +525,11 @@ CATALOGUE: tuple[Rewrite, ...] = (
     Rewrite("scratch_run_before", scratch_run_before),
     Rewrite("scratch_run_after", scratch_run_after),
     Rewrite("editor_metadata", editor_metadata),
-    Rewrite("as_run_script", as_run_script, moves_code=True),
+    Rewrite("as_run_script", as_run_script, moves_code=True, whole=True),
     Rewrite("tab_indents", tab_indents),
-    Rewrite("in_main_function", in_main_function, moves_code=True),
-    Rewrite("helper_module", helper_module, moves_code=True),
-    Rewrite("child_process", child_process, moves_code=True),
+    Rewrite("in_main_function", in_main_function, moves_code=True, whole=True),
+    Rewrite("helper_module", helper_module, moves_code=True, whole=True),
+    Rewrite("child_process", child_process, moves_code=True, whole=True),
     Rewrite("nested_runs", nested_runs, moves_code=True),
     Rewrite("autolog_on", autolog_on, full_marks_only=True),
 )
@@ -547,6 +550,8 @@ def compose(
     rng = random.Random(seed)
     usable = [r for r in CATALOGUE if not (r.moves_code and shape.raises)]
     chosen = rng.sample(usable, k=rng.randint(2, 5))
+    wholes = [r for r in chosen if r.whole]
+    chosen = [r for r in chosen if not r.whole or r is wholes[0]]
     for rewrite in chosen:
         if rewrite.full_marks_only and not full_marks:
             continue
