@@ -167,6 +167,15 @@ def _parser() -> argparse.ArgumentParser:
     return parser
 
 
+def subcommands() -> list[str]:
+    """labgrade's sub-commands, as its parser knows them (the docs' commands are checked
+    against these)."""
+    for action in _parser()._actions:
+        if isinstance(action, argparse._SubParsersAction):
+            return list(action.choices)
+    raise AssertionError("labgrade's parser has no sub-commands")
+
+
 def _lab_options(parser: argparse.ArgumentParser) -> None:
     from grader.labs import DEFAULT
 

@@ -10,7 +10,7 @@ Two modes, chosen per grading (`--isolation`, default auto):
 - process (no root, e.g. a student's laptop): the grader's own user; rlimits for CPU,
   memory, processes and file size; a watchdog for disk; processes found by their tag.
   A submission could read the grader's files and reach the network here: only the
-  instructor's run, in full mode, is authoritative (README: threat model).
+  instructor's run, in full mode, is authoritative (docs/security.md).
 """
 
 from __future__ import annotations
@@ -348,7 +348,7 @@ class Sandbox:
             return
         if self.mode == "full":
             _kill_user(jail.uid)
-        else:  # a process that dropped the tag or left its group escapes: README, threat model
+        else:  # a process that dropped the tag or left its group escapes: docs/security.md
             reap_tagged(SANDBOX_VAR, f"{self._token}-{role}")
         if jail.cgroup is not None:
             jail.oom_killed = jail.oom_killed or jail.cgroup.oom_kills() > 0
@@ -440,9 +440,9 @@ def python_roots() -> frozenset[Path]:
 
 @functools.cache
 def view() -> tuple[str, ...]:
-    """The allow-list: all of this machine a confined process can read, read-only (README:
-    "What a submission can read"). The jail binds each path that exists into an otherwise
-    empty root, a symlink as itself; a path below another is covered by it."""
+    """The allow-list: all of this machine a confined process can read, read-only
+    (docs/security.md: "What a submission can read"). The jail binds each path that exists
+    into an otherwise empty root, a symlink as itself; a path below another is covered by it."""
     wanted = {*SYSTEM, *(f"/etc/{name}" for name in ETC), *map(str, python_roots())}
     return tuple(
         sorted(p for p in wanted if not any(q != p and Path(q) in Path(p).parents for q in wanted))

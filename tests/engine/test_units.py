@@ -215,11 +215,11 @@ def test_reference_and_template_are_generated_and_committed() -> None:
     assert "log_model(" not in template
 
 
-def test_readme_actions_matrix_example_is_valid_yaml() -> None:
+def test_instructors_actions_matrix_example_is_valid_yaml() -> None:
     import yaml
 
-    readme = (ROOT / "README.md").read_text()
-    block = readme.split("```yaml\n", 1)[1].split("```", 1)[0]
+    page = (ROOT / "docs" / "instructors.md").read_text()
+    block = page.split("```yaml\n", 1)[1].split("```", 1)[0]
     jobs = yaml.safe_load(block)["jobs"]
     shards = jobs["grade"]["strategy"]["matrix"]["shard"]
     steps = " ".join(str(s.get("run", "")) for s in jobs["grade"]["steps"])
