@@ -25,6 +25,8 @@ from grader.engine.scoring import (
     predicted,
     short_name,
     stopped,
+    trained_note,
+    trained_with,
 )
 from grader.engine.tracking import ModelVersion, Run
 
@@ -43,11 +45,15 @@ def check_run(spec: CheckSpec, ev: Evidence, cand: Candidate | None) -> Verdict:
     if cand is None:
         return no_run(ev, call)
     run, problems, hints = cand.run, [], []
+    wrong = [k for k, v in expected.items() if k in run.params and run.params[k] != str(v)]
+    own = trained_with(spec, ev, cand, wrong)
     for key, value in expected.items():
         if key not in run.params:
             problems.append(f"{key} missing")
-        elif run.params[key] != str(value):
-            problems.append(f"{key}={run.params[key]} (expected {value})")
+        elif key in wrong:
+            problems.append(
+                f"{key}={run.params[key]} (expected {value}{trained_note(spec, own, key)})"
+            )
     if run.status != "FINISHED":
         problems.append(f"the run is {run.status}, not FINISHED")
         hints.append(_unfinished(ev, run))
