@@ -116,12 +116,14 @@ def execute(
     *,
     before_first_cell: Callable[[], None] = lambda: None,
     host: Host = NO_HOST,
+    kept: bool = False,
 ) -> Execution:
     """Run SUBMISSION top to bottom, confined, on a copy of its folder; never raises for it.
 
     A cell stops the run when it raises, unless LAB expects that error (a step that raises by
     design); WANTED names the variables reported after the run. HOST: where the kernel may
-    be forked from (full isolation only), else it is a fresh Python.
+    be forked from (full isolation only), else it is a fresh Python. KEPT: the server outlives
+    the grading (`--keep-server`), which the notes then say.
     """
     started = time.monotonic()
     work, notes = _copy_folder(submission.folder, sandbox.workdir / "work")
@@ -168,7 +170,7 @@ def execute(
     if capture is not None:
         code = "\n".join([code, *_module_sources(work, capture.modules)])
     if capture and capture.redirects:
-        outcome.notes.append(_redirect_note(capture.redirects))
+        outcome.notes.append(redirect_note(capture.redirects, kept))
     if capture and capture.ids:
         outcome.notes.append(_ids_note(capture.ids))
     if capture:
@@ -704,11 +706,18 @@ def _ids_note(ids: tuple[tuple[str, str], ...]) -> str:
     )
 
 
-def _redirect_note(redirects: tuple[tuple[str, str], ...]) -> str:
+def redirect_note(redirects: tuple[tuple[str, str], ...], kept: bool = False) -> str:
+    """The note naming the tracking URIs the notebook set (REDIRECTS: (call, uri) pairs) and
+    where its logging went instead; KEPT: that server is kept after grading (--keep-server)."""
     uris = sorted({uri for _, uri in redirects})
     calls = sorted({call for call, _ in redirects})
+    lifetime = (
+        "kept running after grading for --keep-server, and deleted when you stop it"
+        if kept
+        else "gone once grading ended"
+    )
     return (
         f"the notebook points MLflow at {', '.join(uris)} ({', '.join(calls)}); the grader"
-        " sent everything to its own throwaway server instead (a temporary one, gone once"
-        " grading ended), so grading never touches a server of yours"
+        f" sent everything to its own throwaway server instead (a temporary one, {lifetime}),"
+        " so grading never touches a server of yours"
     )
