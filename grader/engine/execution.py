@@ -134,9 +134,6 @@ def execute(
     timings: dict[str, float] = {}
     limits = sandbox.limits
     compatibility = {c.switch: c.value for c in lab.compatibility}
-    outcome.notes += [
-        f"the grader applied {c.switch}={c.value}: {c.why}" for c in lab.compatibility
-    ]
     # Only where a PID namespace and the jail's own user end all the kernel started: in
     # process isolation what it starts is found by its environment's tag, which a fork's
     # /proc/PID/environ (its host's) would not show.
@@ -169,6 +166,12 @@ def execute(
     capture, problem = _read_capture(capture_path, outcome)
     if capture is not None:
         code = "\n".join([code, *_module_sources(work, capture.modules)])
+    # A switch is named where it changed a call; where the capture is lost, it may have.
+    outcome.notes += [
+        f"the grader applied {c.switch}={c.value}: {c.why}"
+        for c in lab.compatibility
+        if capture is None or c.switch in capture.switched
+    ]
     if capture and capture.redirects:
         outcome.notes.append(redirect_note(capture.redirects, kept))
     if capture and capture.ids:
@@ -656,7 +659,8 @@ def _parse_capture(raw: dict[str, Any]) -> NamespaceCapture:
         (str(f["command"])[:300], int(f["status"]), str(f.get("cell") or ""))
         for f in raw.get("shell_failures", [])
     )
-    return NamespaceCapture(variables, loads, redirects, modules, ids, calls, failed)
+    switched = tuple(str(s) for s in raw.get("switched", []))
+    return NamespaceCapture(variables, loads, redirects, modules, ids, calls, failed, switched)
 
 
 def _parse_metric_call(entry: dict[str, Any]) -> MetricCall:
