@@ -8,7 +8,9 @@ Two modes, chosen per grading (`--isolation`, default auto):
   packages) and a private /tmp of the disk limit, and a network namespace with loopback
   only, where the tracking server also listens. Memory and process caps come from a cgroup.
 - process (no root, e.g. a student's laptop): the grader's own user; rlimits for CPU,
-  memory, processes and file size; a watchdog for disk; processes found by their tag.
+  memory, processes and file size where Python has POSIX's resource module (not on Windows:
+  there the kernel runs unwrapped, see has_rlimits); a watchdog for disk; processes found by
+  their tag.
   A submission could read the grader's files and reach the network here: only the
   instructor's run, in full mode, is authoritative (docs/security.md).
 """
@@ -17,8 +19,8 @@ from __future__ import annotations
 
 import contextlib
 import ctypes
-import fcntl
 import functools
+import importlib.util
 import json
 import os
 import random
@@ -138,7 +140,7 @@ class Sandbox:
         if self.mode == "full":
             self._netns, inner = _loopback_namespace(self.port)
             self.listen += [inner] if inner else []
-        else:
+        elif has_rlimits():
             self._baseline_threads = _threads_of(os.getuid())
         return self
 
@@ -169,7 +171,13 @@ class Sandbox:
             else:
                 caps = "rlimit caps (no cgroup could be made)"
             return f"full (own user, PID/mount/network namespaces, {caps})"
-        return f"process only ({self.reason})"
+        if not has_rlimits():
+            return (
+                f"process only ({self.reason}); no rlimits: this Python has no resource module"
+                " (Windows), so CPU, memory, processes and file size are not capped, only the"
+                " time limits and the disk watchdog apply"
+            )
+        return f"process only ({self.reason}; rlimits cap CPU, memory, processes, file size)"
 
     def server_spec(self, kept: bool = False) -> dict[str, object]:
         """How the grading's MLflow server bounds itself (grader.engine.serve, --confine).
@@ -180,6 +188,8 @@ class Sandbox:
         sandbox); else its address space is capped, as the kernel's is without a cgroup.
         """
         limits = self.limits
+        if self.mode == "process" and not has_rlimits():
+            return {}  # nothing it could bound itself with (grader.engine.serve.confine)
         spec: dict[str, object] = {"rlimits": {"RLIMIT_FSIZE": limits.disk, "RLIMIT_CORE": 0}}
         if self.mode == "full" and not kept and self._server is None:
             name = f"{self.workdir.name}-server"
@@ -239,7 +249,12 @@ class Sandbox:
     def command(
         self, role: Role, argv: list[str], work: Path, chown: tuple[str, ...] = ()
     ) -> list[str]:
-        """ARGV wrapped in the jail; WORK is copied to its cwd (full mode) or is its cwd."""
+        """ARGV wrapped in the jail; WORK is copied to its cwd (full mode) or is its cwd.
+
+        ARGV as it is where the jail would do nothing (process mode without rlimits): there
+        its exec would not replace the process, as on Windows, where exec starts another."""
+        if self.mode == "process" and not has_rlimits():
+            return list(argv)
         spec = self.spec(role, work, chown)
         return [sys.executable, "-I", str(JAIL), json.dumps(spec), "--", *argv]
 
@@ -360,6 +375,13 @@ ADDRESS_SPACE_SLACK = 2 * 1024**3  # thread stacks and malloc arenas map far mor
 # one CPU, so that a submission keeping it busy slows its own grading only.
 SERVER_THREADS = 128
 SERVER_CPUS = 1.0
+
+
+@functools.cache
+def has_rlimits() -> bool:
+    """Whether this Python can cap a process's resources: POSIX's resource module, which
+    Windows lacks (there process isolation has the time limits and the disk watchdog only)."""
+    return importlib.util.find_spec("resource") is not None
 
 
 def choose_mode(isolation: Isolation) -> tuple[Literal["full", "process"], str]:
@@ -483,6 +505,8 @@ def _loopback_namespace(port: int | None) -> tuple[int, socket.socket | None]:
 
 
 def _loopback_up() -> None:
+    import fcntl  # POSIX only; only full isolation, Linux's, comes here
+
     siocgifflags, siocsifflags, iff_up = 0x8913, 0x8914, 0x1
     with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as probe:
         request = struct.pack("16sH14s", b"lo", 0, b"")
