@@ -43,7 +43,7 @@ from grader.errors import ExecutionSetupError
 from grader.sandbox import cgroups
 from grader.sandbox import jail as jail_module
 from grader.sandbox.limits import Limits, size_text
-from grader.sandbox.procs import TAG_VARS, reap_tagged
+from grader.sandbox.procs import TAG_VARS, kill_tree, reap_tagged
 
 Isolation = Literal["auto", "full", "process"]
 Role = Literal["kernel", "probe"]
@@ -327,6 +327,9 @@ class Sandbox:
             while psutil.pid_exists(kill):
                 if sum(disk_usage(root) for root in roots) > self.limits.disk:
                     jail.disk_breach.append(f"wrote over {size_text(self.limits.disk)}")
+                    if not hasattr(os, "killpg"):  # no process groups (Windows): its tree
+                        kill_tree(kill, grace=0)
+                        return
                     with contextlib.suppress(OSError):
                         os.killpg(kill, signal.SIGKILL)
                     return
