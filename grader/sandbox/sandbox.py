@@ -347,13 +347,17 @@ class Sandbox:
             return f"it hit the disk limit: it {jail.disk_breach[0]}"
         if jail.oom_killed or (jail.cgroup is not None and jail.cgroup.oom_kills() > 0):
             return f"it ran out of memory (limit {size_text(self.limits.memory)})"
-        if signum == signal.SIGSEGV:
-            return "it crashed with a segmentation fault (SIGSEGV), e.g. from ctypes or native code"
-        if signum == signal.SIGXCPU or (signum == signal.SIGKILL and cpu >= self.limits.cpu_time):
-            return f"it used up its CPU time limit ({self.limits.cpu_time:g} s)"
-        if signum == signal.SIGKILL:
-            return "it was killed with SIGKILL"
-        if signum:
+        if signum:  # never on Windows, whose processes end with a code (nor has it SIGKILL)
+            if signum == signal.SIGSEGV:
+                return (
+                    "it crashed with a segmentation fault (SIGSEGV), e.g. from ctypes or native"
+                    " code"
+                )
+            killed = signum == signal.SIGKILL and cpu >= self.limits.cpu_time
+            if signum == signal.SIGXCPU or killed:
+                return f"it used up its CPU time limit ({self.limits.cpu_time:g} s)"
+            if signum == signal.SIGKILL:
+                return "it was killed with SIGKILL"
             return f"it was ended by signal {signal.Signals(signum).name}"
         if code is not None:
             return f"its process exited with code {code} (os._exit or a native abort)"
