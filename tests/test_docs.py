@@ -10,6 +10,7 @@ from pathlib import Path
 
 import pytest
 
+from grader import labs
 from grader.frontends.cli import subcommands
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -131,3 +132,11 @@ def test_every_command_names_the_venvs_program() -> None:
                 if word.endswith("/labgrade") and sub not in known and not sub.startswith("-"):
                     wrong.append(f"{page.name}: {line!r}: labgrade has no {sub!r}")
     assert not wrong, "\n".join(wrong)
+
+
+def test_the_labs_page_lists_the_notebooks_labgrade_labs_prints() -> None:
+    text = (ROOT / "docs" / "labs.md").read_text(encoding="utf-8")
+    for lab in labs.all_labs():
+        assert lab.course is not None, f"{lab.id}: no course notebook named"
+        for path in (lab.reference / lab.notebook, lab.template / lab.notebook, lab.course):
+            assert f"`{path.relative_to(ROOT).as_posix()}`" in text, path
