@@ -64,6 +64,8 @@ class NamespaceCapture:
     metric_calls: tuple[MetricCall, ...] = ()  # per run and key, the latest value's call
     # (command, exit status, source of its cell): shell escapes (`!command`) that failed
     shell_failures: tuple[tuple[str, int, str], ...] = ()
+    # The lab's compatibility switches (grader.engine.lab.Compatibility) that changed a call.
+    switched: tuple[str, ...] = ()
 
 
 Param = bool | int | float | str | None

@@ -116,12 +116,14 @@ def execute(
     *,
     before_first_cell: Callable[[], None] = lambda: None,
     host: Host = NO_HOST,
+    kept: bool = False,
 ) -> Execution:
     """Run SUBMISSION top to bottom, confined, on a copy of its folder; never raises for it.
 
     A cell stops the run when it raises, unless LAB expects that error (a step that raises by
     design); WANTED names the variables reported after the run. HOST: where the kernel may
-    be forked from (full isolation only), else it is a fresh Python.
+    be forked from (full isolation only), else it is a fresh Python. KEPT: the server outlives
+    the grading (`--keep-server`), which the notes then say.
     """
     started = time.monotonic()
     work, notes = _copy_folder(submission.folder, sandbox.workdir / "work")
@@ -132,9 +134,6 @@ def execute(
     timings: dict[str, float] = {}
     limits = sandbox.limits
     compatibility = {c.switch: c.value for c in lab.compatibility}
-    outcome.notes += [
-        f"the grader applied {c.switch}={c.value}: {c.why}" for c in lab.compatibility
-    ]
     # Only where a PID namespace and the jail's own user end all the kernel started: in
     # process isolation what it starts is found by its environment's tag, which a fork's
     # /proc/PID/environ (its host's) would not show.
@@ -167,8 +166,14 @@ def execute(
     capture, problem = _read_capture(capture_path, outcome)
     if capture is not None:
         code = "\n".join([code, *_module_sources(work, capture.modules)])
+    # A switch is named where it changed a call; where the capture is lost, it may have.
+    outcome.notes += [
+        f"the grader applied {c.switch}={c.value}: {c.why}"
+        for c in lab.compatibility
+        if capture is None or c.switch in capture.switched
+    ]
     if capture and capture.redirects:
-        outcome.notes.append(_redirect_note(capture.redirects))
+        outcome.notes.append(redirect_note(capture.redirects, kept))
     if capture and capture.ids:
         outcome.notes.append(_ids_note(capture.ids))
     if capture:
@@ -654,7 +659,8 @@ def _parse_capture(raw: dict[str, Any]) -> NamespaceCapture:
         (str(f["command"])[:300], int(f["status"]), str(f.get("cell") or ""))
         for f in raw.get("shell_failures", [])
     )
-    return NamespaceCapture(variables, loads, redirects, modules, ids, calls, failed)
+    switched = tuple(str(s) for s in raw.get("switched", []))
+    return NamespaceCapture(variables, loads, redirects, modules, ids, calls, failed, switched)
 
 
 def _parse_metric_call(entry: dict[str, Any]) -> MetricCall:
@@ -704,11 +710,18 @@ def _ids_note(ids: tuple[tuple[str, str], ...]) -> str:
     )
 
 
-def _redirect_note(redirects: tuple[tuple[str, str], ...]) -> str:
+def redirect_note(redirects: tuple[tuple[str, str], ...], kept: bool = False) -> str:
+    """The note naming the tracking URIs the notebook set (REDIRECTS: (call, uri) pairs) and
+    where its logging went instead; KEPT: that server is kept after grading (--keep-server)."""
     uris = sorted({uri for _, uri in redirects})
     calls = sorted({call for call, _ in redirects})
+    lifetime = (
+        "kept running after grading for --keep-server, and deleted when you stop it"
+        if kept
+        else "gone once grading ended"
+    )
     return (
         f"the notebook points MLflow at {', '.join(uris)} ({', '.join(calls)}); the grader"
-        " sent everything to its own throwaway server instead (a temporary one, gone once"
-        " grading ended), so grading never touches a server of yours"
+        f" sent everything to its own throwaway server instead (a temporary one, {lifetime}),"
+        " so grading never touches a server of yours"
     )

@@ -142,7 +142,9 @@ def _grade_in(
         )
         # The server may still be starting: the kernel waits for it at its first request.
         # The probe's and the grader's own imports overlap the notebook's run.
-        execution = _execute(submission, sandbox, server.url, settings, warm_up.start, host)
+        execution = _execute(
+            submission, sandbox, server.url, settings, warm_up.start, host, kept=keep is not None
+        )
         say(f"executed in {execution.result.seconds:.1f} s: {execution.result.status}")
         server.wait_ready()  # a kernel that failed to start never waited for it
         if warm_up.is_alive():
@@ -256,6 +258,7 @@ def _execute(
     settings: Settings,
     before_first_cell: Callable[[], None],
     host: Host,
+    kept: bool,
 ) -> Execution:
     return execute(
         submission,
@@ -266,6 +269,7 @@ def _execute(
         settings.lab.capture(settings.rubric),
         before_first_cell=before_first_cell,
         host=host,
+        kept=kept,
     )
 
 

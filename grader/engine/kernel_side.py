@@ -54,6 +54,7 @@ def install(grader_uri, compatibility=None, server_deadline=90.0, children=None)
 
     state = types.ModuleType(STATE_MODULE)
     state.redirects = []
+    state.switched = []  # the lab's compatibility switches that changed a call
     state.loads = []
     state.loaded = {}  # id(model) -> (model, its record): the models the notebook loaded
     state.home = os.getcwd()  # the submission's working copy: its helper modules live here
@@ -184,6 +185,7 @@ def install_child(setup):
         report = {
             "loads": list(state.loads),
             "redirects": list(state.redirects),
+            "switched": list(state.switched),
             "ids": list(getattr(state, "ids", [])),
             "metric_calls": list(getattr(state, "metric_calls", {}).values()),
         }
@@ -300,12 +302,23 @@ def _sklearn_skops_trusted_types(value):
         def call(*args, **kwargs):
             if kwargs.get("skops_trusted_types") is None:
                 kwargs["skops_trusted_types"] = list(trusted)
+                _switched("sklearn_skops_trusted_types")
             return original(*args, **kwargs)
 
         return call
 
     sklearn_flavor.log_model = trusting(sklearn_flavor.log_model)
     sklearn_flavor.save_model = trusting(sklearn_flavor.save_model)
+
+
+def _switched(name):
+    """Record that the compatibility switch NAME changed one of the notebook's calls: the
+    output names a switch only then, not for a notebook that never made such a call."""
+    import sys
+
+    state = sys.modules.get(STATE_MODULE)
+    if state is not None and name not in state.switched:
+        state.switched.append(name)
 
 
 # The compatibility switches a lab may ask for, by name (grader.engine.lab.Compatibility).
@@ -559,6 +572,7 @@ def capture(out_path, variables, column, limit=10000):
         "variables": found,
         "loads": list(getattr(state, "loads", [])),
         "redirects": list(getattr(state, "redirects", [])),
+        "switched": list(getattr(state, "switched", [])),
         "ids": list(getattr(state, "ids", [])),
         "metric_calls": list(getattr(state, "metric_calls", {}).values()),
         "modules": _own_modules(getattr(state, "home", None)),
@@ -571,6 +585,7 @@ def capture(out_path, variables, column, limit=10000):
             r for r in child.get("redirects", []) if r not in report["redirects"]
         ]
         report["ids"] += [i for i in child.get("ids", []) if i not in report["ids"]]
+        report["switched"] += [s for s in child.get("switched", []) if s not in report["switched"]]
         for call in child.get("metric_calls", []):
             known = calls.get((call["run_id"], call["key"]))
             if known is None or call["step"] >= known["step"]:

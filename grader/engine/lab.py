@@ -85,6 +85,9 @@ class Lab:
     test_split: Callable[[Rubric], TestSplit]
     candidates: Callable[[Evidence], list[Candidate]]
     summary: str = ""  # one line for `labgrade labs`
+    # The course's own notebook for the lab, as handed out to students: kept among the tests'
+    # labelled submissions of a clone, so an installed wheel has none (`labgrade labs` says so).
+    course: Path | None = None
     # Variables the kernel reports after the run (e.g. ("result", "predictions")), and the
     # column of a DataFrame among them that holds predictions, as the rubric names them.
     capture: Callable[[Rubric], Capture] = field(default=lambda rubric: Capture())

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import math
 import re
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 
 from grader.engine.evidence import Candidate, Evidence, PyfuncLoad, Verdict, unusable
@@ -181,16 +181,53 @@ def model_unlike_params(
             f"its logged model is a {kind or 'model of unknown class'}, not a {short}",
             f"{fit.train_step} trains a {short} with the lab's params: {same_params}",
         )
-    own = facts.model_params or {}
-    differ = [k for k in keys if not _same_param(own_value(k, own.get(k)), cand.run.params[k])]
+    differ = trained_with(spec, ev, cand, keys, own_value)
     if differ:
-        real = ", ".join(f"{k}={own_value(k, own.get(k))}" for k in differ)
+        real = ", ".join(f"{k}={v}" for k, v in differ.items())
         said = ", ".join(f"{k}={cand.run.params[k]}" for k in differ)
         return (
             f"the logged {short} was trained with {real}, not the logged {said}",
             f"train the model with the params you log: {same_params}",
         )
     return None
+
+
+def trained_with(
+    spec: CheckSpec,
+    ev: Evidence,
+    cand: Candidate,
+    keys: list[str],
+    own_value: Callable[[str, object], object] = lambda key, value: value,
+) -> dict[str, object]:
+    """Key -> the run's logged model's own value, for each of KEYS the run logged with
+    another value (None: the model has no such hyperparameter). Empty when the model is not
+    the rubric's `estimator` or the probe could not load it: then nothing is known of it.
+
+    OWN_VALUE as for model_unlike_params."""
+    facts = ev.predictions.get(cand.model.uri) if cand.model else None
+    estimator = str(spec.option("estimator"))
+    if facts is None or facts.predictions is None or facts.model_class is None:
+        return {}
+    if not same_class(facts.model_class, estimator):
+        return {}
+    own = facts.model_params or {}
+    logged = cand.run.params
+    return {
+        k: own_value(k, own.get(k))
+        for k in keys
+        if k in logged and not _same_param(own_value(k, own.get(k)), logged[k])
+    }
+
+
+def trained_note(spec: CheckSpec, own: Mapping[str, object], key: str) -> str:
+    """The clause ", and the logged <estimator> was trained with KEY=<value>" where OWN
+    (trained_with's) knows the model's own value of KEY, else "": a logged value that is wrong
+    and the model's own value side by side tell the student which of the two to fix. No ";":
+    that separates a check's findings (the class report counts each)."""
+    if own.get(key) is None:
+        return ""
+    estimator = short_name(str(spec.option("estimator")))
+    return f", and the logged {estimator} was trained with {key}={own[key]}"
 
 
 def same_class(found: str, wanted: str) -> bool:

@@ -105,20 +105,25 @@ def guarded_app() -> Any:
 
 def confine(spec: dict[str, Any]) -> None:
     """Bound this process as SPEC says (grader.sandbox.sandbox.Sandbox.server_spec), before
-    it serves or imports anything big: what it allocates from now on is its cgroup's."""
-    import resource
+    it serves or imports anything big: what it allocates from now on is its cgroup's.
 
+    A SPEC without rlimits (a Python without POSIX's resource module, as on Windows:
+    grader.sandbox.sandbox.has_rlimits) imports nothing POSIX-only."""
     for procs in spec.get("cgroups", []):
         Path(procs).write_text(str(os.getpid()))
-    for name, value in spec.get("rlimits", {}).items():
-        resource.setrlimit(getattr(resource, name), (value, value))
-    above = spec.get("address_space_above")
-    if above is not None:
-        now = int(Path("/proc/self/statm").read_text().split()[0]) * os.sysconf("SC_PAGE_SIZE")
-        resource.setrlimit(resource.RLIMIT_AS, (now + above, now + above))
-    # A write past RLIMIT_FSIZE fails with EFBIG (SQLite: "database or disk is full") rather
-    # than killing the server with SIGXFSZ.
-    signal.signal(signal.SIGXFSZ, signal.SIG_IGN)
+    rlimits, above = spec.get("rlimits", {}), spec.get("address_space_above")
+    if rlimits or above is not None:
+        import resource
+
+        for name, value in rlimits.items():
+            resource.setrlimit(getattr(resource, name), (value, value))
+        if above is not None:
+            pages = int(Path("/proc/self/statm").read_text().split()[0])
+            now = pages * os.sysconf("SC_PAGE_SIZE")
+            resource.setrlimit(resource.RLIMIT_AS, (now + above, now + above))
+        # A write past RLIMIT_FSIZE fails with EFBIG (SQLite: "database or disk is full")
+        # rather than killing the server with SIGXFSZ.
+        signal.signal(signal.SIGXFSZ, signal.SIG_IGN)
     if "store" in spec:
         store_guard.configure(store_guard.StoreLimits(**spec["store"]))
 

@@ -167,6 +167,15 @@ def _parser() -> argparse.ArgumentParser:
     return parser
 
 
+def subcommands() -> list[str]:
+    """labgrade's sub-commands, as its parser knows them (the docs' commands are checked
+    against these)."""
+    for action in _parser()._actions:
+        if isinstance(action, argparse._SubParsersAction):
+            return list(action.choices)
+    raise AssertionError("labgrade's parser has no sub-commands")
+
+
 def _lab_options(parser: argparse.ArgumentParser) -> None:
     from grader.labs import DEFAULT
 
@@ -368,7 +377,27 @@ def _labs(args: argparse.Namespace) -> int:
         print(f"{lab.id:<10} {rubric.title}: {rubric.max_score:g} points{default}")
         print(f"{'':<10} {lab.summary}")
         print(f"{'':<10} checks: {', '.join(rubric.ids)}; notebook: {lab.notebook}")
+        notebooks = {
+            "reference": lab.reference / lab.notebook,
+            "template": lab.template / lab.notebook,
+            "course notebook": lab.course,
+        }
+        for what, path in notebooks.items():
+            print(f"{'':<10} {what + ':':<16} {_shown(path)}")
     return 0
+
+
+def _shown(path: Path | None) -> str:
+    """PATH as a reader types it from here (relative below the working folder), or why the
+    installed grader lacks it: the course's notebooks stay with a clone's tests."""
+    if path is None:
+        return "none"
+    if not path.exists():
+        return f"not installed here ({path.name} is in a clone of the grader, under tests/labs/)"
+    try:
+        return str(path.relative_to(Path.cwd()))
+    except ValueError:
+        return str(path)
 
 
 def _grade(args: argparse.Namespace) -> int:

@@ -318,20 +318,30 @@ def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
         metafunc.parametrize("check_id", ids)
 
 
-@pytest.fixture(scope="session")
-def graded(request: pytest.FixtureRequest) -> GradeResult:
-    """The submission graded once per session; every check test reads this result."""
+@pytest.hookimpl(tryfirst=True)
+def pytest_runtestloop(session: pytest.Session) -> None:
+    """Grade before the first check test starts: its progress lines then come before pytest
+    opens the line of grader/test_lab.py's results, which they would otherwise split in two
+    (the file's name printed twice)."""
+    if session.config.option.collectonly or STATE not in session.config.stash:
+        return
+    if any("graded" in getattr(item, "fixturenames", ()) for item in session.items):
+        _grade(session.config)
+
+
+def _grade(config: pytest.Config) -> GradeResult:
+    """The submission graded once per session, into the session's state."""
     from grader.engine.grading import Settings, grade
     from grader.engine.logged import grade_logged
 
-    state = request.config.stash[STATE]
+    state = config.stash[STATE]
     if state.result is None:
         settings = Settings(
             state.lab,
             state.rubric,
             state.timeout,
             state.port,
-            _progress(request.config),
+            _progress(config),
             state.limits,
             state.isolation,  # type: ignore[arg-type]  # checked in pytest_configure
             launcher=state.launcher or _launcher(state),
@@ -345,13 +355,20 @@ def graded(request: pytest.FixtureRequest) -> GradeResult:
         except GraderError as err:
             state.failure = str(err)
             pytest.exit(f"the grader failed (not your submission's fault): {err}", returncode=3)
-        if _junit_family(request.config) == "xunit2":
-            # xunit2 allows <properties> on the testsuite only (pytest's junit-10.xsd).
-            record = request.getfixturevalue("record_testsuite_property")
-            for check in state.result.checks:
-                record(f"{check.id}.points", f"{check.score:g}")
-                record(f"{check.id}.max_points", f"{check.max_score:g}")
     return state.result
+
+
+@pytest.fixture(scope="session")
+def graded(request: pytest.FixtureRequest) -> GradeResult:
+    """The submission graded once per session; every check test reads this result."""
+    result = _grade(request.config)
+    if _junit_family(request.config) == "xunit2":
+        # xunit2 allows <properties> on the testsuite only (pytest's junit-10.xsd).
+        record = request.getfixturevalue("record_testsuite_property")
+        for check in result.checks:
+            record(f"{check.id}.points", f"{check.score:g}")
+            record(f"{check.id}.max_points", f"{check.max_score:g}")
+    return result
 
 
 def _junit_family(config: pytest.Config) -> str | None:

@@ -1,7 +1,7 @@
 """The installed labs: each folder here whose package defines LAB is one (`labgrade labs`).
 
 A lab is read by the engine only through grader.engine.lab.Lab; adding a lab is adding a
-folder (README, "Writing a lab"). Imports run one way: front ends and course tools pick a lab
+folder (docs/writing-a-lab.md). Imports run one way: front ends and course tools pick a lab
 here and hand it to the engine; a lab imports the engine's evidence and scoring types.
 """
 

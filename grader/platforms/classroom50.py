@@ -117,7 +117,7 @@ class Run:
         if missing:
             raise GraderError(
                 f"{', '.join(missing)} not set: Classroom 50's runner.py sets them when it runs"
-                f" {ENTRYPOINT}; to try the bundle by hand, set them as it does (README,"
+                f" {ENTRYPOINT}; to try the bundle by hand, set them as it does (docs/platforms.md,"
                 " Classroom 50)"
             )
         return cls(

@@ -22,7 +22,6 @@ from __future__ import annotations
 import ctypes
 import json
 import os
-import resource
 import shutil
 import signal
 import stat
@@ -66,6 +65,8 @@ def _mount(source: str | None, target: str, fstype: str | None, flags: int, data
 
 
 def _rlimits(spec: dict) -> None:
+    import resource  # POSIX only: a Python without it is never given rlimits (has_rlimits)
+
     for name, value in spec.get("rlimits", {}).items():
         soft, hard = value if isinstance(value, list) else (value, value)
         resource.setrlimit(getattr(resource, name), (soft, hard))

@@ -6,7 +6,7 @@ import contextlib
 import os
 import signal
 import socket
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 
 import psutil
 
@@ -29,7 +29,7 @@ def reap_tagged(var: str, token: str) -> list[int]:
         with contextlib.suppress(psutil.Error):
             if proc.pid != os.getpid() and proc.environ().get(var) == token:
                 tagged.append(proc)
-    _signal_all(tagged, signal.SIGKILL)
+    _each(tagged, psutil.Process.kill)
     psutil.wait_procs(tagged, timeout=5)
     return [p.pid for p in tagged]
 
@@ -54,22 +54,29 @@ def kill_tree(pid: int, extra: Iterable[psutil.Process] = (), grace: float = 3.0
     procs += [p for p in extra if p not in procs]
     alive = procs
     if grace > 0:
-        _signal_all(procs, signal.SIGTERM)
-        _killpg(group, signal.SIGTERM)
+        _each(procs, psutil.Process.terminate)
+        if group is not None:
+            _killpg(group, signal.SIGTERM)
         _, alive = psutil.wait_procs(procs, timeout=grace)
-    _signal_all(alive, signal.SIGKILL)
-    _killpg(group, signal.SIGKILL)
+    _each(alive, psutil.Process.kill)
+    if group is not None:
+        _killpg(group, signal.SIGKILL)
     psutil.wait_procs(alive, timeout=max(grace, 3.0))
 
 
-def _signal_all(procs: Iterable[psutil.Process], sig: int) -> None:
+def _each(procs: Iterable[psutil.Process], end: Callable[[psutil.Process], None]) -> None:
+    """END (terminate: SIGTERM; kill: SIGKILL, or Windows' TerminateProcess) each of PROCS."""
     for proc in procs:
+        # NoSuchProcess: it ended already; AccessDenied: not the grader's to end.
         with contextlib.suppress(psutil.Error):
-            proc.send_signal(sig)
+            end(proc)
 
 
 def _own_group(pid: int) -> int | None:
-    """The process group PID leads, if any; never the grader's own group."""
+    """The process group PID leads, if any; never the grader's own group. None where there
+    are no process groups (Windows): each process is then ended on its own."""
+    if not hasattr(os, "getpgid"):
+        return None
     try:
         group = os.getpgid(pid)
     except OSError:
@@ -77,8 +84,7 @@ def _own_group(pid: int) -> int | None:
     return group if group == pid and group != os.getpgid(0) else None
 
 
-def _killpg(group: int | None, sig: int) -> None:
-    if group is not None:
-        # The leader may be gone while members of its group live on.
-        with contextlib.suppress(OSError):
-            os.killpg(group, sig)
+def _killpg(group: int, sig: int) -> None:
+    # The leader may be gone while members of its group live on.
+    with contextlib.suppress(OSError):
+        os.killpg(group, sig)

@@ -8,17 +8,19 @@ Two modes, chosen per grading (`--isolation`, default auto):
   packages) and a private /tmp of the disk limit, and a network namespace with loopback
   only, where the tracking server also listens. Memory and process caps come from a cgroup.
 - process (no root, e.g. a student's laptop): the grader's own user; rlimits for CPU,
-  memory, processes and file size; a watchdog for disk; processes found by their tag.
+  memory, processes and file size where Python has POSIX's resource module (not on Windows:
+  there the kernel runs unwrapped, see has_rlimits); a watchdog for disk; processes found by
+  their tag.
   A submission could read the grader's files and reach the network here: only the
-  instructor's run, in full mode, is authoritative (README: threat model).
+  instructor's run, in full mode, is authoritative (docs/security.md).
 """
 
 from __future__ import annotations
 
 import contextlib
 import ctypes
-import fcntl
 import functools
+import importlib.util
 import json
 import os
 import random
@@ -41,7 +43,7 @@ from grader.errors import ExecutionSetupError
 from grader.sandbox import cgroups
 from grader.sandbox import jail as jail_module
 from grader.sandbox.limits import Limits, size_text
-from grader.sandbox.procs import TAG_VARS, reap_tagged
+from grader.sandbox.procs import TAG_VARS, kill_tree, reap_tagged
 
 Isolation = Literal["auto", "full", "process"]
 Role = Literal["kernel", "probe"]
@@ -138,7 +140,7 @@ class Sandbox:
         if self.mode == "full":
             self._netns, inner = _loopback_namespace(self.port)
             self.listen += [inner] if inner else []
-        else:
+        elif has_rlimits():
             self._baseline_threads = _threads_of(os.getuid())
         return self
 
@@ -169,7 +171,13 @@ class Sandbox:
             else:
                 caps = "rlimit caps (no cgroup could be made)"
             return f"full (own user, PID/mount/network namespaces, {caps})"
-        return f"process only ({self.reason})"
+        if not has_rlimits():
+            return (
+                f"process only ({self.reason}); no rlimits: this Python has no resource module"
+                " (Windows), so CPU, memory, processes and file size are not capped, only the"
+                " time limits and the disk watchdog apply"
+            )
+        return f"process only ({self.reason}; rlimits cap CPU, memory, processes, file size)"
 
     def server_spec(self, kept: bool = False) -> dict[str, object]:
         """How the grading's MLflow server bounds itself (grader.engine.serve, --confine).
@@ -180,6 +188,8 @@ class Sandbox:
         sandbox); else its address space is capped, as the kernel's is without a cgroup.
         """
         limits = self.limits
+        if self.mode == "process" and not has_rlimits():
+            return {}  # nothing it could bound itself with (grader.engine.serve.confine)
         spec: dict[str, object] = {"rlimits": {"RLIMIT_FSIZE": limits.disk, "RLIMIT_CORE": 0}}
         if self.mode == "full" and not kept and self._server is None:
             name = f"{self.workdir.name}-server"
@@ -239,7 +249,12 @@ class Sandbox:
     def command(
         self, role: Role, argv: list[str], work: Path, chown: tuple[str, ...] = ()
     ) -> list[str]:
-        """ARGV wrapped in the jail; WORK is copied to its cwd (full mode) or is its cwd."""
+        """ARGV wrapped in the jail; WORK is copied to its cwd (full mode) or is its cwd.
+
+        ARGV as it is where the jail would do nothing (process mode without rlimits): there
+        its exec would not replace the process, as on Windows, where exec starts another."""
+        if self.mode == "process" and not has_rlimits():
+            return list(argv)
         spec = self.spec(role, work, chown)
         return [sys.executable, "-I", str(JAIL), json.dumps(spec), "--", *argv]
 
@@ -312,6 +327,9 @@ class Sandbox:
             while psutil.pid_exists(kill):
                 if sum(disk_usage(root) for root in roots) > self.limits.disk:
                     jail.disk_breach.append(f"wrote over {size_text(self.limits.disk)}")
+                    if not hasattr(os, "killpg"):  # no process groups (Windows): its tree
+                        kill_tree(kill, grace=0)
+                        return
                     with contextlib.suppress(OSError):
                         os.killpg(kill, signal.SIGKILL)
                     return
@@ -329,13 +347,17 @@ class Sandbox:
             return f"it hit the disk limit: it {jail.disk_breach[0]}"
         if jail.oom_killed or (jail.cgroup is not None and jail.cgroup.oom_kills() > 0):
             return f"it ran out of memory (limit {size_text(self.limits.memory)})"
-        if signum == signal.SIGSEGV:
-            return "it crashed with a segmentation fault (SIGSEGV), e.g. from ctypes or native code"
-        if signum == signal.SIGXCPU or (signum == signal.SIGKILL and cpu >= self.limits.cpu_time):
-            return f"it used up its CPU time limit ({self.limits.cpu_time:g} s)"
-        if signum == signal.SIGKILL:
-            return "it was killed with SIGKILL"
-        if signum:
+        if signum:  # never on Windows, whose processes end with a code (nor has it SIGKILL)
+            if signum == signal.SIGSEGV:
+                return (
+                    "it crashed with a segmentation fault (SIGSEGV), e.g. from ctypes or native"
+                    " code"
+                )
+            killed = signum == signal.SIGKILL and cpu >= self.limits.cpu_time
+            if signum == signal.SIGXCPU or killed:
+                return f"it used up its CPU time limit ({self.limits.cpu_time:g} s)"
+            if signum == signal.SIGKILL:
+                return "it was killed with SIGKILL"
             return f"it was ended by signal {signal.Signals(signum).name}"
         if code is not None:
             return f"its process exited with code {code} (os._exit or a native abort)"
@@ -348,7 +370,7 @@ class Sandbox:
             return
         if self.mode == "full":
             _kill_user(jail.uid)
-        else:  # a process that dropped the tag or left its group escapes: README, threat model
+        else:  # a process that dropped the tag or left its group escapes: docs/security.md
             reap_tagged(SANDBOX_VAR, f"{self._token}-{role}")
         if jail.cgroup is not None:
             jail.oom_killed = jail.oom_killed or jail.cgroup.oom_kills() > 0
@@ -360,6 +382,13 @@ ADDRESS_SPACE_SLACK = 2 * 1024**3  # thread stacks and malloc arenas map far mor
 # one CPU, so that a submission keeping it busy slows its own grading only.
 SERVER_THREADS = 128
 SERVER_CPUS = 1.0
+
+
+@functools.cache
+def has_rlimits() -> bool:
+    """Whether this Python can cap a process's resources: POSIX's resource module, which
+    Windows lacks (there process isolation has the time limits and the disk watchdog only)."""
+    return importlib.util.find_spec("resource") is not None
 
 
 def choose_mode(isolation: Isolation) -> tuple[Literal["full", "process"], str]:
@@ -440,9 +469,9 @@ def python_roots() -> frozenset[Path]:
 
 @functools.cache
 def view() -> tuple[str, ...]:
-    """The allow-list: all of this machine a confined process can read, read-only (README:
-    "What a submission can read"). The jail binds each path that exists into an otherwise
-    empty root, a symlink as itself; a path below another is covered by it."""
+    """The allow-list: all of this machine a confined process can read, read-only
+    (docs/security.md: "What a submission can read"). The jail binds each path that exists
+    into an otherwise empty root, a symlink as itself; a path below another is covered by it."""
     wanted = {*SYSTEM, *(f"/etc/{name}" for name in ETC), *map(str, python_roots())}
     return tuple(
         sorted(p for p in wanted if not any(q != p and Path(q) in Path(p).parents for q in wanted))
@@ -483,6 +512,8 @@ def _loopback_namespace(port: int | None) -> tuple[int, socket.socket | None]:
 
 
 def _loopback_up() -> None:
+    import fcntl  # POSIX only; only full isolation, Linux's, comes here
+
     siocgifflags, siocsifflags, iff_up = 0x8913, 0x8914, 0x1
     with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as probe:
         request = struct.pack("16sH14s", b"lo", 0, b"")

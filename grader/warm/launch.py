@@ -9,13 +9,14 @@ picks the one this process has.
 from __future__ import annotations
 
 import contextlib
+import os
 import tempfile
 import threading
 from collections.abc import Iterator, Mapping
 from pathlib import Path
 from typing import Any, NamedTuple
 
-from grader.engine.launch import NO_HOST, Forked, Host, Launcher, Role
+from grader.engine.launch import COLD, NO_HOST, Forked, Host, Launcher, Role
 from grader.sandbox.procs import kill_tree
 from grader.warm import spares
 from grader.warm.host import Warm
@@ -148,6 +149,9 @@ class SharedHost(Launcher):
 
 
 def launcher() -> Launcher:
-    """In a batch's worker, the batch's host; anywhere else, a host per grading."""
+    """In a batch's worker, the batch's host; anywhere else, a host per grading; fresh
+    Pythons where there is no fork (Windows): the warm speed-up is forks."""
+    if not hasattr(os, "fork"):
+        return COLD
     forks = spares.inherited()
     return SharedHost(forks) if forks is not None else PrivateHost()

@@ -23,7 +23,6 @@ from __future__ import annotations
 
 import contextlib
 import ctypes
-import fcntl
 import functools
 import json
 import os
@@ -280,6 +279,8 @@ def _null_stdio() -> None:
 
 def _place(fds: list[int], targets: list[int]) -> None:
     """Put FDS at the numbers TARGETS (the numbers the command line names), inheritable."""
+    import fcntl  # POSIX only, as forks are: a warm host is never used without os.fork
+
     # Out of the way of every target number first (a plain dup takes the lowest free one).
     above = max([*fds, *targets]) + 1
     high = [fcntl.fcntl(fd, fcntl.F_DUPFD_CLOEXEC, above) for fd in fds]

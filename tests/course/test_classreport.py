@@ -215,7 +215,9 @@ def test_unnamed_causes_count_too_and_a_student_once_per_cause() -> None:
     slips = {s.fix: s for s in summarize(rows, RUBRIC).slips}
     # No fix was named for a wrong max_iter: what the check found is the cause, its run's
     # name and id (each student's own) left out, the value shown where all agree.
-    wrong = slips["max_iter=… (expected 1000)"]
+    # Their models were all trained with the lab's 1000 (the check says so): one cause.
+    trained = "the logged LogisticRegression was trained with max_iter=1000"
+    wrong = slips[f"max_iter=… (expected 1000, and {trained})"]
     assert (wrong.students, wrong.checks, wrong.named) == (("hal", "ivy", "jo"), ("params",), False)
     missing = slips["max_iter missing"]
     assert missing.students == ("kim",)

@@ -9,7 +9,7 @@ import nbformat
 import pytest
 
 from grader.engine.evidence import MetricCall, NamespaceCapture
-from grader.engine.execution import _neutralized, _prepared, kernel_side_call
+from grader.engine.execution import _neutralized, _prepared, kernel_side_call, redirect_note
 from grader.engine.grading import invalid_result
 from grader.engine.report import score_table
 from grader.engine.results import GradeResult
@@ -215,11 +215,11 @@ def test_reference_and_template_are_generated_and_committed() -> None:
     assert "log_model(" not in template
 
 
-def test_readme_actions_matrix_example_is_valid_yaml() -> None:
+def test_instructors_actions_matrix_example_is_valid_yaml() -> None:
     import yaml
 
-    readme = (ROOT / "README.md").read_text()
-    block = readme.split("```yaml\n", 1)[1].split("```", 1)[0]
+    page = (ROOT / "docs" / "instructors.md").read_text()
+    block = page.split("```yaml\n", 1)[1].split("```", 1)[0]
     jobs = yaml.safe_load(block)["jobs"]
     shards = jobs["grade"]["strategy"]["matrix"]["shard"]
     steps = " ".join(str(s.get("run", "")) for s in jobs["grade"]["steps"])
@@ -284,3 +284,14 @@ def test_conflicting_grader_options_are_refused(
     assert run.exit_code == 4
     assert error in run.stderr
     assert run.leftovers == []
+
+
+def test_the_redirect_note_says_whether_the_server_outlives_the_grading() -> None:
+    redirects = (("mlflow.set_tracking_uri", "http://127.0.0.1:8080"),)
+    gone = redirect_note(redirects)
+    assert "the notebook points MLflow at http://127.0.0.1:8080 (mlflow.set_tracking_uri)" in gone
+    assert "gone once grading ended" in gone
+    # --keep-server: the same server is printed as kept running just below the note.
+    kept = redirect_note(redirects, kept=True)
+    assert "gone" not in kept
+    assert "kept running after grading for --keep-server, and deleted when you stop it" in kept

@@ -106,7 +106,7 @@ def test_a_version_of_another_model_is_not_the_run_s(source: str) -> None:
     assert not slips.is_version_of(version, MODEL, {"first": (first,), "second": (version,)})
 
 
-def test_labgrade_labs_lists_each_lab_with_its_checks() -> None:
+def test_labgrade_labs_lists_each_lab_with_its_checks_and_notebooks() -> None:
     proc = subprocess.run(
         [sys.executable, "-m", "grader.frontends.cli", "labs"],
         cwd=ROOT,
@@ -118,7 +118,16 @@ def test_labgrade_labs_lists_each_lab_with_its_checks() -> None:
     for lab in labs.all_labs():
         assert lab.id in proc.stdout
         assert ", ".join(lab.rubric().ids) in proc.stdout
+        assert lab.course is not None
+        for path in (lab.reference / lab.notebook, lab.template / lab.notebook, lab.course):
+            # Relative to where it ran, as a reader types it; and there in a clone.
+            shown = path.relative_to(ROOT).as_posix()
+            assert f" {shown}\n" in proc.stdout
+            assert (ROOT / shown).is_file()
     assert "tracking   MLflow Tracking lab: 100 points  (default)" in proc.stdout
+    assert "course notebook: tests/labs/registry/submissions/published_placeholders.ipynb" in (
+        proc.stdout
+    )
 
 
 def test_ui_links_name_each_registered_model_of_the_lab() -> None:

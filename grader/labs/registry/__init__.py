@@ -54,6 +54,7 @@ LAB = Lab(
     reference=FOLDER / "reference",
     template=FOLDER / "student_template",
     summary="Lab 5, MLflow Model Registry: register, version, load by version and archive a model",
+    course=FOLDER.parents[2] / "tests/labs/registry/submissions/published_placeholders.ipynb",
     checks=checks.CHECKS,
     run_checks=frozenset(checks.RUN_CHECKS),
     test_split=test_split,

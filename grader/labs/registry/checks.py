@@ -25,6 +25,8 @@ from grader.engine.scoring import (
     predicted,
     short_name,
     stopped,
+    trained_note,
+    trained_with,
 )
 from grader.engine.tracking import ModelVersion, Run
 
@@ -43,11 +45,15 @@ def check_run(spec: CheckSpec, ev: Evidence, cand: Candidate | None) -> Verdict:
     if cand is None:
         return no_run(ev, call)
     run, problems, hints = cand.run, [], []
+    wrong = [k for k, v in expected.items() if k in run.params and run.params[k] != str(v)]
+    own = trained_with(spec, ev, cand, wrong)
     for key, value in expected.items():
         if key not in run.params:
             problems.append(f"{key} missing")
-        elif run.params[key] != str(value):
-            problems.append(f"{key}={run.params[key]} (expected {value})")
+        elif key in wrong:
+            problems.append(
+                f"{key}={run.params[key]} (expected {value}{trained_note(spec, own, key)})"
+            )
     if run.status != "FINISHED":
         problems.append(f"the run is {run.status}, not FINISHED")
         hints.append(_unfinished(ev, run))
@@ -219,11 +225,17 @@ def check_load_version(spec: CheckSpec, ev: Evidence, cand: Candidate | None) ->
     loads = ev.capture.loads
     ours = [load for load in loads if _from_registry(load, name) and _is_load_of(load, cand)]
     if not ours:
-        found = ", ".join(sorted({load.uri for load in loads})) or "no model"
+        found = ", ".join(sorted({load.uri for load in loads}))
+        said = (
+            f"the notebook loaded {found} with mlflow.pyfunc.load_model, not version {number} of"
+            f' "{name}" from the registry'
+            if found
+            else f'the notebook never loaded version {number} of "{name}" from the registry:'
+            " it made no mlflow.pyfunc.load_model call"
+        )
         return Verdict(
             False,
-            f"the notebook loaded {found} with mlflow.pyfunc.load_model, not version {number} of"
-            f' "{name}" from the registry',
+            said,
             call,
             stopped(ev)
             or f'Step 5 loads the registered version: mlflow.pyfunc.load_model("{uri}")',
@@ -373,14 +385,18 @@ _SKOPS = (
 
 
 def notes(ev: Evidence, best: Candidate | None, pool: list[Candidate]) -> list[str]:
-    """Deprecated spellings the lab's published code uses: accepted, and worth knowing."""
+    """Deprecated spellings the lab's published code uses: accepted, and worth knowing. Each
+    only where its call ran (the server holds what it made): a notebook that stopped before it,
+    or a template whose TODO names it, is told nothing of a call it never made."""
     found = []
-    if "transition_model_version_stage" in ev.code:
+    staged = any(v.stage != "None" for vs in ev.snapshot.versions.values() for v in vs)
+    logged = any(run.models for run in ev.snapshot.runs)
+    if staged and "transition_model_version_stage" in ev.code:
         found.append(
             "model registry stages are deprecated since MLflow 2.9 (accepted here): aliases"
             ' replace them, e.g. client.set_registered_model_alias(name, "archived", 1)'
         )
-    if "artifact_path" in slips.log_model_keywords(ev.code):
+    if logged and "artifact_path" in slips.log_model_keywords(ev.code):
         found.append(
             "log_model(artifact_path=...) is deprecated in MLflow 3 (accepted here): the MLflow 3"
             ' spelling is name="sklearn-model"'

@@ -41,6 +41,7 @@ LAB = Lab(
     reference=REPOSITORY / "reference",
     template=REPOSITORY / "student_template",
     summary="Lab 1, MLflow Tracking: log params, a metric, a tag and a registered model",
+    course=REPOSITORY / "tests/labs/tracking/submissions/full_marks_published.ipynb",
     checks=checks.CHECKS,
     run_checks=frozenset(checks.RUN_CHECKS),
     test_split=test_split,

@@ -33,6 +33,8 @@ from grader.engine.scoring import (
     same_values,
     short_name,
     stopped,
+    trained_note,
+    trained_with,
 )
 from grader.engine.tracking import LoggedModel, ModelVersion, Run
 
@@ -88,10 +90,10 @@ def check_params(spec: CheckSpec, ev: Evidence, cand: Candidate | None) -> Verdi
                 f' "{key}", the name of the LogisticRegression argument; logging the params dict'
                 " itself, mlflow.log_params(params), keeps the keys right"
             )
+    wrong = [k for k, v in expected.items() if k in logged and logged[k] != str(v)]
+    own = trained_with(spec, ev, cand, wrong, _own_value)
     problems += [
-        f"{k}={logged[k]} (expected {v})"
-        for k, v in expected.items()
-        if k in logged and logged[k] != str(v)
+        f"{k}={logged[k]} (expected {expected[k]}{trained_note(spec, own, k)})" for k in wrong
     ]
     for key, value in optional.items():
         if key in logged and logged[key] != str(value):

@@ -90,7 +90,7 @@ CASES = [
         ("--cpu-limit", "12", "--cell-timeout", "60"),
         variant="cpu-limit",
     ),
-    # Without root: rlimits and tags only (README: threat model).
+    # Without root: rlimits and tags only (docs/security.md, Process isolation).
     Hostile(
         "memory_bomb", 0, "error", ("MemoryError",), ("--isolation", "process"), variant="process"
     ),

@@ -214,7 +214,8 @@ def test_failing_check_renders_found_expected_and_fix() -> None:
     results, _, _ = evaluate(ev)
     result = GradeResult("x.ipynb", results, ExecutionResult("ok", 1.0), TrackingInfo("http://s"))
     text = failure_text(result, "params").splitlines()
-    assert text[0] == "Hyperparameters logged (0/15, revisit Step 4 of the lab)"
+    # params is defined in Step 3 (with the training) and logged in Step 4.
+    assert text[0] == "Hyperparameters logged (0/15, revisit Steps 3 and 4 of the lab)"
     assert text[1].startswith("  found:    run 'run-r1' (r1): random_state missing")
     assert text[2] == (
         '  expected: params = {"solver": "lbfgs", "max_iter": 1000, "random_state": 8888};'
@@ -374,3 +375,23 @@ def test_a_version_whose_source_is_the_runs_artifact_path_is_the_runs_model() ->
 
 def evaluate(ev: Evidence) -> tuple[tuple[CheckResult, ...], Candidate | None, list[str]]:
     return score_evidence(LAB, ev)
+
+
+def test_a_wrong_logged_param_says_what_the_model_was_really_trained_with() -> None:
+    # Trained with the lab's max_iter, logged another: the model's own value says which to fix.
+    logged_wrong = _evidence(_run(params={**PARAMS, "max_iter": "100"}))
+    message = _messages(logged_wrong)["params"]
+    assert (
+        "max_iter=100 (expected 1000, and the logged LogisticRegression was trained with"
+        " max_iter=1000)" in message
+    )
+    # Trained and logged with the same wrong value: nothing more to say than the expected one.
+    run = _run(params={**PARAMS, "max_iter": "100"})
+    both_wrong = _evidence(run)
+    both_wrong = replace(
+        both_wrong, predictions={m.uri: _probed(m.uri, max_iter=100) for m in run.models}
+    )
+    message = _messages(both_wrong)["params"]
+    assert "max_iter=100 (expected 1000)" in message
+    assert "trained with" not in message
+    assert "revisit Steps 3 and 4 of the lab" in message  # params is defined in Step 3

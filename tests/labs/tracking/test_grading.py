@@ -403,6 +403,11 @@ def test_exit_code_and_json_shape(graded_run: Grade, case: Case) -> None:
     if case.status != "invalid":
         assert run.result["tracking"]["server"].startswith("http://127.0.0.1:")
         assert f"grader: tracking server {run.result['tracking']['server']}" in run.stdout
+        # The grading's progress comes before the line of the check tests' results, which
+        # therefore names their file once, not once before the progress and once after.
+        results = [ln for ln in run.stdout.splitlines() if ln.startswith("grader/test_lab.py ")]
+        assert len(results) == 1, run.stdout[:3000]
+        assert run.stdout.index("grader: executed in") < run.stdout.index(results[0])
     if case.status == "invalid":
         assert "Traceback" not in run.stdout + run.stderr
         assert len([ln for ln in run.stderr.splitlines() if ln.strip()]) == 1, run.stderr
