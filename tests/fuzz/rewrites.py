@@ -478,6 +478,42 @@ def autolog_on(shape: Shape, rng: random.Random) -> Shape:
     return replace(shape, cells=(cell, *shape.cells))
 
 
+def reformatted(shape: Shape, rng: random.Random) -> Shape:
+    """Every cell as a code formatter leaves it (comments gone, quotes and spacing its own)."""
+    return _code_map(shape, lambda source: ast.unparse(ast.parse(source)))
+
+
+# MLflow's fluent calls and the names of their positional parameters.
+KEYWORDS = {
+    "log_metric": ("key", "value"),
+    "log_param": ("key", "value"),
+    "set_tag": ("key", "value"),
+    "set_experiment": ("experiment_name",),
+    "log_params": ("params",),
+    "log_metrics": ("metrics",),
+    "set_tags": ("tags",),
+}
+
+
+class _Keywords(ast.NodeTransformer):
+    """`mlflow.log_metric("a", x)` written `mlflow.log_metric(key="a", value=x)`."""
+
+    def visit_Call(self, node: ast.Call) -> ast.Call:
+        self.generic_visit(node)
+        func = node.func
+        names = KEYWORDS.get(func.attr, ()) if isinstance(func, ast.Attribute) else ()
+        base = func.value if isinstance(func, ast.Attribute) else None
+        if names and isinstance(base, ast.Name) and base.id == "mlflow":
+            given = [ast.keyword(n, a) for n, a in zip(names, node.args, strict=False)]
+            node.keywords = [*given, *node.keywords]
+            node.args = node.args[len(given) :]
+        return node
+
+
+def keyword_arguments(shape: Shape, rng: random.Random) -> Shape:
+    return _transformed(shape, _Keywords)
+
+
 # -- the form it is saved in ------------------------------------------------------------------
 
 EDITORS: dict[str, dict[str, object]] = {
@@ -532,6 +568,8 @@ CATALOGUE: tuple[Rewrite, ...] = (
     Rewrite("child_process", child_process, moves_code=True, whole=True),
     Rewrite("nested_runs", nested_runs, moves_code=True),
     Rewrite("autolog_on", autolog_on, full_marks_only=True),
+    Rewrite("reformatted", reformatted),
+    Rewrite("keyword_arguments", keyword_arguments),
 )
 FORMS: tuple[Rewrite, ...] = (
     Rewrite("saved_as_ipynb", saved_as("ipynb")),
