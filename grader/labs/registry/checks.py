@@ -73,22 +73,26 @@ def check_run(spec: CheckSpec, ev: Evidence, cand: Candidate | None) -> Verdict:
         return Verdict(
             False, f"{metric}={logged:g} is logged but cannot be verified: {problem}", call
         )
+    typed = slips.typed_metric(ev.capture, cand.run.run_id, metric)
+    computed = "log the value computed from the model's predictions so that it follows the model"
     if not math.isclose(logged, true_mse, rel_tol=tolerance):
         return Verdict(
             False,
-            f"{metric}={logged:.6g} is logged, but the run's model scores {true_mse:.6g} on the"
-            f" lab's test split (test_size={ev.rubric.test_size},"
-            f" random_state={ev.rubric.random_state})",
+            f"{metric}={logged:.6g} is logged{' as a number typed into the code' if typed else ''},"
+            f" but the run's model scores {true_mse:.6g} on the lab's test split"
+            f" (test_size={ev.rubric.test_size}, random_state={ev.rubric.random_state})",
             call,
-            "compute it on the test split, mean_squared_error(y_test, model.predict(X_test)),"
+            computed
+            if typed
+            else "compute it on the test split, mean_squared_error(y_test, model.predict(X_test)),"
             " not on the training data, and log that same value",
         )
-    if slips.typed_metric(ev.capture, cand.run.run_id, metric):
+    if typed:
         return Verdict(
             False,
             f"{metric} is logged as a number typed into the code, not computed",
             call,
-            "log the value computed from the model's predictions so that it follows the model",
+            computed,
         )
     keys = list(expected)
     unlike = model_unlike_params(spec, ev, cand, keys, FIT)

@@ -171,22 +171,23 @@ def check_metric(spec: CheckSpec, ev: Evidence, cand: Candidate | None) -> Verdi
             call,
             stopped(ev),
         )
+    typed = slips.typed_metric(ev.capture, cand.run.run_id, name)
+    computed = "log the accuracy variable from Step 3 so that the metric follows the model"
     if not math.isclose(logged, true_acc, rel_tol=0, abs_tol=tolerance):
         return Verdict(
             False,
-            f"{name}={logged:.6g} is logged, but the run's model scores"
-            f" {true_acc:.6g} on the lab's test split (test_size={ev.rubric.test_size},"
-            f" random_state={ev.rubric.random_state})",
+            f"{name}={logged:.6g} is logged{' as a number typed into the code' if typed else ''},"
+            f" but the run's model scores {true_acc:.6g} on the lab's test split"
+            f" (test_size={ev.rubric.test_size}, random_state={ev.rubric.random_state})",
             call,
-            "score the model on the test split, accuracy_score(y_test, lr.predict(X_test)),"
+            computed
+            if typed
+            else "score the model on the test split, accuracy_score(y_test, lr.predict(X_test)),"
             " not on the training data, and log that same variable",
         )
-    if slips.typed_metric(ev.capture, cand.run.run_id, name):
+    if typed:
         return Verdict(
-            False,
-            f"{name} is logged as a number typed into the code, not computed",
-            call,
-            "log the accuracy variable from Step 3 so that the metric follows the model",
+            False, f"{name} is logged as a number typed into the code, not computed", call, computed
         )
     return Verdict(True, f"{name}={logged:.6g} matches what the logged model scores on X_test")
 

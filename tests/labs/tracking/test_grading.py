@@ -102,6 +102,12 @@ CASES = [
         says={"metric": ("accuracy=0.975 is logged", "scores 1 on the lab's test split")},
     ),
     Case(
+        sub("loses_metric_typed_wrong.ipynb"),
+        85,
+        failing=frozenset({"metric"}),
+        says={"metric": ("0.97 is logged as a number typed into the code", "accuracy variable")},
+    ),
+    Case(
         sub("loses_metric_hardcoded.ipynb"),
         85,
         failing=frozenset({"metric"}),

@@ -219,6 +219,10 @@ LABELLED: dict[str, list[tuple[str, str]]] = {
             'log_metric("accuracy", accuracy_score(y_train, lr.predict(X_train)))',
         )
     ),
+    # A typed number that is not even the model's accuracy: the fix is still to log the variable.
+    "loses_metric_typed_wrong": variant(
+        lambda s: s.replace('log_metric("accuracy", accuracy)', 'log_metric("accuracy", 0.97)')
+    ),
     "loses_metric_hardcoded": variant(
         lambda s: s.replace('log_metric("accuracy", accuracy)', 'log_metric("accuracy", 1.0)')
     ),
