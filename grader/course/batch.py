@@ -168,6 +168,9 @@ def run_batch(
     except KeyboardInterrupt:
         report.interrupted = True
     finally:
+        staged = settings.out / STAGING  # each student's folder went with their grading
+        if staged.is_dir() and not any(staged.iterdir()):
+            staged.rmdir()
         rows = [load_row(settings.out / e.student) for e in entries]
         graded = [r for r in rows if r is not None]
         missing = missing_students(settings.lms, graded)
@@ -285,6 +288,8 @@ class _Runner:
             seconds = time.monotonic() - started
             if status is None and json_path.exists():
                 result_json = json.loads(json_path.read_text(encoding="utf-8"))
+                # The file as the LMS handed it over, not its staged copy (gone by now).
+                result_json["submission"] = entry.file
                 feedback = feedback_path.read_text(encoding="utf-8")
             else:
                 failed = ungraded_result(

@@ -600,7 +600,11 @@ def test_a_student_reads_none_of_a_flat_class_and_every_upload_form_grades(
     assert (zuse["status"], zuse["total"]) == ("invalid", "0")
     assert "refused to unpack: '../../escaped.ipynb' would land outside" in zuse["note"]
     assert not (snooped.out.parent / "escaped.ipynb").exists()
-    assert list((snooped.out / ".staging").iterdir()) == []  # each student's copy is removed
+    assert not (snooped.out / ".staging").exists()  # each student's copy, and their folder
+    # Each result names the file as the LMS handed it, not its staged copy (gone by now).
+    for student, row in rows.items():
+        result = json.loads((snooped.out / student / "results.json").read_text(encoding="utf-8"))
+        assert result["submission"] == row["file"], student
 
 
 @pytest.mark.slow
