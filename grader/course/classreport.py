@@ -432,8 +432,9 @@ def _checks_section(summary: ClassSummary) -> str:
     return (
         '<section id="checks">\n<h2>Pass rate per check</h2>\n<figure>'
         + _svg(_pass_rates(summary), "checks", "Bar chart of each check's pass rate")
-        + "<figcaption>Share of all graded submissions that passed each check, in rubric"
-        " order (submissions that did not finish count as not passed).</figcaption></figure>\n"
+        + "<figcaption>Share of all submissions that passed each check, in rubric order"
+        " (submissions that did not finish, and unattempted ones, count as not passed)."
+        "</figcaption></figure>\n"
         '<table><tr><th>check</th><th class="num">points</th><th class="num">passed</th>'
         f'<th class="num">rate</th></tr>{rows}</table>\n</section>'
     )
