@@ -16,7 +16,8 @@ from grader.errors import InvalidSubmission
 __all__ = ["UNATTEMPTED", "UNATTEMPTED_NOTE", "code_cells", "is_unattempted", "unedited"]
 
 UNATTEMPTED_NOTE = (
-    "unattempted: the lab's template as handed out, no code cell edited; not run, 0 points"
+    "unattempted: the lab's template as handed out, no code cell edited; not run, 0 points."
+    " Fill in the template's code cells, run it top to bottom, and hand it in again"
 )
 
 

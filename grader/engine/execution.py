@@ -173,7 +173,7 @@ def execute(
         if capture is None or c.switch in capture.switched
     ]
     if capture and capture.redirects:
-        outcome.notes.append(redirect_note(capture.redirects, kept))
+        outcome.notes.append(redirect_note(capture.redirects, kept, submission.kind))
     if capture and capture.ids:
         outcome.notes.append(_ids_note(capture.ids))
     if capture:
@@ -710,9 +710,12 @@ def _ids_note(ids: tuple[tuple[str, str], ...]) -> str:
     )
 
 
-def redirect_note(redirects: tuple[tuple[str, str], ...], kept: bool = False) -> str:
-    """The note naming the tracking URIs the notebook set (REDIRECTS: (call, uri) pairs) and
-    where its logging went instead; KEPT: that server is kept after grading (--keep-server)."""
+def redirect_note(
+    redirects: tuple[tuple[str, str], ...], kept: bool = False, kind: Kind = "notebook"
+) -> str:
+    """The note naming the tracking URIs the submission set (REDIRECTS: (call, uri) pairs) and
+    where its logging went instead; KEPT: that server is kept after grading (--keep-server);
+    KIND: the submission's, named as such."""
     uris = sorted({uri for _, uri in redirects})
     calls = sorted({call for call, _ in redirects})
     lifetime = (
@@ -721,7 +724,7 @@ def redirect_note(redirects: tuple[tuple[str, str], ...], kept: bool = False) ->
         else "gone once grading ended"
     )
     return (
-        f"the notebook points MLflow at {', '.join(uris)} ({', '.join(calls)}); the grader"
+        f"the {kind} points MLflow at {', '.join(uris)} ({', '.join(calls)}); the grader"
         f" sent everything to its own throwaway server instead (a temporary one, {lifetime}),"
         " so grading never touches a server of yours"
     )

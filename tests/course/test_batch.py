@@ -246,6 +246,7 @@ def test_a_batch_of_the_registry_lab(tmp_path: Path) -> None:
     feedback = (run.out / "bob" / "feedback.md").read_text()
     assert feedback.startswith("# MLflow Model Registry lab: 0/100")
     assert "no code cell edited" in feedback
+    assert "Fill in the template's code cells" in feedback
     assert run.leftovers == []
 
 

@@ -295,3 +295,8 @@ def test_the_redirect_note_says_whether_the_server_outlives_the_grading() -> Non
     kept = redirect_note(redirects, kept=True)
     assert "gone" not in kept
     assert "kept running after grading for --keep-server, and deleted when you stop it" in kept
+
+
+def test_the_redirect_note_names_a_script_as_a_script() -> None:
+    redirects = (("mlflow.set_tracking_uri", "http://127.0.0.1:8080"),)
+    assert redirect_note(redirects, kind="script").startswith("the script points MLflow at")
