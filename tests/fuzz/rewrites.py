@@ -426,8 +426,13 @@ def in_main_function(shape: Shape, rng: random.Random) -> Shape:
 
 
 def helper_module(shape: Shape, rng: random.Random) -> Shape:
-    """The steps in a module beside the notebook, which the notebook imports everything of."""
+    """The steps in a module beside the notebook, which the notebook imports everything of.
+    Not for code that defines a class: MLflow pickles a model's class by reference to that
+    module, and its requirement inference, unpickling it in a fresh Python, would import the
+    module, and so run the whole lab again, without end."""
     code, magics = _all_code(shape)
+    if any(isinstance(n, ast.ClassDef) for n in ast.walk(ast.parse(code))):
+        return shape
     cells: list[Cell] = [*magics, ("code", "from lab_code import *  # noqa: F403")]
     return replace(shape, cells=tuple(cells), files=(*shape.files, ("lab_code.py", code)))
 
