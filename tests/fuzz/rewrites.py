@@ -176,7 +176,8 @@ def _bound(tree: ast.Module) -> set[str]:
             if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)):
                 found.add(node.name)
             elif isinstance(node, (ast.Import, ast.ImportFrom)):
-                found.update((a.asname or a.name).split(".")[0] for a in node.names)
+                names = (a.asname or a.name for a in node.names if a.name != "*")
+                found.update(name.split(".")[0] for name in names)
             elif isinstance(node, (ast.Assign, ast.AugAssign, ast.AnnAssign)):
                 for target in node.targets if isinstance(node, ast.Assign) else [node.target]:
                     targets(target)
