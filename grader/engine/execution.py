@@ -133,7 +133,7 @@ def execute(
     capture_path = sandbox.jail("kernel").conn / f"capture-{uuid.uuid4().hex}.json"
     timings: dict[str, float] = {}
     limits = sandbox.limits
-    compatibility = {c.switch: c.value for c in lab.compatibility}
+    compatibility = compatibility_setup(sandbox, lab)
     # Only where a PID namespace and the jail's own user end all the kernel started: in
     # process isolation what it starts is found by its environment's tag, which a fork's
     # /proc/PID/environ (its host's) would not show.
@@ -168,9 +168,9 @@ def execute(
         code = "\n".join([code, *_module_sources(work, capture.modules)])
     # A switch is named where it changed a call; where the capture is lost, it may have.
     outcome.notes += [
-        f"the grader applied {c.switch}={c.value}: {c.why}"
-        for c in lab.compatibility
-        if capture is None or c.switch in capture.switched
+        f"the grader applied {c.name}={c.value}: {c.why}"
+        for c in lab.design.compatibility
+        if capture is None or c.name in capture.switched
     ]
     if capture and capture.redirects:
         outcome.notes.append(redirect_note(capture.redirects, kept, submission.kind))
@@ -192,6 +192,15 @@ def kernel_side_call(function: str, *args: Any, **kwargs: Any) -> str:
         f"exec(compile({source!r}, '<labgrade>', 'exec'), __labgrade := {{}})\n"
         f"__labgrade[{function!r}](*{args!r}, **{kwargs!r}); del __labgrade"
     )
+
+
+def compatibility_setup(sandbox: Sandbox, lab: Lab) -> list[list[str]]:
+    """LAB's compatibility switches as kernel_side.compatible takes them, each script bound
+    into the kernel's view (before the kernel's jail is made)."""
+    return [
+        [c.name, sandbox.script(c.script, f"compat/{c.name}.py"), c.function, c.value]
+        for c in lab.design.compatibility
+    ]
 
 
 def children_setup(sandbox: Sandbox, out: Path) -> dict[str, str]:
@@ -611,7 +620,7 @@ def _error_parts(err: CellExecutionError) -> tuple[str, str]:
 def _error_message(where: str, err: CellExecutionError, lab: Lab, kind: Kind) -> str:
     ename, evalue = _error_parts(err)
     message = f"{where} raised {ename}: {evalue}".strip()
-    hint = hint_for(ename, evalue, lab.error_hint, kind)
+    hint = hint_for(ename, evalue, lab.feedback.error_hint, kind)
     return f"{message}. Fix: {hint}" if hint else message
 
 

@@ -24,9 +24,15 @@ def all_runs(ev: Evidence) -> list[Candidate]:
     return [Candidate(r, m) for r in ev.snapshot.runs for m in (r.models or (None,))]
 
 
+def _candidates(lab: Lab, ev: Evidence) -> list[Candidate]:
+    """The lab's candidates (Needs.candidates), every run's where it names none."""
+    chosen = lab.needs.candidates
+    return chosen(ev) if chosen is not None else all_runs(ev)
+
+
 def evaluate(lab: Lab, ev: Evidence) -> tuple[tuple[CheckResult, ...], Candidate | None, list[str]]:
     """Score every check; run-dependent ones on the best candidate. Returns results, pick, notes."""
-    pool = lab.candidates(ev)
+    pool = _candidates(lab, ev)
     scored = [(_run_points(lab, ev, c), c.run.start_time, c) for c in pool]
     best = max(scored, key=lambda t: (t[0], t[1]))[2] if scored else None
     notes = []
@@ -35,7 +41,7 @@ def evaluate(lab: Lab, ev: Evidence) -> tuple[tuple[CheckResult, ...], Candidate
             f"graded {best.label}, the best complete one of"
             f" {len({c.run.run_id for c in pool})} runs found"
         )
-    notes += lab.notes(ev, best, pool)
+    notes += lab.feedback.notes(ev, best, pool)
     results = tuple(_result(spec, lab.checks[spec.id](spec, ev, best)) for spec in ev.rubric.checks)
     return results, best, notes
 
@@ -43,7 +49,7 @@ def evaluate(lab: Lab, ev: Evidence) -> tuple[tuple[CheckResult, ...], Candidate
 def probed_uris(lab: Lab, ev: Evidence, limit: int) -> list[str]:
     """The logged models the probe loads: those of the lab's candidates, at most LIMIT."""
     uris: list[str] = []
-    for cand in lab.candidates(ev):
+    for cand in _candidates(lab, ev):
         if cand.model is not None and cand.model.uri not in uris:
             uris.append(cand.model.uri)
     return uris[:limit]

@@ -3,10 +3,10 @@
 
 OUT holds what a student needs to run `pytest grader` on one lab's notebook, on their machine or
 on GitHub Actions / Classroom: grader/ (with that lab alone, its rubric without the checks
-marked hidden), student_template/<the lab's notebook>, conftest.py, pyproject.toml (which names
-the lab), constraints.txt, the workflow, a README and .labgrade/manifest.json, the sha256 of
-every file the grading depends on. Reference solutions, tests, other labs and hidden checks
-stay out.
+marked hidden), student_template/<lab id>/<the lab's notebook>, conftest.py, pyproject.toml
+(which names the lab), constraints.txt, the workflow, a README and .labgrade/manifest.json,
+the sha256 of every file the grading depends on. Reference solutions, tests, other labs and
+hidden checks stay out.
 """
 
 from __future__ import annotations

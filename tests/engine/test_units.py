@@ -207,10 +207,10 @@ def test_invalid_result_is_zero_with_every_check() -> None:
 
 
 def test_reference_and_template_are_generated_and_committed() -> None:
-    for folder in ("reference", "student_template"):
-        nb = nbformat.read(ROOT / folder / "lab1_tracking_quickstart.ipynb", as_version=4)
+    for folder in (TRACKING.reference, TRACKING.template):
+        nb = nbformat.read(folder / TRACKING.notebook, as_version=4)
         nbformat.validate(nb)
-    template = (ROOT / "student_template" / "lab1_tracking_quickstart.ipynb").read_text()
+    template = (TRACKING.template / TRACKING.notebook).read_text()
     assert "TODO (Step 5)" in template
     assert "log_model(" not in template
 
@@ -231,7 +231,7 @@ def test_instructors_actions_matrix_example_is_valid_yaml() -> None:
 def test_first_readme_lines_are_the_two_commands() -> None:
     lines = (ROOT / "README.md").read_text().splitlines()
     assert lines[2] == "```sh"
-    assert "pytest grader --submission reference/" in lines[3]
+    assert "pytest grader --submission reference/tracking/" in lines[3]
     assert lines[4] == (ROOT / ".ci" / "run").read_text().strip().splitlines()[-1]
 
 

@@ -24,15 +24,19 @@ from tests.platform_formats import (
     reporter_reads,
 )
 
-WORKFLOW = ROOT / "student_template" / ".github" / "workflows" / "classroom.yml"
+WORKFLOW = ROOT / "student_template" / "tracking" / ".github" / "workflows" / "classroom.yml"
 Grade = Callable[..., GradingRun]
 
 # Submissions test_grading.py grades too: same xdist group, so each is graded once.
 RUNS = [
     pytest.param(path, score, id=group, marks=[pytest.mark.slow, pytest.mark.xdist_group(group)])
     for path, score, group in [
-        (ROOT / "reference" / "lab1_tracking_quickstart.ipynb", 100, "reference"),
-        (ROOT / "student_template" / "lab1_tracking_quickstart.ipynb", 0, "student_template"),
+        (ROOT / "reference" / "tracking" / "lab1_tracking_quickstart.ipynb", 100, "reference"),
+        (
+            ROOT / "student_template" / "tracking" / "lab1_tracking_quickstart.ipynb",
+            0,
+            "student_template",
+        ),
         (SUBMISSIONS / "loses_tag.ipynb", 90, "loses_tag"),
         (SUBMISSIONS / "invalid_not_json.ipynb", 0, "invalid_not_json"),
     ]

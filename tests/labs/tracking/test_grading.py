@@ -39,12 +39,12 @@ def sub(name: str) -> Path:
 
 CASES = [
     Case(
-        ROOT / "reference" / "lab1_tracking_quickstart.ipynb",
+        ROOT / "reference" / "tracking" / "lab1_tracking_quickstart.ipynb",
         100,
         says={"output": ("MLflow Tracking lab: 100/100", "grader: submission")},
     ),
     Case(
-        ROOT / "student_template" / "lab1_tracking_quickstart.ipynb",
+        ROOT / "student_template" / "tracking" / "lab1_tracking_quickstart.ipynb",
         0,
         failing=frozenset(ALL),
         says={
