@@ -119,8 +119,9 @@ def stopped(ev: Evidence) -> str:
 
 
 def error_where(ev: Evidence) -> str:
-    """Where and how the notebook stopped, in a few words ("at a TypeError in the code cell
-    starting `lr.fit(X, y)` (code cell 6)")."""
+    """Where and how the notebook stopped, in a few words ("with TypeError in the code cell
+    starting `lr.fit(X, y)` (code cell 6)"); no article, which an exception's name may not
+    take as spelled (an MlflowException)."""
     if not ev.execution_error:
         return ""
     error = ev.execution_error
@@ -129,11 +130,7 @@ def error_where(ev: Evidence) -> str:
     if end < 0:
         return "early"
     raised = re.match(r"\s*raised (\w+)", error[end + (0 if found else len(WHOLE_SCRIPT)) :])
-    return f"at {_article(raised[1])} {raised[1]} in {where}" if raised else f"in {where}"
-
-
-def _article(word: str) -> str:
-    return "an" if word[:1].lower() in "aeiou" else "a"
+    return f"with {raised[1]} in {where}" if raised else f"in {where}"
 
 
 @dataclass(frozen=True)

@@ -228,7 +228,7 @@ def test_a_check_the_notebook_did_not_reach_is_not_that_checks_slip() -> None:
     row = graded("lee", metrics={})
     stopped = (
         "no run was logged. Expected: with mlflow.start_run(): mlflow.log_metric(...). Fix: the"
-        " notebook stopped at a TypeError in the code cell starting `lr.fit(X_train, y_train)`"
+        " notebook stopped with TypeError in the code cell starting `lr.fit(X_train, y_train)`"
         " (code cell 3) before this was logged: fix that first"
         " (revisit Step 4 of the lab)"
     )

@@ -19,11 +19,11 @@ EVIDENCE = Evidence(load("tracking").rubric(), Snapshot((), (), {}), None, None,
     [
         (
             "the code cell starting `lr.fit(X, y)` (code cell 3) raised TypeError: boom",
-            "at a TypeError in the code cell starting `lr.fit(X, y)` (code cell 3)",
+            "with TypeError in the code cell starting `lr.fit(X, y)` (code cell 3)",
         ),
         (
             "line 12 of the script (`lr.fit(X, y)`) raised AttributeError: boom",
-            "at an AttributeError in line 12 of the script (`lr.fit(X, y)`)",
+            "with AttributeError in line 12 of the script (`lr.fit(X, y)`)",
         ),
         (
             "execution stopped after the 60 s limit in the code cell starting `import time`"
@@ -34,7 +34,7 @@ EVIDENCE = Evidence(load("tracking").rubric(), Snapshot((), (), {}), None, None,
             "the script exited with status 2 in line 4 of the script (`sys.exit(2)`) (sys.exit)",
             "in line 4 of the script (`sys.exit(2)`)",
         ),
-        ("the script raised NameError: name 'x' is not defined", "at a NameError in the script"),
+        ("the script raised NameError: name 'x' is not defined", "with NameError in the script"),
         ("the kernel died", "early"),
     ],
 )

@@ -152,7 +152,7 @@ def test_multi_class_crash_on_new_scikit_learn_is_named_in_the_checks_it_empties
         message = _messages(ev)[check_id]
         assert "no run was logged" in message
         assert (
-            "the notebook stopped at a TypeError in the code cell starting `# Load the Iris"
+            "the notebook stopped with TypeError in the code cell starting `# Load the Iris"
             " dataset` (code cell 2) before this was logged"
         ) in message
 

@@ -193,7 +193,7 @@ CASES = [
             "signature": ("renamed log_model's artifact_path= to name=", 'only name="iris_model"'),
             "params": (
                 "the run is FAILED",
-                f"the notebook stopped at an MlflowException in {SET_URI_CELL}",
+                f"the notebook stopped with MlflowException in {SET_URI_CELL}",
             ),
         },
     ),
@@ -206,7 +206,7 @@ CASES = [
             "execution": ("LogisticRegression.fit() missing 1 required positional argument",),
             "params": ("training is inside `with mlflow.start_run():`", "lab's Step 4 note"),
             "tag": (
-                (f"the notebook stopped at a TypeError in {SET_URI_CELL} before this was logged"),
+                (f"the notebook stopped with TypeError in {SET_URI_CELL} before this was logged"),
             ),
         },
     ),
@@ -240,7 +240,7 @@ CASES = [
             "metric": ("cannot be verified",),
             "params": (
                 "the run logged no model",
-                f"the notebook stopped at a NameError in {SET_URI_CELL}",
+                f"the notebook stopped with NameError in {SET_URI_CELL}",
             ),
         },
     ),
