@@ -17,6 +17,7 @@ from grader.engine.evidence import Candidate, Evidence, PyfuncLoad, Verdict, unu
 from grader.engine.lab import Lab
 from grader.engine.results import CheckResult
 from grader.engine.rubric import WHEN_NOT_EXECUTED, CheckSpec
+from grader.engine.submission import LABEL, WHOLE_SCRIPT
 
 
 def all_runs(ev: Evidence) -> list[Candidate]:
@@ -124,14 +125,18 @@ def stopped(ev: Evidence) -> str:
 
 
 def error_where(ev: Evidence) -> str:
-    """Where and how the notebook stopped, in a few words ("at cell 6 (TypeError)")."""
+    """Where and how the notebook stopped, in a few words ("with TypeError in the code cell
+    starting `lr.fit(X, y)` (code cell 6)"); no article, which an exception's name may not
+    take as spelled (an MlflowException)."""
     if not ev.execution_error:
         return ""
-    raised = re.match(r"(cell \d+) .*? raised (\w+)", ev.execution_error)
-    if raised:
-        return f"at {raised[1]} ({raised[2]})"
-    cell = re.search(r"\b(cell \d+)", ev.execution_error)
-    return f"at {cell[1]}" if cell else "early"
+    error = ev.execution_error
+    found = LABEL.search(error)
+    where, end = (found[0], found.end()) if found else (WHOLE_SCRIPT, error.find(WHOLE_SCRIPT))
+    if end < 0:
+        return "early"
+    raised = re.match(r"\s*raised (\w+)", error[end + (0 if found else len(WHOLE_SCRIPT)) :])
+    return f"with {raised[1]} in {where}" if raised else f"in {where}"
 
 
 @dataclass(frozen=True)

@@ -231,8 +231,8 @@ def check_load_version(spec: CheckSpec, ev: Evidence, cand: Candidate | None) ->
     if not ours:
         found = ", ".join(sorted({load.uri for load in loads}))
         said = (
-            f"the notebook loaded {found} with mlflow.pyfunc.load_model, not version {number} of"
-            f' "{name}" from the registry'
+            f"the notebook's mlflow.pyfunc.load_model loaded {found}, but Step 5 loads version"
+            f' {number} of "{name}" from the registry ({uri})'
             if found
             else f'the notebook never loaded version {number} of "{name}" from the registry:'
             " it made no mlflow.pyfunc.load_model call"
