@@ -699,6 +699,7 @@ def _parse_metric_call(entry: dict[str, Any]) -> MetricCall:
         file=_optional_text(entry.get("file")),
         line=int(line) if isinstance(line, int) else None,
         call=_optional_text(entry.get("call")),
+        client=entry.get("client") is True,
     )
 
 

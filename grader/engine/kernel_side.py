@@ -408,7 +408,13 @@ def _record_metric_calls(client_class, state):
         sources[filename, line] = text
         return text
 
-    def keep(run_id, key, value, step):
+    def by_client(frame):
+        """Whether the code called MlflowClient itself (its positional parameters start with
+        the run id) rather than a fluent function, which calls the client from MLflow."""
+        name = frame.f_globals.get("__name__", "") if frame is not None else ""
+        return name != "mlflow" and not name.startswith("mlflow.")
+
+    def keep(run_id, key, value, step, client):
         slot = (str(run_id), str(key))
         known = state.metric_calls.get(slot)
         step = int(step or 0)
@@ -427,6 +433,7 @@ def _record_metric_calls(client_class, state):
             "file": None if filename is None else str(filename)[:300],
             "line": line,
             "call": None if filename is None else call_text(filename, line),
+            "client": bool(client),
         }
 
     original_metric = client_class.log_metric
@@ -435,7 +442,7 @@ def _record_metric_calls(client_class, state):
     def log_metric(self, run_id, key, value, *args, **kwargs):
         out = original_metric(self, run_id, key, value, *args, **kwargs)
         step = kwargs.get("step", args[1] if len(args) > 1 else None)
-        keep(run_id, key, value, step)
+        keep(run_id, key, value, step, by_client(sys._getframe(1)))
         return out
 
     original_batch = client_class.log_batch
@@ -443,8 +450,9 @@ def _record_metric_calls(client_class, state):
     @functools.wraps(original_batch)
     def log_batch(self, run_id, metrics=(), *args, **kwargs):
         out = original_batch(self, run_id, metrics, *args, **kwargs)
+        client = by_client(sys._getframe(1))
         for metric in list(metrics or ())[: MAX_METRIC_KEYS * 10]:
-            keep(run_id, metric.key, metric.value, metric.step)
+            keep(run_id, metric.key, metric.value, metric.step, client)
         return out
 
     client_class.log_metric = log_metric
