@@ -13,11 +13,11 @@ import re
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 
-from grader.engine.evidence import Candidate, Evidence, PyfuncLoad, Verdict, unusable
+from grader.engine.evidence.records import Candidate, Evidence, PyfuncLoad, Verdict, unusable
+from grader.engine.evidence.rubric import WHEN_NOT_EXECUTED, CheckSpec
+from grader.engine.kernel.submission import LABEL, WHOLE_SCRIPT
 from grader.engine.lab import Lab
-from grader.engine.results import CheckResult
-from grader.engine.rubric import WHEN_NOT_EXECUTED, CheckSpec
-from grader.engine.submission import LABEL, WHOLE_SCRIPT
+from grader.engine.output.results import CheckResult
 
 
 def all_runs(ev: Evidence) -> list[Candidate]:

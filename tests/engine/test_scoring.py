@@ -6,9 +6,9 @@ from dataclasses import replace
 
 import pytest
 
-from grader.engine.evidence import Evidence
+from grader.engine.evidence.records import Evidence
+from grader.engine.evidence.server_reads import Snapshot
 from grader.engine.scoring import error_where, stopped
-from grader.engine.tracking import Snapshot
 from grader.labs import load
 
 EVIDENCE = Evidence(load("tracking").rubric(), Snapshot((), (), {}), None, None, {}, (), "")

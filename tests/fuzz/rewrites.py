@@ -20,7 +20,7 @@ from pathlib import Path
 
 import nbformat
 
-from grader.engine.submission import load_submission
+from grader.engine.kernel.submission import load_submission
 
 Cell = tuple[str, str]  # ("code" | "markdown", source)
 

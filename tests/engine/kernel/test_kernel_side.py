@@ -1,4 +1,5 @@
-"""What grader.engine.kernel_side does inside a kernel, run in plain Python (no server, kernel).
+"""What grader.engine.kernel.kernel_side does inside a kernel, run in plain Python (no server,
+kernel).
 
 The student's code sees MLflow pointed at the grader's server however it names its own, and
 each pyfunc load it makes is recorded with what the loaded model predicted: wherever the
@@ -14,7 +15,7 @@ import textwrap
 
 import pytest
 
-from grader.engine.execution import kernel_side_call
+from grader.engine.kernel.execution import kernel_side_call
 
 GRADER_URI = "http://127.0.0.1:9"  # nothing listens: no request may be made here
 
