@@ -60,7 +60,7 @@ CLASSES = {
 @pytest.mark.parametrize("lab_id", labs.ids())
 def test_every_rewrite_class_changes_the_labs_reference(lab_id: str) -> None:
     reference, _ = labelled(lab_id)
-    shape = read(reference.path, bool(labs.load(lab_id).expected_errors))
+    shape = read(reference.path, bool(labs.load(lab_id).design.expected_errors))
     catalogue = {r.name: r for r in (*CATALOGUE, *lab_rewrites(lab_id))}
     for kind, names in CLASSES.items():
         made = [catalogue[n].apply(shape, random.Random(0)) for n in names if n in catalogue]
