@@ -334,7 +334,9 @@ def observe(
     from grader.engine.lab import Capture
     from tests.helpers import TRACKING
 
-    lab = dataclasses.replace(lab or TRACKING, capture=lambda rubric: Capture(("observed",)))
+    lab = lab or TRACKING
+    observed = dataclasses.replace(lab.needs, capture=lambda rubric: Capture(("observed",)))
+    lab = dataclasses.replace(lab, needs=observed)
     seen: dict[str, Any] = {}
     kernel = execution._kernel
 
