@@ -165,7 +165,7 @@ def _grade_in(
                 rubric,
                 execution.result.seconds,
             )
-        evidence = _evidence(settings.lab, rubric, snapshot, execution)
+        evidence = _evidence(settings.lab, rubric, snapshot, execution, submission.kind)
         laps.mark("reading the server")
         checks, best, notes = score(settings.lab, evidence, probe, say, laps.mark)
     laps.mark("teardown")
@@ -279,7 +279,9 @@ def _execute(
     )
 
 
-def _evidence(lab: Lab, rubric: Rubric, snapshot: Snapshot, execution: Execution) -> Evidence:
+def _evidence(
+    lab: Lab, rubric: Rubric, snapshot: Snapshot, execution: Execution, kind: str
+) -> Evidence:
     return Evidence(
         rubric=rubric,
         snapshot=snapshot,
@@ -289,6 +291,7 @@ def _evidence(lab: Lab, rubric: Rubric, snapshot: Snapshot, execution: Execution
         y_test=lab.targets(rubric),
         code=execution.code,
         execution_error=execution.result.error,
+        kind=kind,
     )
 
 

@@ -119,9 +119,10 @@ def no_run(ev: Evidence, call: str) -> Verdict:
 
 
 def stopped(ev: Evidence) -> str:
-    """Why nothing was logged, when the notebook stopped early: the fix starts there."""
+    """Why nothing was logged, when the notebook (or script) stopped early: the fix starts
+    there."""
     where = error_where(ev)
-    return f"the notebook stopped {where} before this was logged: fix that first" if where else ""
+    return f"{ev.subject} stopped {where} before this was logged: fix that first" if where else ""
 
 
 def error_where(ev: Evidence) -> str:

@@ -119,6 +119,13 @@ class Evidence:
     y_test: tuple[float, ...]  # the lab's true targets for those rows
     code: str
     execution_error: str | None = None  # the cell that raised or timed out, if any
+    kind: str = "notebook"  # what ran: "notebook" or "script" (a .py run as Python runs it)
+
+    @property
+    def subject(self) -> str:
+        """What ran, as feedback names it: "the notebook" or "the script"."""
+        return f"the {self.kind}"
+
     executed: bool = True  # False: grading what a server already holds
 
 

@@ -364,7 +364,7 @@ def check_predictions(spec: CheckSpec, ev: Evidence, cand: Candidate | None) -> 
             found = ", ".join(sorted({load.uri for load in loads}))
             return Verdict(
                 False,
-                f"the notebook loaded {found} with mlflow.pyfunc.load_model, which is not a"
+                f"{ev.subject} loaded {found} with mlflow.pyfunc.load_model, which is not a"
                 f" model of {cand.label} ({cand.model.uri})",
                 call,
                 "load the model this run logged, mlflow.pyfunc.load_model(model_info.model_uri),"
@@ -555,7 +555,7 @@ def _unfinished_hint(ev: Evidence, run: Run) -> str:
     where = error_where(ev)
     return (
         "a cell raised inside `with mlflow.start_run():` and MLflow ended the run FAILED:"
-        " fix that error" + (f" (the notebook stopped {where})" if where else "")
+        " fix that error" + (f" ({ev.subject} stopped {where})" if where else "")
     )
 
 
