@@ -129,8 +129,9 @@ def _prepend_compatibility(path: Path, lab: Lab) -> None:
     from grader.engine.execution import kernel_side_call
 
     nb = nbformat.read(path, as_version=4)
-    switches = {c.switch: c.value for c in lab.compatibility}
-    nb.cells.insert(0, nbformat.v4.new_code_cell(kernel_side_call("compatible", switches)))
+    nb.cells.insert(
+        0, nbformat.v4.new_code_cell(kernel_side_call("compatible", lab.kernel_switches()))
+    )
     nbformat.write(nb, path)
 
 

@@ -133,7 +133,7 @@ def execute(
     capture_path = sandbox.jail("kernel").conn / f"capture-{uuid.uuid4().hex}.json"
     timings: dict[str, float] = {}
     limits = sandbox.limits
-    compatibility = {c.switch: c.value for c in lab.compatibility}
+    compatibility = lab.kernel_switches()
     # Only where a PID namespace and the jail's own user end all the kernel started: in
     # process isolation what it starts is found by its environment's tag, which a fork's
     # /proc/PID/environ (its host's) would not show.
@@ -152,7 +152,11 @@ def execute(
         _run_cells(client, nb, started + timeout, timeout, limits, lab, outcome, submission.kind)
         if outcome.status != "kernel_died":
             call = kernel_side_call(
-                "capture", str(capture_path), list(wanted.variables), wanted.column
+                "capture",
+                str(capture_path),
+                list(wanted.variables),
+                wanted.column,
+                tables=list(wanted.tables),
             )
             _run_capture(client, call, outcome)
         timings["cells"] = time.monotonic() - started
@@ -638,6 +642,14 @@ def _read_capture(path: Path, outcome: _Outcome) -> tuple[NamespaceCapture | Non
         return None, f"the notebook's variables were not plain data ({err})"
 
 
+def _table(name: str, rows: Any) -> tuple[tuple[Any, ...], ...] | None:
+    if rows is None:
+        return None
+    if not isinstance(rows, list) or not all(isinstance(r, list) for r in rows):
+        raise TypeError(f"{name}: rows must be a list of lists")
+    return tuple(tuple(_scalar(v) for v in row) for row in rows)
+
+
 def _parse_capture(raw: dict[str, Any]) -> NamespaceCapture:
     variables: dict[str, VariableCapture] = {}
     for name, entry in dict(raw["variables"]).items():
@@ -649,6 +661,7 @@ def _parse_capture(raw: dict[str, Any]) -> NamespaceCapture:
             type=str(entry.get("type", "")),
             columns=tuple(str(c) for c in entry.get("columns", [])),
             values=None if values is None else tuple(_scalar(v) for v in values),
+            rows=_table(name, entry.get("rows")),
         )
     loads = tuple(_parse_load(dict(entry)) for entry in raw["loads"])
     redirects = tuple((str(a), str(b)) for a, b in raw["redirects"])

@@ -280,7 +280,7 @@ def _evidence(lab: Lab, rubric: Rubric, snapshot: Snapshot, execution: Execution
         capture=execution.capture,
         capture_problem=execution.capture_problem,
         predictions={},
-        y_test=lab.test_split(rubric).y,
+        y_test=lab.split_used(rubric, execution.capture).y,
         code=execution.code,
         execution_error=execution.result.error,
     )
@@ -298,7 +298,8 @@ def score(
     uris = probed_uris(lab, evidence, MAX_PROBED_MODELS)
     if uris:
         say(f"loading {len(uris)} logged model(s) to check what they predict")
-    evidence = replace(evidence, predictions=probe.predict(uris))
+    rows = lab.split_used(evidence.rubric, evidence.capture).X
+    evidence = replace(evidence, predictions=probe.predict(uris, rows))
     lap("model probe")
     found = evaluate(lab, evidence)
     lap("checks")

@@ -326,9 +326,16 @@ SWITCHES = {"sklearn_skops_trusted_types": _sklearn_skops_trusted_types}
 
 
 def compatible(switches):
-    """Apply the lab's compatibility SWITCHES ({name: value} of SWITCHES)."""
+    """Apply the lab's compatibility SWITCHES: {name: value} of SWITCHES, or {name: {"value":
+    value, "source": text}} for a switch the lab defines itself (Compatibility.source): a
+    function NAME(value, changed) in that text, run here in a namespace of its own."""
     for switch, value in dict(switches).items():
-        SWITCHES[switch](value)
+        if isinstance(value, dict):
+            space = {"__name__": f"labgrade_compat_{switch}"}
+            exec(compile(value["source"], f"<lab compatibility {switch}>", "exec"), space)
+            space[switch](value["value"], lambda name=switch: _switched(name))
+        else:
+            SWITCHES[switch](value)
 
 
 def _record_pyfunc(pyfunc, state, limit=10000):
@@ -501,6 +508,21 @@ def _values(obj, limit):
     return None
 
 
+def _rows(obj, limit, width=200):
+    """A table (DataFrame, 2-D array, list of rows) as rows of plain values, or None."""
+    if hasattr(obj, "to_numpy"):
+        obj = obj.to_numpy()
+    if hasattr(obj, "tolist"):
+        obj = obj.tolist()
+    if not isinstance(obj, (list, tuple)):
+        return None
+    rows = []
+    for row in obj[:limit]:
+        cells = row if isinstance(row, (list, tuple)) else [row]
+        rows.append([_plain(v) for v in cells[:width]])
+    return rows
+
+
 def _own_modules(home):
     """Paths (relative to the working copy) of the modules the submission imported from it."""
     import os
@@ -539,9 +561,9 @@ def as_script(name):
     sys.path.insert(0, os.getcwd())
 
 
-def capture(out_path, variables, column, limit=10000):
+def capture(out_path, variables, column, limit=10000, tables=()):
     """Write what the graded checks need from the user namespace and from the records
-    install() kept, as plain JSON."""
+    install() kept, as plain JSON. TABLES: variables reported whole, row by row."""
     import json
     import sys
 
@@ -562,6 +584,8 @@ def capture(out_path, variables, column, limit=10000):
             entry["values"] = _values(obj[column], limit) if column in obj.columns else None
         else:
             entry["values"] = _values(obj, limit)
+        if name in tables:
+            entry["rows"] = _rows(obj, limit)
         found[name] = entry
 
     state = sys.modules.get(STATE_MODULE)

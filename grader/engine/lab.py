@@ -13,7 +13,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
-    from grader.engine.evidence import Candidate, Check, Evidence
+    from grader.engine.evidence import Candidate, Check, Evidence, NamespaceCapture
     from grader.engine.rubric import CheckSpec, Rubric
 
 
@@ -35,6 +35,9 @@ class Capture:
 
     variables: tuple[str, ...] = ()
     column: str = ""  # the column of a DataFrame among them that holds predictions
+    # Variables among VARIABLES reported whole, row by row (a DataFrame's every column, an
+    # array's rows): the data the notebook itself used, for a lab that cannot regenerate it.
+    tables: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -55,11 +58,24 @@ class Compatibility:
     SWITCH names one of the switches grader.engine.kernel_side knows (SWITCHES there), set to
     VALUE. Named in the feedback like a tracking-URI redirect: a student's own environment
     does not have it, and WHY says what it restores and the fix there.
+
+    SOURCE, when set, is a file of the lab's own folder that defines the switch instead: a
+    function named SWITCH taking (value, changed), run inside the kernel before the first
+    cell (and in every Python the notebook starts), which calls changed() when it changed one
+    of the notebook's calls. It is sent as text and must be self-contained: the grader's
+    package is not importable in the kernel.
     """
 
     switch: str
     value: str
     why: str
+    source: Path | None = None
+
+    def in_kernel(self) -> object:
+        """What the kernel set-up is handed for this switch (kernel_side.compatible)."""
+        if self.source is None:
+            return self.value
+        return {"value": self.value, "source": self.source.read_text(encoding="utf-8")}
 
 
 def _no_notes(ev: Evidence, best: Candidate | None, pool: list[Candidate]) -> list[str]:
@@ -111,6 +127,11 @@ class Lab:
         default=_no_notes
     )
     error_hint: Callable[[str, str], str | None] = field(default=_no_hint)
+    # The split the notebook itself used, read from its capture after the run, in place of
+    # test_split's for the probe's rows and the checks' targets: for a lab whose data cannot
+    # be regenerated (it depends on the day it runs). None from it: the notebook left no such
+    # data, and test_split's rows stand (the checks say what is missing).
+    used_split: Callable[[NamespaceCapture | None], TestSplit | None] | None = None
     # Check id -> what the check wants, in a student's words, from its rubric options (the
     # released README's table): a rubric's options are the grader's terms, not theirs.
     wants: Mapping[str, Callable[[CheckSpec], str]] = field(default_factory=dict)
@@ -129,6 +150,16 @@ class Lab:
         from grader.engine.rubric import load_rubric
 
         return load_rubric(path or self.rubric_path, self.known_ids)
+
+    def kernel_switches(self) -> dict[str, object]:
+        """The lab's compatibility switches as the kernel set-up takes them."""
+        return {c.switch: c.in_kernel() for c in self.compatibility}
+
+    def split_used(self, rubric: Rubric, capture: NamespaceCapture | None) -> TestSplit:
+        """The rows the probe predicts and the targets the checks compare: what the notebook
+        used (used_split) where the lab reads that, else the lab's regenerated test split."""
+        used = self.used_split(capture) if self.used_split is not None else None
+        return used if used is not None else self.test_split(rubric)
 
     def expected(self, ename: str, evalue: str) -> ExpectedError | None:
         """The lab's expected error that ENAME: EVALUE is, if any."""

@@ -109,15 +109,19 @@ class ModelProbe:
                 self._answer.append(chunk[: MAX_ANSWER - total])
             total += len(chunk)
 
-    def predict(self, model_uris: list[str], timeout: float = 180) -> dict[str, ModelPredictions]:
-        """Predictions of each model on X_test; a model's failure is its verdict, not raised."""
+    def predict(
+        self, model_uris: list[str], X: Any = None, timeout: float = 180
+    ) -> dict[str, ModelPredictions]:
+        """Predictions of each model on X (default: the lab's test split's rows; a lab whose
+        data is the notebook's own passes those, Lab.split_used); a model's failure is its
+        verdict, not raised."""
         if not model_uris:
             return {}
         self.start()
         assert self.proc is not None
         assert self.proc.stdin is not None
         local, failed = self._download(model_uris)
-        X_test = self.lab.test_split(self.rubric).X
+        X_test = self.lab.test_split(self.rubric).X if X is None else X
         request = {"uris": list(local.values()), "X": [[float(v) for v in row] for row in X_test]}
         try:
             self.proc.stdin.write(json.dumps(request).encode() + b"\n")
