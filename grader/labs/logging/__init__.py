@@ -53,7 +53,7 @@ LAB = Lab(
         Compatibility(
             "pandas_2_fills",
             "fillna(method=...), in-place fills of df[column]",
-            "fillna(method=\"bfill\") back-fills, and an in-place fill of a column taken from a"
+            'fillna(method="bfill") back-fills, and an in-place fill of a column taken from a'
             " DataFrame fills the DataFrame, as in pandas 2 that the lab was written for: in"
             " pandas 3 the data generator's"
             ' df["previous_days_demand"].fillna(method="bfill", inplace=True) raises TypeError,'

@@ -10,9 +10,17 @@ from __future__ import annotations
 
 import math
 from collections.abc import Callable
+from dataclasses import replace
 
 from grader.engine import slips
-from grader.engine.evidence import Candidate, Check, Evidence, Verdict, unusable
+from grader.engine.evidence import (
+    Candidate,
+    Check,
+    Evidence,
+    NamespaceCapture,
+    Verdict,
+    unusable,
+)
 from grader.engine.lab import Capture, TestSplit
 from grader.engine.rubric import CheckSpec, Rubric
 from grader.engine.scoring import (
@@ -25,13 +33,14 @@ from grader.engine.scoring import (
     trained_note,
     trained_with,
 )
-from grader.engine.evidence import NamespaceCapture
 from grader.labs import sklearn_trees
 
 FIT = ModelFit("rf", "Train and log the model", "Train and log the model")
 # The lab's names for its validation split: the data the metrics are recomputed on.
 X_VAL, Y_VAL = "X_val", "y_val"
-SPLIT_CALL = "X_train, X_val, y_train, y_val = train_test_split(X, y, test_size=0.2, random_state=42)"
+SPLIT_CALL = (
+    "X_train, X_val, y_train, y_val = train_test_split(X, y, test_size=0.2, random_state=42)"
+)
 
 
 def capture(rubric: Rubric) -> Capture:
@@ -91,6 +100,14 @@ def check_experiment(spec: CheckSpec, ev: Evidence, _: Candidate | None) -> Verd
             problems.append(f'tag "{key}" is "{exp.tags[key]}", expected "{value}"')
     if not exp.tags.get(note, "").strip():
         problems.append(f'tag "{note}" (the experiment\'s description) missing or empty')
+    if not set(exp.tags) & {*tags, note}:
+        return Verdict(
+            False,
+            f'experiment "{name}" exists but has none of its {len(tags) + 1} tags',
+            call,
+            "mlflow.set_experiment makes an experiment without tags when none exists: create it"
+            " first with client.create_experiment(..., tags=experiment_tags)",
+        )
     if problems:
         return Verdict(
             False,
@@ -106,7 +123,8 @@ def check_run(spec: CheckSpec, ev: Evidence, cand: Candidate | None) -> Verdict:
     name = str(spec.option("name"))
     call = f'with mlflow.start_run(run_name="{name}") as run: ...'
     if cand is None:
-        return no_run(ev, f'mlflow.set_experiment("{_experiment(ev)}"); {call}')
+        call = f'mlflow.set_experiment("{_experiment(ev)}"); {call}'
+        return replace(no_run(ev, call), expected=call)
     run, where = cand.run, _experiment_of(ev, cand)
     problems = []
     if run.name != name:
@@ -157,9 +175,7 @@ def check_params(spec: CheckSpec, ev: Evidence, cand: Candidate | None) -> Verdi
         found, hint = unlike
         return Verdict(False, f"the params are logged in {cand.label}, but {found}", call, hint)
     model = short_name(str(spec.option("estimator")))
-    return Verdict(
-        True, f"{len(expected)} params logged in {cand.label}: the logged {model}'s own"
-    )
+    return Verdict(True, f"{len(expected)} params logged in {cand.label}: the logged {model}'s own")
 
 
 def check_metrics(spec: CheckSpec, ev: Evidence, cand: Candidate | None) -> Verdict:
@@ -182,7 +198,9 @@ def check_metrics(spec: CheckSpec, ev: Evidence, cand: Candidate | None) -> Verd
     truth, problem = _true_metrics(ev, cand)
     if truth is None:
         return Verdict(
-            False, f"{', '.join(names)} are logged but cannot be verified: {problem}", call,
+            False,
+            f"{', '.join(names)} are logged but cannot be verified: {problem}",
+            call,
             stopped(ev),
         )
     typed = [m for m in names if slips.typed_metric(ev.capture, run.run_id, m)]
@@ -251,7 +269,9 @@ def check_model(spec: CheckSpec, ev: Evidence, cand: Candidate | None) -> Verdic
             f" {', '.join(columns)}"
         )
     if problems:
-        return Verdict(False, f"the model of {cand.label}: {'; '.join(problems)}", call, _hint_log())
+        return Verdict(
+            False, f"the model of {cand.label}: {'; '.join(problems)}", call, _hint_log()
+        )
     return Verdict(
         True,
         f'"{name}" logged in {cand.label} with the {flavor} flavor, an input example and a'
@@ -267,7 +287,9 @@ def _hint_log() -> str:
 
 
 def _experiment(ev: Evidence) -> str:
-    return str(ev.rubric.check("experiment").option("name")) if "experiment" in ev.rubric.ids else ""
+    return (
+        str(ev.rubric.check("experiment").option("name")) if "experiment" in ev.rubric.ids else ""
+    )
 
 
 def _experiment_of(ev: Evidence, cand: Candidate) -> str:

@@ -44,7 +44,11 @@ def pandas_2_fills(value, changed):
         got = original_getitem(self, key)
         if isinstance(got, pd.Series) and isinstance(key, str):
             ident = id(got)
-            taken[ident] = (weakref.ref(got, lambda ref: forget(ref, ident)), weakref.ref(self), key)
+            taken[ident] = (
+                weakref.ref(got, lambda ref: forget(ref, ident)),
+                weakref.ref(self),
+                key,
+            )
         return got
 
     def parent(series):
@@ -68,7 +72,9 @@ def pandas_2_fills(value, changed):
                 changed()
                 name = {"bfill": "bfill", "backfill": "bfill", "ffill": "ffill", "pad": "ffill"}
                 if method not in name:
-                    raise ValueError(f"fillna: method must be one of {sorted(name)}, not {method!r}")
+                    raise ValueError(
+                        f"fillna: method must be one of {sorted(name)}, not {method!r}"
+                    )
                 how = getattr(type(self), name[method])
                 return fill_in_place(self, how, args, kwargs)
             return fill_in_place(self, original, args, kwargs)
