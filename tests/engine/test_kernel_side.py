@@ -14,7 +14,7 @@ import textwrap
 
 import pytest
 
-from grader.engine.execution import kernel_side_call
+from grader.engine.execution import KERNEL_SIDE, kernel_side_call
 
 GRADER_URI = "http://127.0.0.1:9"  # nothing listens: no request may be made here
 
@@ -102,3 +102,50 @@ def test_pyfunc_loads_are_recorded_where_they_happen_with_their_predictions(
     assert isinstance(loads, list)
     assert [load["uri"] for load in loads] == ["saved"]
     assert loads[0]["predictions"] == [[0, 1, 0, 1], [0], [1]]
+
+
+LAB_SWITCH = """
+def restore(value, changed):
+    import colorsys
+
+    def rgb_to_hsv(*args):
+        changed()
+        return {"restored": value}
+
+    colorsys.rgb_to_hsv = rgb_to_hsv
+"""
+
+
+def test_a_lab_declared_switch_runs_in_the_kernel_and_is_recorded_when_it_changes_a_call() -> None:
+    # Compatibility.source: the lab's own function, sent as text, handed (value, changed).
+    declared = {"restore": {"value": "as then", "source": LAB_SWITCH}}
+    student = (
+        "import colorsys, json, sys\n"
+        "state = sys.modules['_labgrade_state']\n"
+        "before = list(state.switched)\n"
+        "got = colorsys.rgb_to_hsv(0, 0, 0)\n"
+        "print(json.dumps({'before': before, 'after': state.switched, 'got': got}))\n"
+    )
+    script = "\n".join([kernel_side_call("install", GRADER_URI, declared), student])
+    done = subprocess.run(
+        [sys.executable, "-c", script], capture_output=True, text=True, timeout=300, check=False
+    )
+    assert done.returncode == 0, done.stderr[-3000:]
+    line = done.stdout.strip().splitlines()[-1]
+    assert '"before": []' in line
+    assert '"after": ["restore"]' in line
+    assert '"got": {"restored": "as then"}' in line
+
+
+def test_a_table_is_captured_row_by_row() -> None:
+    space: dict[str, object] = {}
+    exec(compile(KERNEL_SIDE.read_text(), "<kernel_side>", "exec"), space)
+    rows = space["_rows"]
+    import numpy as np
+    import pandas as pd
+
+    frame = pd.DataFrame({"a": [1.5, 2.0], "flag": [1, 0]})
+    assert rows(frame, 10) == [[1.5, 1.0], [2.0, 0.0]]
+    assert rows(np.array([[1, 2], [3, 4], [5, 6]]), 2) == [[1, 2], [3, 4]]
+    assert rows([1.0, 2.0], 10) == [[1.0], [2.0]]
+    assert rows(object(), 10) is None

@@ -90,7 +90,8 @@ VARIANTS: dict[str, tuple[Path, Callable[[str], str]]] = {
         swap(
             (
                 "    mlflow.log_metrics(metrics)",
-                '    mlflow.log_metrics({"mae": 47.2115, "mse": 3681.58, "rmse": 60.676, "r2": 0.9})',
+                "    mlflow.log_metrics("
+                '{"mae": 47.2115, "mse": 3681.58, "rmse": 60.676, "r2": 0.9})',
             )
         ),
     ),
