@@ -21,7 +21,7 @@ from types import FrameType
 
 from grader.engine.evidence import Candidate, Evidence
 from grader.engine.execution import Execution, execute
-from grader.engine.lab import Lab
+from grader.engine.lab import Lab, TestSplit
 from grader.engine.launch import COLD, Host, Launcher, roles_for
 from grader.engine.probe import ModelProbe, host_env
 from grader.engine.results import CheckResult, ExecutionResult, GradeResult, Status, TrackingInfo
@@ -266,7 +266,7 @@ def _execute(
         tracking_uri,
         settings.timeout,
         settings.lab,
-        settings.lab.capture(settings.rubric),
+        settings.lab.needs.capture(settings.rubric),
         before_first_cell=before_first_cell,
         host=host,
         kept=kept,
@@ -280,10 +280,14 @@ def _evidence(lab: Lab, rubric: Rubric, snapshot: Snapshot, execution: Execution
         capture=execution.capture,
         capture_problem=execution.capture_problem,
         predictions={},
-        y_test=lab.split_used(rubric, execution.capture).y,
+        y_test=_targets(lab.split_used(rubric, execution.capture)),
         code=execution.code,
         execution_error=execution.result.error,
     )
+
+
+def _targets(split: TestSplit | None) -> tuple[float, ...]:
+    return split.y if split is not None else ()
 
 
 def score(
@@ -298,8 +302,8 @@ def score(
     uris = probed_uris(lab, evidence, MAX_PROBED_MODELS)
     if uris:
         say(f"loading {len(uris)} logged model(s) to check what they predict")
-    rows = lab.split_used(evidence.rubric, evidence.capture).X
-    evidence = replace(evidence, predictions=probe.predict(uris, rows))
+    split = lab.split_used(evidence.rubric, evidence.capture)
+    evidence = replace(evidence, predictions=probe.predict(uris, split))
     lap("model probe")
     found = evaluate(lab, evidence)
     lap("checks")
@@ -340,7 +344,7 @@ def _warm_up(server: ServerHandle, probe: ModelProbe) -> None:
         probe.start()
     with contextlib.suppress(ImportError):
         _preload()
-        probe.lab.test_split(probe.rubric)  # cached: the checks and the probe need it after the run
+        probe.lab.split(probe.rubric)  # cached: the checks and the probe need it after the run
     # A first read of the server, thrown away: MLflow's client imports the rest of itself
     # and opens its connection now, so the real read after the run takes a fraction of it.
     with contextlib.suppress(GraderError):

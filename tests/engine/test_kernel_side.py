@@ -104,39 +104,6 @@ def test_pyfunc_loads_are_recorded_where_they_happen_with_their_predictions(
     assert loads[0]["predictions"] == [[0, 1, 0, 1], [0], [1]]
 
 
-LAB_SWITCH = """
-def restore(value, changed):
-    import colorsys
-
-    def rgb_to_hsv(*args):
-        changed()
-        return {"restored": value}
-
-    colorsys.rgb_to_hsv = rgb_to_hsv
-"""
-
-
-def test_a_lab_declared_switch_runs_in_the_kernel_and_is_recorded_when_it_changes_a_call() -> None:
-    # Compatibility.source: the lab's own function, sent as text, handed (value, changed).
-    declared = {"restore": {"value": "as then", "source": LAB_SWITCH}}
-    student = (
-        "import colorsys, json, sys\n"
-        "state = sys.modules['_labgrade_state']\n"
-        "before = list(state.switched)\n"
-        "got = colorsys.rgb_to_hsv(0, 0, 0)\n"
-        "print(json.dumps({'before': before, 'after': state.switched, 'got': got}))\n"
-    )
-    script = "\n".join([kernel_side_call("install", GRADER_URI, declared), student])
-    done = subprocess.run(
-        [sys.executable, "-c", script], capture_output=True, text=True, timeout=300, check=False
-    )
-    assert done.returncode == 0, done.stderr[-3000:]
-    line = done.stdout.strip().splitlines()[-1]
-    assert '"before": []' in line
-    assert '"after": ["restore"]' in line
-    assert '"got": {"restored": "as then"}' in line
-
-
 def test_a_table_is_captured_row_by_row() -> None:
     space: dict[str, object] = {}
     exec(compile(KERNEL_SIDE.read_text(), "<kernel_side>", "exec"), space)

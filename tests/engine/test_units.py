@@ -208,10 +208,10 @@ def test_invalid_result_is_zero_with_every_check() -> None:
 
 
 def test_reference_and_template_are_generated_and_committed() -> None:
-    for folder in ("reference", "student_template"):
-        nb = nbformat.read(ROOT / folder / "lab1_tracking_quickstart.ipynb", as_version=4)
+    for folder in (TRACKING.reference, TRACKING.template):
+        nb = nbformat.read(folder / TRACKING.notebook, as_version=4)
         nbformat.validate(nb)
-    template = (ROOT / "student_template" / "lab1_tracking_quickstart.ipynb").read_text()
+    template = (TRACKING.template / TRACKING.notebook).read_text()
     assert "TODO (Step 5)" in template
     assert "log_model(" not in template
 
@@ -232,7 +232,7 @@ def test_instructors_actions_matrix_example_is_valid_yaml() -> None:
 def test_first_readme_lines_are_the_two_commands() -> None:
     lines = (ROOT / "README.md").read_text().splitlines()
     assert lines[2] == "```sh"
-    assert "pytest grader --submission reference/" in lines[3]
+    assert "pytest grader --submission reference/tracking/" in lines[3]
     assert lines[4] == (ROOT / ".ci" / "run").read_text().strip().splitlines()[-1]
 
 
@@ -303,22 +303,21 @@ def test_the_redirect_note_names_a_script_as_a_script() -> None:
     assert redirect_note(redirects, kind="script").startswith("the script points MLflow at")
 
 
-def test_a_lab_reads_the_split_its_notebook_used_else_its_own(tmp_path: Path) -> None:
-    from grader.engine.lab import Compatibility, TestSplit
+def test_a_lab_reads_the_split_its_notebook_used_else_its_own() -> None:
+    from grader.engine.lab import TestSplit
     from grader.labs import load
 
     lab = load("tracking")
     rubric = lab.rubric()
     own = TestSplit([[9.0]], (9.0,))
-    used = replace(lab, used_split=lambda capture: own if capture is not None else None)
+    used = replace(
+        lab, needs=replace(lab.needs, used_split=lambda found: own if found is not None else None)
+    )
     assert used.split_used(rubric, NamespaceCapture({}, (), ())) is own
-    assert used.split_used(rubric, None).y == lab.test_split(rubric).y
-    assert lab.split_used(rubric, NamespaceCapture({}, (), ())).y == lab.test_split(rubric).y
-    source = tmp_path / "compat.py"
-    source.write_text("def fix(value, changed):\n    pass\n")
-    assert Compatibility("skops", "T", "why").in_kernel() == "T"
-    declared = Compatibility("fix", "v", "why", source=source).in_kernel()
-    assert declared == {"value": "v", "source": source.read_text()}
+    assert used.split_used(rubric, None).y == lab.targets(rubric)  # type: ignore[union-attr]
+    found = lab.split_used(rubric, NamespaceCapture({}, (), ()))
+    assert found is not None
+    assert found.y == lab.targets(rubric)
 
 
 def test_a_captured_table_must_be_rows_of_plain_values() -> None:

@@ -71,8 +71,8 @@ def trials(lab_id: str, seed: int) -> list[Trial]:
     rng = random.Random(seed)
     mistakes = [c for c in others if c.failing]
     mistake = rng.choice(mistakes if mistakes and rng.random() < 0.7 else others)
-    keep = frozenset(lab.capture(lab.rubric()).variables)
-    raises = bool(lab.expected_errors)
+    keep = frozenset(lab.needs.capture(lab.rubric()).variables)
+    raises = bool(lab.design.expected_errors)
     return [
         Trial(lab_id, seed, case, compose(read(case.path, raises), seed, keep, not case.failing))
         for case in (reference, mistake)

@@ -33,7 +33,6 @@ from grader.engine.scoring import (
     trained_note,
     trained_with,
 )
-from grader.labs import sklearn_trees
 
 FIT = ModelFit("rf", "Train and log the model", "Train and log the model")
 # The lab's names for its validation split: the data the metrics are recomputed on.
@@ -331,8 +330,16 @@ def _close(logged: float, true: float, tolerance: float) -> bool:
 
 def _unfinished(ev: Evidence) -> str:
     if "untrusted types" in (ev.execution_error or ""):
-        return sklearn_trees.REFUSED
+        return SKOPS
     return stopped(ev) or "a cell raised inside `with mlflow.start_run():`: fix that error"
+
+
+SKOPS = (
+    "MLflow 3.14+ saves scikit-learn models with skops, which refuses a RandomForest's trees"
+    ' ("untrusted types: sklearn.tree._tree.Tree"): pass'
+    ' skops_trusted_types=["sklearn.tree._tree.Tree"] (or serialization_format="cloudpickle")'
+    " to mlflow.sklearn.log_model"
+)
 
 
 def notes(ev: Evidence, best: Candidate | None, pool: list[Candidate]) -> list[str]:
@@ -345,24 +352,6 @@ def notes(ev: Evidence, best: Candidate | None, pool: list[Candidate]) -> list[s
             ' spelling is name="rf_apples"'
         ]
     return []
-
-
-def hint_for(ename: str, evalue: str) -> str | None:
-    """The lab's own fix for an exception a cell raised, or None."""
-    if "untrusted types" in evalue:
-        return sklearn_trees.REFUSED + " (Train and log the model)."
-    if ename == "TypeError" and "fillna" in evalue and "method" in evalue:
-        return (
-            "pandas 3 removed fillna(method=...): write"
-            ' df["previous_days_demand"] = df["previous_days_demand"].bfill() in the data'
-            " generator (an in-place fill of df[...] fills a copy under pandas 3)."
-        )
-    if "RESOURCE_ALREADY_EXISTS" in evalue:
-        return (
-            'the experiment exists already: create "Apple_Models" once (on your own server,'
-            " a re-run of that cell raises this; the grader's server starts empty)."
-        )
-    return None
 
 
 RUN_CHECKS: dict[str, Check] = {

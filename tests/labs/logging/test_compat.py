@@ -33,12 +33,11 @@ print(json.dumps({
 
 
 def test_the_published_fill_fills_the_frame_as_pandas_2_did() -> None:
-    (switch,) = [c for c in load("logging").compatibility if c.source is not None]
-    assert switch.source is not None
+    (switch,) = [c for c in load("logging").design.compatibility if c.name == "pandas_2_fills"]
     run = (
-        f"exec(compile({switch.source.read_text()!r}, 'compat', 'exec'), space := {{}})\n"
+        f"exec(compile({switch.script.read_text()!r}, 'compat', 'exec'), space := {{}})\n"
         "changes = []\n"
-        f"space[{switch.switch!r}]({switch.value!r}, lambda: changes.append(1))\n"
+        f"space[{switch.function!r}]({switch.value!r}, lambda: changes.append(1))\n"
     )
     done = subprocess.run(
         [sys.executable, "-c", run + STUDENT],
