@@ -100,6 +100,8 @@ def verdict(trial: Trial, result: dict[str, Any] | None) -> str | None:
 
 def materialize(trial: Trial, root: Path) -> Path:
     """The rewritten submission, saved in a folder of its own under ROOT."""
-    # The reference and the template may share a file name: their folders name the case too.
-    case = f"{trial.labelled.path.parent.name}-{trial.labelled.path.stem}"
+    # The reference and the template may share a file name and, laid out as reference/<id>/
+    # and student_template/<id>/, their folder's name: the two folders above name the case.
+    folders = "-".join(trial.labelled.path.parent.parts[-2:])
+    case = f"{folders}-{trial.labelled.path.stem}"
     return write(trial.shape, root / f"{trial.lab}-{trial.seed}-{case}")
