@@ -34,7 +34,14 @@ def lab_words(lab: Lab) -> set[str]:
     words: set[str] = set()
     for spec in lab.rubric().checks:
         for value in spec.options.values():
-            values = value if isinstance(value, (list, tuple, dict)) else [value]
+            # A table's values are its words (a tag's value), not its keys (the tag's name).
+            values = (
+                list(value.values())
+                if isinstance(value, dict)
+                else value
+                if isinstance(value, (list, tuple))
+                else [value]
+            )
             for text in (v for v in values if isinstance(v, str)):
                 if "." in text and text.rpartition(".")[2][:1].isupper():
                     words.add(text.rpartition(".")[2])  # sklearn.ensemble.RandomForestRegressor

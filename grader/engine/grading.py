@@ -24,7 +24,7 @@ from grader.engine.evidence.rubric import Rubric
 from grader.engine.evidence.server_reads import Snapshot, read_snapshot
 from grader.engine.kernel.execution import Execution, execute
 from grader.engine.kernel.submission import Submission, load_submission
-from grader.engine.lab import Lab
+from grader.engine.lab import Lab, TestSplit
 from grader.engine.launcher import COLD, Host, Launcher, roles_for
 from grader.engine.output.results import (
     CheckResult,
@@ -288,11 +288,15 @@ def _evidence(
         capture=execution.capture,
         capture_problem=execution.capture_problem,
         predictions={},
-        y_test=lab.targets(rubric),
+        y_test=_targets(lab.split_used(rubric, execution.capture)),
         code=execution.code,
         execution_error=execution.result.error,
         kind=kind,
     )
+
+
+def _targets(split: TestSplit | None) -> tuple[float, ...]:
+    return split.y if split is not None else ()
 
 
 def score(
@@ -307,7 +311,8 @@ def score(
     uris = probed_uris(lab, evidence, MAX_PROBED_MODELS)
     if uris:
         say(f"loading {len(uris)} logged model(s) to check what they predict")
-    evidence = replace(evidence, predictions=probe.predict(uris))
+    split = lab.split_used(evidence.rubric, evidence.capture)
+    evidence = replace(evidence, predictions=probe.predict(uris, split))
     lap("model probe")
     found = evaluate(lab, evidence)
     lap("checks")

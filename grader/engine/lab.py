@@ -29,7 +29,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
-    from grader.engine.evidence.records import Candidate, Check, Evidence
+    from grader.engine.evidence.records import Candidate, Check, Evidence, NamespaceCapture
     from grader.engine.evidence.rubric import CheckSpec, Rubric
 
 
@@ -51,6 +51,9 @@ class Capture:
 
     variables: tuple[str, ...] = ()
     column: str = ""  # the column of a DataFrame among them that holds predictions
+    # Variables among VARIABLES reported whole, row by row (a DataFrame's every column, an
+    # array's rows): the data the notebook itself used, for a lab that cannot regenerate it.
+    tables: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -110,6 +113,11 @@ class Needs:
     test_split: Callable[[Rubric], TestSplit] | None = None
     # The notebook's variables the kernel reports after the run (e.g. lab 1's `result`).
     capture: Callable[[Rubric], Capture] = field(default=lambda rubric: Capture())
+    # The split the notebook itself used, read from its capture after the run, in place of
+    # test_split's rows and targets: for a lab whose data cannot be regenerated (it depends on
+    # the day the notebook runs). None from it: the notebook left no such data, and
+    # test_split's stand (the checks say what is missing).
+    used_split: Callable[[NamespaceCapture | None], TestSplit | None] | None = None
     # The check whose `name` option is the experiment graded (`--experiment` overrides it;
     # `--tracking-uri` grading reads it); None: runs go to the Default experiment.
     experiment_check: str | None = None
@@ -218,6 +226,12 @@ class Lab:
     def split(self, rubric: Rubric) -> TestSplit | None:
         """The rows logged models are judged on (Needs.test_split), if the lab judges any."""
         return self.needs.test_split(rubric) if self.needs.test_split is not None else None
+
+    def split_used(self, rubric: Rubric, capture: NamespaceCapture | None) -> TestSplit | None:
+        """The rows the probe predicts and the targets the checks compare: what the notebook
+        used (Needs.used_split) where the lab reads that, else the lab's test split."""
+        used = self.needs.used_split(capture) if self.needs.used_split is not None else None
+        return used if used is not None else self.split(rubric)
 
     def targets(self, rubric: Rubric) -> tuple[float, ...]:
         """The true targets of the test split; none for a lab without one."""

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from dataclasses import replace
 from pathlib import Path
 
 import nbformat
@@ -316,3 +317,41 @@ def test_the_redirect_note_says_whether_the_server_outlives_the_grading() -> Non
 def test_the_redirect_note_names_a_script_as_a_script() -> None:
     redirects = (("mlflow.set_tracking_uri", "http://127.0.0.1:8080"),)
     assert redirect_note(redirects, kind="script").startswith("the script points MLflow at")
+
+
+def test_a_lab_reads_the_split_its_notebook_used_else_its_own() -> None:
+    from grader.engine.lab import TestSplit
+    from grader.labs import load
+
+    lab = load("tracking")
+    rubric = lab.rubric()
+    own = TestSplit([[9.0]], (9.0,))
+    used = replace(
+        lab, needs=replace(lab.needs, used_split=lambda found: own if found is not None else None)
+    )
+    assert used.split_used(rubric, NamespaceCapture({}, (), ())) is own
+    assert used.split_used(rubric, None).y == lab.targets(rubric)  # type: ignore[union-attr]
+    found = lab.split_used(rubric, NamespaceCapture({}, (), ()))
+    assert found is not None
+    assert found.y == lab.targets(rubric)
+
+
+def test_a_captured_table_must_be_rows_of_plain_values() -> None:
+    from grader.engine.kernel.execution import _table
+
+    assert _table("X", [[1.0, 2], [3.0, None]]) == ((1.0, 2), (3.0, None))
+    assert _table("X", None) is None
+    with pytest.raises(TypeError, match="X: rows must be a list of lists"):
+        _table("X", [1.0, 2.0])
+
+
+def test_a_signature_s_input_names_are_read_in_order() -> None:
+    import numpy as np
+    import pandas as pd
+    from mlflow.models import infer_signature
+
+    from grader.engine.evidence.server_reads import _names
+
+    frame = pd.DataFrame({"b": [1.0], "a": [2.0]})
+    assert _names(infer_signature(frame).inputs) == ("b", "a")
+    assert _names(infer_signature(np.array([[1.0, 2.0]])).inputs) == ()

@@ -74,6 +74,18 @@ def lab_rewrites(lab_id: str) -> tuple[Rewrite, ...]:
     return tuple(module.REWRITES)
 
 
+def lab_classes(lab_id: str) -> dict[str, tuple[str, ...]]:
+    """Which of issue 26's rewrite classes the lab's own rewrites make (CLASSES beside
+    REWRITES in tests/labs/<id>/rewrites.py): {class: rewrite names}."""
+    try:
+        module = importlib.import_module(f"tests.labs.{lab_id}.rewrites")
+    except ModuleNotFoundError as missing:
+        if missing.name != f"tests.labs.{lab_id}.rewrites":
+            raise
+        return {}
+    return dict(getattr(module, "CLASSES", {}))
+
+
 def trials(lab_id: str, seed: int) -> list[Trial]:
     """SEED's two trials: the reference and one labelled submission (drawn by SEED), both
     rewritten by the same composition."""
@@ -118,6 +130,8 @@ def verdict(trial: Trial, result: dict[str, Any] | None) -> str | None:
 
 def materialize(trial: Trial, root: Path) -> Path:
     """The rewritten submission, saved in a folder of its own under ROOT."""
-    # The reference and the template may share a file name: their folders name the case too.
-    case = f"{trial.labelled.path.parent.name}-{trial.labelled.path.stem}"
+    # The reference and the template may share a file name and, laid out as reference/<id>/
+    # and student_template/<id>/, their folder's name: the two folders above name the case.
+    folders = "-".join(trial.labelled.path.parent.parts[-2:])
+    case = f"{folders}-{trial.labelled.path.stem}"
     return write(trial.shape, root / f"{trial.lab}-{trial.seed}-{case}")

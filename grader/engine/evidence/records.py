@@ -21,6 +21,7 @@ class VariableCapture:
     type: str = ""
     columns: tuple[str, ...] = ()
     values: tuple[Any, ...] | None = None
+    rows: tuple[tuple[Any, ...], ...] | None = None  # Capture.tables: the whole table, by row
 
 
 @dataclass(frozen=True)

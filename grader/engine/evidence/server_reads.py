@@ -22,6 +22,7 @@ class Experiment:
     id: str
     name: str
     deleted: bool
+    tags: dict[str, str] = field(default_factory=dict)  # experiment tags, mlflow.* ones included
 
 
 @dataclass(frozen=True)
@@ -36,6 +37,7 @@ class LoggedModel:
     outputs: int = 0
     has_input_example: bool = False
     flavors: tuple[str, ...] = ()  # as its MLmodel lists them, e.g. ("python_function", "sklearn")
+    input_names: tuple[str, ...] = ()  # its signature's input column names, in order (if named)
     problem: str | None = None  # MLmodel unreadable
 
 
@@ -107,7 +109,10 @@ def _experiments(client: Any) -> tuple[Experiment, ...]:
     from mlflow.entities import ViewType
 
     found = client.search_experiments(view_type=ViewType.ALL, max_results=1000)
-    return tuple(Experiment(e.experiment_id, e.name, e.lifecycle_stage == "deleted") for e in found)
+    return tuple(
+        Experiment(e.experiment_id, e.name, e.lifecycle_stage == "deleted", dict(e.tags or {}))
+        for e in found
+    )
 
 
 def _search_runs(client: Any, experiment_ids: list[str]) -> list[Any]:
@@ -191,6 +196,7 @@ def _describe(m: Any, tracking_uri: str, dest: Path) -> LoggedModel:
         outputs=outputs,
         has_input_example=meta.saved_input_example_info is not None,
         flavors=tuple(sorted(str(f) for f in (meta.flavors or {}))),
+        input_names=_names(sig.inputs) if sig and sig.inputs else (),
     )
 
 
@@ -206,6 +212,13 @@ def _width(schema: Any) -> tuple[int, bool]:
     kinds = {"double", "float", "long", "integer"}
     cols = list(schema.inputs)
     return len(cols), all(str(getattr(c.type, "name", c.type)) in kinds for c in cols)
+
+
+def _names(schema: Any) -> tuple[str, ...]:
+    """The input names of a column-based schema, in order; () when its inputs are unnamed."""
+    if schema.is_tensor_spec() or not schema.has_input_names():
+        return ()
+    return tuple(str(name) for name in schema.input_names())
 
 
 def _versions(client: Any) -> dict[str, tuple[ModelVersion, ...]]:

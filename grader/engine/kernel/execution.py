@@ -152,7 +152,11 @@ def execute(
         _run_cells(client, nb, started + timeout, timeout, limits, lab, outcome, submission.kind)
         if outcome.status != "kernel_died":
             call = kernel_side_call(
-                "capture", str(capture_path), list(wanted.variables), wanted.column
+                "capture",
+                str(capture_path),
+                list(wanted.variables),
+                wanted.column,
+                tables=list(wanted.tables),
             )
             _run_capture(client, call, outcome)
         timings["cells"] = time.monotonic() - started
@@ -665,6 +669,14 @@ def _read_capture(path: Path, outcome: _Outcome) -> tuple[NamespaceCapture | Non
         return None, f"the notebook's variables were not plain data ({err})"
 
 
+def _table(name: str, rows: Any) -> tuple[tuple[Any, ...], ...] | None:
+    if rows is None:
+        return None
+    if not isinstance(rows, list) or not all(isinstance(r, list) for r in rows):
+        raise TypeError(f"{name}: rows must be a list of lists")
+    return tuple(tuple(_scalar(v) for v in row) for row in rows)
+
+
 def _parse_capture(raw: dict[str, Any]) -> NamespaceCapture:
     variables: dict[str, VariableCapture] = {}
     for name, entry in dict(raw["variables"]).items():
@@ -676,6 +688,7 @@ def _parse_capture(raw: dict[str, Any]) -> NamespaceCapture:
             type=str(entry.get("type", "")),
             columns=tuple(str(c) for c in entry.get("columns", [])),
             values=None if values is None else tuple(_scalar(v) for v in values),
+            rows=_table(name, entry.get("rows")),
         )
     loads = tuple(_parse_load(dict(entry)) for entry in raw["loads"])
     redirects = tuple((str(a), str(b)) for a, b in raw["redirects"])

@@ -18,7 +18,7 @@ from typing import Any
 
 from grader.engine.evidence.records import ModelPredictions, Param
 from grader.engine.evidence.rubric import Rubric
-from grader.engine.lab import Lab
+from grader.engine.lab import Lab, TestSplit
 from grader.engine.launcher import NO_HOST, Forked, Host, preload_env
 from grader.engine.probe.probe_child import WARM_ENV
 from grader.engine.server.throwaway import CLIENT_ENV, bounded_retries
@@ -110,9 +110,13 @@ class ModelProbe:
                 self._answer.append(chunk[: MAX_ANSWER - total])
             total += len(chunk)
 
-    def predict(self, model_uris: list[str], timeout: float = 180) -> dict[str, ModelPredictions]:
-        """Predictions of each model on X_test; a model's failure is its verdict, not raised."""
-        split = self.lab.split(self.rubric)
+    def predict(
+        self, model_uris: list[str], split: TestSplit | None = None, timeout: float = 180
+    ) -> dict[str, ModelPredictions]:
+        """Predictions of each model on SPLIT's rows (default: the lab's test split; a lab
+        whose data is the notebook's own passes those, Lab.split_used); a model's failure is
+        its verdict, not raised."""
+        split = split if split is not None else self.lab.split(self.rubric)
         if not model_uris or split is None:
             return {}
         self.start()

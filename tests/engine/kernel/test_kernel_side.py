@@ -15,7 +15,7 @@ import textwrap
 
 import pytest
 
-from grader.engine.kernel.execution import kernel_side_call
+from grader.engine.kernel.execution import KERNEL_SIDE, kernel_side_call
 
 GRADER_URI = "http://127.0.0.1:9"  # nothing listens: no request may be made here
 
@@ -103,3 +103,17 @@ def test_pyfunc_loads_are_recorded_where_they_happen_with_their_predictions(
     assert isinstance(loads, list)
     assert [load["uri"] for load in loads] == ["saved"]
     assert loads[0]["predictions"] == [[0, 1, 0, 1], [0], [1]]
+
+
+def test_a_table_is_captured_row_by_row() -> None:
+    space: dict[str, object] = {}
+    exec(compile(KERNEL_SIDE.read_text(), "<kernel_side>", "exec"), space)
+    rows = space["_rows"]
+    import numpy as np
+    import pandas as pd
+
+    frame = pd.DataFrame({"a": [1.5, 2.0], "flag": [1, 0]})
+    assert rows(frame, 10) == [[1.5, 1.0], [2.0, 0.0]]
+    assert rows(np.array([[1, 2], [3, 4], [5, 6]]), 2) == [[1, 2], [3, 4]]
+    assert rows([1.0, 2.0], 10) == [[1.0], [2.0]]
+    assert rows(object(), 10) is None

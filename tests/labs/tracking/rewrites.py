@@ -209,3 +209,8 @@ REWRITES: tuple[Rewrite, ...] = (
     Rewrite("iris_from_file", iris_from_file),
     Rewrite("registered_version_loaded", registered_version_loaded),
 )
+# Issue 26's rewrite classes these make for this lab (tests/fuzz/test_fuzz.py).
+CLASSES = {
+    "numpy <-> pandas features, named columns": ("iris_as_dataframe",),
+    "data found through __file__": ("iris_from_file",),
+}
