@@ -20,6 +20,7 @@ class VariableCapture:
     present: bool
     type: str = ""
     columns: tuple[str, ...] = ()
+    # A flat list's values; for a 2-D array of several columns, its rows (each a tuple).
     values: tuple[Any, ...] | None = None
 
 

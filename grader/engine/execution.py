@@ -648,7 +648,7 @@ def _parse_capture(raw: dict[str, Any]) -> NamespaceCapture:
             present=bool(entry["present"]),
             type=str(entry.get("type", "")),
             columns=tuple(str(c) for c in entry.get("columns", [])),
-            values=None if values is None else tuple(_scalar(v) for v in values),
+            values=None if values is None else tuple(_cell(v) for v in values),
         )
     loads = tuple(_parse_load(dict(entry)) for entry in raw["loads"])
     redirects = tuple((str(a), str(b)) for a, b in raw["redirects"])
@@ -688,6 +688,14 @@ def _parse_load(entry: dict[str, Any]) -> PyfuncLoad:
         run_id=_optional_text(entry.get("run_id")),
         predictions=tuple(made),
     )
+
+
+def _cell(value: Any) -> Any:
+    """A captured variable's value: a scalar, or a row of scalars (kernel_side._rows: a 2-D
+    array's rows, such as the notebook's own X_train), kept as a tuple."""
+    if isinstance(value, list):
+        return tuple(_scalar(v) for v in value)
+    return _scalar(value)
 
 
 def _optional_text(value: Any) -> str | None:
