@@ -102,3 +102,22 @@ def test_pyfunc_loads_are_recorded_where_they_happen_with_their_predictions(
     assert isinstance(loads, list)
     assert [load["uri"] for load in loads] == ["saved"]
     assert loads[0]["predictions"] == [[0, 1, 0, 1], [0], [1]]
+
+
+def test_a_2d_array_of_several_columns_is_captured_as_its_rows() -> None:
+    import numpy as np
+
+    from grader.engine import kernel_side
+    from grader.engine.execution import _parse_capture
+
+    table = np.arange(12, dtype=float).reshape(4, 3)
+    assert kernel_side._is_table(table)
+    assert not kernel_side._is_table(np.arange(4.0))
+    assert not kernel_side._is_table(np.arange(4.0).reshape(4, 1))  # a column of predictions
+    assert kernel_side._rows(table, 7) == [[0.0, 1.0, 2.0], [3.0, 4.0, 5.0]]  # at most 7 values
+    raw = {
+        "variables": {"X_train": {"present": True, "type": "ndarray", "values": [[1.0, 2.5]]}},
+        "loads": [],
+        "redirects": [],
+    }
+    assert _parse_capture(raw).variables["X_train"].values == ((1.0, 2.5),)

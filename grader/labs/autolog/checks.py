@@ -63,7 +63,7 @@ def check_connection(spec: CheckSpec, ev: Evidence, _: Candidate | None) -> Verd
     found = "; ".join(
         f"run {r.run_id} ({r.status}): "
         + (", ".join(f"{k}={r.metrics[k]:g}" for k in wanted if k in r.metrics) or "neither")
-        for r in runs[:3]
+        for r in ([r for r in runs if set(wanted) & set(r.metrics)] or runs)[:3]
     )
     hint = stopped(ev) or (
         "end the run: log inside `with mlflow.start_run():`"
@@ -163,7 +163,8 @@ def check_training_metrics(spec: CheckSpec, ev: Evidence, cand: Candidate | None
     if typed:
         return Verdict(
             False,
-            f"{', '.join(typed)} of {cand.label} is logged as a number typed into the code",
+            f"{', '.join(typed)} of {cand.label} {'are' if len(typed) > 1 else 'is'} logged as"
+            " a number typed into the code",
             FIT_CALL,
             "let autologging compute the training metrics: log none of them yourself",
         )
