@@ -21,7 +21,14 @@ ABOVE_ENGINE = (
     "grader.platforms",
     "grader.labs",
 )
-LAB_WORDS = ("iris", "LogisticRegression", "MLflow Quickstart", "tracking-quickstart")
+LAB_WORDS = (
+    "iris",
+    "LogisticRegression",
+    "MLflow Quickstart",
+    "tracking-quickstart",
+    "diabetes",
+    "check-localhost-connection",
+)
 
 
 def modules(root: Path, package: str) -> dict[str, Path]:

@@ -80,7 +80,7 @@ CASES = [
     Case(
         sub("rewrite_sklearn_autolog_default_experiment"),
         100,
-        says={"training_metrics": ("(308 rows of the diabetes data)",)},
+        says={"training_metrics": ("(309 rows of the diabetes data)",)},
         never={"output": ("the experiment set in Step 1 stays active",)},
     ),
     Case(
