@@ -266,7 +266,7 @@ def _execute(
         tracking_uri,
         settings.timeout,
         settings.lab,
-        settings.lab.capture(settings.rubric),
+        settings.lab.needs.capture(settings.rubric),
         before_first_cell=before_first_cell,
         host=host,
         kept=kept,
@@ -280,7 +280,7 @@ def _evidence(lab: Lab, rubric: Rubric, snapshot: Snapshot, execution: Execution
         capture=execution.capture,
         capture_problem=execution.capture_problem,
         predictions={},
-        y_test=lab.test_split(rubric).y,
+        y_test=lab.targets(rubric),
         code=execution.code,
         execution_error=execution.result.error,
     )
@@ -339,7 +339,7 @@ def _warm_up(server: ServerHandle, probe: ModelProbe) -> None:
         probe.start()
     with contextlib.suppress(ImportError):
         _preload()
-        probe.lab.test_split(probe.rubric)  # cached: the checks and the probe need it after the run
+        probe.lab.split(probe.rubric)  # cached: the checks and the probe need it after the run
     # A first read of the server, thrown away: MLflow's client imports the rest of itself
     # and opens its connection now, so the real read after the run takes a fraction of it.
     with contextlib.suppress(GraderError):

@@ -96,7 +96,7 @@ def grade_logged(target: Target, settings: Settings) -> GradeResult:
         capture=None,
         capture_problem="nothing was executed",
         predictions={},
-        y_test=lab.test_split(rubric).y,
+        y_test=lab.targets(rubric),
         code="",
         executed=False,
     )
@@ -129,7 +129,7 @@ def grade_logged(target: Target, settings: Settings) -> GradeResult:
 
 def _expecting(lab: Lab, rubric: Rubric, experiment: str) -> Rubric:
     """RUBRIC with the lab's experiment check expecting EXPERIMENT (--experiment)."""
-    if lab.experiment_check is None:
+    if lab.needs.experiment_check is None:
         return rubric
 
     def renamed(spec: CheckSpec) -> CheckSpec:
@@ -137,7 +137,7 @@ def _expecting(lab: Lab, rubric: Rubric, experiment: str) -> Rubric:
         title = spec.title.replace(old, experiment) if old else spec.title
         return dataclasses.replace(spec, title=title, options={**spec.options, "name": experiment})
 
-    checks = tuple(renamed(s) if s.id == lab.experiment_check else s for s in rubric.checks)
+    checks = tuple(renamed(s) if s.id == lab.needs.experiment_check else s for s in rubric.checks)
     return dataclasses.replace(rubric, checks=checks)
 
 

@@ -3,8 +3,8 @@ logs a RandomForestRegressor fitted on the diabetes data (its params, training m
 model) with no logging call of the notebook's own.
 
 Everything the grader knows of this lab is in this folder: its rubric (rubric.toml), its checks
-and hints (checks.py) and its data (data.py). Its reference and template are at the top level
-(reference/autolog/, student_template/autolog/).
+(checks.py), the fixes for its errors (hints.py) and its data (data.py). Its notebooks are
+where every lab's are: reference/autolog/ and student_template/autolog/ at the top level.
 
 What it asks of the engine: the split has no seed, so the logged model predicts every row of
 the data and the checks read the notebook's own X_train and y_train from the kernel (a 2-D
@@ -21,14 +21,11 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from grader.engine.lab import Capture, ExpectedError, Lab
-from grader.engine.scoring import all_runs
-from grader.labs.autolog import checks
+from grader.engine.lab import Capture, Design, ExpectedError, Feedback, Lab, Needs, Speed
+from grader.labs.autolog import checks, hints
 from grader.labs.autolog.data import SPLIT_VARIABLES, diabetes
 
 FOLDER = Path(__file__).resolve().parent
-ROOT = FOLDER.parents[2]
-NOTEBOOK = "lab6_autolog.ipynb"
 
 NO_TENSORFLOW = (
     "Step 4 enables TensorFlow's autologging, and the grading machine has no TensorFlow (the"
@@ -38,30 +35,33 @@ NO_TENSORFLOW = (
 
 LAB = Lab(
     id="autolog",
-    folder=FOLDER,
-    notebook=NOTEBOOK,
-    reference=ROOT / "reference" / "autolog",
-    template=ROOT / "student_template" / "autolog",
-    summary="Lab 6, MLflow autologging: a RandomForestRegressor's params, metrics and model"
+    title="Lab 6, MLflow autologging: a RandomForestRegressor's params, metrics and model"
     " logged by mlflow.autolog()",
-    course=ROOT / "tests/labs/autolog/submissions/published.ipynb",
+    folder=FOLDER,
+    notebook="lab6_autolog.ipynb",
     checks=checks.CHECKS,
     run_checks=frozenset(checks.RUN_CHECKS),
-    test_split=lambda rubric: diabetes(),
-    candidates=all_runs,
-    capture=lambda rubric: Capture(SPLIT_VARIABLES),
-    expected_errors=(ExpectedError("ModuleNotFoundError", "tensorflow", NO_TENSORFLOW),),
-    probe_modules=("mlflow.sklearn", "sklearn.ensemble"),
-    probe_rehearsal="sklearn.ensemble:RandomForestRegressor",
-    preload=(
-        "mlflow",
-        "mlflow.sklearn",
-        "numpy",
-        "sklearn.datasets",
-        "sklearn.ensemble",
-        "sklearn.model_selection",
-    ),
-    notes=checks.notes,
-    error_hint=checks.hint_for,
     wants=checks.WANTS,
+    course_notebook="published.ipynb",
+    design=Design(
+        expected_errors=(ExpectedError("ModuleNotFoundError", "tensorflow", NO_TENSORFLOW),),
+    ),
+    needs=Needs(
+        test_split=lambda rubric: diabetes(),
+        capture=lambda rubric: Capture(SPLIT_VARIABLES),
+    ),
+    feedback=Feedback(notes=checks.notes, error_hint=hints.hint_for),
+    speed=Speed(
+        preload=(
+            "mlflow",
+            "mlflow.sklearn",
+            "numpy",
+            "sklearn.datasets",
+            "sklearn.ensemble",
+            "sklearn.model_selection",
+        ),
+        probe_modules=("mlflow.sklearn", "sklearn.ensemble"),
+        probe_rehearsal="sklearn.ensemble:RandomForestRegressor",
+        rehearsal_options={"serialization_format": "cloudpickle"},
+    ),
 )

@@ -329,17 +329,6 @@ def notes(ev: Evidence, best: Candidate | None, pool: list[Candidate]) -> list[s
     ]
 
 
-def hint_for(ename: str, evalue: str) -> str | None:
-    """The lab's own fix for an exception a cell raised, or None."""
-    if ename == "ModuleNotFoundError" and "tensorflow" in evalue:
-        return (
-            "mlflow.tensorflow.autolog() needs TensorFlow installed (pip install tensorflow);"
-            " mlflow.autolog() alone enables autologging for every library that is installed"
-            " (Step 4)."
-        )
-    return None
-
-
 RUN_CHECKS: dict[str, Check] = {
     "params": check_params,
     "model": check_model,
