@@ -484,9 +484,10 @@ def _values(obj, limit):
 
 
 def _is_table(obj):
-    """OBJ is a 2-D array of more than one column (a feature matrix such as X_train)."""
+    """OBJ is a 2-D array or DataFrame of more than one column (features such as X_train)."""
     shape = getattr(obj, "shape", None)
-    return isinstance(shape, tuple) and len(shape) == 2 and shape[1] > 1 and hasattr(obj, "tolist")
+    tabular = hasattr(obj, "tolist") or hasattr(obj, "to_numpy")
+    return isinstance(shape, tuple) and len(shape) == 2 and shape[1] > 1 and tabular
 
 
 def _rows(obj, limit):
@@ -494,7 +495,8 @@ def _rows(obj, limit):
     then find the rows the notebook really used (its own split of a lab's data) without the
     grader rebuilding a split it cannot reproduce."""
     width = obj.shape[1]
-    return [[_plain(v) for v in row] for row in obj[: max(1, limit // width)].tolist()]
+    array = obj.to_numpy() if hasattr(obj, "to_numpy") else obj
+    return [[_plain(v) for v in row] for row in array[: max(1, limit // width)].tolist()]
 
 
 def _own_modules(home):
@@ -555,7 +557,12 @@ def capture(out_path, variables, column, limit=10000):
         columns = getattr(obj, "columns", None)
         if columns is not None:
             entry["columns"] = [str(c) for c in list(columns)[:50]]
-            entry["values"] = _values(obj[column], limit) if column in obj.columns else None
+            if column in obj.columns:
+                entry["values"] = _values(obj[column], limit)
+            elif _is_table(obj):
+                entry["values"] = _rows(obj, limit)
+            else:
+                entry["values"] = None
         elif _is_table(obj):
             entry["values"] = _rows(obj, limit)
         else:

@@ -106,6 +106,7 @@ def test_pyfunc_loads_are_recorded_where_they_happen_with_their_predictions(
 
 def test_a_2d_array_of_several_columns_is_captured_as_its_rows() -> None:
     import numpy as np
+    import pandas as pd
 
     from grader.engine import kernel_side
     from grader.engine.execution import _parse_capture
@@ -115,6 +116,9 @@ def test_a_2d_array_of_several_columns_is_captured_as_its_rows() -> None:
     assert not kernel_side._is_table(np.arange(4.0))
     assert not kernel_side._is_table(np.arange(4.0).reshape(4, 1))  # a column of predictions
     assert kernel_side._rows(table, 7) == [[0.0, 1.0, 2.0], [3.0, 4.0, 5.0]]  # at most 7 values
+    frame = pd.DataFrame(table, columns=["a", "b", "c"])  # load_diabetes(as_frame=True)'s kind
+    assert kernel_side._is_table(frame)
+    assert kernel_side._rows(frame, 3) == [[0.0, 1.0, 2.0]]
     raw = {
         "variables": {"X_train": {"present": True, "type": "ndarray", "values": [[1.0, 2.5]]}},
         "loads": [],

@@ -47,8 +47,12 @@ def test_a_seed_always_draws_the_same_submissions() -> None:
 # and the generic ones added with them; a lab's own rewrites (tests/labs/<id>/rewrites.py)
 # count for it. Each class must change every lab's reference, or it is a class in name only.
 CLASSES = {
-    "numpy <-> pandas features, named columns": ("iris_as_dataframe", "regression_as_dataframe"),
-    "data found through __file__": ("iris_from_file", "regression_from_file"),
+    "numpy <-> pandas features, named columns": (
+        "iris_as_dataframe",
+        "regression_as_dataframe",
+        "diabetes_as_dataframe",
+    ),
+    "data found through __file__": ("iris_from_file", "regression_from_file", "diabetes_from_file"),
     "a script with argparse defaults": ("argparse_script",),
     "a class holding the steps": ("steps_in_class",),
     "independent steps reordered": ("independent_steps_reordered",),
@@ -60,7 +64,7 @@ CLASSES = {
 @pytest.mark.parametrize("lab_id", labs.ids())
 def test_every_rewrite_class_changes_the_labs_reference(lab_id: str) -> None:
     reference, _ = labelled(lab_id)
-    shape = read(reference.path, bool(labs.load(lab_id).expected_errors))
+    shape = read(reference.path, bool(labs.load(lab_id).design.expected_errors))
     catalogue = {r.name: r for r in (*CATALOGUE, *lab_rewrites(lab_id))}
     for kind, names in CLASSES.items():
         made = [catalogue[n].apply(shape, random.Random(0)) for n in names if n in catalogue]
