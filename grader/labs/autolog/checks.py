@@ -353,8 +353,8 @@ WANTS: dict[str, Callable[[CheckSpec], str]] = {
         f" forest is fitted and logs its hyperparameters {_values(spec)}."
     ),
     "model": lambda spec: (
-        "That run holds the fitted RandomForestRegressor itself, logged by autologging, trained"
-        f" with {_values(spec)}."
+        "That run holds the fitted RandomForestRegressor itself, logged by autologging (the"
+        " scikit-learn flavor), whose own hyperparameters are the ones the run logged."
     ),
     "training_metrics": lambda spec: (
         "That run holds the training metrics autologging computes ("
