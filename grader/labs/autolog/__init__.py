@@ -8,13 +8,14 @@ where every lab's are: reference/autolog/ and student_template/autolog/ at the t
 
 What it asks of the engine: the split has no seed, so the logged model predicts every row of
 the data and the checks read the notebook's own X_train and y_train from the kernel (a 2-D
-array or DataFrame of features is captured as its rows); MLflow's own run tags (mlflow.autologging) tell a run autologging
-created from one the notebook logged itself. Step 4's mlflow.tensorflow.autolog() raises
-ModuleNotFoundError where TensorFlow is not installed (it is not a dependency of the grader):
-that error is expected, so the cell does not stop the notebook nor cost a point. Steps 3 and 4
-only change autologging settings and no fit follows them: nothing is logged, so nothing is
-graded there. MLflow's sklearn autologging saves with cloudpickle (its own default), so skops
-never refuses the forest here and no compatibility switch is needed.
+array or DataFrame of features is captured as its rows); MLflow's own run tags
+(mlflow.autologging) tell a run autologging created from one the notebook logged itself. Step
+4's mlflow.tensorflow.autolog() raises ModuleNotFoundError where TensorFlow is not installed
+(it is not a dependency of the grader): that error is expected, so the cell does not stop the
+notebook nor cost a point. Steps 3 and 4 only change autologging settings and no fit follows
+them: nothing is logged, so nothing is graded there. MLflow's sklearn autologging saves with
+cloudpickle (its own default), so skops never refuses the forest here and no compatibility
+switch is needed.
 """
 
 from __future__ import annotations
