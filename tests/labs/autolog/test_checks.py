@@ -6,14 +6,14 @@ import math
 
 import pytest
 
-from grader.engine.evidence import (
+from grader.engine.evidence.records import (
     Candidate,
     Evidence,
     ModelPredictions,
     NamespaceCapture,
     VariableCapture,
 )
-from grader.engine.tracking import Experiment, LoggedModel, Run, Snapshot
+from grader.engine.evidence.server_reads import Experiment, LoggedModel, Run, Snapshot
 from grader.labs import load
 from grader.labs.autolog.checks import (
     _regression_scores,

@@ -1,11 +1,11 @@
-"""Reading the server as plain data (grader.engine.tracking), on MLflow's own entities."""
+"""Reading the server as plain data (grader.engine.evidence.server_reads), on MLflow's entities."""
 
 from __future__ import annotations
 
 from mlflow.entities import Run as MlflowRun
 from mlflow.entities import RunData, RunInfo, RunTag
 
-from grader.engine.tracking import _runs
+from grader.engine.evidence.server_reads import _runs
 
 
 def test_mlflow_s_own_tags_are_kept_apart_from_the_notebook_s() -> None:

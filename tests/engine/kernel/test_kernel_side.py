@@ -1,4 +1,5 @@
-"""What grader.engine.kernel_side does inside a kernel, run in plain Python (no server, kernel).
+"""What grader.engine.kernel.kernel_side does inside a kernel, run in plain Python (no server,
+kernel).
 
 The student's code sees MLflow pointed at the grader's server however it names its own, and
 each pyfunc load it makes is recorded with what the loaded model predicted: wherever the
@@ -14,7 +15,7 @@ import textwrap
 
 import pytest
 
-from grader.engine.execution import kernel_side_call
+from grader.engine.kernel.execution import kernel_side_call
 
 GRADER_URI = "http://127.0.0.1:9"  # nothing listens: no request may be made here
 
@@ -108,8 +109,8 @@ def test_a_2d_array_of_several_columns_is_captured_as_its_rows() -> None:
     import numpy as np
     import pandas as pd
 
-    from grader.engine import kernel_side
-    from grader.engine.execution import _parse_capture
+    from grader.engine.kernel import kernel_side
+    from grader.engine.kernel.execution import _parse_capture
 
     table = np.arange(12, dtype=float).reshape(4, 3)
     assert kernel_side._is_table(table)
