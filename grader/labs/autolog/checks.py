@@ -12,8 +12,8 @@ from __future__ import annotations
 import math
 from collections.abc import Callable, Mapping, Sequence
 
+from grader.engine.evidence import common_slips as slips
 from grader.engine.evidence.records import Candidate, Check, Evidence, Verdict, unusable
-from grader.engine.evidence.records import common_slips as slips
 from grader.engine.evidence.rubric import CheckSpec
 from grader.engine.scoring import (
     ModelFit,
