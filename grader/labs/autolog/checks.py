@@ -13,7 +13,14 @@ import math
 from collections.abc import Callable, Mapping, Sequence
 
 from grader.engine.evidence import common_slips as slips
-from grader.engine.evidence.records import Candidate, Check, Evidence, Verdict, unusable
+from grader.engine.evidence.records import (
+    Candidate,
+    Check,
+    Evidence,
+    VariableCapture,
+    Verdict,
+    unusable,
+)
 from grader.engine.evidence.rubric import CheckSpec
 from grader.engine.scoring import (
     ModelFit,
@@ -170,9 +177,15 @@ def check_training_metrics(spec: CheckSpec, ev: Evidence, cand: Candidate | None
         )
     if cand.model is None:
         return _without_model(ev, cand, keys, tolerance)
+    if ev.capture is not None and not all(
+        ev.capture.variables.get(name, _ABSENT).present for name in SPLIT_VARIABLES
+    ):
+        return _split_named_otherwise(cand, keys)
     scores = _own_scores(ev, cand)
     if isinstance(scores, str):
-        return Verdict(False, f"{cand.label}'s training metrics cannot be verified: {scores}")
+        return Verdict(
+            False, f"{cand.label}'s training metrics cannot be verified: {scores}", FIT_CALL
+        )
     true, rows = scores
     off = [
         f"{k}={run.metrics[k]:.6g} (the model scores {true[k]:.6g})"
@@ -204,6 +217,31 @@ def _no_run(ev: Evidence) -> Verdict:
         FIT_CALL,
         stopped(ev)
         or "turn autologging on before the fit: the fit itself then creates the run (Step 2)",
+    )
+
+
+_ABSENT = VariableCapture(present=False)
+
+
+def _split_named_otherwise(cand: Candidate, keys: list[str]) -> Verdict:
+    """The notebook names its split otherwise (a correct rewrite may): its rows cannot be
+    read, so the metrics count when autologging created the run and none was typed in (the
+    caller checked that), as MLflow's own record of the fit."""
+    x_name, y_name = SPLIT_VARIABLES
+    if AUTOLOG_TAG not in cand.run.system_tags:
+        return Verdict(
+            False,
+            f"{cand.label} was not created by autologging, and the notebook defines no"
+            f" {x_name} and {y_name} to recompute its training metrics on",
+            FIT_CALL,
+            "let autologging log the run: mlflow.autolog() before rf.fit(X_train, y_train)",
+        )
+    said = ", ".join(f"{k}={cand.run.metrics[k]:.6g}" for k in keys)
+    return Verdict(
+        True,
+        f"{said} logged by autologging in {cand.label} (the notebook names its split otherwise"
+        f" than {x_name} and {y_name}, so they were taken as MLflow's record of the fit, not"
+        " recomputed)",
     )
 
 

@@ -83,6 +83,12 @@ CASES = [
         says={"training_metrics": ("(309 rows of the diabetes data)",)},
         never={"output": ("the experiment set in Step 1 stays active",)},
     ),
+    # Its split is not X_train, y_train: the metrics are MLflow's record of the fit.
+    Case(
+        sub("rewrite_split_named_otherwise"),
+        100,
+        says={"training_metrics": ("names its split otherwise", "not recomputed")},
+    ),
     Case(
         sub("loses_connection_bar"),
         85,

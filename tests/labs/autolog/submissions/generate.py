@@ -65,6 +65,16 @@ VARIANTS: dict[str, tuple[Path, Callable[[str], str]]] = {
             ),
         ),
     ),
+    "rewrite_split_named_otherwise": (
+        REFERENCE,
+        swap(
+            (
+                "X_train, X_test, y_train, y_test =",
+                "features, held_out, targets, held_out_targets =",
+            ),
+            (FIT, "rf.fit(features, targets)"),
+        ),
+    ),
     # Wrong, each in one way.
     "loses_connection_bar": (
         REFERENCE,
