@@ -505,7 +505,7 @@ class _Forker:
         if pid == 0:
             self._in_child(report, role)
             if role == "worker":
-                _worker(report, fds[0], fds[1], self.worker or "")
+                _worker(report, fds[0], fds[1], self.worker or "", me)
             spares.become(role, report, me)  # type: ignore[arg-type]
         for fd in fds:
             os.close(fd)
@@ -586,10 +586,14 @@ def _peer_gone(sock: socket.socket) -> bool:
 # ----- inside a worker -----
 
 
-def _worker(report: socket.socket, null: int, stderr: int, entry: str) -> None:
+def _worker(report: socket.socket, null: int, stderr: int, entry: str, host: int) -> None:
     """Become ENTRY(argv) (`labgrade grade ...`), reading the request from the batch directly."""
     code = 1
     try:
+        # The zygote (HOST) ends each worker's session when the batch goes; a zygote killed
+        # outright (its own death signal, when the batch was) cannot, so a worker is told
+        # itself: SIGTERM, which a grading turns into its ordinary clean-up.
+        spares.die_with(host, signal.SIGTERM)
         os.setsid()
         signal.signal(signal.SIGINT, signal.default_int_handler)
         os.dup2(null, 0)
@@ -597,7 +601,6 @@ def _worker(report: socket.socket, null: int, stderr: int, entry: str) -> None:
         os.dup2(stderr, 2)
         os.close(null)
         os.close(stderr)
-        # No death signal: if the batch goes, the zygote ends each worker's whole session.
         request = json.loads(report.recv(MAX_MESSAGE) or b"{}")
         report.close()
         os.environ.update(request["env"])

@@ -262,10 +262,10 @@ def become(role: SpareRole, sock: socket.socket, host_pid: int) -> None:
         flush_and_exit(code)
 
 
-def die_with(parent: int) -> None:
-    """Be killed when PARENT (this process's parent) ends; exit now if it already has."""
+def die_with(parent: int, sig: int = signal.SIGKILL) -> None:
+    """Be sent SIG when PARENT (this process's parent) ends; exit now if it already has."""
     libc = ctypes.CDLL(None, use_errno=True)
-    libc.prctl(PR_SET_PDEATHSIG, signal.SIGKILL, 0, 0, 0)
+    libc.prctl(PR_SET_PDEATHSIG, sig, 0, 0, 0)
     if os.getppid() != parent:  # it ended before the line above
         os._exit(1)
 
