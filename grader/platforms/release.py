@@ -187,8 +187,9 @@ def student_readme(lab: Lab, rubric: Rubric, hidden: bool) -> str:
 
 Your work goes in `{notebook}`.
 The grader runs it top to bottom in a fresh kernel against its own throwaway MLflow server,
-then scores what it logged. Keep `mlflow.set_tracking_uri(uri="http://127.0.0.1:8080")` as
-the lab says (or set `MLFLOW_TRACKING_URI`): the grader redirects it to its own server.
+then scores what it logged. Keep the server address the lab's code gives
+`mlflow.set_tracking_uri` (or set `MLFLOW_TRACKING_URI`): the grader redirects it to its own
+server.
 
 ## Grade your notebook
 

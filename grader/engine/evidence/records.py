@@ -20,7 +20,7 @@ class VariableCapture:
     present: bool
     type: str = ""
     columns: tuple[str, ...] = ()
-    values: tuple[Any, ...] | None = None
+    values: tuple[Any, ...] | None = None  # a flat list's values
     rows: tuple[tuple[Any, ...], ...] | None = None  # Capture.tables: the whole table, by row
 
 

@@ -52,6 +52,9 @@ class Run:
     metrics: dict[str, float]
     tags: dict[str, str]
     models: tuple[LoggedModel, ...] = ()
+    # MLflow's own tags (mlflow.*), kept apart from the notebook's: what MLflow says of the
+    # run, e.g. "mlflow.autologging" = the flavor whose autologging created it.
+    system_tags: dict[str, str] = field(default_factory=dict)
 
 
 @dataclass(frozen=True)
@@ -142,6 +145,7 @@ def _runs(found: list[Any], models: dict[str, list[LoggedModel]]) -> tuple[Run, 
             metrics={k: float(v) for k, v in r.data.metrics.items()},
             tags={k: v for k, v in r.data.tags.items() if not k.startswith("mlflow.")},
             models=tuple(models.get(r.info.run_id, [])),
+            system_tags={k: v for k, v in r.data.tags.items() if k.startswith("mlflow.")},
         )
         for r in found
     )

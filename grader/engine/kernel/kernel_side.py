@@ -556,7 +556,10 @@ def capture(out_path, variables, column, limit=10000, tables=()):
         columns = getattr(obj, "columns", None)
         if columns is not None:
             entry["columns"] = [str(c) for c in list(columns)[:50]]
-            entry["values"] = _values(obj[column], limit) if column in obj.columns else None
+            if column in obj.columns:
+                entry["values"] = _values(obj[column], limit)
+            else:
+                entry["values"] = None
         else:
             entry["values"] = _values(obj, limit)
         if name in tables:
