@@ -8,11 +8,11 @@ checks (grader.engine.lab.Check) read only this, never a live object.
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 from grader.engine.rubric import CheckSpec, Rubric
-from grader.engine.tracking import LoggedModel, Run, Snapshot
+from grader.engine.tracking import LoggedModel, Run, SearchResult, Snapshot
 
 
 @dataclass(frozen=True)
@@ -21,6 +21,9 @@ class VariableCapture:
     type: str = ""
     columns: tuple[str, ...] = ()
     values: tuple[Any, ...] | None = None
+    # The runs it holds, by id in its order, if the lab asked (grader.engine.lab.Capture
+    # run_ids) and it holds runs (a search_runs DataFrame, a list of runs, a run); else None.
+    run_ids: tuple[str, ...] | None = None
 
 
 @dataclass(frozen=True)
@@ -117,6 +120,8 @@ class Evidence:
     code: str
     execution_error: str | None = None  # the cell that raised or timed out, if any
     executed: bool = True  # False: grading what a server already holds
+    # The lab's searches (grader.engine.lab.Lab.searches) as the server answered them.
+    searches: Mapping[str, SearchResult] = field(default_factory=dict)
 
 
 @dataclass(frozen=True)

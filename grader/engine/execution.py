@@ -152,7 +152,11 @@ def execute(
         _run_cells(client, nb, started + timeout, timeout, limits, lab, outcome, submission.kind)
         if outcome.status != "kernel_died":
             call = kernel_side_call(
-                "capture", str(capture_path), list(wanted.variables), wanted.column
+                "capture",
+                str(capture_path),
+                list(wanted.variables),
+                wanted.column,
+                list(wanted.run_ids),
             )
             _run_capture(client, call, outcome)
         timings["cells"] = time.monotonic() - started
@@ -641,14 +645,17 @@ def _read_capture(path: Path, outcome: _Outcome) -> tuple[NamespaceCapture | Non
 def _parse_capture(raw: dict[str, Any]) -> NamespaceCapture:
     variables: dict[str, VariableCapture] = {}
     for name, entry in dict(raw["variables"]).items():
-        values = entry.get("values")
+        values, ids = entry.get("values"), entry.get("run_ids")
         if values is not None and not isinstance(values, list):
             raise TypeError(f"{name}: values must be a list")
+        if ids is not None and not isinstance(ids, list):
+            raise TypeError(f"{name}: run_ids must be a list")
         variables[str(name)] = VariableCapture(
             present=bool(entry["present"]),
             type=str(entry.get("type", "")),
             columns=tuple(str(c) for c in entry.get("columns", [])),
             values=None if values is None else tuple(_scalar(v) for v in values),
+            run_ids=None if ids is None else tuple(str(i) for i in ids),
         )
     loads = tuple(_parse_load(dict(entry)) for entry in raw["loads"])
     redirects = tuple((str(a), str(b)) for a, b in raw["redirects"])

@@ -30,7 +30,7 @@ from grader.engine.scoring import evaluate, probed_uris
 from grader.engine.server import ServerHandle, throwaway_server
 from grader.engine.store_guard import REFUSALS, StoreLimits, read_refusals
 from grader.engine.submission import Submission, load_submission
-from grader.engine.tracking import Snapshot, read_snapshot
+from grader.engine.tracking import Snapshot, read_snapshot, run_searches
 from grader.errors import GraderError, InvalidSubmission
 from grader.sandbox.limits import Limits, size_text
 from grader.sandbox.procs import reserve_port
@@ -159,7 +159,7 @@ def _grade_in(
                 rubric,
                 execution.result.seconds,
             )
-        evidence = _evidence(settings.lab, rubric, snapshot, execution)
+        evidence = _evidence(settings.lab, rubric, snapshot, execution, server.url)
         laps.mark("reading the server")
         checks, best, notes = score(settings.lab, evidence, probe, say, laps.mark)
     laps.mark("teardown")
@@ -273,16 +273,20 @@ def _execute(
     )
 
 
-def _evidence(lab: Lab, rubric: Rubric, snapshot: Snapshot, execution: Execution) -> Evidence:
+def _evidence(
+    lab: Lab, rubric: Rubric, snapshot: Snapshot, execution: Execution, url: str
+) -> Evidence:
+    split = lab.split(rubric)
     return Evidence(
         rubric=rubric,
         snapshot=snapshot,
         capture=execution.capture,
         capture_problem=execution.capture_problem,
         predictions={},
-        y_test=lab.test_split(rubric).y,
+        y_test=split.y if split is not None else (),
         code=execution.code,
         execution_error=execution.result.error,
+        searches=run_searches(url, lab.searches(rubric, execution.capture)),
     )
 
 
@@ -295,7 +299,8 @@ def score(
 ) -> tuple[tuple[CheckResult, ...], Candidate | None, list[str]]:
     """The one scoring step of every grading: load the candidates' logged models in the
     probe, then score each check of the lab on the evidence."""
-    uris = probed_uris(lab, evidence, MAX_PROBED_MODELS)
+    # A lab with no test split judges no model: nothing is probed.
+    uris = probed_uris(lab, evidence, MAX_PROBED_MODELS) if lab.test_split is not None else []
     if uris:
         say(f"loading {len(uris)} logged model(s) to check what they predict")
     evidence = replace(evidence, predictions=probe.predict(uris))
@@ -333,13 +338,18 @@ def _warm_up(server: ServerHandle, probe: ModelProbe) -> None:
     """
     if not server.settled():
         return
+    if probe.lab.test_split is None:
+        # No model to judge: the probe is never started, only the server read is warmed.
+        with contextlib.suppress(GraderError):
+            read_snapshot(server.url)
+        return
     # This thread only: the student's kernel has the first claim on the CPU meanwhile.
     os.setpriority(os.PRIO_PROCESS, threading.get_native_id(), 10)
     with contextlib.suppress(GraderError, OSError):
         probe.start()
     with contextlib.suppress(ImportError):
         _preload()
-        probe.lab.test_split(probe.rubric)  # cached: the checks and the probe need it after the run
+        probe.lab.split(probe.rubric)  # cached: the checks and the probe need it after the run
     # A first read of the server, thrown away: MLflow's client imports the rest of itself
     # and opens its connection now, so the real read after the run takes a fraction of it.
     with contextlib.suppress(GraderError):

@@ -539,9 +539,28 @@ def as_script(name):
     sys.path.insert(0, os.getcwd())
 
 
-def capture(out_path, variables, column, limit=10000):
+def _run_ids(obj, limit):
+    """The ids of the runs OBJ holds, in its order: a search_runs DataFrame's "run_id"
+    column, a list of runs (search_runs(output_format="list"), MlflowClient.search_runs)
+    or one run; None when OBJ holds something else."""
+    columns = getattr(obj, "columns", None)
+    if columns is not None:
+        if "run_id" not in [str(c) for c in list(columns)]:
+            return None
+        ids = list(obj["run_id"].tolist())[:limit]
+    elif isinstance(obj, (list, tuple)):
+        ids = [getattr(getattr(run, "info", None), "run_id", None) for run in obj[:limit]]
+    else:
+        ids = [getattr(getattr(obj, "info", None), "run_id", None)]
+    if not all(isinstance(i, str) for i in ids):
+        return None
+    return [i[:100] for i in ids]
+
+
+def capture(out_path, variables, column, run_ids=(), limit=10000):
     """Write what the graded checks need from the user namespace and from the records
-    install() kept, as plain JSON."""
+    install() kept, as plain JSON. RUN_IDS: variables whose runs are listed by id, in order
+    (grader.engine.lab.Capture)."""
     import json
     import sys
 
@@ -550,7 +569,7 @@ def capture(out_path, variables, column, limit=10000):
     ns = get_ipython().user_ns
 
     found = {}
-    for name in variables:
+    for name in list(variables) + [v for v in run_ids if v not in variables]:
         if name not in ns:
             found[name] = {"present": False}
             continue
@@ -562,6 +581,8 @@ def capture(out_path, variables, column, limit=10000):
             entry["values"] = _values(obj[column], limit) if column in obj.columns else None
         else:
             entry["values"] = _values(obj, limit)
+        if name in run_ids:
+            entry["run_ids"] = _run_ids(obj, limit)
         found[name] = entry
 
     state = sys.modules.get(STATE_MODULE)

@@ -13,8 +13,9 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
-    from grader.engine.evidence import Candidate, Check, Evidence
+    from grader.engine.evidence import Candidate, Check, Evidence, NamespaceCapture
     from grader.engine.rubric import CheckSpec, Rubric
+    from grader.engine.tracking import Search
 
 
 @dataclass(frozen=True)
@@ -31,10 +32,17 @@ class TestSplit:
 
 @dataclass(frozen=True)
 class Capture:
-    """What the kernel reports of the notebook's variables after the run."""
+    """What the kernel reports of the notebook's variables after the run.
+
+    RUN_IDS: variables (also reported if not among VARIABLES) whose runs the kernel lists by
+    id, in order: a DataFrame of mlflow.search_runs (its "run_id" column), a list of runs
+    (search_runs(output_format="list"), MlflowClient.search_runs) or one run
+    (evidence: VariableCapture.run_ids).
+    """
 
     variables: tuple[str, ...] = ()
     column: str = ""  # the column of a DataFrame among them that holds predictions
+    run_ids: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -70,6 +78,10 @@ def _no_hint(ename: str, evalue: str) -> str | None:
     return None
 
 
+def _no_searches(rubric: Rubric, capture: NamespaceCapture | None) -> Mapping[str, Search]:
+    return {}
+
+
 @dataclass(frozen=True)
 class Lab:
     """A gradable lab: its checks and the facts the engine needs to collect their evidence."""
@@ -82,8 +94,10 @@ class Lab:
     checks: Mapping[str, Check]  # check id -> check function (the rubric's ids are these)
     # Ids scored per (run, logged model) candidate; the best candidate is graded.
     run_checks: frozenset[str]
-    test_split: Callable[[Rubric], TestSplit]
     candidates: Callable[[Evidence], list[Candidate]]
+    # The rows its logged models are probed on; None: the lab judges no model, so no model
+    # is probed (Evidence.predictions stays empty, Evidence.y_test is ()).
+    test_split: Callable[[Rubric], TestSplit] | None = None
     summary: str = ""  # one line for `labgrade labs`
     # The course's own notebook for the lab, as handed out to students: kept among the tests'
     # labelled submissions of a clone, so an installed wheel has none (`labgrade labs` says so).
@@ -114,6 +128,16 @@ class Lab:
     # Check id -> what the check wants, in a student's words, from its rubric options (the
     # released README's table): a rubric's options are the grader's terms, not theirs.
     wants: Mapping[str, Callable[[CheckSpec], str]] = field(default_factory=dict)
+    # Searches of runs the grader makes on the server after the run, by name, from the rubric
+    # and what the notebook left (ids it chose, say): their answers are Evidence.searches,
+    # what a check compares a notebook's own search results with.
+    searches: Callable[[Rubric, NamespaceCapture | None], Mapping[str, Search]] = field(
+        default=_no_searches
+    )
+
+    def split(self, rubric: Rubric) -> TestSplit | None:
+        """The lab's test split, or None when it has no model to probe."""
+        return None if self.test_split is None else self.test_split(rubric)
 
     @property
     def rubric_path(self) -> Path:

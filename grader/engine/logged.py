@@ -24,7 +24,7 @@ from grader.engine.results import ExecutionResult, GradeResult, TrackingInfo
 from grader.engine.rubric import CheckSpec, Rubric
 from grader.engine.server import bounded_retries
 from grader.engine.slips import similar_names
-from grader.engine.tracking import read_snapshot
+from grader.engine.tracking import read_snapshot, run_searches
 from grader.errors import InvalidSubmission
 from grader.sandbox.sandbox import Sandbox
 
@@ -96,9 +96,10 @@ def grade_logged(target: Target, settings: Settings) -> GradeResult:
         capture=None,
         capture_problem="nothing was executed",
         predictions={},
-        y_test=lab.test_split(rubric).y,
+        y_test=split.y if (split := lab.split(rubric)) is not None else (),
         code="",
         executed=False,
+        searches=run_searches(target.tracking_uri, lab.searches(rubric, None)),
     )
     workdir = Path(tempfile.mkdtemp(prefix="labgrade-logged-"))
     try:

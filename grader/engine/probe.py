@@ -110,14 +110,16 @@ class ModelProbe:
             total += len(chunk)
 
     def predict(self, model_uris: list[str], timeout: float = 180) -> dict[str, ModelPredictions]:
-        """Predictions of each model on X_test; a model's failure is its verdict, not raised."""
-        if not model_uris:
+        """Predictions of each model on X_test; a model's failure is its verdict, not raised.
+        A lab with no test split probes nothing."""
+        split = self.lab.split(self.rubric)
+        if not model_uris or split is None:
             return {}
         self.start()
         assert self.proc is not None
         assert self.proc.stdin is not None
         local, failed = self._download(model_uris)
-        X_test = self.lab.test_split(self.rubric).X
+        X_test = split.X
         request = {"uris": list(local.values()), "X": [[float(v) for v in row] for row in X_test]}
         try:
             self.proc.stdin.write(json.dumps(request).encode() + b"\n")
