@@ -102,3 +102,24 @@ def test_pyfunc_loads_are_recorded_where_they_happen_with_their_predictions(
     assert isinstance(loads, list)
     assert [load["uri"] for load in loads] == ["saved"]
     assert loads[0]["predictions"] == [[0, 1, 0, 1], [0], [1]]
+
+
+def test_the_runs_a_variable_holds_are_listed_by_id_in_order() -> None:
+    import pandas as pd
+    from mlflow.entities import Run, RunData, RunInfo
+
+    from grader.engine.kernel_side import _run_ids
+
+    def run(run_id: str) -> Run:
+        info = RunInfo(run_id, "0", "me", "FINISHED", 0, 1, "active", run_name=run_id)
+        return Run(info, RunData())
+
+    frame = pd.DataFrame({"run_id": ["b", "a"], "metrics.loss": [0.1, 0.2]})
+    assert _run_ids(frame, 10) == ["b", "a"]
+    assert _run_ids(frame.iloc[0:0], 10) == []
+    assert _run_ids(frame, 1) == ["b"]
+    assert _run_ids([run("c"), run("d")], 10) == ["c", "d"]  # output_format="list"
+    assert _run_ids(run("e"), 10) == ["e"]
+    assert _run_ids(pd.DataFrame({"loss": [0.1]}), 10) is None  # no run_id column
+    assert _run_ids(None, 10) is None
+    assert _run_ids(["c", "d"], 10) is None  # ids typed in are not runs

@@ -300,3 +300,29 @@ def test_the_redirect_note_says_whether_the_server_outlives_the_grading() -> Non
 def test_the_redirect_note_names_a_script_as_a_script() -> None:
     redirects = (("mlflow.set_tracking_uri", "http://127.0.0.1:8080"),)
     assert redirect_note(redirects, kind="script").startswith("the script points MLflow at")
+
+
+def test_a_lab_without_a_test_split_probes_no_model() -> None:
+    from dataclasses import replace
+
+    from grader.engine.evidence import Evidence
+    from grader.engine.grading import score
+    from grader.engine.tracking import LoggedModel, Run, Snapshot
+    from grader.labs import load
+
+    lab = replace(load("registry"), test_split=None)
+    rubric = lab.rubric()
+    assert lab.split(rubric) is None
+    model = LoggedModel("m-1", "model", "models:/m-1", "r1")
+    run = Run("r1", "run", "0", "FINISHED", 1, {}, {}, {}, models=(model,))
+    evidence = Evidence(rubric, Snapshot((), (run,)), None, "not run", {}, (), "")
+    asked: list[list[str]] = []
+
+    class Probe:
+        def predict(self, uris: list[str]) -> dict[str, object]:
+            asked.append(uris)
+            return {}
+
+    checks, _, _ = score(lab, evidence, Probe(), lambda text: None)  # type: ignore[arg-type]
+    assert asked == [[]]
+    assert len(checks) == len(rubric.checks)

@@ -286,7 +286,9 @@ def check_datasets(spec: CheckSpec, ev: Evidence, _: Candidate | None) -> Verdic
 def _listed(value: object) -> tuple[str, ...]:
     if isinstance(value, str):
         return (value,)
-    return tuple(str(v) for v in value or ())
+    if isinstance(value, (list, tuple)):
+        return tuple(str(v) for v in value)
+    return ()
 
 
 def search_of(spec: CheckSpec, filter_string: str | None = None) -> Search:
