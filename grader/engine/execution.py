@@ -138,7 +138,9 @@ def execute(
     # process isolation what it starts is found by its environment's tag, which a fork's
     # /proc/PID/environ (its host's) would not show.
     host = host if sandbox.mode == "full" else NO_HOST
-    children = children_setup(sandbox, capture_path.parent)  # before the kernel's jail is made
+    children = children_setup(
+        sandbox, capture_path.parent, wanted
+    )  # before the kernel's jail is made
     with _kernel(nb, sandbox, work, tracking_uri, host) as (client, popen):
         _run_setup(
             client, kernel_side_call("install", tracking_uri, compatibility, children=children)
@@ -198,15 +200,24 @@ def kernel_side_call(function: str, *args: Any, **kwargs: Any) -> str:
     )
 
 
-def children_setup(sandbox: Sandbox, out: Path) -> dict[str, str]:
+def children_setup(sandbox: Sandbox, out: Path, wanted: Capture | None = None) -> dict[str, Any]:
     """What the kernel set-up hands every Python the notebook starts: the folder of their
-    start-up hook, the kernel set-up's own source, and where they leave their records."""
+    start-up hook, the kernel set-up's own source, where they leave their records, and the
+    variables of the lab's capture (WANTED) they leave at exit, for a notebook whose steps
+    run in a script of their own."""
     site = sandbox.script(CHILDREN_START, "site/sitecustomize.py")
-    return {
+    found: dict[str, Any] = {
         "site": site.rsplit("/", 1)[0],
         "kernel_side": sandbox.script(KERNEL_SIDE),
         "out": str(out),
     }
+    if wanted is not None:
+        found["capture"] = {
+            "variables": list(wanted.variables),
+            "column": wanted.column,
+            "run_ids": list(wanted.run_ids),
+        }
+    return found
 
 
 def _copy_folder(folder: Path, dest: Path) -> tuple[Path, list[str]]:

@@ -145,6 +145,7 @@ def _set_up_children(grader_uri, compatibility, children, state):
             "compatibility": compatibility,
             "kernel_side": children["kernel_side"],
             "out": children["out"],
+            "capture": children.get("capture"),
         }
     )
     path = os.environ.get("PYTHONPATH")
@@ -189,6 +190,12 @@ def install_child(setup):
             "ids": list(getattr(state, "ids", [])),
             "metric_calls": list(getattr(state, "metric_calls", {}).values()),
         }
+        wanted = setup.get("capture")
+        main = sys.modules.get("__main__")
+        if wanted and main is not None:
+            report["variables"] = _variables(
+                vars(main), wanted["variables"], wanted["column"], wanted["run_ids"]
+            )
         path = os.path.join(setup["out"], f"child-{os.getpid()}-{uuid.uuid4().hex[:8]}.json")
         with open(path, "w", encoding="utf-8") as fh:
             json.dump(report, fh)
@@ -557,17 +564,8 @@ def _run_ids(obj, limit):
     return [i[:100] for i in ids]
 
 
-def capture(out_path, variables, column, run_ids=(), limit=10000):
-    """Write what the graded checks need from the user namespace and from the records
-    install() kept, as plain JSON. RUN_IDS: variables whose runs are listed by id, in order
-    (grader.engine.lab.Capture)."""
-    import json
-    import sys
-
-    from IPython import get_ipython
-
-    ns = get_ipython().user_ns
-
+def _variables(ns, variables, column, run_ids, limit=10000):
+    """What the checks need of the namespace NS's VARIABLES (and RUN_IDS), as plain JSON."""
     found = {}
     for name in list(variables) + [v for v in run_ids if v not in variables]:
         if name not in ns:
@@ -584,6 +582,21 @@ def capture(out_path, variables, column, run_ids=(), limit=10000):
         if name in run_ids:
             entry["run_ids"] = _run_ids(obj, limit)
         found[name] = entry
+    return found
+
+
+def capture(out_path, variables, column, run_ids=(), limit=10000):
+    """Write what the graded checks need from the user namespace and from the records
+    install() kept, as plain JSON. RUN_IDS: variables whose runs are listed by id, in order
+    (grader.engine.lab.Capture)."""
+    import json
+    import sys
+
+    from IPython import get_ipython
+
+    ns = get_ipython().user_ns
+
+    found = _variables(ns, variables, column, run_ids, limit)
 
     state = sys.modules.get(STATE_MODULE)
     note_environment = getattr(state, "note_environment", None)
@@ -601,6 +614,11 @@ def capture(out_path, variables, column, run_ids=(), limit=10000):
     }
     calls = {(c["run_id"], c["key"]): c for c in report["metric_calls"]}
     for child in _children_records(state):
+        # A variable the kernel lacks is read from a child that left it (a notebook that
+        # runs its steps as a script of its own).
+        for name, entry in child.get("variables", {}).items():
+            if name in found and not found[name]["present"] and entry.get("present"):
+                found[name] = entry
         report["loads"] += child.get("loads", [])[: max(0, MAX_LOADS - len(report["loads"]))]
         report["redirects"] += [
             r for r in child.get("redirects", []) if r not in report["redirects"]

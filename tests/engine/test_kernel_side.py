@@ -123,3 +123,15 @@ def test_the_runs_a_variable_holds_are_listed_by_id_in_order() -> None:
     assert _run_ids(pd.DataFrame({"loss": [0.1]}), 10) is None  # no run_id column
     assert _run_ids(None, 10) is None
     assert _run_ids(["c", "d"], 10) is None  # ids typed in are not runs
+
+
+def test_a_namespace_s_variables_are_read_alike_in_the_kernel_and_in_a_child() -> None:
+    import pandas as pd
+
+    from grader.engine.kernel_side import _variables
+
+    ns = {"found": pd.DataFrame({"run_id": ["b", "a"]}), "ids": ["x", "y"]}
+    read = _variables(ns, ["ids"], "", ["found", "gone"])
+    assert read["ids"] == {"present": True, "type": "list", "values": ["x", "y"]}
+    assert read["found"]["run_ids"] == ["b", "a"]
+    assert read["gone"] == {"present": False}

@@ -71,7 +71,8 @@ def trials(lab_id: str, seed: int) -> list[Trial]:
     rng = random.Random(seed)
     mistakes = [c for c in others if c.failing]
     mistake = rng.choice(mistakes if mistakes and rng.random() < 0.7 else others)
-    keep = frozenset(lab.capture(lab.rubric()).variables)
+    wanted = lab.capture(lab.rubric())
+    keep = frozenset(wanted.variables) | frozenset(wanted.run_ids)
     raises = bool(lab.expected_errors)
     return [
         Trial(lab_id, seed, case, compose(read(case.path, raises), seed, keep, not case.failing))

@@ -427,6 +427,11 @@ def check_search(spec: CheckSpec, ev: Evidence, _: Candidate | None) -> Verdict:
             ' the MLflow UI (or taken from all_runs["run_id"])',
         )
     known = {r.run_id for r in ev.snapshot.runs}
+    later = _logged_later(ev, got, want)
+    if later:
+        # Runs of other experiments started after every run the notebook found: logged
+        # after its search (a smoke test, say), so not what that search could return.
+        want = tuple(i for i in want if i not in later)
     if got == want:
         return _matched(spec, ev, variable, got, known)
     strangers = [i for i in got if i not in known]
@@ -463,6 +468,25 @@ def check_search(spec: CheckSpec, ev: Evidence, _: Candidate | None) -> Verdict:
         call,
         stopped(ev) or _search_hint(spec, len(got), len(want)),
     )
+
+
+def _logged_later(ev: Evidence, got: tuple[str, ...], want: tuple[str, ...]) -> set[str]:
+    """Runs of WANT, not in GOT, in an experiment none of GOT's runs is in and started after
+    every run of GOT."""
+    runs = {r.run_id: r for r in ev.snapshot.runs}
+    found = [runs[i] for i in got if i in runs]
+    if not found:
+        return set()
+    latest = max(r.start_time for r in found)
+    experiments = {r.experiment_id for r in found}
+    return {
+        i
+        for i in want
+        if i not in got
+        and i in runs
+        and runs[i].experiment_id not in experiments
+        and runs[i].start_time > latest
+    }
 
 
 def _search_hint(spec: CheckSpec, got: int, want: int) -> str:
