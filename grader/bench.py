@@ -113,11 +113,11 @@ def bare(tmp: Path, lab: Lab) -> float:
         text = _TRACKING_URI.sub(server.url, _reference(lab).read_text(encoding="utf-8"))
         nb = tmp / "bare.ipynb"
         nb.write_text(text, encoding="utf-8")
-        if lab.compatibility:
+        if lab.design.compatibility:
             _prepend_compatibility(nb, lab)
         execute = Path(sys.executable).with_name("jupyter-execute")
         env = {k: v for k, v in os.environ.items() if not k.startswith("MLFLOW_")}
-        allow = ["--allow-errors"] if lab.expected_errors else []
+        allow = ["--allow-errors"] if lab.design.expected_errors else []
         seconds, _ = _timed([str(execute), *allow, str(nb)], tmp, env)
     return seconds
 
@@ -129,7 +129,7 @@ def _prepend_compatibility(path: Path, lab: Lab) -> None:
     from grader.engine.execution import kernel_side_call
 
     nb = nbformat.read(path, as_version=4)
-    switches = {c.switch: c.value for c in lab.compatibility}
+    switches = [[c.name, str(c.script), c.function, c.value] for c in lab.design.compatibility]
     nb.cells.insert(0, nbformat.v4.new_code_cell(kernel_side_call("compatible", switches)))
     nbformat.write(nb, path)
 

@@ -101,7 +101,7 @@ def _no_github_actions_files() -> Iterator[None]:
 def kept_reference(tmp_path_factory: pytest.TempPathFactory) -> Iterator[KeptServer]:
     """`pytest grader --submission reference/ --keep-server`, up until a test stops it."""
     out = tmp_path_factory.mktemp("kept")
-    kept = start_kept(ROOT / "reference" / "lab1_tracking_quickstart.ipynb", out)
+    kept = start_kept(ROOT / "reference" / "tracking" / "lab1_tracking_quickstart.ipynb", out)
     yield kept
     stop(kept)  # ends it even when a test failed before the Ctrl-C test
 

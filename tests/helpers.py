@@ -402,7 +402,9 @@ def log_runs_into(server: str, workdir: Path) -> None:
     """Log into SERVER what a student working against a course's server leaves there: a run
     left FAILED by training inside `with mlflow.start_run():` that raised, then the lab's run,
     by executing the reference notebook's code in a subprocess."""
-    nb = nbformat.read(ROOT / "reference" / "lab1_tracking_quickstart.ipynb", as_version=4)
+    nb = nbformat.read(
+        ROOT / "reference" / "tracking" / "lab1_tracking_quickstart.ipynb", as_version=4
+    )
     code = "\n\n".join(c.source for c in nb.cells if c.cell_type == "code")
     lab = code.replace("http://127.0.0.1:8080", server)
     failed = f"""

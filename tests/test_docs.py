@@ -3,6 +3,7 @@ printed from a clone (the venv's own programs, labgrade's real sub-commands)."""
 
 from __future__ import annotations
 
+import dataclasses
 import re
 import shlex
 from collections.abc import Iterator
@@ -11,6 +12,7 @@ from pathlib import Path
 import pytest
 
 from grader import labs
+from grader.engine.lab import Design, Feedback, Lab, Needs, Speed
 from grader.frontends.cli import subcommands
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -140,3 +142,21 @@ def test_the_labs_page_lists_the_notebooks_labgrade_labs_prints() -> None:
         assert lab.course is not None, f"{lab.id}: no course notebook named"
         for path in (lab.reference / lab.notebook, lab.template / lab.notebook, lab.course):
             assert f"`{path.relative_to(ROOT).as_posix()}`" in text, path
+
+
+def test_writing_a_lab_names_every_field_of_the_lab_interface() -> None:
+    """The page's field table is held to grader/engine/lab.py: a field added there and not
+    documented, or documented and gone, fails here."""
+    page = (ROOT / "docs" / "writing-a-lab.md").read_text(encoding="utf-8")
+    table = page.split("## What a `Lab` says", 1)[1].split("\n## ", 1)[0]
+    records = {"Lab": Lab, "Design": Design, "Needs": Needs, "Feedback": Feedback, "Speed": Speed}
+    for name, record in records.items():
+        for f in dataclasses.fields(record):
+            assert f"`{f.name}`" in table, f"{name}.{f.name} is not in docs/writing-a-lab.md"
+    # A field is named in a row's first column, or as "`name`:" in a record's row.
+    first = " ".join(row.split("|")[1] for row in table.splitlines() if row.startswith("| `"))
+    named = set(re.findall(r"`([a-z_]+)`", first)) | set(
+        re.findall(r"`([a-z_]+)`(?: \(of the rubric\))?:", table)
+    )
+    known = {f.name for r in records.values() for f in dataclasses.fields(r)}
+    assert named <= known, f"the page names fields Lab has not: {named - known}"

@@ -10,6 +10,10 @@ import ast
 import re
 from pathlib import Path
 
+import sklearn.datasets
+
+from grader import labs
+from grader.engine.lab import Lab
 from tests.helpers import ROOT
 
 GRADER = ROOT / "grader"
@@ -21,7 +25,34 @@ ABOVE_ENGINE = (
     "grader.platforms",
     "grader.labs",
 )
-LAB_WORDS = ("iris", "LogisticRegression", "MLflow Quickstart", "tracking-quickstart")
+
+
+def lab_words(lab: Lab) -> set[str]:
+    """A lab's own words, read from the lab itself: the names its rubric gives (an experiment,
+    a registered model, a tag: the option values with a space, a hyphen or a dotted class
+    path), the estimator it rehearses, and the datasets its folder's code loads."""
+    words: set[str] = set()
+    for spec in lab.rubric().checks:
+        for value in spec.options.values():
+            values = value if isinstance(value, (list, tuple, dict)) else [value]
+            for text in (v for v in values if isinstance(v, str)):
+                if "." in text and text.rpartition(".")[2][:1].isupper():
+                    words.add(text.rpartition(".")[2])  # sklearn.ensemble.RandomForestRegressor
+                elif (" " in text or "-" in text) and len(text) >= 6:
+                    words.add(text)
+    if lab.speed.probe_rehearsal:
+        words.add(lab.speed.probe_rehearsal.rpartition(":")[2])
+    for path in lab.folder.rglob("*.py"):
+        for loader in re.findall(r"\b((?:load|make|fetch)_\w+)\(", path.read_text()):
+            if not hasattr(sklearn.datasets, loader):
+                continue  # mlflow.pyfunc.load_model, say: not a dataset of the lab's
+            words |= (
+                {loader, loader.removeprefix("load_")} if loader.startswith("load_") else {loader}
+            )
+    return words
+
+
+LAB_WORDS = tuple(sorted(set().union(*(lab_words(lab) for lab in labs.all_labs()))))
 
 
 def modules(root: Path, package: str) -> dict[str, Path]:
@@ -188,6 +219,14 @@ def test_the_lab_interface_imports_the_engine_only() -> None:
     graph = import_graph(ROOT)
     assert "grader.engine.lab" in graph
     assert beyond_the_engine(graph) == []
+
+
+def test_every_lab_has_words_of_its_own_for_the_check_below() -> None:
+    for lab in labs.all_labs():
+        assert len(lab_words(lab)) >= 3, (lab.id, lab_words(lab))
+    assert {"iris", "LogisticRegression", "MLflow Quickstart", "tracking-quickstart"} <= set(
+        LAB_WORDS
+    )
 
 
 def test_nothing_outside_the_labs_names_a_labs_specifics() -> None:

@@ -47,9 +47,10 @@ BINS = 10
 UNATTEMPTED = "unattempted"
 COMPLETED = ("ok", "not_executed", UNATTEMPTED)
 # A hint that points back at an earlier failure (grader.engine.scoring.stopped: "the notebook
-# stopped at cell 6 (TypeError) before this was logged: fix that first"; a lab's "do Step 1
-# first"): the check's step was not reached, so it is not that step's slip. Only these: "set
-# the experiment first" is the experiment step's own slip.
+# stopped with TypeError in the code cell starting `lr.fit(X, y)` (code cell 3) before this was
+# logged: fix that first"; a lab's "do Step 1 first"): the check's step was not reached, so it
+# is not that step's slip. Only these: "set the experiment first" is the experiment step's own
+# slip.
 _NOT_REACHED = re.compile(r"\b(?:fix that|do Step \d+) first\s*$")
 # How a lab's check names the run it graded, at the start of what it found: differs per student.
 _RUN_LABEL = re.compile(r"^run '[^']*' \([^()]*\):\s*")

@@ -51,6 +51,8 @@ class MetricCall:
     file: str | None
     line: int | None
     call: str | None
+    # Made by calling MlflowClient (run id first), not a fluent function (key first).
+    client: bool = False
 
 
 @dataclass(frozen=True)

@@ -41,7 +41,7 @@ from grader.engine.launch import NO_HOST, Forked, Host
 from grader.engine.results import ExecutionResult, Status
 from grader.engine.sanitize import clean_text
 from grader.engine.server import CLIENT_ENV, log_tail
-from grader.engine.submission import Kind, Submission
+from grader.engine.submission import Kind, Submission, cell_label
 from grader.errors import ExecutionSetupError
 from grader.sandbox.limits import Limits, size_text
 from grader.sandbox.procs import descendants, kill_tree
@@ -127,13 +127,13 @@ def execute(
     """
     started = time.monotonic()
     work, notes = _copy_folder(submission.folder, sandbox.workdir / "work")
-    nb, cell_notes = _prepared(submission.notebook)
+    nb, cell_notes = _prepared(submission.notebook, submission.kind)
     code = "\n".join(c.source for c in nb.cells if c.cell_type == "code")
     outcome = _Outcome(notes=notes + cell_notes)
     capture_path = sandbox.jail("kernel").conn / f"capture-{uuid.uuid4().hex}.json"
     timings: dict[str, float] = {}
     limits = sandbox.limits
-    compatibility = {c.switch: c.value for c in lab.compatibility}
+    compatibility = compatibility_setup(sandbox, lab)
     # Only where a PID namespace and the jail's own user end all the kernel started: in
     # process isolation what it starts is found by its environment's tag, which a fork's
     # /proc/PID/environ (its host's) would not show.
@@ -174,16 +174,18 @@ def execute(
         code = "\n".join([code, *_module_sources(work, capture.modules)])
     # A switch is named where it changed a call; where the capture is lost, it may have.
     outcome.notes += [
-        f"the grader applied {c.switch}={c.value}: {c.why}"
-        for c in lab.compatibility
-        if capture is None or c.switch in capture.switched
+        f"the grader applied {c.name}={c.value}: {c.why}"
+        for c in lab.design.compatibility
+        if capture is None or c.name in capture.switched
     ]
     if capture and capture.redirects:
         outcome.notes.append(redirect_note(capture.redirects, kept, submission.kind))
     if capture and capture.ids:
         outcome.notes.append(_ids_note(capture.ids))
     if capture:
-        outcome.notes += [_shell_note(nb, *failure) for failure in capture.shell_failures]
+        outcome.notes += [
+            _shell_note(nb, *failure, kind=submission.kind) for failure in capture.shell_failures
+        ]
     error = outcome.error and outcome.error.replace(tracking_uri, TEMPORARY_SERVER)
     result = ExecutionResult(
         outcome.status, time.monotonic() - started, error, tuple(outcome.notes)
@@ -198,6 +200,15 @@ def kernel_side_call(function: str, *args: Any, **kwargs: Any) -> str:
         f"exec(compile({source!r}, '<labgrade>', 'exec'), __labgrade := {{}})\n"
         f"__labgrade[{function!r}](*{args!r}, **{kwargs!r}); del __labgrade"
     )
+
+
+def compatibility_setup(sandbox: Sandbox, lab: Lab) -> list[list[str]]:
+    """LAB's compatibility switches as kernel_side.compatible takes them, each script bound
+    into the kernel's view (before the kernel's jail is made)."""
+    return [
+        [c.name, sandbox.script(c.script, f"compat/{c.name}.py"), c.function, c.value]
+        for c in lab.design.compatibility
+    ]
 
 
 def children_setup(sandbox: Sandbox, out: Path, wanted: Capture | None = None) -> dict[str, Any]:
@@ -278,15 +289,16 @@ def _installed(module: str) -> bool:
         return False
 
 
-def _prepared(original: NotebookNode) -> tuple[NotebookNode, list[str]]:
+def _prepared(original: NotebookNode, kind: Kind = "notebook") -> tuple[NotebookNode, list[str]]:
     """A copy without stored outputs and without lines that install packages or start servers."""
     nb = copy.deepcopy(original)
     notes: list[str] = []
-    for index, cell in enumerate(nb.cells, start=1):
+    for index, cell in enumerate(nb.cells):
         if cell.cell_type != "code":
             continue
         cell.outputs, cell.execution_count = [], None
         cell.metadata.pop("tags", None)  # skip-execution / raises-exception change nothing here
+        lines = cell.source.splitlines()
         cell.source, skipped = _neutralized(cell.source)
         for line in skipped:
             why = (
@@ -294,7 +306,10 @@ def _prepared(original: NotebookNode) -> tuple[NotebookNode, list[str]]:
                 if _INSTALL.match(line)
                 else "the grader provides its own tracking server"
             )
-            notes.append(f"cell {index}: did not run `{line.strip()}`: {why}")
+            # Named where the student reads it: the original cell, before it was neutralized.
+            offset = lines.index(line) + 1 if line in lines else None
+            where = cell_label(original, index, kind, offset)
+            notes.append(f"{where}: did not run `{line.strip()}`: {why}")
     return nb, notes
 
 
@@ -541,7 +556,7 @@ def _run_cells(
         if cell.cell_type != "code" or not cell.source.strip():
             continue
         remaining = deadline - time.monotonic()
-        where = _cell_label(index, cell)
+        where = cell_label(nb, index, kind)
         if remaining <= 0:
             outcome.status, outcome.error = "timeout", _timeout_message(timeout, where)
             return
@@ -565,6 +580,8 @@ def _run_cells(
             return
         except CellExecutionError as err:
             ename, evalue = _error_parts(err)
+            if kind == "script":  # a script's reader looks for the line that raised
+                where = cell_label(nb, index, kind, _raising_line(err))
             expected = lab.expected(ename, evalue)
             if expected is not None:
                 outcome.notes.append(f"{where} raised {ename}, as the lab expects: {expected.why}")
@@ -587,13 +604,15 @@ def _script_exit(evalue: str, where: str, outcome: _Outcome) -> None:
     outcome.error = f"the script exited with status {status} in {where} (sys.exit)"
 
 
-def _shell_note(nb: NotebookNode, command: str, status: int, cell_source: str) -> str:
+def _shell_note(
+    nb: NotebookNode, command: str, status: int, cell_source: str, kind: Kind = "notebook"
+) -> str:
     """A shell escape that failed, with the last lines it printed: the notebook went on, but
     what the command was to do (a training script, say) did not happen."""
     where, printed = "a cell", ""
     for index, cell in enumerate(nb.cells):
         if cell.cell_type == "code" and cell_source and cell.source.strip() == cell_source:
-            where = _cell_label(index, cell)
+            where = cell_label(nb, index, kind)
             printed = "".join(o.get("text", "") for o in cell.get("outputs", []))
             break
     tail = " | ".join(ln for ln in printed.strip().splitlines()[-3:] if ln.strip())
@@ -604,9 +623,16 @@ def _shell_note(nb: NotebookNode, command: str, status: int, cell_source: str) -
     )
 
 
-def _cell_label(index: int, cell: NotebookNode) -> str:
-    first = next((ln.strip() for ln in cell.source.splitlines() if ln.strip()), "")
-    return f"cell {index + 1} (`{clean_text(first, 60)}`)"
+# IPython's traceback names a frame of the cell's own code "Cell In[N], line L" (colored).
+_CELL_FRAME = re.compile(r"Cell In\[\d+\], line (\d+)")
+_ANSI = re.compile(r"\x1b\[[0-9;]*m")
+
+
+def _raising_line(err: CellExecutionError) -> int | None:
+    """The line of the cell that was running when ERR was raised: the outermost frame, as an
+    inner one may be a function that an earlier cell defined."""
+    frames = _CELL_FRAME.findall(_ANSI.sub("", str(err)))
+    return int(frames[0]) if frames else None
 
 
 def _timeout_message(timeout: float, where: str, kind: str = "") -> str:
@@ -626,7 +652,7 @@ def _error_parts(err: CellExecutionError) -> tuple[str, str]:
 def _error_message(where: str, err: CellExecutionError, lab: Lab, kind: Kind) -> str:
     ename, evalue = _error_parts(err)
     message = f"{where} raised {ename}: {evalue}".strip()
-    hint = hint_for(ename, evalue, lab.error_hint, kind)
+    hint = hint_for(ename, evalue, lab.feedback.error_hint, kind)
     return f"{message}. Fix: {hint}" if hint else message
 
 
@@ -691,6 +717,7 @@ def _parse_metric_call(entry: dict[str, Any]) -> MetricCall:
         file=_optional_text(entry.get("file")),
         line=int(line) if isinstance(line, int) else None,
         call=_optional_text(entry.get("call")),
+        client=entry.get("client") is True,
     )
 
 

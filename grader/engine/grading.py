@@ -266,7 +266,7 @@ def _execute(
         tracking_uri,
         settings.timeout,
         settings.lab,
-        settings.lab.capture(settings.rubric),
+        settings.lab.needs.capture(settings.rubric),
         before_first_cell=before_first_cell,
         host=host,
         kept=kept,
@@ -276,17 +276,16 @@ def _execute(
 def _evidence(
     lab: Lab, rubric: Rubric, snapshot: Snapshot, execution: Execution, url: str
 ) -> Evidence:
-    split = lab.split(rubric)
     return Evidence(
         rubric=rubric,
         snapshot=snapshot,
         capture=execution.capture,
         capture_problem=execution.capture_problem,
         predictions={},
-        y_test=split.y if split is not None else (),
+        y_test=lab.targets(rubric),
         code=execution.code,
         execution_error=execution.result.error,
-        searches=run_searches(url, lab.searches(rubric, execution.capture)),
+        searches=run_searches(url, lab.needs.searches(rubric, execution.capture)),
     )
 
 
@@ -299,8 +298,7 @@ def score(
 ) -> tuple[tuple[CheckResult, ...], Candidate | None, list[str]]:
     """The one scoring step of every grading: load the candidates' logged models in the
     probe, then score each check of the lab on the evidence."""
-    # A lab with no test split judges no model: nothing is probed.
-    uris = probed_uris(lab, evidence, MAX_PROBED_MODELS) if lab.test_split is not None else []
+    uris = probed_uris(lab, evidence, MAX_PROBED_MODELS)
     if uris:
         say(f"loading {len(uris)} logged model(s) to check what they predict")
     evidence = replace(evidence, predictions=probe.predict(uris))
@@ -337,11 +335,6 @@ def _warm_up(server: ServerHandle, probe: ModelProbe) -> None:
     A failure here is not lost: the grading path does the same again and reports it.
     """
     if not server.settled():
-        return
-    if probe.lab.test_split is None:
-        # No model to judge: the probe is never started, only the server read is warmed.
-        with contextlib.suppress(GraderError):
-            read_snapshot(server.url)
         return
     # This thread only: the student's kernel has the first claim on the CPU meanwhile.
     os.setpriority(os.PRIO_PROCESS, threading.get_native_id(), 10)

@@ -32,12 +32,13 @@ def install(grader_uri, compatibility=None, server_deadline=90.0, children=None)
     noted, like every URI passed to set_tracking_uri, set_registry_uri or MlflowClient.
     The server may still be starting when the first cells run: the first request to it
     waits (up to SERVER_DEADLINE seconds) until /health answers, so cells that do not
-    need it (imports, training) run meanwhile. COMPATIBILITY: {switch: value} of SWITCHES,
-    the lab's (grader.engine.lab.Compatibility). CHILDREN ({"site": folder of the children's
-    sitecustomize, "kernel_side": this file, "out": where children leave their records}):
-    every Python the notebook starts gets this same set-up (grader/engine/children).
+    need it (imports, training) run meanwhile. COMPATIBILITY: the lab's switches, as
+    compatible() takes them (grader.engine.lab.Compatibility). CHILDREN ({"site": folder of
+    the children's sitecustomize, "kernel_side": this file, "out": where children leave
+    their records}): every Python the notebook starts gets this same set-up
+    (grader/engine/children).
     """
-    compatible(compatibility or {})
+    compatible(compatibility or [])
     import functools
     import os
     import sys
@@ -106,7 +107,7 @@ def install(grader_uri, compatibility=None, server_deadline=90.0, children=None)
     _record_pyfunc(mlflow.pyfunc, state)
     _record_metric_calls(client_module.MlflowClient, state)
     if children:
-        _set_up_children(grader_uri, compatibility or {}, children, state)
+        _set_up_children(grader_uri, compatibility or [], children, state)
 
     original_request = requests.Session.request
     ready = []
@@ -287,37 +288,6 @@ def _typed_ids(mlflow, client_class, state):
         module.load_model = resolving(module.load_model, {"model_uri"})
 
 
-def _sklearn_skops_trusted_types(value):
-    """mlflow.sklearn.log_model/save_model trust the types VALUE names (comma-separated) when
-    the caller passes no skops_trusted_types=: MLflow 3.14+ saves with skops, which refuses
-    tree models' node storage unless trusted; MLflow's own error message asks for this keyword.
-    The model stays in the skops format, and its MLmodel lists the trusted types."""
-    import functools
-    import importlib
-
-    trusted = [t.strip() for t in str(value).split(",") if t.strip()]
-    # The module itself: `mlflow.sklearn` may still be MLflow's lazy stand-in for it.
-    sklearn_flavor = importlib.import_module("mlflow.sklearn")
-
-    import inspect
-
-    if "skops_trusted_types" not in inspect.signature(sklearn_flavor.log_model).parameters:
-        return  # an MLflow before skops: nothing refuses the lab's model
-
-    def trusting(original):
-        @functools.wraps(original)
-        def call(*args, **kwargs):
-            if kwargs.get("skops_trusted_types") is None:
-                kwargs["skops_trusted_types"] = list(trusted)
-                _switched("sklearn_skops_trusted_types")
-            return original(*args, **kwargs)
-
-        return call
-
-    sklearn_flavor.log_model = trusting(sklearn_flavor.log_model)
-    sklearn_flavor.save_model = trusting(sklearn_flavor.save_model)
-
-
 def _switched(name):
     """Record that the compatibility switch NAME changed one of the notebook's calls: the
     output names a switch only then, not for a notebook that never made such a call."""
@@ -328,14 +298,18 @@ def _switched(name):
         state.switched.append(name)
 
 
-# The compatibility switches a lab may ask for, by name (grader.engine.lab.Compatibility).
-SWITCHES = {"sklearn_skops_trusted_types": _sklearn_skops_trusted_types}
-
-
 def compatible(switches):
-    """Apply the lab's compatibility SWITCHES ({name: value} of SWITCHES)."""
-    for switch, value in dict(switches).items():
-        SWITCHES[switch](value)
+    """Apply the lab's compatibility SWITCHES, each [name, script, function, value]
+    (grader.engine.lab.Compatibility): FUNCTION of the SCRIPT file, called with VALUE and a
+    callback that records NAME as having changed a call."""
+    import functools
+
+    for name, script, function, value in switches:
+        with open(script, encoding="utf-8") as fh:
+            source = fh.read()
+        space = {"__name__": "labgrade_compatibility", "__file__": script}
+        exec(compile(source, script, "exec"), space)
+        space[function](value, functools.partial(_switched, name))
 
 
 def _record_pyfunc(pyfunc, state, limit=10000):
@@ -441,7 +415,13 @@ def _record_metric_calls(client_class, state):
         sources[filename, line] = text
         return text
 
-    def keep(run_id, key, value, step):
+    def by_client(frame):
+        """Whether the code called MlflowClient itself (its positional parameters start with
+        the run id) rather than a fluent function, which calls the client from MLflow."""
+        name = frame.f_globals.get("__name__", "") if frame is not None else ""
+        return name != "mlflow" and not name.startswith("mlflow.")
+
+    def keep(run_id, key, value, step, client):
         slot = (str(run_id), str(key))
         known = state.metric_calls.get(slot)
         step = int(step or 0)
@@ -460,6 +440,7 @@ def _record_metric_calls(client_class, state):
             "file": None if filename is None else str(filename)[:300],
             "line": line,
             "call": None if filename is None else call_text(filename, line),
+            "client": bool(client),
         }
 
     original_metric = client_class.log_metric
@@ -468,7 +449,7 @@ def _record_metric_calls(client_class, state):
     def log_metric(self, run_id, key, value, *args, **kwargs):
         out = original_metric(self, run_id, key, value, *args, **kwargs)
         step = kwargs.get("step", args[1] if len(args) > 1 else None)
-        keep(run_id, key, value, step)
+        keep(run_id, key, value, step, by_client(sys._getframe(1)))
         return out
 
     original_batch = client_class.log_batch
@@ -476,8 +457,9 @@ def _record_metric_calls(client_class, state):
     @functools.wraps(original_batch)
     def log_batch(self, run_id, metrics=(), *args, **kwargs):
         out = original_batch(self, run_id, metrics, *args, **kwargs)
+        client = by_client(sys._getframe(1))
         for metric in list(metrics or ())[: MAX_METRIC_KEYS * 10]:
-            keep(run_id, metric.key, metric.value, metric.step)
+            keep(run_id, metric.key, metric.value, metric.step, client)
         return out
 
     client_class.log_metric = log_metric

@@ -1,8 +1,24 @@
 """What the engine needs of a lab: the one interface a lab plug-in fills in.
 
-A lab lives in its own folder, grader/labs/<id>/, whose package defines `LAB = Lab(...)`
-(grader.labs finds it). The engine never names a lab's dataset, estimator, experiment or
-model: it reads them from the Lab it is handed (Settings.lab) and from the lab's rubric.
+A lab is a folder, grader/labs/<id>/, whose package defines `LAB = Lab(...)` (grader.labs finds
+it). The engine never names a lab's dataset, estimator, experiment or model: it reads them from
+the Lab it is handed (Settings.lab) and from the lab's rubric.
+
+A Lab says four things, each a record documented where it is defined here:
+
+- what the lab is (`Lab` itself): its id, title, the notebook students edit, its checks;
+- what its notebook does by design (`Design`): errors it raises on purpose, library defaults
+  its published code needs restored;
+- what evidence its checks read (`Needs`): which runs are candidates, the rows a logged model
+  is judged on, the notebook's variables reported after the run, the checks that name its
+  experiment and models;
+- what its feedback adds (`Feedback`): notes on the code, the fix for an error a cell raised.
+
+and, optionally, how its gradings are made quick (`Speed`). Everything but the first has a
+default that fits a lab which needs nothing of it. A lab's notebooks sit where every lab's do:
+`reference/<id>/` and `student_template/<id>/` at the repository's top level, the course's
+notebook among its labelled submissions in `tests/labs/<id>/submissions/`
+(docs/writing-a-lab.md; tests/test_docs.py holds that page to the fields below).
 """
 
 from __future__ import annotations
@@ -32,7 +48,8 @@ class TestSplit:
 
 @dataclass(frozen=True)
 class Capture:
-    """What the kernel reports of the notebook's variables after the run.
+    """What the kernel reports of the notebook's variables after the run (or a Python the
+    notebook started left at its exit, where the kernel has none such).
 
     RUN_IDS: variables (also reported if not among VARIABLES) whose runs the kernel lists by
     id, in order: a DataFrame of mlflow.search_runs (its "run_id" column), a list of runs
@@ -43,6 +60,10 @@ class Capture:
     variables: tuple[str, ...] = ()
     column: str = ""  # the column of a DataFrame among them that holds predictions
     run_ids: tuple[str, ...] = ()
+
+
+def _no_searches(rubric: Rubric, capture: NamespaceCapture | None) -> Mapping[str, Search]:
+    return {}
 
 
 @dataclass(frozen=True)
@@ -58,16 +79,61 @@ class ExpectedError:
 @dataclass(frozen=True)
 class Compatibility:
     """A default of the libraries as it was when the lab was written, restored in the kernel
-    before the first cell, so that the lab's published code runs here as it did then.
+    (and in every Python it starts) before the first cell, so that the lab's published code
+    runs here as it did then.
 
-    SWITCH names one of the switches grader.engine.kernel_side knows (SWITCHES there), set to
-    VALUE. Named in the feedback like a tracking-URI redirect: a student's own environment
-    does not have it, and WHY says what it restores and the fix there.
+    The lab owns the code: FUNCTION of SCRIPT, a self-contained Python file (standard library
+    and the environment's packages only: it runs inside the sandbox, where the grader's own
+    modules are not importable), is called as FUNCTION(VALUE, changed), where `changed()`
+    records that it changed one of the notebook's calls. The output names NAME only then,
+    with WHY: what it restores and the fix on a student's own machine, which does not have it.
     """
 
-    switch: str
+    name: str
+    script: Path
+    function: str
     value: str
     why: str
+
+
+@dataclass(frozen=True)
+class Design:
+    """What a correct notebook of the lab does by design, which a grader must not hold
+    against it."""
+
+    # Errors a step raises on purpose: the cells after it still run (Lab.expected).
+    expected_errors: tuple[ExpectedError, ...] = ()
+    # Library defaults restored in the kernel before the first cell, each named in the
+    # output where it changed a call.
+    compatibility: tuple[Compatibility, ...] = ()
+
+
+@dataclass(frozen=True)
+class Needs:
+    """The evidence the lab's checks read, beyond what every grading collects (the server's
+    experiments, runs, logged and registered models; the notebook's pyfunc loads and logging
+    calls; the code as run)."""
+
+    # The runs the run checks are scored on, as (run, logged model) candidates; the best is
+    # graded. None: every run on the server (grader.engine.scoring.all_runs).
+    candidates: Callable[[Evidence], list[Candidate]] | None = None
+    # The rows each candidate's logged model predicts in the confined probe, and the true
+    # targets a check recomputes a metric from. None: the lab judges no model's predictions,
+    # and no probe is started.
+    test_split: Callable[[Rubric], TestSplit] | None = None
+    # The notebook's variables the kernel reports after the run (e.g. lab 1's `result`).
+    capture: Callable[[Rubric], Capture] = field(default=lambda rubric: Capture())
+    # The check whose `name` option is the experiment graded (`--experiment` overrides it;
+    # `--tracking-uri` grading reads it); None: runs go to the Default experiment.
+    experiment_check: str | None = None
+    # Checks whose `name` option is a registered model (the UI links of --keep-server).
+    model_checks: tuple[str, ...] = ()
+    # Searches of runs the grader makes on the server after the run, by name, from the rubric
+    # and the capture (ids the notebook chose, say); their answers are Evidence.searches, what
+    # a check compares the notebook's own search results with (None capture: nothing ran).
+    searches: Callable[[Rubric, NamespaceCapture | None], Mapping[str, Search]] = field(
+        default=_no_searches
+    )
 
 
 def _no_notes(ev: Evidence, best: Candidate | None, pool: list[Candidate]) -> list[str]:
@@ -78,66 +144,80 @@ def _no_hint(ename: str, evalue: str) -> str | None:
     return None
 
 
-def _no_searches(rubric: Rubric, capture: NamespaceCapture | None) -> Mapping[str, Search]:
-    return {}
+@dataclass(frozen=True)
+class Feedback:
+    """What the lab adds to the feedback the engine writes for every lab."""
+
+    # Notes on the code as run (a deprecated spelling, say), given the evidence, the graded
+    # candidate and all of them.
+    notes: Callable[[Evidence, Candidate | None, list[Candidate]], list[str]] = field(
+        default=_no_notes
+    )
+    # The fix for an error a cell raised (ENAME, EVALUE), where the lab knows one; the engine
+    # adds the generic ones (a name not defined, a missing module).
+    error_hint: Callable[[str, str], str | None] = field(default=_no_hint)
 
 
 @dataclass(frozen=True)
-class Lab:
-    """A gradable lab: its checks and the facts the engine needs to collect their evidence."""
+class Speed:
+    """Optional head starts: a grading is the same without them, only slower."""
 
-    id: str  # the folder's name: `--lab ID`
-    folder: Path  # grader/labs/<id>/: its rubric.toml and its data
-    notebook: str  # the file name students edit (a released repository, Gradescope)
-    reference: Path  # folder of the reference solution (full marks)
-    template: Path  # folder of the student template (a useful zero)
-    checks: Mapping[str, Check]  # check id -> check function (the rubric's ids are these)
-    # Ids scored per (run, logged model) candidate; the best candidate is graded.
-    run_checks: frozenset[str]
-    candidates: Callable[[Evidence], list[Candidate]]
-    # The rows its logged models are probed on; None: the lab judges no model, so no model
-    # is probed (Evidence.predictions stays empty, Evidence.y_test is ()).
-    test_split: Callable[[Rubric], TestSplit] | None = None
-    summary: str = ""  # one line for `labgrade labs`
-    # The course's own notebook for the lab, as handed out to students: kept among the tests'
-    # labelled submissions of a clone, so an installed wheel has none (`labgrade labs` says so).
-    course: Path | None = None
-    # Variables the kernel reports after the run (e.g. ("result", "predictions")), and the
-    # column of a DataFrame among them that holds predictions, as the rubric names them.
-    capture: Callable[[Rubric], Capture] = field(default=lambda rubric: Capture())
-    expected_errors: tuple[ExpectedError, ...] = ()
-    compatibility: tuple[Compatibility, ...] = ()
-    # Modules the model probe imports while the notebook runs, and one model the probe saves
-    # and loads once before any real one ("module:Class", fitted on 4 rows), so that its first
-    # real load finds MLflow's lazy imports warm.
-    probe_modules: tuple[str, ...] = ()
-    probe_rehearsal: str = ""
     # Modules the lab's notebooks import, imported once by a warm host so that each kernel it
     # forks starts holding them (grader.engine.launch). Only the lab's own modules: a module
     # a notebook does not import would be there for it all the same.
     preload: tuple[str, ...] = ()
-    # The check whose `name` option is the experiment graded (`--experiment` overrides it);
-    # None: the lab sets no experiment (runs go to the Default one).
-    experiment_check: str | None = None
-    # Checks whose `name` option is a registered model (for the UI links of --keep-server).
-    model_checks: tuple[str, ...] = ()
-    notes: Callable[[Evidence, Candidate | None, list[Candidate]], list[str]] = field(
-        default=_no_notes
-    )
-    error_hint: Callable[[str, str], str | None] = field(default=_no_hint)
+    # Modules the model probe imports while the notebook runs, and one model it saves and
+    # loads once before any real one ("module:Class", fitted on 4 rows, saved with
+    # REHEARSAL_OPTIONS as keywords of mlflow.sklearn.save_model), so that its first real load
+    # finds MLflow's lazy imports warm.
+    probe_modules: tuple[str, ...] = ()
+    probe_rehearsal: str = ""
+    rehearsal_options: Mapping[str, Any] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class Lab:
+    """A gradable lab: what it is, its checks, and the records above (each has a default)."""
+
+    id: str  # the folder's name: `--lab ID`
+    title: str  # one line for `labgrade labs`
+    folder: Path  # grader/labs/<id>/: its rubric.toml, checks and data
+    notebook: str  # the file name students edit (a released repository, Gradescope)
+    checks: Mapping[str, Check]  # check id -> check function (the rubric's ids are these)
+    # Ids scored per (run, logged model) candidate (Needs.candidates); the best is graded.
+    run_checks: frozenset[str] = frozenset()
     # Check id -> what the check wants, in a student's words, from its rubric options (the
     # released README's table): a rubric's options are the grader's terms, not theirs.
     wants: Mapping[str, Callable[[CheckSpec], str]] = field(default_factory=dict)
-    # Searches of runs the grader makes on the server after the run, by name, from the rubric
-    # and what the notebook left (ids it chose, say): their answers are Evidence.searches,
-    # what a check compares a notebook's own search results with.
-    searches: Callable[[Rubric, NamespaceCapture | None], Mapping[str, Search]] = field(
-        default=_no_searches
-    )
+    # The file name, among tests/labs/<id>/submissions/, of the course's notebook as handed
+    # out to students ("": none). A clone has it; an installed wheel has no tests.
+    course_notebook: str = ""
+    design: Design = Design()
+    needs: Needs = Needs()
+    feedback: Feedback = Feedback()
+    speed: Speed = Speed()
 
-    def split(self, rubric: Rubric) -> TestSplit | None:
-        """The lab's test split, or None when it has no model to probe."""
-        return None if self.test_split is None else self.test_split(rubric)
+    @property
+    def repository(self) -> Path:
+        """The checkout the lab's folder is in (grader/labs/<id> -> its root)."""
+        return self.folder.parents[2]
+
+    @property
+    def reference(self) -> Path:
+        """Folder of the reference solution (full marks)."""
+        return self.repository / "reference" / self.id
+
+    @property
+    def template(self) -> Path:
+        """Folder of the student template (a useful zero)."""
+        return self.repository / "student_template" / self.id
+
+    @property
+    def course(self) -> Path | None:
+        """The course's notebook as handed out, where this checkout has it."""
+        if not self.course_notebook:
+            return None
+        return self.repository / "tests" / "labs" / self.id / "submissions" / self.course_notebook
 
     @property
     def rubric_path(self) -> Path:
@@ -154,17 +234,28 @@ class Lab:
 
         return load_rubric(path or self.rubric_path, self.known_ids)
 
+    def split(self, rubric: Rubric) -> TestSplit | None:
+        """The rows logged models are judged on (Needs.test_split), if the lab judges any."""
+        return self.needs.test_split(rubric) if self.needs.test_split is not None else None
+
+    def targets(self, rubric: Rubric) -> tuple[float, ...]:
+        """The true targets of the test split; none for a lab without one."""
+        split = self.split(rubric)
+        return split.y if split is not None else ()
+
     def expected(self, ename: str, evalue: str) -> ExpectedError | None:
         """The lab's expected error that ENAME: EVALUE is, if any."""
         return next(
-            (e for e in self.expected_errors if e.ename == ename and e.contains in evalue), None
+            (e for e in self.design.expected_errors if e.ename == ename and e.contains in evalue),
+            None,
         )
 
     def experiment(self, rubric: Rubric) -> str | None:
         """The experiment the rubric expects, if the lab sets one."""
-        if self.experiment_check is None or self.experiment_check not in rubric.ids:
+        check = self.needs.experiment_check
+        if check is None or check not in rubric.ids:
             return None
-        return str(rubric.check(self.experiment_check).option("name"))
+        return str(rubric.check(check).option("name"))
 
     def describe(self, spec: CheckSpec) -> str:
         """What SPEC's check wants, in plain words (its title where the lab says nothing)."""
@@ -173,5 +264,7 @@ class Lab:
 
     def registered_models(self, rubric: Rubric) -> tuple[str, ...]:
         return tuple(
-            str(rubric.check(cid).option("name")) for cid in self.model_checks if cid in rubric.ids
+            str(rubric.check(cid).option("name"))
+            for cid in self.needs.model_checks
+            if cid in rubric.ids
         )

@@ -96,10 +96,10 @@ def grade_logged(target: Target, settings: Settings) -> GradeResult:
         capture=None,
         capture_problem="nothing was executed",
         predictions={},
-        y_test=split.y if (split := lab.split(rubric)) is not None else (),
+        y_test=lab.targets(rubric),
         code="",
         executed=False,
-        searches=run_searches(target.tracking_uri, lab.searches(rubric, None)),
+        searches=run_searches(target.tracking_uri, lab.needs.searches(rubric, None)),
     )
     workdir = Path(tempfile.mkdtemp(prefix="labgrade-logged-"))
     try:
@@ -130,7 +130,7 @@ def grade_logged(target: Target, settings: Settings) -> GradeResult:
 
 def _expecting(lab: Lab, rubric: Rubric, experiment: str) -> Rubric:
     """RUBRIC with the lab's experiment check expecting EXPERIMENT (--experiment)."""
-    if lab.experiment_check is None:
+    if lab.needs.experiment_check is None:
         return rubric
 
     def renamed(spec: CheckSpec) -> CheckSpec:
@@ -138,7 +138,7 @@ def _expecting(lab: Lab, rubric: Rubric, experiment: str) -> Rubric:
         title = spec.title.replace(old, experiment) if old else spec.title
         return dataclasses.replace(spec, title=title, options={**spec.options, "name": experiment})
 
-    checks = tuple(renamed(s) if s.id == lab.experiment_check else s for s in rubric.checks)
+    checks = tuple(renamed(s) if s.id == lab.needs.experiment_check else s for s in rubric.checks)
     return dataclasses.replace(rubric, checks=checks)
 
 

@@ -32,20 +32,19 @@ MAX_ANSWER = 8 * 1024**2  # bytes of the probe's stdout read; a model could prin
 
 def probe_env(lab: Lab) -> dict[str, str]:
     """What a model probe of LAB is told ahead: its head start (the modules, and a model of
-    the lab's kind saved the way the lab's compatibility switches save it)."""
-    switches = {c.switch: c.value for c in lab.compatibility}
+    the lab's kind saved as the lab says: Speed.rehearsal_options)."""
     warm = {
-        "modules": list(lab.probe_modules),
-        "model": lab.probe_rehearsal,
-        "trusted": switches.get("sklearn_skops_trusted_types", ""),
+        "modules": list(lab.speed.probe_modules),
+        "model": lab.speed.probe_rehearsal,
+        "options": dict(lab.speed.rehearsal_options),
     }
     return {**CLIENT_ENV, WARM_ENV: json.dumps(warm)}
 
 
 def host_env(lab: Lab) -> dict[str, str]:
     """What a host of LAB's gradings is told ahead, the same for each of them: the probe's head
-    start, and the modules its kernels import (Lab.preload)."""
-    return {**probe_env(lab), **preload_env(lab.preload)}
+    start, and the modules its kernels import (Speed.preload)."""
+    return {**probe_env(lab), **preload_env(lab.speed.preload)}
 
 
 class ModelProbe:
@@ -71,6 +70,8 @@ class ModelProbe:
         self._cancelled = threading.Event()  # set on close: a start still waiting gives up
 
     def start(self) -> None:
+        if self.lab.needs.test_split is None:
+            return  # the lab judges no model's predictions: nothing to load them for
         with self._lock:
             if self.proc is None and not self._closed:
                 self._start()
@@ -110,8 +111,7 @@ class ModelProbe:
             total += len(chunk)
 
     def predict(self, model_uris: list[str], timeout: float = 180) -> dict[str, ModelPredictions]:
-        """Predictions of each model on X_test; a model's failure is its verdict, not raised.
-        A lab with no test split probes nothing."""
+        """Predictions of each model on X_test; a model's failure is its verdict, not raised."""
         split = self.lab.split(self.rubric)
         if not model_uris or split is None:
             return {}

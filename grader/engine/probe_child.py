@@ -19,8 +19,8 @@ import os
 import sys
 from typing import Any
 
-# The lab's head start, as JSON {"modules": [...], "model": "module:Class"} (Lab.probe_modules
-# and Lab.probe_rehearsal): what loading the lab's model imports, imported while the notebook
+# The lab's head start, as JSON {"modules": [...], "model": "module:Class", "options": {...}}
+# (grader.engine.lab.Speed): what loading the lab's model imports, imported while the notebook
 # still runs, so that after the run only the loading itself is left. Any other model still
 # loads, just without the head start.
 WARM_ENV = "LABGRADE_PROBE_WARM"
@@ -174,9 +174,8 @@ def rehearse(warm: str) -> None:
         with tempfile.TemporaryDirectory() as tmp:
             X = np.array([[0.0, 0.0], [1.0, 1.0], [0.0, 1.0], [1.0, 0.0]])
             model = kind().fit(X, [0, 1, 0, 1])
-            trusted = [t for t in str(spec.get("trusted") or "").split(",") if t]
-            extra = {"skops_trusted_types": trusted} if trusted else {}
-            mlflow.sklearn.save_model(model, f"{tmp}/model", pip_requirements=[], **extra)
+            options = dict(spec.get("options") or {})
+            mlflow.sklearn.save_model(model, f"{tmp}/model", pip_requirements=[], **options)
             mlflow.pyfunc.load_model(f"{tmp}/model").predict(X)
         _rehearsed = True
     except Exception:  # only the head start is lost: the real loads report their own errors

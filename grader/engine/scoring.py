@@ -17,6 +17,7 @@ from grader.engine.evidence import Candidate, Evidence, PyfuncLoad, Verdict, unu
 from grader.engine.lab import Lab
 from grader.engine.results import CheckResult
 from grader.engine.rubric import WHEN_NOT_EXECUTED, CheckSpec
+from grader.engine.submission import LABEL, WHOLE_SCRIPT
 
 
 def all_runs(ev: Evidence) -> list[Candidate]:
@@ -24,9 +25,15 @@ def all_runs(ev: Evidence) -> list[Candidate]:
     return [Candidate(r, m) for r in ev.snapshot.runs for m in (r.models or (None,))]
 
 
+def _candidates(lab: Lab, ev: Evidence) -> list[Candidate]:
+    """The lab's candidates (Needs.candidates), every run's where it names none."""
+    chosen = lab.needs.candidates
+    return chosen(ev) if chosen is not None else all_runs(ev)
+
+
 def evaluate(lab: Lab, ev: Evidence) -> tuple[tuple[CheckResult, ...], Candidate | None, list[str]]:
     """Score every check; run-dependent ones on the best candidate. Returns results, pick, notes."""
-    pool = lab.candidates(ev)
+    pool = _candidates(lab, ev)
     scored = [(_run_points(lab, ev, c), c.run.start_time, c) for c in pool]
     best = max(scored, key=lambda t: (t[0], t[1]))[2] if scored else None
     notes = []
@@ -35,7 +42,7 @@ def evaluate(lab: Lab, ev: Evidence) -> tuple[tuple[CheckResult, ...], Candidate
             f"graded {best.label}, the best complete one of"
             f" {len({c.run.run_id for c in pool})} runs found"
         )
-    notes += lab.notes(ev, best, pool)
+    notes += lab.feedback.notes(ev, best, pool)
     results = tuple(_result(spec, lab.checks[spec.id](spec, ev, best)) for spec in ev.rubric.checks)
     return results, best, notes
 
@@ -43,7 +50,7 @@ def evaluate(lab: Lab, ev: Evidence) -> tuple[tuple[CheckResult, ...], Candidate
 def probed_uris(lab: Lab, ev: Evidence, limit: int) -> list[str]:
     """The logged models the probe loads: those of the lab's candidates, at most LIMIT."""
     uris: list[str] = []
-    for cand in lab.candidates(ev):
+    for cand in _candidates(lab, ev):
         if cand.model is not None and cand.model.uri not in uris:
             uris.append(cand.model.uri)
     return uris[:limit]
@@ -118,14 +125,18 @@ def stopped(ev: Evidence) -> str:
 
 
 def error_where(ev: Evidence) -> str:
-    """Where and how the notebook stopped, in a few words ("at cell 6 (TypeError)")."""
+    """Where and how the notebook stopped, in a few words ("with TypeError in the code cell
+    starting `lr.fit(X, y)` (code cell 6)"); no article, which an exception's name may not
+    take as spelled (an MlflowException)."""
     if not ev.execution_error:
         return ""
-    raised = re.match(r"(cell \d+) .*? raised (\w+)", ev.execution_error)
-    if raised:
-        return f"at {raised[1]} ({raised[2]})"
-    cell = re.search(r"\b(cell \d+)", ev.execution_error)
-    return f"at {cell[1]}" if cell else "early"
+    error = ev.execution_error
+    found = LABEL.search(error)
+    where, end = (found[0], found.end()) if found else (WHOLE_SCRIPT, error.find(WHOLE_SCRIPT))
+    if end < 0:
+        return "early"
+    raised = re.match(r"\s*raised (\w+)", error[end + (0 if found else len(WHOLE_SCRIPT)) :])
+    return f"with {raised[1]} in {where}" if raised else f"in {where}"
 
 
 @dataclass(frozen=True)

@@ -199,13 +199,15 @@ def typed_metric(capture: NamespaceCapture | None, run_id: str, metric: str) -> 
     run, another experiment or an earlier step of the metric never does."""
     for call in capture.metric_calls if capture else ():
         if call.run_id == run_id and call.key == metric:
-            return call.call is not None and hard_coded_metric(call.call, metric)
+            return call.call is not None and hard_coded_metric(call.call, metric, call.client)
     return False
 
 
-def hard_coded_metric(code: str, metric: str) -> bool:
+def hard_coded_metric(code: str, metric: str, client: bool = False) -> bool:
     """True when CODE passes METRIC to log_metric(s) as a number literal (by position or by
-    keyword); a key that is not written out counts as METRIC's (CODE is that one call)."""
+    keyword); a key that is not written out counts as METRIC's (CODE is that one call).
+    CLIENT: the call is MlflowClient's, whose positional parameters start with the run id,
+    and whose log_batch takes Metric(key, value, ...) objects."""
     try:
         tree = ast.parse(_without_magics(code))
     except SyntaxError:
@@ -216,7 +218,8 @@ def hard_coded_metric(code: str, metric: str) -> bool:
         func = (
             node.func.attr if isinstance(node.func, ast.Attribute) else getattr(node.func, "id", "")
         )
-        given = dict(zip(("key", "value"), node.args, strict=False))
+        names = ("run_id", "key", "value") if client else ("key", "value")
+        given = dict(zip(names, node.args, strict=False))
         given.update({k.arg: k.value for k in node.keywords if k.arg})
         if func == "log_metric" and "value" in given:
             key = given.get("key")
@@ -228,6 +231,13 @@ def hard_coded_metric(code: str, metric: str) -> bool:
             for k, v in zip(metrics.keys, metrics.values, strict=True):
                 if isinstance(k, ast.Constant) and k.value == metric and _is_number(v):
                     return True
+        if func == "Metric" and client:
+            fields = dict(zip(("key", "value"), node.args, strict=False))
+            fields.update({k.arg: k.value for k in node.keywords if k.arg})
+            key, value = fields.get("key"), fields.get("value")
+            named = not isinstance(key, ast.Constant) or key.value == metric
+            if named and value is not None and _is_number(value):
+                return True
     return False
 
 

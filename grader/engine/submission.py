@@ -14,6 +14,7 @@ import nbformat
 from nbformat import NotebookNode
 from nbformat.validator import ValidationError
 
+from grader.engine.sanitize import clean_text
 from grader.errors import InvalidSubmission
 
 MAX_BYTES = 50 * 1024 * 1024
@@ -23,6 +24,36 @@ _CELL_MARKER = re.compile(r"^# ?%%(?P<rest>.*)$")
 
 
 Kind = Literal["notebook", "script"]
+
+# A script's cell keeps the line of the file where it starts (feedback names lines of a .py).
+FIRST_LINE = "labgrade_first_line"
+# How feedback names the place code ran (cell_label), to find it again in a message.
+# ("the script", a whole script of one cell, is the fallback: "the script exited ..." has it.)
+LABEL = re.compile(
+    r"the code cell starting `[^`]*` \(code cell \d+\)|line \d+ of the script \(`[^`]*`\)"
+)
+WHOLE_SCRIPT = "the script"
+
+
+def cell_label(nb: NotebookNode, index: int, kind: Kind, offset: int | None = None) -> str:
+    """Cell INDEX of NB as its author sees it. A notebook's code cell is named by its first
+    line of code and its position among the code cells (Jupyter numbers no markdown cell, so
+    counting those would point at the wrong cell); a script's, by its line in the file: line
+    OFFSET of the cell (1 for its first) where known, else the cell's first line."""
+    cell = nb.cells[index]
+    lines = cell.source.splitlines()
+    if kind == "script":
+        start = int(cell.metadata.get(FIRST_LINE, 1))
+        at = offset if offset is not None and 1 <= offset <= len(lines) else None
+        if at is None:
+            if sum(c.cell_type == "code" for c in nb.cells) == 1 and start == 1:
+                return WHOLE_SCRIPT
+            at = next((n for n, ln in enumerate(lines, start=1) if ln.strip()), 1)
+        text = lines[at - 1].strip() if lines else ""
+        return f"line {start + at - 1} of the script (`{clean_text(text, 60)}`)"
+    first = next((ln.strip() for ln in lines if ln.strip()), "")
+    position = sum(c.cell_type == "code" for c in nb.cells[: index + 1])
+    return f"the code cell starting `{clean_text(first, 60)}` (code cell {position})"
 
 
 @dataclass(frozen=True)
@@ -140,15 +171,15 @@ def _parse_notebook(path: Path, text: str) -> NotebookNode:
 def script_to_notebook(text: str) -> NotebookNode:
     """A .py script as a notebook: one cell, or one per `# %%` marker (jupytext percent format)."""
     nb = nbformat.v4.new_notebook()
-    cells: list[tuple[str, list[str]]] = [("code", [])]
-    for line in text.splitlines():
+    cells: list[tuple[str, int, list[str]]] = [("code", 1, [])]
+    for number, line in enumerate(text.splitlines(), start=1):
         marker = _CELL_MARKER.match(line)
         if marker:
             kind = "markdown" if "[markdown]" in marker.group("rest") else "code"
-            cells.append((kind, []))
+            cells.append((kind, number + 1, []))
             continue
-        cells[-1][1].append(line)
-    for kind, lines in cells:
+        cells[-1][2].append(line)
+    for kind, start, lines in cells:
         source = "\n".join(lines).strip("\n")
         if not source.strip():
             continue
@@ -156,5 +187,9 @@ def script_to_notebook(text: str) -> NotebookNode:
             source = "\n".join(re.sub(r"^# ?", "", ln) for ln in source.splitlines())
             nb.cells.append(nbformat.v4.new_markdown_cell(source))
         else:
-            nb.cells.append(nbformat.v4.new_code_cell(source))
+            # strip("\n") dropped the empty lines before the code: the cell starts after them
+            skipped = next(n for n, ln in enumerate(lines) if ln)
+            cell = nbformat.v4.new_code_cell(source)
+            cell.metadata[FIRST_LINE] = start + skipped
+            nb.cells.append(cell)
     return nb

@@ -375,7 +375,7 @@ def _labs(args: argparse.Namespace) -> int:
         rubric = lab.rubric()
         default = "  (default)" if lab.id == labs.DEFAULT else ""
         print(f"{lab.id:<10} {rubric.title}: {rubric.max_score:g} points{default}")
-        print(f"{'':<10} {lab.summary}")
+        print(f"{'':<10} {lab.title}")
         print(f"{'':<10} checks: {', '.join(rubric.ids)}; notebook: {lab.notebook}")
         notebooks = {
             "reference": lab.reference / lab.notebook,

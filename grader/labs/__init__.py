@@ -20,7 +20,9 @@ _HERE = Path(__file__).resolve().parent
 
 def ids() -> list[str]:
     """Ids of the installed labs, sorted."""
-    return sorted(m.name for m in pkgutil.iter_modules([str(_HERE)]) if m.ispkg)
+    # A folder starting with "_" holds what labs share (grader/labs/_compat), not a lab.
+    found = pkgutil.iter_modules([str(_HERE)])
+    return sorted(m.name for m in found if m.ispkg and not m.name.startswith("_"))
 
 
 def load(lab_id: str | None = None) -> Lab:

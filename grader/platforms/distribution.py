@@ -43,7 +43,7 @@ def python_version() -> str:
 
 def student_notebook(lab: Lab) -> str:
     """Where a released repository (and the installed grader's default) has LAB's notebook."""
-    return f"{STUDENT_FOLDER}/{lab.notebook}"
+    return f"{STUDENT_FOLDER}/{lab.id}/{lab.notebook}"  # where Lab.template has it
 
 
 def find_notebook(folder: Path, notebook: str) -> Path:
@@ -136,10 +136,10 @@ def _shipped(path: Path, lab: Lab) -> bool:
     if path.suffix not in PACKAGE_SUFFIXES and SCRIPT_TEMPLATES not in path.parents:
         return False
     if LABS_DIR in path.parents and path.parent != LABS_DIR:
-        own = lab.folder.resolve()
-        # The lab's solution, and its template (the repository's student_template/ has it).
-        data = {lab.reference.resolve(), lab.template.resolve()} - {own}
-        return own in path.parents and not any(d in path.parents for d in data)
+        # The lab's own folder and what labs share (grader/labs/_compat), no other lab. A
+        # lab's notebooks are never in its folder (reference/<id>/ holds its solution).
+        top = path.relative_to(LABS_DIR).parts[0]
+        return top == lab.id or top.startswith("_")
     return True
 
 

@@ -40,6 +40,11 @@ STEP_ID = "grade"
 JOB_ID = "run-autograding-tests"
 ACTIONS_VAR = "GITHUB_ACTIONS"  # "true" on GitHub Actions: workflow commands are read
 FEEDBACK_DIR = "feedback"
+# The student repository's workflow runs on each; the grade is GRADED_OS's.
+GRADED_OS, MACOS, WINDOWS = "ubuntu-latest", "macos-latest", "windows-latest"
+# "false": this workflow leg grades without reporting (summary, annotations, outputs), as
+# another leg reports the grade. Anything else, or unset, reports.
+REPORT_VAR = "LABGRADE_GITHUB_REPORT"
 PYTHON_VERSION_FILE = ".python-version"
 
 
@@ -159,7 +164,9 @@ def publish(
     env: Mapping[str, str] = os.environ,
 ) -> None:
     """On GitHub Actions: append the job summary and the per-check step outputs, and print
-    the annotations."""
+    the annotations; nothing where REPORT_VAR is "false" (a leg that does not give the grade)."""
+    if env.get(REPORT_VAR) == "false":
+        return
     if env.get(ACTIONS_VAR) == "true":
         # A command counts at the start of a line only, and pytest may be mid-line.
         print("", *annotation_commands(result, rubric, failure), sep="\n", flush=True)
@@ -182,16 +189,24 @@ def workflow_yaml(rubric: Rubric) -> str:
     The Python version comes from the repository's .python-version: the one the pins in
     constraints.txt were resolved on. `pytest grader` reads the lab from pyproject.toml, so
     the workflow names neither it nor its checks.
+
+    One leg per system students use (GRADED_OS, MACOS, WINDOWS): the grading runs on the real
+    macOS and Windows, which the test suite can only simulate on Linux. The grade is
+    GRADED_OS's alone: constraints.txt was resolved on Linux, and one push must give one
+    grade, so only that leg installs the pins and reports (REPORT_VAR). Every leg runs its
+    commands in bash (Git Bash on Windows), so the same lines are valid on each system.
     """
     grade = (
         f"pytest grader --grade-json {FEEDBACK_DIR}/result.json"
         f" --grade-feedback {FEEDBACK_DIR}/feedback.md --junitxml {FEEDBACK_DIR}/junit.xml"
     )
+    graded = f"matrix.os == '{GRADED_OS}'"
     title = " ".join(rubric.title.split())  # a comment line
     return f"""# Grades the notebook ({title}) on every push: written by `labgrade release`.
 # Do not edit: `labgrade verify` tells your instructor when this file or grader/ changed.
 # The run's summary and annotations show the points. GitHub Classroom ended on 2026-08-28:
 # its reporter step is gone (legacy: the grade step still writes the per-check outputs it read).
+# Each push grades on Linux, macOS and Windows; the grade is the {GRADED_OS} leg's.
 name: Autograding Tests
 "on": [push, workflow_dispatch, repository_dispatch]
 permissions:
@@ -199,8 +214,16 @@ permissions:
   contents: read
 jobs:
   {JOB_ID}:
-    runs-on: ubuntu-latest
+    strategy:
+      # A leg that fails on one system must not cancel the others: each is its own proof.
+      fail-fast: false
+      matrix:
+        os: [{GRADED_OS}, {MACOS}, {WINDOWS}]
+    runs-on: ${{{{ matrix.os }}}}
     timeout-minutes: 30
+    defaults:
+      run:
+        shell: bash
     steps:
       - name: Checkout code
         uses: actions/checkout@v4
@@ -208,15 +231,24 @@ jobs:
         uses: actions/setup-python@v5
         with:
           python-version-file: {PYTHON_VERSION_FILE}
-      - name: Install the grader
+      # constraints.txt pins what was resolved on Linux; some pins have no macOS or Windows
+      # wheel, so those legs install the newest versions pyproject.toml allows.
+      - name: Install the grader (the tested versions)
+        if: ${{{{ {graded} }}}}
         run: python -m pip install -c {CONSTRAINTS} -e .
+      - name: Install the grader
+        if: ${{{{ matrix.os != '{GRADED_OS}' }}}}
+        run: python -m pip install -e .
       - name: Grade the notebook
         id: {STEP_ID}
+        env:
+          # The summary, annotations and step outputs: from one leg, so one grade per push.
+          {REPORT_VAR}: ${{{{ {graded} }}}}
         run: {grade}
       - name: Upload feedback
         if: ${{{{ !cancelled() }}}}
         uses: actions/upload-artifact@v4
         with:
-          name: feedback
+          name: {FEEDBACK_DIR}-${{{{ matrix.os }}}}
           path: {FEEDBACK_DIR}/
 """

@@ -3,10 +3,10 @@
 
 OUT holds what a student needs to run `pytest grader` on one lab's notebook, on their machine or
 on GitHub Actions / Classroom: grader/ (with that lab alone, its rubric without the checks
-marked hidden), student_template/<the lab's notebook>, conftest.py, pyproject.toml (which names
-the lab), constraints.txt, the workflow, a README and .labgrade/manifest.json, the sha256 of
-every file the grading depends on. Reference solutions, tests, other labs and hidden checks
-stay out.
+marked hidden), student_template/<lab id>/<the lab's notebook>, conftest.py, pyproject.toml
+(which names the lab), constraints.txt, the workflow, a README and .labgrade/manifest.json,
+the sha256 of every file the grading depends on. Reference solutions, tests, other labs and
+hidden checks stay out.
 """
 
 from __future__ import annotations
@@ -31,7 +31,14 @@ from grader.platforms.distribution import (
     python_version,
     student_notebook,
 )
-from grader.platforms.github import FEEDBACK_DIR, PYTHON_VERSION_FILE, workflow_yaml
+from grader.platforms.github import (
+    FEEDBACK_DIR,
+    GRADED_OS,
+    MACOS,
+    PYTHON_VERSION_FILE,
+    WINDOWS,
+    workflow_yaml,
+)
 
 MANIFEST = ".labgrade/manifest.json"
 WORKFLOW = ".github/workflows/classroom.yml"
@@ -198,9 +205,10 @@ found and which lab step to revisit; it exits with 0 only at full marks.
 `pytest grader --submission other.ipynb` grades another file. Grading never writes into your
 files.
 
-Every push runs the same grading on GitHub Actions (`{WORKFLOW}`):
-the run's summary shows the table and the `feedback` artifact holds `feedback.md`,
-`result.json` and `junit.xml`.
+Every push runs the same grading on GitHub Actions (`{WORKFLOW}`), on Linux, macOS and
+Windows: the grade is the `{GRADED_OS}` leg's, whose run summary shows the table; each leg's
+`feedback-<system>` artifact (`feedback-{GRADED_OS}`, `feedback-{MACOS}`, `feedback-{WINDOWS}`)
+holds its `feedback.md`, `result.json` and `junit.xml`.
 
 ## What each check wants
 

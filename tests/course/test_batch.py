@@ -47,8 +47,8 @@ from tests.helpers import (
 # End to end (a real server per grading) is slow; the disk checks below refuse before any.
 pytestmark = [pytest.mark.xdist_group("batch"), pytest.mark.long]
 
-REFERENCE = ROOT / "reference" / "lab1_tracking_quickstart.ipynb"
-TEMPLATE = ROOT / "student_template" / "lab1_tracking_quickstart.ipynb"
+REFERENCE = ROOT / "reference" / "tracking" / "lab1_tracking_quickstart.ipynb"
+TEMPLATE = ROOT / "student_template" / "tracking" / "lab1_tracking_quickstart.ipynb"
 # zip member -> (student id, status, score)
 CLASS = {
     "smith_john_1001_5001_lab1.ipynb": (REFERENCE, 0),

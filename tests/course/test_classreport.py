@@ -55,9 +55,9 @@ loaded_model = mlflow.pyfunc.load_model(model_info.model_uri)
 predictions = loaded_model.predict(X_test)
 """
 TYPE_ERROR = (
-    "cell 3 (`# Load the Iris dataset`) raised TypeError: LogisticRegression.__init__() got an"
-    " unexpected keyword argument 'multi_class'. Fix: Delete the \"multi_class\" entry from"
-    " params in Step 3."
+    "the code cell starting `# Load the Iris dataset` (code cell 2) raised TypeError:"
+    " LogisticRegression.__init__() got an unexpected keyword argument 'multi_class'. Fix:"
+    ' Delete the "multi_class" entry from params in Step 3.'
 )
 HOSTILE = '"><img src=x onerror=alert(1)>'
 SCRIPT = "<script>alert('owned')</script>"
@@ -228,7 +228,8 @@ def test_a_check_the_notebook_did_not_reach_is_not_that_checks_slip() -> None:
     row = graded("lee", metrics={})
     stopped = (
         "no run was logged. Expected: with mlflow.start_run(): mlflow.log_metric(...). Fix: the"
-        " notebook stopped at cell 6 (TypeError) before this was logged: fix that first"
+        " notebook stopped with TypeError in the code cell starting `lr.fit(X_train, y_train)`"
+        " (code cell 3) before this was logged: fix that first"
         " (revisit Step 4 of the lab)"
     )
     first = "no version registered. Expected: mlflow.register_model(...). Fix: do Step 1 first"
@@ -238,7 +239,10 @@ def test_a_check_the_notebook_did_not_reach_is_not_that_checks_slip() -> None:
             check["message"] = stopped if check["id"] == "metric" else first
     assert summarize([row], RUBRIC).slips == ()
     assert causes_of(stopped) == []
-    both = 'found. Fix: the key is "x"; the notebook stopped at cell 2: fix that first'
+    both = (
+        'found. Fix: the key is "x"; the notebook stopped in the code cell starting `x`'
+        " (code cell 2): fix that first"
+    )
     assert causes_of(both) == [(True, 'the key is "x"')]
     own = 'none. Fix: 2 run(s) went to the "Default" experiment: set the experiment first'
     assert causes_of(own) == [
@@ -291,7 +295,11 @@ def test_the_page_has_both_plots_inline_and_a_link_to_every_students_feedback(pa
 
 
 def test_student_text_is_escaped_everywhere() -> None:
-    hostile = ungraded(HOSTILE, "error", f"cell 2 raised ValueError: {SCRIPT}. Fix: {SCRIPT}")
+    hostile = ungraded(
+        HOSTILE,
+        "error",
+        f"the code cell starting `x` (code cell 2) raised ValueError: {SCRIPT}. Fix: {SCRIPT}",
+    )
     row = Row(hostile.student, SCRIPT, hostile.sha256, hostile.result, note=SCRIPT)
     page = class_report([row, graded("ada")], RUBRIC)
     assert "<script" not in page

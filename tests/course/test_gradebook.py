@@ -22,8 +22,14 @@ def test_an_ok_row_has_no_status_note() -> None:
 
 
 def test_full_marks_with_an_error_says_the_cause_and_why_the_score_stands() -> None:
-    note = status_note(result("error", "cell 9 (`df.plot()`) raised ValueError: boom", 100))
-    assert note.startswith("cell 9 (`df.plot()`) raised ValueError: boom")
+    note = status_note(
+        result(
+            "error", "the code cell starting `df.plot()` (code cell 5) raised ValueError: boom", 100
+        )
+    )
+    assert note.startswith(
+        "the code cell starting `df.plot()` (code cell 5) raised ValueError: boom"
+    )
     assert "every check still passed" in note
 
 

@@ -601,7 +601,7 @@ def test_a_canvas_download_batch_writes_canvas_its_import_csv(tmp_path: Path) ->
         tmp_path / "submissions.zip",
         {
             "smithjohn_1001_70001_lab1_tracking_quickstart.ipynb": (
-                ROOT / "reference" / "lab1_tracking_quickstart.ipynb"
+                ROOT / "reference" / "tracking" / "lab1_tracking_quickstart.ipynb"
             ).read_bytes(),
             "lovelaceada_LATE_2002_70002_lab1.ipynb": (
                 SUBMISSIONS / "loses_tag.ipynb"

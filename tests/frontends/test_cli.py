@@ -64,7 +64,8 @@ def test_defaults_come_from_pyproject() -> None:
     proc = _pytest("grader", "--collect-only")
     assert proc.returncode == 0, proc.stderr
     assert (
-        "grader: submission " + str(ROOT / "student_template" / "lab1_tracking_quickstart.ipynb")
+        "grader: submission "
+        + str(ROOT / "student_template" / "tracking" / "lab1_tracking_quickstart.ipynb")
         in proc.stdout
     )
     assert "timeout 300 s" in proc.stdout

@@ -10,8 +10,8 @@ import pytest
 from tests.helpers import ROOT, GradingRun
 from tests.platform_formats import xunit2_problems
 
-REFERENCE = ROOT / "reference" / "lab1_tracking_quickstart.ipynb"
-TEMPLATE = ROOT / "student_template" / "lab1_tracking_quickstart.ipynb"
+REFERENCE = ROOT / "reference" / "tracking" / "lab1_tracking_quickstart.ipynb"
+TEMPLATE = ROOT / "student_template" / "tracking" / "lab1_tracking_quickstart.ipynb"
 Grade = Callable[..., GradingRun]
 
 

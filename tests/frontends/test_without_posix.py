@@ -45,7 +45,7 @@ def test_the_reference_grades_100_without_what_the_system_lacks(
     (tmp_path / "out").mkdir()
     env = {"PYTHONPATH": str(hook), "LABGRADE_SIMULATE": system}
     proc, token = start_grader(
-        ROOT / "reference", tmp_path / "out", "--isolation", "process", env=env
+        ROOT / "reference" / "tracking", tmp_path / "out", "--isolation", "process", env=env
     )
     run = finish(proc, token, tmp_path / "out")
     assert run.result is not None, run.stdout[-3000:] + run.stderr[-3000:]

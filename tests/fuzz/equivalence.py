@@ -16,7 +16,7 @@ from pathlib import Path
 from typing import Any
 
 from grader.labs import load
-from tests.fuzz.rewrites import Shape, compose, read, write
+from tests.fuzz.rewrites import Rewrite, Shape, compose, read, write
 
 
 @dataclass(frozen=True)
@@ -62,6 +62,18 @@ def labelled(lab_id: str) -> tuple[Labelled, list[Labelled]]:
     return reference, [c for c in found if c is not reference]
 
 
+def lab_rewrites(lab_id: str) -> tuple[Rewrite, ...]:
+    """The lab's own rewrites (REWRITES in tests/labs/<id>/rewrites.py), which know its code:
+    its dataset's loader, its model's names. None when it has no such module."""
+    try:
+        module = importlib.import_module(f"tests.labs.{lab_id}.rewrites")
+    except ModuleNotFoundError as missing:
+        if missing.name != f"tests.labs.{lab_id}.rewrites":
+            raise
+        return ()
+    return tuple(module.REWRITES)
+
+
 def trials(lab_id: str, seed: int) -> list[Trial]:
     """SEED's two trials: the reference and one labelled submission (drawn by SEED), both
     rewritten by the same composition."""
@@ -71,11 +83,17 @@ def trials(lab_id: str, seed: int) -> list[Trial]:
     rng = random.Random(seed)
     mistakes = [c for c in others if c.failing]
     mistake = rng.choice(mistakes if mistakes and rng.random() < 0.7 else others)
-    wanted = lab.capture(lab.rubric())
+    wanted = lab.needs.capture(lab.rubric())
     keep = frozenset(wanted.variables) | frozenset(wanted.run_ids)
-    raises = bool(lab.expected_errors)
+    raises = bool(lab.design.expected_errors)
+    extra = lab_rewrites(lab_id)
     return [
-        Trial(lab_id, seed, case, compose(read(case.path, raises), seed, keep, not case.failing))
+        Trial(
+            lab_id,
+            seed,
+            case,
+            compose(read(case.path, raises), seed, keep, not case.failing, extra),
+        )
         for case in (reference, mistake)
     ]
 

@@ -34,6 +34,7 @@ class Shape:
     form: str = "ipynb"  # ipynb | py | ipynb-bom | py-bom-crlf | ipynb-42
     metadata: tuple[tuple[str, object], ...] = ()  # notebook metadata an editor adds
     raises: bool = False  # a step raises by design (the lab's expected errors)
+    script: bool = False  # one program that runs as `python lab.py`: saved as a .py
     applied: tuple[str, ...] = field(default=())
 
     def code(self) -> list[str]:
@@ -520,6 +521,493 @@ def keyword_arguments(shape: Shape, rng: random.Random) -> Shape:
     return _transformed(shape, _Keywords)
 
 
+# -- fluent and client API -----------------------------------------------------------------
+
+# The fluent call, its client twin, and the fluent names of its positional parameters: the
+# client's third positional parameter of log_metric is a timestamp, the fluent one's a step.
+CLIENT_TWINS = {
+    "log_param": ("key", "value"),
+    "log_metric": ("key", "value", "step"),
+    "set_tag": ("key", "value"),
+}
+# A dict's items, one call each: a literal dict keeps each value's own expression at its call
+# (a verdict on how a value was logged reads that call).
+CLIENT_BATCHES = {"log_params": "log_param", "log_metrics": "log_metric", "set_tags": "set_tag"}
+
+
+def _start_run(stmt: ast.stmt) -> tuple[ast.expr, ast.expr | None] | None:
+    """`with M.start_run(...) [as R]:` -> (M, R)."""
+    found = None
+    for item in stmt.items if isinstance(stmt, ast.With) else ():
+        call = item.context_expr
+        if (
+            isinstance(call, ast.Call)
+            and isinstance(call.func, ast.Attribute)
+            and call.func.attr == "start_run"
+        ):
+            found = (call.func.value, item.optional_vars)  # the innermost of the items
+    return found
+
+
+class _FluentClient(ast.NodeTransformer):
+    """Inside `with mlflow.start_run() [as run]:`, a fluent logging call becomes the client's
+    call on the active run, and a client call on `run.info.run_id` the fluent one. Only
+    there: outside a run, a fluent call starts one of its own."""
+
+    def __init__(self, rng: random.Random) -> None:
+        self.rng = rng
+        self.runs: list[tuple[ast.expr, ast.expr | None]] = []
+
+    def visit_With(self, node: ast.With) -> ast.With:
+        run = _start_run(node)
+        if run is not None:
+            self.runs.append(run)
+        self.generic_visit(node)
+        if run is not None:
+            self.runs.pop()
+        return node
+
+    def visit_FunctionDef(self, node: ast.FunctionDef) -> ast.FunctionDef:
+        outer, self.runs = self.runs, []  # a function body runs where it is called
+        self.generic_visit(node)
+        self.runs = outer
+        return node
+
+    def visit_Expr(self, node: ast.Expr) -> ast.AST | list[ast.stmt]:
+        call = node.value
+        if not self.runs or not isinstance(call, ast.Call) or self.rng.random() < 0.2:
+            return node
+        module, var = self.runs[-1]
+        func = call.func
+        if not isinstance(func, ast.Attribute) or any(k.arg is None for k in call.keywords):
+            return node
+        m = ast.unparse(module)
+        fluent = ast.unparse(func.value) == m
+        run_id = f"{m}.active_run().info.run_id"
+        if fluent and var is not None and self.rng.random() < 0.5:
+            run_id = f"{ast.unparse(var)}.info.run_id"
+        client = f"{m}.MlflowClient()"
+        if fluent and func.attr in CLIENT_TWINS:
+            names = CLIENT_TWINS[func.attr]
+            if len(call.args) > len(names):
+                return node
+            given = dict(zip(names, (ast.unparse(a) for a in call.args), strict=False))
+            given.update((k.arg, ast.unparse(k.value)) for k in call.keywords if k.arg)
+            if set(given) - set(names) or not {"key", "value"} <= set(given):
+                return node
+            rest = "".join(f", {k}={given[k]}" for k in names[2:] if k in given)
+            text = f"{client}.{func.attr}({run_id}, {given['key']}, {given['value']}{rest})"
+            return ast.parse(text).body
+        if fluent and func.attr in CLIENT_BATCHES and len(call.args) == 1:
+            single = CLIENT_BATCHES[func.attr]
+            allowed = {"step"} if single == "log_metric" else set()
+            if any(k.arg not in allowed for k in call.keywords):
+                return node
+            rest = "".join(f", step={ast.unparse(k.value)}" for k in call.keywords)
+            items = call.args[0]
+            if isinstance(items, ast.Dict) and all(k is not None for k in items.keys):
+                lines = [
+                    f"{client}.{single}({run_id}, {ast.unparse(k)}, {ast.unparse(v)}{rest})"
+                    for k, v in zip(items.keys, items.values, strict=True)
+                    if k is not None
+                ]
+                return ast.parse("\n".join(lines) or "pass").body
+            loop = (
+                f"for _key, _value in ({ast.unparse(items)}).items():\n"
+                f"    {client}.{single}({run_id}, _key, _value{rest})"
+            )
+            return ast.parse(loop).body
+        # The client's call on the run of the `with`: the fluent one.
+        if (
+            not fluent
+            and var is not None
+            and func.attr in CLIENT_TWINS
+            and len(call.args) == 3
+            and not call.keywords
+            and ast.unparse(call.args[0]) == f"{ast.unparse(var)}.info.run_id"
+        ):
+            args = ", ".join(ast.unparse(a) for a in call.args[1:])
+            return ast.parse(f"{m}.{func.attr}({args})").body
+        return node
+
+
+def fluent_client(shape: Shape, rng: random.Random) -> Shape:
+    """Logging calls in a run through MlflowClient instead of the fluent API, or back."""
+    return _transformed(shape, lambda: _FluentClient(rng))
+
+
+# -- the model loaded back ---------------------------------------------------------------------
+
+
+def _logged_models(shape: Shape) -> dict[str, str | None]:
+    """Names the code binds to a log_model(...) call's result (its ModelInfo) -> the name
+    the model was logged under, when the code types it."""
+    found: dict[str, str | None] = {}
+    for source in shape.code():
+        tree = _parses(source) if not _magic(source) else None
+        for node in ast.walk(tree) if tree else ():
+            value = node.value if isinstance(node, ast.Assign) else None
+            if (
+                isinstance(node, ast.Assign)
+                and len(node.targets) == 1
+                and isinstance(node.targets[0], ast.Name)
+                and isinstance(value, ast.Call)
+                and isinstance(value.func, ast.Attribute)
+                and value.func.attr == "log_model"
+            ):
+                named = [k.value for k in value.keywords if k.arg in ("name", "artifact_path")]
+                named += value.args[1:2]
+                name = named[0] if named else None
+                text = name.value if isinstance(name, ast.Constant) else None
+                found[node.targets[0].id] = text if isinstance(text, str) else None
+    return found
+
+
+REGISTERED = re.compile(r"models:/([^/@]+)/(\d+)")
+
+
+class _Loads(ast.NodeTransformer):
+    """`load_model(info.model_uri)` loads the same logged model by `models:/<model id>` or
+    `runs:/<run id>/<name>`; `load_model("models:/NAME/N")` loads version N by an alias set
+    on it first. A logged model stays a logged model and a version a version: a lab may tell
+    the two apart (lab 5 grades loading the registry's version 1)."""
+
+    def __init__(self, rng: random.Random, infos: dict[str, str | None]) -> None:
+        self.rng = rng
+        self.infos = infos
+        self.pending: list[ast.stmt] = []
+
+    def visit(self, node: ast.AST) -> ast.AST | list[ast.stmt]:
+        if not isinstance(node, ast.stmt):
+            return super().visit(node)
+        out = super().visit(node)
+        before, self.pending = self.pending, []
+        return [*before, out] if before and isinstance(out, ast.stmt) else out
+
+    def visit_Call(self, node: ast.Call) -> ast.Call:
+        self.generic_visit(node)
+        func = node.func
+        if not isinstance(func, ast.Attribute) or func.attr != "load_model":
+            return node
+        where = [k for k in node.keywords if k.arg == "model_uri"]
+        uri = where[0].value if where else (node.args[0] if node.args else None)
+        new = self.other_uri(uri) if uri is not None else None
+        if new is not None:
+            if where:
+                where[0].value = new
+            else:
+                node.args[0] = new
+        return node
+
+    def other_uri(self, uri: ast.expr) -> ast.expr | None:
+        if (
+            isinstance(uri, ast.Attribute)
+            and uri.attr == "model_uri"
+            and isinstance(uri.value, ast.Name)
+            and uri.value.id in self.infos
+        ):
+            info, name = uri.value.id, self.infos[uri.value.id]
+            forms = [f'f"models:/{{{info}.model_id}}"']
+            if name is not None and "{" not in name and "}" not in name:
+                forms.append(f'f"runs:/{{{info}.run_id}}/{name}"')
+            return ast.parse(self.rng.choice(forms), mode="eval").body
+        text = uri.value if isinstance(uri, ast.Constant) else None
+        match = REGISTERED.fullmatch(text) if isinstance(text, str) else None
+        if match is None:
+            return None
+        alias = self.rng.choice(["champion", "current", "fuzzed"])
+        self.pending += ast.parse(
+            "import mlflow as _mlflow_alias\n"
+            f"_mlflow_alias.MlflowClient().set_registered_model_alias({match[1]!r}, {alias!r},"
+            f" {match[2]!r})"
+        ).body
+        return ast.Constant(f"models:/{match[1]}@{alias}")
+
+
+def model_loaded_another_way(shape: Shape, rng: random.Random) -> Shape:
+    infos = _logged_models(shape)
+    return _transformed(shape, lambda: _Loads(rng, infos))
+
+
+# -- order and classes -----------------------------------------------------------------------
+
+
+def _names(node: ast.AST) -> set[str]:
+    """Every name a statement mentions, in any role (a read, a write, a mutation through an
+    attribute or a call), and the names its imports bind."""
+    found = {n.id for n in ast.walk(node) if isinstance(n, ast.Name)}
+    for sub in ast.walk(node):
+        if isinstance(sub, (ast.Import, ast.ImportFrom)):
+            found.update((a.asname or a.name).split(".")[0] for a in sub.names)
+            found.update(a.name.split(".")[0] for a in sub.names)
+            if isinstance(sub, ast.ImportFrom) and sub.module:
+                found.add(sub.module.split(".")[0])
+        elif isinstance(sub, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)):
+            found.add(sub.name)
+        elif isinstance(sub, ast.Global | ast.Nonlocal):
+            found.update(sub.names)
+    return found
+
+
+def _inert(node: ast.stmt) -> bool:
+    """A statement that touches no state but the names it binds: an import of something other
+    than MLflow, or an assignment to plain names of a value that calls nothing (a literal)."""
+    if isinstance(node, (ast.Import, ast.ImportFrom)):
+        modules = [a.name for a in node.names]
+        if isinstance(node, ast.ImportFrom):
+            modules = [node.module or "", *modules] if node.level == 0 else ["."]
+        return not any(m == "." or m.split(".")[0] == "mlflow" for m in modules) and not any(
+            a.name == "*" for a in node.names
+        )
+    if isinstance(node, ast.Assign) and all(isinstance(t, ast.Name) for t in node.targets):
+        return not any(
+            isinstance(sub, (ast.Call, ast.Await, ast.Yield, ast.NamedExpr, ast.Lambda))
+            for sub in ast.walk(node.value)
+        )
+    return False
+
+
+def _independent(a: ast.stmt, b: ast.stmt, late: frozenset[str]) -> bool:
+    """Whether A and B run the same in either order: one is inert, they share no name, and
+    neither binds a name that a function reads when it is called (LATE), wherever that is."""
+    shared = _names(a) & _names(b)
+    return (_inert(a) or _inert(b)) and not shared and not (_bound_by(a) | _bound_by(b)) & late
+
+
+def _bound_by(node: ast.stmt) -> set[str]:
+    return _bound(ast.Module(body=[node], type_ignores=[]))
+
+
+def _late(shape: Shape) -> frozenset[str]:
+    """Names mentioned in any function, class or lambda body of the code."""
+    found: set[str] = set()
+    for source in shape.code():
+        tree = _parses(source) if not _magic(source) else None
+        for node in ast.walk(tree) if tree else ():
+            if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)):
+                found |= {n.id for b in node.body for n in ast.walk(b) if isinstance(n, ast.Name)}
+            elif isinstance(node, ast.Lambda):
+                found |= {n.id for n in ast.walk(node.body) if isinstance(n, ast.Name)}
+    return frozenset(found)
+
+
+def _shuffled(units: list[ast.stmt], rng: random.Random, late: frozenset[str]) -> list[ast.stmt]:
+    """Swaps of adjacent independent statements, a few passes of them, in `with` blocks too
+    (a run's body: what runs inside the run stays inside it)."""
+    units = list(units)
+    for unit in units:
+        if isinstance(unit, ast.With):
+            unit.body = _shuffled(unit.body, rng, late)
+    for _ in range(3):
+        for i in range(len(units) - 1):
+            if rng.random() < 0.5 and _independent(units[i], units[i + 1], late):
+                units[i], units[i + 1] = units[i + 1], units[i]
+    return units
+
+
+def independent_steps_reordered(shape: Shape, rng: random.Random) -> Shape:
+    """Statements and cells that do not depend on each other in another order. Independent
+    means: one is inert (an import, a literal assigned) and they share no name. Across cells
+    only when no step raises by design (where a statement runs relative to the raise would
+    change); otherwise within each cell."""
+    late = _late(shape)
+    if shape.raises:
+
+        def edit(source: str) -> str:
+            tree = ast.parse(source)
+            tree.body = _shuffled(tree.body, rng, late)
+            return ast.unparse(tree)
+
+        return _code_map(shape, edit)
+    # Each plain code cell cut into one cell per statement, the cuts shuffled, each run of
+    # them joined back into one cell; cells with magics and markdown stay where they are.
+    cells: list[Cell] = []
+    run: list[ast.stmt] = []
+
+    def flush() -> None:
+        if run:
+            cells.extend(("code", ast.unparse(stmt)) for stmt in _shuffled(run, rng, late))
+            run.clear()
+
+    for kind, src in shape.cells:
+        tree = _parses(src) if kind == "code" and not _magic(src) else None
+        if tree is None or not tree.body:
+            flush()
+            cells.append((kind, src))
+            continue
+        run.extend(tree.body)
+        if rng.random() < 0.3:
+            flush()  # sometimes a cell's end is a barrier, as a markdown cell would be
+    flush()
+    return replace(shape, cells=tuple(cells))
+
+
+def steps_in_class(shape: Shape, rng: random.Random) -> Shape:
+    """The steps as methods of one class, defined in a first cell; each cell calls its own
+    step where it was, so each still runs in its place (and a step raising by design still
+    raises in its own cell). Their names are declared global, as the lab's guide's names
+    must still be there after the run."""
+    methods: list[str] = []
+    cells: list[Cell] = []
+    instance = f"lab_{rng.randrange(100)}"
+    for kind, src in shape.cells:
+        tree = _parses(src) if kind == "code" and not _magic(src) else None
+        awkward = (
+            tree is None
+            or not tree.body
+            or any(
+                (isinstance(n, ast.ImportFrom) and any(a.name == "*" for a in n.names))
+                or isinstance(n, ast.Global | ast.Nonlocal)
+                # a private name in a class body is mangled to another one
+                or (isinstance(n, ast.Name) and n.id.startswith("__") and not n.id.endswith("__"))
+                for n in ast.walk(tree)
+            )
+            if tree is not None
+            else True
+        )
+        if awkward or tree is None:
+            cells.append((kind, src))
+            continue
+        step = f"step_{len(methods) + 1}"
+        names = sorted(_bound(tree))
+        body = "\n".join("        " + ln for ln in ast.unparse(tree).splitlines())
+        declared = f"        global {', '.join(names)}\n" if names else ""
+        methods.append(f"    def {step}(self):\n{declared}{body}\n")
+        cells.append(("code", f"{instance}.{step}()"))
+    if not methods:
+        return shape
+    lab = 'class LabSteps:\n    """The lab\'s steps, in order."""\n\n' + "\n".join(methods)
+    first = ("code", f"{lab}\n\n{instance} = LabSteps()\n")
+    return replace(shape, cells=(first, *cells))
+
+
+# -- a script with options ---------------------------------------------------------------------
+
+OPTIONS_HEADER = '''"""{doc}"""
+import argparse
+import json
+from pathlib import Path
+
+SCRIPT_DIR = Path(__file__).resolve().parent
+
+
+def parse_options(argv=None):
+    parser = argparse.ArgumentParser(description=__doc__)
+{options}
+    # The settings file beside the script, found from the script's own path whatever the
+    # working directory, overrides the defaults.
+    settings = SCRIPT_DIR / "settings.json"
+    if settings.exists():
+        parser.set_defaults(**json.loads(settings.read_text(encoding="utf-8")))
+    return parser.parse_args(argv)
+'''
+OWN_NAMES = frozenset({"argparse", "json", "Path", "SCRIPT_DIR", "parse_options", "cli", "main"})
+
+
+class _Options(ast.NodeTransformer):
+    """A number a call passes by keyword (test_size=0.2, random_state=42) becomes an option
+    with that default. Not in a call that logs or registers: how a logged value was written
+    is graded (a number typed into the code)."""
+
+    def __init__(self) -> None:
+        self.options: dict[str, int | float] = {}
+
+    def visit_Call(self, node: ast.Call) -> ast.Call:
+        self.generic_visit(node)
+        callee = ast.unparse(node.func)
+        attr = callee.rsplit(".", 1)[-1]
+        if "mlflow" in callee or attr.startswith(("log", "set", "register", "create")):
+            return node
+        for keyword in node.keywords:
+            value = keyword.value
+            if keyword.arg is None or not isinstance(value, ast.Constant):
+                continue
+            number = value.value
+            if type(number) not in (int, float):
+                continue
+            name, n = keyword.arg, 1
+            while name in self.options and (
+                self.options[name] != number or type(self.options[name]) is not type(number)
+            ):
+                n += 1
+                name = f"{keyword.arg}_{n}"
+            self.options[name] = number
+            keyword.value = ast.parse(f"cli.{name}", mode="eval").body
+        return node
+
+    def header(self, doc: str) -> str:
+        lines = [
+            f"    parser.add_argument({'--' + k.replace('_', '-')!r},"
+            f" type={type(v).__name__}, default={v!r})"
+            for k, v in self.options.items()
+        ]
+        return OPTIONS_HEADER.format(doc=doc, options="\n".join(lines) or "    pass")
+
+
+def _settings(options: dict[str, int | float]) -> tuple[str, str]:
+    return "settings.json", json.dumps(options, indent=2) + "\n"
+
+
+def argparse_script(shape: Shape, rng: random.Random) -> Shape:
+    """The lab as a command, `python lab.py [options]`: the numbers its calls pass by keyword
+    are options, each with its default, overridden by a settings file found beside the script
+    through __file__; it ends with sys.exit(main()). A lab whose step raises by design is one
+    such script per step instead, each run where its cell was with `%run -i` (which sets
+    __file__ and sys.argv as Python would)."""
+    trees = [_parses(s) for s in shape.code() if not _magic(s)]
+    unusual = any(
+        tree is None
+        or _names(tree) & OWN_NAMES
+        or any(
+            isinstance(n, ast.ImportFrom) and (n.module == "__future__" or n.names[0].name == "*")
+            for n in ast.walk(tree)
+        )
+        for tree in trees
+    )
+    if unusual or any(name.endswith((".py", ".json")) for name, _ in shape.files):
+        return shape
+    if shape.raises:
+        return _step_scripts(shape)
+    code, magics = _all_code(shape)
+    if magics:
+        return shape  # a script is plain Python
+    options = _Options()
+    tree = options.visit(ast.parse(code))
+    names = sorted(_bound(tree))
+    body = "\n".join("    " + ln for ln in ast.unparse(tree).splitlines())
+    declared = f"    global {', '.join(['cli', *names])}\n"
+    header = options.header("The lab as a command: python lab.py [options].")
+    script = (
+        f"{header}\n\ndef main():\n{declared}    cli = parse_options()\n{body}\n    return 0\n\n\n"
+        "if __name__ == '__main__':\n    import sys\n\n    sys.exit(main())\n"
+    )
+    files = (*shape.files, _settings(options.options))
+    return replace(shape, cells=(("code", script),), files=files, script=True)
+
+
+def _step_scripts(shape: Shape) -> Shape:
+    cells: list[Cell] = []
+    files = list(shape.files)
+    settings: dict[str, int | float] = {}
+    for kind, src in shape.cells:
+        tree = _parses(src) if kind == "code" and not _magic(src) else None
+        if tree is None or not tree.body:
+            cells.append((kind, src))
+            continue
+        step = f"step_{len(files) + 1}.py"
+        options = _Options()
+        tree = options.visit(tree)
+        # One settings file for every step: a name is an option of one value in all of them.
+        clash = any(settings.get(k, v) != v for k, v in options.options.items())
+        if clash:
+            return shape
+        settings.update(options.options)
+        header = options.header(f"One step of the lab: %run -i {step}")
+        files.append((step, f"{header}\n\ncli = parse_options()\n{ast.unparse(tree)}\n"))
+        cells.append(("code", f"%run -i {step}"))
+    return replace(shape, cells=tuple(cells), files=(*files, _settings(settings)))
+
+
 # -- the form it is saved in ------------------------------------------------------------------
 
 EDITORS: dict[str, dict[str, object]] = {
@@ -576,6 +1064,13 @@ CATALOGUE: tuple[Rewrite, ...] = (
     Rewrite("autolog_on", autolog_on, full_marks_only=True),
     Rewrite("reformatted", reformatted),
     Rewrite("keyword_arguments", keyword_arguments),
+    Rewrite("fluent_client", fluent_client),
+    Rewrite("model_loaded_another_way", model_loaded_another_way),
+    Rewrite("independent_steps_reordered", independent_steps_reordered),
+    Rewrite("steps_in_class", steps_in_class),
+    # One program (or, for a lab whose step raises, one script per step): nothing else moves
+    # the whole program after it.
+    Rewrite("argparse_script", argparse_script, whole=True),
 )
 FORMS: tuple[Rewrite, ...] = (
     Rewrite("saved_as_ipynb", saved_as("ipynb")),
@@ -587,12 +1082,17 @@ FORMS: tuple[Rewrite, ...] = (
 
 
 def compose(
-    shape: Shape, seed: int, keep: frozenset[str] = frozenset(), full_marks: bool = True
+    shape: Shape,
+    seed: int,
+    keep: frozenset[str] = frozenset(),
+    full_marks: bool = True,
+    extra: tuple[Rewrite, ...] = (),
 ) -> Shape:
-    """Several rewrites drawn with SEED, applied in a random order, then a form to save in.
-    FULL_MARKS: the submission is labelled with nothing wrong."""
+    """Several rewrites drawn with SEED from the catalogue and the lab's own EXTRA ones,
+    applied in a random order, then a form to save in. FULL_MARKS: the submission is
+    labelled with nothing wrong."""
     rng = random.Random(seed)
-    usable = [r for r in CATALOGUE if not (r.moves_code and shape.raises)]
+    usable = [r for r in (*CATALOGUE, *extra) if not (r.moves_code and shape.raises)]
     chosen = rng.sample(usable, k=rng.randint(2, 5))
     wholes = [r for r in chosen if r.whole]
     chosen = [r for r in chosen if not r.whole or r is wholes[0]]
@@ -608,7 +1108,10 @@ def compose(
     # two scripts has no one submission.
     scripts_beside = any(name.endswith(".py") for name, _ in shape.files)
     as_script = shape.raises or scripts_beside
-    form = rng.choice([f for f in FORMS if not (f.name.startswith("saved_as_py") and as_script)])
+    forms = [f for f in FORMS if not (f.name.startswith("saved_as_py") and as_script)]
+    if shape.script:  # a program that reads its own command line: a notebook has the kernel's
+        forms = [f for f in FORMS if f.name.startswith("saved_as_py")]
+    form = rng.choice(forms)
     shape = form.apply(shape, rng)
     return replace(shape, applied=(*shape.applied, form.name))
 

@@ -11,7 +11,6 @@ import pytest
 
 from grader import labs
 from grader.engine import slips
-from grader.engine.kernel_side import SWITCHES
 from grader.engine.tracking import LoggedModel, ModelVersion
 from grader.engine.ui import latest_versions
 from grader.errors import RubricError
@@ -39,18 +38,35 @@ def test_every_lab_is_complete(lab_id: str) -> None:
     for folder in (lab.reference, lab.template):
         notebook = nbformat.read(folder / lab.notebook, as_version=4)
         assert any(c.cell_type == "code" for c in notebook.cells)
-    for switch in lab.compatibility:
-        assert switch.switch in SWITCHES, f"{lab_id}: unknown compatibility switch"
-    assert lab.summary
-    for check_id in lab.model_checks:
+    for switch in lab.design.compatibility:
+        # The lab's own code, run in the kernel: the function it names is in its script.
+        assert f"def {switch.function}(" in switch.script.read_text(), switch
+        assert switch.script.is_relative_to(lab.folder.parent), switch
+    assert lab.title
+    for check_id in lab.needs.model_checks:
         assert check_id in rubric.ids
-    if lab.experiment_check is not None:
+    if lab.needs.experiment_check is not None:
         assert lab.experiment(rubric)
     for spec in rubric.checks:
         # Students read this in the released README: plain words, none of the rubric's keys.
         wants = lab.describe(spec)
         assert wants != spec.title, f"{lab_id}: no plain description of {spec.id}"
         assert not any(re.search(rf"\b{key}\s*[:=]", wants) for key in spec.options), wants
+
+
+@pytest.mark.parametrize("lab_id", labs.ids())
+def test_every_lab_is_laid_out_alike(lab_id: str) -> None:
+    lab = labs.load(lab_id)
+    assert lab.folder == ROOT / "grader" / "labs" / lab_id
+    assert (lab.folder / "rubric.toml").is_file()
+    assert (lab.folder / "checks.py").is_file()
+    assert (lab.folder / "hints.py").is_file()
+    assert lab.reference == ROOT / "reference" / lab_id
+    assert lab.template == ROOT / "student_template" / lab_id
+    assert lab.course is not None
+    assert lab.course.parent == ROOT / "tests" / "labs" / lab_id / "submissions"
+    # Nothing of a lab's notebooks is left inside the package a wheel ships.
+    assert not list(lab.folder.rglob("*.ipynb"))
 
 
 def test_a_rubric_of_another_lab_is_refused() -> None:

@@ -187,7 +187,9 @@ def _result(passed: dict[str, bool], status: Any = "ok") -> GradeResult:
         )
         for spec in rubric.checks
     )
-    execution = ExecutionResult(status, 12.5, None if status == "ok" else "cell 3 raised")
+    execution = ExecutionResult(
+        status, 12.5, None if status == "ok" else "the code cell starting `x` (code cell 2) raised"
+    )
     return GradeResult("/x/lab.ipynb", checks, execution, TrackingInfo("http://127.0.0.1:1"))
 
 

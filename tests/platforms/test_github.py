@@ -5,6 +5,7 @@ the workflow."""
 from __future__ import annotations
 
 import re
+import subprocess
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -15,7 +16,15 @@ import yaml
 
 from grader import labs
 from grader.engine.results import CheckResult, ExecutionResult, GradeResult, TrackingInfo
-from grader.platforms.github import annotation_commands, publish, workflow_yaml
+from grader.platforms.github import (
+    GRADED_OS,
+    MACOS,
+    REPORT_VAR,
+    WINDOWS,
+    annotation_commands,
+    publish,
+    workflow_yaml,
+)
 from tests.helpers import CHECK_IDS, ROOT, SUBMISSIONS, TRACKING, GradingRun
 from tests.platform_formats import (
     CLASSROOM_RUNNER,
@@ -24,15 +33,19 @@ from tests.platform_formats import (
     reporter_reads,
 )
 
-WORKFLOW = ROOT / "student_template" / ".github" / "workflows" / "classroom.yml"
+WORKFLOW = ROOT / "student_template" / "tracking" / ".github" / "workflows" / "classroom.yml"
 Grade = Callable[..., GradingRun]
 
 # Submissions test_grading.py grades too: same xdist group, so each is graded once.
 RUNS = [
     pytest.param(path, score, id=group, marks=[pytest.mark.slow, pytest.mark.xdist_group(group)])
     for path, score, group in [
-        (ROOT / "reference" / "lab1_tracking_quickstart.ipynb", 100, "reference"),
-        (ROOT / "student_template" / "lab1_tracking_quickstart.ipynb", 0, "student_template"),
+        (ROOT / "reference" / "tracking" / "lab1_tracking_quickstart.ipynb", 100, "reference"),
+        (
+            ROOT / "student_template" / "tracking" / "lab1_tracking_quickstart.ipynb",
+            0,
+            "student_template",
+        ),
         (SUBMISSIONS / "loses_tag.ipynb", 90, "loses_tag"),
         (SUBMISSIONS / "invalid_not_json.ipynb", 0, "invalid_not_json"),
     ]
@@ -112,11 +125,12 @@ def test_workflow_lints() -> None:
     # No token scope beyond reading: nothing posts a check run any more.
     assert doc["permissions"] == {"actions": "read", "contents": "read"}
     job = doc["jobs"]["run-autograding-tests"]  # legacy name, from GitHub Classroom's days
-    assert job["runs-on"] == "ubuntu-latest"
+    assert job["runs-on"] == "${{ matrix.os }}"
     uses = [s.get("uses", "") for s in job["steps"]]
     assert uses == [
         "actions/checkout@v4",
         "actions/setup-python@v5",
+        "",
         "",
         "",
         "actions/upload-artifact@v4",
@@ -127,8 +141,6 @@ def test_workflow_lints() -> None:
         assert ("uses" in step) != ("run" in step), step
     setup = next(s for s in job["steps"] if s.get("uses", "").startswith("actions/setup-python"))
     assert setup["with"] == {"python-version-file": ".python-version"}
-    install = next(s for s in job["steps"] if "pip install" in s.get("run", ""))
-    assert "-c constraints.txt" in install["run"]
     grade = next(s for s in job["steps"] if s.get("id") == "grade")
     assert grade["run"].startswith("pytest grader ")
     upload = next(s for s in job["steps"] if s.get("uses", "").startswith("actions/upload-art"))
@@ -137,6 +149,113 @@ def test_workflow_lints() -> None:
         assert written.startswith("feedback/")
     # After a failing grade step (exit 1 below full marks) the feedback still goes out.
     assert upload["if"] == "${{ !cancelled() }}"
+
+
+# What a leg of the matrix sees: the expressions the workflow uses, evaluated as Actions
+# would for that leg (anything else is refused, so a new expression needs a look here).
+_EXPRESSION = re.compile(r"\$\{\{\s*(.*?)\s*\}\}")
+
+
+def _evaluate(expression: str, os_name: str) -> str:
+    if expression == "matrix.os":
+        return os_name
+    if expression == "!cancelled()":
+        return "true"
+    compared = re.fullmatch(r"matrix\.os (==|!=) '([\w.-]+)'", expression)
+    assert compared, f"an expression the test cannot evaluate: {expression}"
+    same = os_name == compared[2]
+    return str(same if compared[1] == "==" else not same).lower()
+
+
+def _for_leg(value: Any, os_name: str) -> Any:
+    if isinstance(value, str):
+        return _EXPRESSION.sub(lambda m: _evaluate(m[1], os_name), value)
+    if isinstance(value, dict):
+        return {k: _for_leg(v, os_name) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_for_leg(v, os_name) for v in value]
+    return value
+
+
+def _legs() -> dict[str, dict[str, Any]]:
+    """OS -> the job as that leg runs it: its steps that run, expressions evaluated."""
+    job = _workflow()["jobs"]["run-autograding-tests"]
+    legs = {}
+    for os_name in job["strategy"]["matrix"]["os"]:
+        leg = _for_leg({k: v for k, v in job.items() if k != "strategy"}, os_name)
+        leg["steps"] = [s for s in leg["steps"] if s.get("if", "true") == "true"]
+        legs[os_name] = leg
+    return legs
+
+
+def test_workflow_grades_on_linux_macos_and_windows() -> None:
+    job = _workflow()["jobs"]["run-autograding-tests"]
+    assert job["strategy"]["matrix"]["os"] == [GRADED_OS, MACOS, WINDOWS]
+    assert job["strategy"]["fail-fast"] is False  # one system failing cancels no other's proof
+    assert {os_name: leg["runs-on"] for os_name, leg in _legs().items()} == {
+        GRADED_OS: GRADED_OS,
+        MACOS: MACOS,
+        WINDOWS: WINDOWS,
+    }
+
+
+def test_each_legs_commands_are_bash_that_its_system_runs() -> None:
+    """Every leg runs its steps in bash (Git Bash on Windows): no venv path of one system
+    (.venv/bin, .venv\\Scripts), only programs setup-python puts on the PATH of each."""
+    for os_name, leg in _legs().items():
+        assert leg["defaults"] == {"run": {"shell": "bash"}}, os_name
+        runs = [s for s in leg["steps"] if "run" in s]
+        assert [s["run"].split()[:2] for s in runs] == [
+            ["python", "-m"],
+            ["pytest", "grader"],
+        ], os_name
+        for step in runs:
+            assert "shell" not in step, step
+            assert ".venv" not in step["run"], step
+            assert "\\" not in step["run"], step
+            syntax = subprocess.run(["bash", "-n", "-c", step["run"]], capture_output=True)
+            assert syntax.returncode == 0, (os_name, step["run"], syntax.stderr)
+
+
+def test_only_the_linux_leg_installs_the_linux_pins() -> None:
+    """constraints.txt was resolved on Linux: a pin may have no macOS or Windows wheel."""
+    for os_name, leg in _legs().items():
+        (install,) = [s["run"] for s in leg["steps"] if "pip install" in s.get("run", "")]
+        assert install.endswith(" -e ."), install
+        assert ("-c constraints.txt" in install) == (os_name == GRADED_OS), (os_name, install)
+
+
+def test_each_legs_feedback_artifact_has_its_own_name() -> None:
+    names = {}
+    for os_name, leg in _legs().items():
+        upload = next(s for s in leg["steps"] if s.get("uses", "").startswith("actions/upload"))
+        names[os_name] = upload["with"]["name"]
+    assert names == {o: f"feedback-{o}" for o in (GRADED_OS, MACOS, WINDOWS)}
+
+
+def test_only_the_linux_leg_reports_the_grade(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """The grade step's REPORT_VAR is "true" on ubuntu-latest alone, and publish() writes
+    no summary, output or annotation where it is "false": one grade per push."""
+    reports = {}
+    for os_name, leg in _legs().items():
+        grade = next(s for s in leg["steps"] if s.get("id") == "grade")
+        reports[os_name] = grade["env"][REPORT_VAR]
+    assert reports == {GRADED_OS: "true", MACOS: "false", WINDOWS: "false"}
+    rubric = labs.load(labs.DEFAULT).rubric()
+    for report, written in (("false", False), ("true", True)):
+        summary, output = tmp_path / f"summary-{report}", tmp_path / f"output-{report}"
+        env = {
+            "GITHUB_STEP_SUMMARY": str(summary),
+            "GITHUB_OUTPUT": str(output),
+            "GITHUB_ACTIONS": "true",
+            REPORT_VAR: report,
+        }
+        publish(None, rubric, "the server did not start", env=env)
+        assert summary.exists() == written, report
+        assert output.exists() == written, report
+        assert ("::error title=" in capsys.readouterr().out) == written, report
 
 
 def test_grader_failure_reports_every_check_as_error_with_the_reason(tmp_path: Path) -> None:

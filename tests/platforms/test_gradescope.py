@@ -26,6 +26,7 @@ from grader.engine.lab import Lab
 from grader.engine.results import ExecutionResult, GradeResult, TrackingInfo
 from grader.errors import GraderError
 from grader.platforms import gradescope
+from grader.platforms.distribution import student_notebook
 from grader.platforms.gradescope import ROOT_VAR, build_bundle
 from grader.platforms.uv_release import UV_OLDEST, UV_VERSION, uv_version
 from grader.sandbox.sandbox import full_unavailable
@@ -285,10 +286,12 @@ def test_each_labs_bundle_carries_that_lab_alone_with_its_rubric(
         pyproject = archive.read("pyproject.toml").decode()
     assert rubric == lab.rubric_path.read_text()
     in_labs = {n.split("/")[2] for n in names if n.startswith("grader/labs/") and n.count("/") > 2}
-    assert in_labs == {lab.id}  # no other lab's checks, rubric or solution
+    assert {d for d in in_labs if not d.startswith("_")} == {
+        lab.id
+    }  # no other lab's checks, rubric or solution
     assert not [n for n in names if lab.notebook in n]  # neither its solution nor its template
     assert f'grade_lab = "{lab.id}"' in pyproject
-    assert f'grade_submission = "student_template/{lab.notebook}"' in pyproject
+    assert f'grade_submission = "{student_notebook(lab)}"' in pyproject
     assert "grade_rubric" not in pyproject  # the lab's own rubric, as installed, is the default
 
 

@@ -17,10 +17,11 @@ from grader import labs
 from grader.engine.lab import Lab
 from grader.engine.rubric import load_rubric
 from grader.frontends.cli import main
+from grader.platforms.distribution import student_notebook
 from grader.platforms.release import MANIFEST, free_files, release_files
 from tests.helpers import CHECK_IDS, ROOT, TRACKING, GradingRun, run_grader, run_labgrade
 
-NOTEBOOK = f"student_template/{TRACKING.notebook}"
+NOTEBOOK = student_notebook(TRACKING)
 RUBRIC = "grader/labs/tracking/rubric.toml"
 VISIBLE = tuple(c for c in CHECK_IDS if c != "tag")
 # Lab 1's own words: a released repository of another lab, and the release code, have none.
@@ -275,11 +276,13 @@ def test_each_labs_release_holds_its_notebook_and_rubric_alone(
     lab_release: tuple[Lab, dict[str, bytes]],
 ) -> None:
     lab, files = lab_release
-    notebook = f"student_template/{lab.notebook}"
+    notebook = student_notebook(lab)
     assert files[notebook] == (lab.template / lab.notebook).read_bytes()
     assert files[f"grader/labs/{lab.id}/rubric.toml"] == lab.rubric_path.read_bytes()
     in_labs = {p.split("/")[2] for p in files if p.startswith("grader/labs/") and p.count("/") > 2}
-    assert in_labs == {lab.id}  # no other lab, so no other lab's solution or hidden checks
+    assert {d for d in in_labs if not d.startswith("_")} == {
+        lab.id
+    }  # no other lab, so no other lab's solution or hidden checks
     assert [p for p in files if p.endswith(".ipynb")] == [notebook]  # not its solution
     pyproject = files["pyproject.toml"].decode()
     assert f'grade_lab = "{lab.id}"' in pyproject
@@ -295,7 +298,7 @@ def test_each_labs_readme_names_its_title_notebook_and_checks(
     readme = files["README.md"].decode()
     rubric = lab.rubric()
     assert readme.startswith(f"# {rubric.title}\n")
-    assert f"`student_template/{lab.notebook}`" in readme
+    assert f"`{student_notebook(lab)}`" in readme
     assert [ln.split("`")[1] for ln in readme.splitlines() if ln.startswith("| `")] == rubric.ids
     if lab.id != "tracking":
         generated = [files[p].decode() for p in ("README.md", "pyproject.toml", ".gitignore")]
@@ -309,7 +312,7 @@ def test_each_labs_manifest_leaves_out_only_what_students_may_change(
 ) -> None:
     lab, files = lab_release
     free = free_files(lab)
-    assert free == {f"student_template/{lab.notebook}", "README.md", ".gitignore", MANIFEST}
+    assert free == {student_notebook(lab), "README.md", ".gitignore", MANIFEST}
     digests = json.loads(files[MANIFEST])["sha256"]
     assert set(digests) == set(files) - free
     assert f"grader/labs/{lab.id}/rubric.toml" in digests
@@ -322,7 +325,7 @@ def test_release_command_writes_the_labs_repository(
     lab = labs.load(lab_id)
     out = tmp_path / "repo"
     assert main(["release", str(out), "--lab", lab_id]) == 0
-    assert (out / "student_template" / lab.notebook).is_file()
+    assert (out / student_notebook(lab)).is_file()
     assert (out / "grader" / "labs" / lab_id / "rubric.toml").is_file()
     code, output = _verify(out, capsys=capsys)
     assert code == 0, output

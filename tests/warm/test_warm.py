@@ -457,7 +457,7 @@ def test_the_reference_logs_the_same_warm_and_cold(
     needs_full_isolation()
     from grader.engine import grading
 
-    reference = ROOT / "reference" / "lab1_tracking_quickstart.ipynb"
+    reference = ROOT / "reference" / "tracking" / "lab1_tracking_quickstart.ipynb"
     path = notebook(tmp_path / "nb", PRELOADED, *code_cells(reference))
     kept: dict[str, dict[str, str]] = {}
     read = grading._read_server
@@ -519,7 +519,7 @@ def test_a_batchs_kernels_share_nothing(tmp_path: Path) -> None:
     needs_full_isolation()
     from tests.helpers import run_labgrade
 
-    reference = ROOT / "reference" / "lab1_tracking_quickstart.ipynb"
+    reference = ROOT / "reference" / "tracking" / "lab1_tracking_quickstart.ipynb"
     folder = tmp_path / "class"
     for student in ("first", "second"):
         notebook(tmp_path / student, LEAK_CHECK, *code_cells(reference))

@@ -2,15 +2,16 @@
 three ways, loaded back by version and archived.
 
 Everything the grader knows of this lab is in this folder: its rubric (rubric.toml), its checks
-and hints (checks.py), its data (below), its reference solution (reference/) and its student
-template (student_template/).
+(checks.py), the fixes for its errors (hints.py) and its data (below). Its notebooks are where
+every lab's are: reference/registry/ and student_template/registry/ at the top level.
 
 What it asks of the engine: no experiment is set (runs go to the Default experiment, so every
 run is a candidate); Step 3 raises by design (create_registered_model on a name that exists),
 and the cells after it still run; ids the student copies from the MLflow UI stand for the
 notebook's own run (grader.engine.kernel_side); and MLflow 3.14+'s skops default refuses the
 lab's RandomForest at log_model, so the grader restores the trust the lab's published code
-needs (a compatibility switch, named in the feedback).
+needs (a compatibility switch shared with other labs, grader/labs/_compat/skops.py, named in
+the feedback).
 """
 
 from __future__ import annotations
@@ -18,12 +19,21 @@ from __future__ import annotations
 import functools
 from pathlib import Path
 
-from grader.engine.lab import Compatibility, ExpectedError, Lab, TestSplit
+from grader.engine.lab import (
+    Compatibility,
+    Design,
+    ExpectedError,
+    Feedback,
+    Lab,
+    Needs,
+    Speed,
+    TestSplit,
+)
 from grader.engine.rubric import Rubric
-from grader.engine.scoring import all_runs
-from grader.labs.registry import checks
+from grader.labs.registry import checks, hints
 
 FOLDER = Path(__file__).resolve().parent
+SKOPS = FOLDER.parent / "_compat" / "skops.py"
 TREE = "sklearn.tree._tree.Tree"
 
 
@@ -49,47 +59,49 @@ ALREADY_EXISTS = (
 
 LAB = Lab(
     id="registry",
+    title="Lab 5, MLflow Model Registry: register, version, load by version and archive a model",
     folder=FOLDER,
     notebook="lab5_model_registry.ipynb",
-    reference=FOLDER / "reference",
-    template=FOLDER / "student_template",
-    summary="Lab 5, MLflow Model Registry: register, version, load by version and archive a model",
-    course=FOLDER.parents[2] / "tests/labs/registry/submissions/published_placeholders.ipynb",
     checks=checks.CHECKS,
     run_checks=frozenset(checks.RUN_CHECKS),
-    test_split=test_split,
-    candidates=all_runs,
-    expected_errors=(
-        ExpectedError("RestException", "RESOURCE_ALREADY_EXISTS", ALREADY_EXISTS),
-        ExpectedError("MlflowException", "RESOURCE_ALREADY_EXISTS", ALREADY_EXISTS),
-    ),
-    compatibility=(
-        Compatibility(
-            "sklearn_skops_trusted_types",
-            TREE,
-            "mlflow.sklearn.log_model trusts the RandomForest's tree type, as the lab's code"
-            " needs: MLflow 3.14+ saves scikit-learn models with skops, which refuses it"
-            f' ("untrusted types: {TREE}"). On your own machine pass'
-            f' skops_trusted_types=["{TREE}"] (or serialization_format="cloudpickle") to'
-            " log_model in Step 1",
+    wants=checks.WANTS,
+    course_notebook="published_placeholders.ipynb",
+    design=Design(
+        expected_errors=(
+            ExpectedError("RestException", "RESOURCE_ALREADY_EXISTS", ALREADY_EXISTS),
+            ExpectedError("MlflowException", "RESOURCE_ALREADY_EXISTS", ALREADY_EXISTS),
+        ),
+        compatibility=(
+            Compatibility(
+                "sklearn_skops_trusted_types",
+                SKOPS,
+                "trust_types",
+                TREE,
+                "mlflow.sklearn.log_model trusts the RandomForest's tree type, as the lab's code"
+                " needs: MLflow 3.14+ saves scikit-learn models with skops, which refuses it"
+                f' ("untrusted types: {TREE}"). On your own machine pass'
+                f' skops_trusted_types=["{TREE}"] (or serialization_format="cloudpickle") to'
+                " log_model in Step 1",
+            ),
         ),
     ),
-    probe_modules=("mlflow.sklearn", "sklearn.ensemble", "skops.io"),
-    probe_rehearsal="sklearn.ensemble:RandomForestRegressor",
-    preload=(
-        "mlflow",
-        "mlflow.models",
-        "mlflow.pyfunc",
-        "mlflow.sklearn",
-        "numpy",
-        "sklearn.datasets",
-        "sklearn.ensemble",
-        "sklearn.metrics",
-        "sklearn.model_selection",
-        "skops.io",
+    needs=Needs(test_split=test_split, model_checks=("registered_at_log", "register_model")),
+    feedback=Feedback(notes=checks.notes, error_hint=hints.hint_for),
+    speed=Speed(
+        preload=(
+            "mlflow",
+            "mlflow.models",
+            "mlflow.pyfunc",
+            "mlflow.sklearn",
+            "numpy",
+            "sklearn.datasets",
+            "sklearn.ensemble",
+            "sklearn.metrics",
+            "sklearn.model_selection",
+            "skops.io",
+        ),
+        probe_modules=("mlflow.sklearn", "sklearn.ensemble", "skops.io"),
+        probe_rehearsal="sklearn.ensemble:RandomForestRegressor",
+        rehearsal_options={"skops_trusted_types": [TREE]},
     ),
-    model_checks=("registered_at_log", "register_model"),
-    notes=checks.notes,
-    error_hint=checks.hint_for,
-    wants=checks.WANTS,
 )

@@ -231,8 +231,8 @@ def check_load_version(spec: CheckSpec, ev: Evidence, cand: Candidate | None) ->
     if not ours:
         found = ", ".join(sorted({load.uri for load in loads}))
         said = (
-            f"the notebook loaded {found} with mlflow.pyfunc.load_model, not version {number} of"
-            f' "{name}" from the registry'
+            f"the notebook's mlflow.pyfunc.load_model loaded {found}, but Step 5 loads version"
+            f' {number} of "{name}" from the registry ({uri})'
             if found
             else f'the notebook never loaded version {number} of "{name}" from the registry:'
             " it made no mlflow.pyfunc.load_model call"
@@ -376,11 +376,11 @@ def _unfinished(ev: Evidence, run: Run) -> str:
     if run.status == "RUNNING":
         return "the run was never ended: log inside `with mlflow.start_run() as run:`"
     if "untrusted types" in (ev.execution_error or ""):
-        return _SKOPS
+        return SKOPS
     return stopped(ev) or "a cell raised inside `with mlflow.start_run():`: fix that error"
 
 
-_SKOPS = (
+SKOPS = (
     "MLflow 3.14+ saves scikit-learn models with skops, which refuses a RandomForest's trees"
     ' ("untrusted types: sklearn.tree._tree.Tree"): pass'
     ' skops_trusted_types=["sklearn.tree._tree.Tree"] (or serialization_format="cloudpickle")'
@@ -406,29 +406,6 @@ def notes(ev: Evidence, best: Candidate | None, pool: list[Candidate]) -> list[s
             ' spelling is name="sklearn-model"'
         )
     return found
-
-
-def hint_for(ename: str, evalue: str) -> str | None:
-    """The lab's own fix for an exception a cell raised, or None."""
-    if "untrusted types" in evalue:
-        return _SKOPS + " (Step 1)."
-    if PLACEHOLDER in evalue:
-        return (
-            f'replace "{PLACEHOLDER}" with the id it stands for: run.info.run_id from'
-            " `with mlflow.start_run() as run:`, model_info.model_uri and model_info.model_id"
-            " from log_model, or the ids shown in the MLflow UI."
-        )
-    if "model_id request parameter must identify" in evalue:
-        return (
-            "a models:/ source needs its model id: create_model_version(name=..., "
-            "source=model_info.model_uri, run_id=run.info.run_id, model_id=model_info.model_id)"
-            " (Step 4)."
-        )
-    if "run_id request parameter must identify" in evalue:
-        return "a run-artifact source needs run_id= of the run that logged it (Step 4)."
-    if "Invalid Model Version stage" in evalue:
-        return 'the stage is "Archived" (Step 6).'
-    return None
 
 
 RUN_CHECKS: dict[str, Check] = {

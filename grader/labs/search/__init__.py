@@ -2,8 +2,8 @@
 numpy dataset inputs, then six searches of them with mlflow.search_runs.
 
 Everything the grader knows of this lab is in this folder: its rubric (rubric.toml) and its
-checks and hints (checks.py). Its reference and student template are at the top level
-(reference/search/, student_template/search/).
+checks (checks.py) and the fixes for errors its code meets (hints.py). Its reference and student
+template are where every lab's are (reference/search/, student_template/search/).
 
 What it asks of the engine: each run's dataset inputs (grader.engine.tracking.DatasetInput);
 the run ids, in order, of the variables that hold the notebook's search results
@@ -16,12 +16,11 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from grader.engine.lab import Capture, Lab
+from grader.engine.lab import Capture, Feedback, Lab, Needs, Speed
 from grader.engine.rubric import Rubric
-from grader.labs.search import checks
+from grader.labs.search import checks, hints
 
 FOLDER = Path(__file__).resolve().parent
-ROOT = FOLDER.parents[2]
 
 
 def capture(rubric: Rubric) -> Capture:
@@ -33,19 +32,19 @@ def capture(rubric: Rubric) -> Capture:
 
 LAB = Lab(
     id="search",
+    title="Lab 4, Search Runs: log ten runs with datasets, then search them six ways",
     folder=FOLDER,
     notebook="lab4_search_runs.ipynb",
-    reference=ROOT / "reference" / "search",
-    template=ROOT / "student_template" / "search",
-    summary="Lab 4, Search Runs: log ten runs with datasets, then search them six ways",
-    course=ROOT / "tests/labs/search/submissions/published_placeholders.ipynb",
     checks=checks.CHECKS,
-    run_checks=frozenset(),
-    candidates=lambda ev: [],
-    capture=capture,
-    searches=checks.searches,
-    preload=("mlflow", "mlflow.data", "numpy", "pandas"),
-    experiment_check="runs",
-    error_hint=checks.hint_for,
     wants=checks.WANTS,
+    course_notebook="published_placeholders.ipynb",
+    # No model is logged: no test split, so no probe; no run is a candidate of run checks.
+    needs=Needs(
+        candidates=lambda ev: [],
+        capture=capture,
+        experiment_check="runs",
+        searches=checks.searches,
+    ),
+    feedback=Feedback(error_hint=hints.hint_for),
+    speed=Speed(preload=("mlflow", "mlflow.data", "numpy", "pandas")),
 )

@@ -1,9 +1,9 @@
 """Lab 1 of the course, MLflow Tracking: a LogisticRegression on iris, logged and registered.
 
 Everything the grader knows of this lab is in this folder: its rubric (rubric.toml), its
-checks (checks.py), its error hints (hints.py) and its test split (below). Its reference and
-student template are the repository's top-level reference/ and student_template/ (the
-course's default lab).
+checks (checks.py), the fixes for its errors (hints.py) and its test split (below). Its
+notebooks are where every lab's are: reference/tracking/ and student_template/tracking/ at the
+top level.
 """
 
 from __future__ import annotations
@@ -11,12 +11,11 @@ from __future__ import annotations
 import functools
 from pathlib import Path
 
-from grader.engine.lab import Lab, TestSplit
+from grader.engine.lab import Feedback, Lab, Needs, Speed, TestSplit
 from grader.engine.rubric import Rubric
 from grader.labs.tracking import checks, hints
 
 FOLDER = Path(__file__).resolve().parent
-REPOSITORY = FOLDER.parents[2]
 
 
 def test_split(rubric: Rubric) -> TestSplit:
@@ -36,33 +35,34 @@ def _split(test_size: float, random_state: int) -> TestSplit:
 
 LAB = Lab(
     id="tracking",
+    title="Lab 1, MLflow Tracking: log params, a metric, a tag and a registered model",
     folder=FOLDER,
     notebook="lab1_tracking_quickstart.ipynb",
-    reference=REPOSITORY / "reference",
-    template=REPOSITORY / "student_template",
-    summary="Lab 1, MLflow Tracking: log params, a metric, a tag and a registered model",
-    course=REPOSITORY / "tests/labs/tracking/submissions/full_marks_published.ipynb",
     checks=checks.CHECKS,
     run_checks=frozenset(checks.RUN_CHECKS),
-    test_split=test_split,
-    candidates=checks.candidates,
-    capture=checks.capture,
-    probe_modules=("mlflow.sklearn", "sklearn.linear_model", "skops.io", "cloudpickle"),
-    probe_rehearsal="sklearn.linear_model:LogisticRegression",
-    preload=(
-        "mlflow",
-        "mlflow.models",
-        "mlflow.sklearn",
-        "numpy",
-        "pandas",
-        "sklearn.datasets",
-        "sklearn.model_selection",
-        "sklearn.linear_model",
-        "sklearn.metrics",
-    ),
-    experiment_check="experiment",
-    model_checks=("registered_model",),
-    notes=checks.notes,
-    error_hint=hints.hint_for,
     wants=checks.WANTS,
+    course_notebook="full_marks_published.ipynb",
+    needs=Needs(
+        candidates=checks.candidates,
+        test_split=test_split,
+        capture=checks.capture,
+        experiment_check="experiment",
+        model_checks=("registered_model",),
+    ),
+    feedback=Feedback(notes=checks.notes, error_hint=hints.hint_for),
+    speed=Speed(
+        preload=(
+            "mlflow",
+            "mlflow.models",
+            "mlflow.sklearn",
+            "numpy",
+            "pandas",
+            "sklearn.datasets",
+            "sklearn.model_selection",
+            "sklearn.linear_model",
+            "sklearn.metrics",
+        ),
+        probe_modules=("mlflow.sklearn", "sklearn.linear_model", "skops.io", "cloudpickle"),
+        probe_rehearsal="sklearn.linear_model:LogisticRegression",
+    ),
 )

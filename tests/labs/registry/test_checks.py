@@ -2,14 +2,30 @@
 
 from __future__ import annotations
 
-from grader.engine.evidence import Candidate, Evidence, ModelPredictions, NamespaceCapture
+from dataclasses import replace
+
+from grader.engine.evidence import (
+    Candidate,
+    Evidence,
+    ModelPredictions,
+    NamespaceCapture,
+    PyfuncLoad,
+)
 from grader.engine.tracking import Experiment, LoggedModel, ModelVersion, Run, Snapshot
 from grader.labs import load
-from grader.labs.registry.checks import check_run, notes
+from grader.labs.registry.checks import (
+    PLACEHOLDER,
+    check_client_version,
+    check_load_version,
+    check_run,
+    notes,
+)
 
 LAB = load("registry")
 RUBRIC = LAB.rubric()
 FOREST = "sklearn.ensemble._forest.RandomForestRegressor"
+PARAMS = {"max_depth": "2", "random_state": "42"}
+TRAINED = {"max_depth": 2, "random_state": 42}
 Y = (1.0, 2.0, 3.0)
 
 
@@ -72,3 +88,39 @@ def test_the_stages_note_is_for_a_stage_the_notebook_set() -> None:
     assert not any("stages are deprecated" in n for n in notes(never_ran, cand, [cand]))
     archived, cand = _evidence(params, trained, code, stage="Archived")
     assert any("stages are deprecated" in n for n in notes(archived, cand, [cand]))
+
+
+def test_a_load_of_something_else_says_what_was_loaded_and_what_step_5_loads() -> None:
+    ev, cand = _evidence(PARAMS, TRAINED)
+    own_model = PyfuncLoad("models:/m-1", "m-1", "r1", (Y,))
+    assert ev.capture is not None
+    ev = replace(ev, capture=replace(ev.capture, loads=(own_model,)))
+    verdict = check_load_version(RUBRIC.check("load_version"), ev, cand)
+    assert not verdict.passed
+    assert verdict.message.startswith(
+        "the notebook's mlflow.pyfunc.load_model loaded models:/m-1, but Step 5 loads version 1"
+        ' of "sk-learn-random-forest-reg-model" from the registry'
+        " (models:/sk-learn-random-forest-reg-model/1)"
+    )
+
+
+def test_no_load_at_all_says_the_notebook_made_no_load_model_call() -> None:
+    ev, cand = _evidence(PARAMS, TRAINED)
+    verdict = check_load_version(RUBRIC.check("load_version"), ev, cand)
+    assert verdict.message.startswith(
+        'the notebook never loaded version 1 of "sk-learn-random-forest-reg-model" from the'
+        " registry: it made no mlflow.pyfunc.load_model call"
+    )
+    assert "loaded no model" not in verdict.message
+
+
+def test_a_placeholder_left_for_create_model_version_is_named_with_what_it_stands_for() -> None:
+    code = f'client.create_model_version(name="m", source="{PLACEHOLDER}", run_id="{PLACEHOLDER}")'
+    ev, cand = _evidence(PARAMS, TRAINED, code)
+    verdict = check_client_version(RUBRIC.check("client_version"), ev, cand)
+    assert not verdict.passed
+    assert verdict.hint.startswith(
+        f'the notebook still has "{PLACEHOLDER}" in place of the ids it stands for (the'
+        " source and run_id): use run.info.run_id and model_info"
+    )
+    assert "goes" not in verdict.hint

@@ -113,7 +113,7 @@ CASES = [
         sub("loses_load_version_logged_model"),
         80,
         failing=frozenset({"load_version"}),
-        says={"load_version": ("not version 1 of",)},
+        says={"load_version": ("but Step 5 loads version 1 of",)},
     ),
     Case(
         sub("loses_archived_version_2"),

@@ -60,7 +60,7 @@ CASES = [
     Hostile("os_exit_halfway", 85, "kernel_died", ("exited with code 3",)),
     Hostile("sys_exit_halfway", 85, "error", ("SystemExit",)),
     Hostile("input_call", 0, "error", ("StdinNotImplementedError",)),
-    Hostile("syntax_error_cell1", 0, "error", ("SyntaxError", "cell 1")),
+    Hostile("syntax_error_cell1", 0, "error", ("SyntaxError", "(code cell 1)")),
     Hostile("keyboard_interrupt", 0, "error", ("KeyboardInterrupt",)),
     Hostile("huge_output", 0, "error", ("dropped", "ValueError"), cheats=True),
     Hostile("writes_outside", 100, "ok"),

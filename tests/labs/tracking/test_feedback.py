@@ -141,8 +141,8 @@ def test_multi_class_logged_with_another_value_says_it_is_gone_in_new_scikit_lea
 def test_multi_class_crash_on_new_scikit_learn_is_named_in_the_checks_it_empties() -> None:
     # What scikit-learn 1.8 raises for the lab's published params: nothing gets logged.
     error = (
-        "cell 3 (`# Load the Iris dataset`) raised TypeError: LogisticRegression.__init__() got"
-        " an unexpected keyword argument 'multi_class'"
+        "the code cell starting `# Load the Iris dataset` (code cell 2) raised TypeError:"
+        " LogisticRegression.__init__() got an unexpected keyword argument 'multi_class'"
     )
     fix = hint_for("TypeError", error.split("TypeError: ", 1)[1])
     assert fix is not None
@@ -151,7 +151,10 @@ def test_multi_class_crash_on_new_scikit_learn_is_named_in_the_checks_it_empties
     for check_id in ("params", "metric", "tag", "signature", "registered_model"):
         message = _messages(ev)[check_id]
         assert "no run was logged" in message
-        assert "the notebook stopped at cell 3 (TypeError) before this was logged" in message
+        assert (
+            "the notebook stopped with TypeError in the code cell starting `# Load the Iris"
+            " dataset` (code cell 2) before this was logged"
+        ) in message
 
 
 def test_failed_run_beside_the_graded_one_gets_the_step_4_note() -> None:
@@ -170,7 +173,9 @@ def test_failed_run_beside_the_graded_one_gets_the_step_4_note() -> None:
 
 def test_a_lone_failed_run_says_training_inside_the_run_is_why() -> None:
     ev = _evidence(
-        _run("r1", "FAILED"), code=TRAINING_INSIDE, error="cell 6 (`x`) raised TypeError: y"
+        _run("r1", "FAILED"),
+        code=TRAINING_INSIDE,
+        error="the code cell starting `x` (code cell 3) raised TypeError: y",
     )
     message = _messages(ev)["params"]
     assert "the run is FAILED, not FINISHED" in message

@@ -37,14 +37,18 @@ def sub(name: str) -> Path:
     return SUBMISSIONS / name
 
 
+# Where the error submissions raise, as feedback names it: the third code cell (the sixth
+# cell, counting the markdown ones Jupyter does not number).
+SET_URI_CELL = "the code cell starting `# Set our tracking server uri for logging` (code cell 3)"
+
 CASES = [
     Case(
-        ROOT / "reference" / "lab1_tracking_quickstart.ipynb",
+        ROOT / "reference" / "tracking" / "lab1_tracking_quickstart.ipynb",
         100,
         says={"output": ("MLflow Tracking lab: 100/100", "grader: submission")},
     ),
     Case(
-        ROOT / "student_template" / "lab1_tracking_quickstart.ipynb",
+        ROOT / "student_template" / "tracking" / "lab1_tracking_quickstart.ipynb",
         0,
         failing=frozenset(ALL),
         says={
@@ -187,7 +191,10 @@ CASES = [
         says={
             "execution": ("Both `artifact_path` (deprecated) and `name`", "Fix: MLflow 3 renamed"),
             "signature": ("renamed log_model's artifact_path= to name=", 'only name="iris_model"'),
-            "params": ("the run is FAILED", "the notebook stopped at cell 6 (MlflowException)"),
+            "params": (
+                "the run is FAILED",
+                f"the notebook stopped with MlflowException in {SET_URI_CELL}",
+            ),
         },
     ),
     Case(
@@ -198,7 +205,9 @@ CASES = [
         says={
             "execution": ("LogisticRegression.fit() missing 1 required positional argument",),
             "params": ("training is inside `with mlflow.start_run():`", "lab's Step 4 note"),
-            "tag": ("the notebook stopped at cell 6 (TypeError) before this was logged",),
+            "tag": (
+                (f"the notebook stopped with TypeError in {SET_URI_CELL} before this was logged"),
+            ),
         },
     ),
     Case(
@@ -227,9 +236,12 @@ CASES = [
         # No model was logged: nothing shows the logged params are a trained model's.
         failing=frozenset({"params", "metric", "signature", "registered_model", "predictions"}),
         says={
-            "execution": ("cell 6", "NameError", "signatures", "Fix:"),
+            "execution": (f"{SET_URI_CELL} raised NameError", "signatures", "Fix:"),
             "metric": ("cannot be verified",),
-            "params": ("the run logged no model", "the notebook stopped at cell 6 (NameError)"),
+            "params": (
+                "the run logged no model",
+                f"the notebook stopped with NameError in {SET_URI_CELL}",
+            ),
         },
     ),
     Case(
@@ -238,7 +250,7 @@ CASES = [
         status="timeout",
         failing=frozenset({"predictions"}),
         flags=("--grade-timeout", "60"),
-        says={"execution": ("60 s limit", "cell 8 (`import time`)")},
+        says={"execution": ("60 s limit", "the code cell starting `import time` (code cell 4)")},
     ),
     # Equivalent rewrites of the reference (submissions/generate.py EQUIVALENT): 100.
     Case(

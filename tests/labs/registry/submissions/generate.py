@@ -1,7 +1,7 @@
 """Regenerate the Model Registry lab's labelled submissions from its reference.
 
 Run: python tests/labs/registry/submissions/generate.py. Each labelled submission is the
-reference (grader/labs/registry/reference/) or the course's published notebook
+reference (reference/registry/) or the course's published notebook
 (published_placeholders.ipynb, kept as the course hands it out) with one deliberate change,
 named after the outcome it must get (see tests/labs/registry/test_grading.py).
 """
@@ -15,7 +15,7 @@ import nbformat
 
 ROOT = Path(__file__).resolve().parents[4]
 HERE = Path(__file__).resolve().parent
-REFERENCE = ROOT / "grader" / "labs" / "registry" / "reference" / "lab5_model_registry.ipynb"
+REFERENCE = ROOT / "reference" / "registry" / "lab5_model_registry.ipynb"
 PUBLISHED = HERE / "published_placeholders.ipynb"
 # A run id as a student copies it from the MLflow UI of their own server.
 TYPED = "0123456789abcdef0123456789abcdef"

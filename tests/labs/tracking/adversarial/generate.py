@@ -204,7 +204,7 @@ builtins.len = lambda obj: 30"""
 READS_SECRETS = """import glob, os, pathlib, sys
 found = [n for n in ("GITHUB_TOKEN", "LABGRADE_SECRET_FOR_TESTS", "PYTEST_ADDOPTS") if n in os.environ]
 repo = pathlib.Path(sys.prefix).parent  # the grader's venv usually sits in its repository
-candidates = [repo / "grader" / "rubric.toml", repo / "reference" / "lab1_tracking_quickstart.ipynb"]
+candidates = [repo / "grader" / "rubric.toml", repo / "reference" / "tracking" / "lab1_tracking_quickstart.ipynb"]
 candidates += [pathlib.Path(p) for p in glob.glob("/proc/*/environ") + glob.glob("/proc/*/cmdline")]
 for candidate in candidates:
     try:

@@ -814,9 +814,10 @@ def script(cells: list[tuple[str, str]]) -> str:
 
 
 def main() -> None:
-    nbformat.write(notebook(STEPS), ROOT / "reference" / "lab1_tracking_quickstart.ipynb")
+    lab = load("tracking")
+    nbformat.write(notebook(STEPS), lab.reference / lab.notebook)
     template = [(k, TEMPLATE_TODO.get(s, s)) for k, s in STEPS]
-    nbformat.write(notebook(template), ROOT / "student_template" / "lab1_tracking_quickstart.ipynb")
+    nbformat.write(notebook(template), lab.template / lab.notebook)
     for name, cells in LABELLED.items():
         nb = notebook(cells)
         if name == "full_marks_mlflow3":  # a kernelspec this machine lacks: graded all the same
@@ -825,8 +826,8 @@ def main() -> None:
     (HERE / "full_marks_script.py").write_text(script(STEPS), encoding="utf-8")
     write_rewrites()
     (HERE / "invalid_not_json.ipynb").write_text('{"cells": [ this is not JSON\n', encoding="utf-8")
-    # The workflow student_template/ carries: `labgrade release` writes it for its rubric.
-    workflow = ROOT / "student_template" / ".github" / "workflows" / "classroom.yml"
+    # The workflow the lab's template carries: `labgrade release` writes it for its rubric.
+    workflow = lab.template / ".github" / "workflows" / "classroom.yml"
     workflow.parent.mkdir(parents=True, exist_ok=True)
     workflow.write_text(workflow_yaml(load("tracking").rubric()), encoding="utf-8")
 
