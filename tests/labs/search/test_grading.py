@@ -122,7 +122,7 @@ CASES = [
         failing=SEARCHES_AFTER_THE_FILTER,
         says={
             "execution": ('metrics."f1 score"',),
-            "ordered_by_accuracy": ("stopped at cell",),
+            "ordered_by_accuracy": ("the notebook stopped with",),
         },
     ),
 ]
