@@ -106,7 +106,7 @@ def bare(tmp: Path, lab: Lab) -> float:
     """The student's own run: jupyter-execute the reference against a running server (with
     the lab's compatibility settings, as the grader runs it; a cell the lab expects to raise
     does not stop it)."""
-    from grader.engine.server import throwaway_server
+    from grader.engine.server.throwaway import throwaway_server
 
     with throwaway_server(tmp / "bare-server") as server:
         server.wait_ready()
@@ -126,7 +126,7 @@ def _prepend_compatibility(path: Path, lab: Lab) -> None:
     """A first cell applying the lab's compatibility switches, as the grader's set-up does."""
     import nbformat
 
-    from grader.engine.execution import kernel_side_call
+    from grader.engine.kernel.execution import kernel_side_call
 
     nb = nbformat.read(path, as_version=4)
     switches = [[c.name, str(c.script), c.function, c.value] for c in lab.design.compatibility]
@@ -160,7 +160,7 @@ def single(tmp: Path, lab: Lab, watch: bool = False) -> tuple[float, tuple[int, 
 def phases(tmp: Path, lab: Lab) -> dict[str, float]:
     """The grading path in-process (warm, as `pytest grader`), with the time each phase took."""
     from grader.engine.grading import Settings, grade
-    from grader.warm.launch import PrivateHost
+    from grader.warm.warm_launcher import PrivateHost
 
     result = grade(_reference(lab), Settings(lab, lab.rubric(), launcher=PrivateHost()))
     if result.score != result.max_score:

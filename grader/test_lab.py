@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from grader.engine.results import GradeResult
+from grader.engine.output.results import GradeResult
 
 
 def test_check(graded: GradeResult, check_id: str) -> None:

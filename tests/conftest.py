@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from grader.engine.server import throwaway_server
+from grader.engine.server.throwaway import throwaway_server
 from tests.helpers import (
     ROOT,
     GradingRun,

@@ -21,7 +21,7 @@ import nbformat
 import psutil
 import pytest
 
-from grader.engine.probe import host_env
+from grader.engine.probe.model_probe import host_env
 from grader.labs import load
 from grader.warm.host import ROLES, Warm
 

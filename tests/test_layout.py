@@ -179,6 +179,44 @@ def imports_from_above(graph: dict[str, set[str]]) -> list[str]:
     ]
 
 
+# The engine's rooms, bottom up: each imports only those below it (kernel and probe share a
+# level and import neither the other). What is not listed is the engine's top: grading, the
+# grading of a server as it is, and scoring, which may import any room.
+ENGINE_ROOMS: tuple[tuple[str, ...], ...] = (
+    ("grader.engine.launcher",),
+    ("grader.engine.server",),
+    ("grader.engine.evidence",),
+    ("grader.engine.output",),
+    ("grader.engine.lab",),
+    ("grader.engine.kernel", "grader.engine.probe"),
+)
+
+
+def _room(module: str) -> int | None:
+    for level, rooms in enumerate(ENGINE_ROOMS):
+        if any(_ours(module, room) for room in rooms):
+            return level
+    return None
+
+
+def upward_in_the_engine(graph: dict[str, set[str]]) -> list[str]:
+    """'module imports dep' for each import of a room at its level or above it (its own
+    room excepted), or of the engine's top from a room."""
+    found = []
+    for module, deps in sorted(graph.items()):
+        level = _room(module)
+        if level is None:
+            continue
+        own = next(r for r in ENGINE_ROOMS[level] if _ours(module, r))
+        for dep in sorted(deps):
+            if not _ours(dep, "grader.engine") or _ours(dep, own):
+                continue
+            other = _room(dep)
+            if other is None or other >= level:
+                found.append(f"{module} imports {dep}")
+    return found
+
+
 def beyond_the_engine(graph: dict[str, set[str]], module: str = "grader.engine.lab") -> list[str]:
     """The grader's modules MODULE imports that are not the engine's."""
     return sorted(d for d in graph.get(module, ()) if not d.startswith("grader.engine."))
@@ -213,6 +251,13 @@ def test_no_module_of_the_grader_imports_itself_back() -> None:
 
 def test_the_engine_and_the_sandbox_import_nothing_above_them() -> None:
     assert imports_from_above(import_graph(ROOT)) == []
+
+
+def test_the_engine_rooms_import_downwards_only() -> None:
+    graph = import_graph(ROOT)
+    rooms = {r for level in ENGINE_ROOMS for r in level}
+    assert all(any(_ours(m, r) for m in graph) for r in rooms), "a room of the list is gone"
+    assert upward_in_the_engine(graph) == []
 
 
 def test_the_lab_interface_imports_the_engine_only() -> None:
@@ -295,16 +340,31 @@ def test_a_labs_name_is_found_in_any_file_and_case(tmp_path: Path) -> None:
     ]
 
 
+def test_the_rules_catch_an_upward_import_in_the_engine() -> None:
+    graph = {
+        "grader.engine.server.throwaway": {"grader.engine.evidence.records"},
+        "grader.engine.kernel.execution": {"grader.engine.probe.model_probe"},
+        "grader.engine.evidence.rubric": {"grader.engine.grading"},
+        "grader.engine.kernel.submission": {"grader.engine.kernel.sanitize"},  # its own room
+        "grader.engine.grading": {"grader.engine.kernel.execution"},  # the top: anything
+    }
+    assert upward_in_the_engine(graph) == [
+        "grader.engine.evidence.rubric imports grader.engine.grading",
+        "grader.engine.kernel.execution imports grader.engine.probe.model_probe",
+        "grader.engine.server.throwaway imports grader.engine.evidence.records",
+    ]
+
+
 def test_the_rules_catch_an_import_from_above() -> None:
     graph = {
-        "grader.engine.grading": {"grader.engine.server", "grader.warm.launch"},
-        "grader.engine.lab": {"grader.engine.rubric", "grader.errors", "grader.labs"},
+        "grader.engine.grading": {"grader.engine.server.throwaway", "grader.warm.warm_launcher"},
+        "grader.engine.lab": {"grader.engine.evidence.rubric", "grader.errors", "grader.labs"},
         "grader.sandbox.jail": {"grader.frontends.cli"},
-        "grader.frontends.cli": {"grader.warm.launch", "grader.engine.grading"},
+        "grader.frontends.cli": {"grader.warm.warm_launcher", "grader.engine.grading"},
         "grader.engineering": {"grader.course.batch"},  # not the engine: a name alike
     }
     assert imports_from_above(graph) == [
-        "grader.engine.grading imports grader.warm.launch",
+        "grader.engine.grading imports grader.warm.warm_launcher",
         "grader.engine.lab imports grader.labs",
         "grader.sandbox.jail imports grader.frontends.cli",
     ]

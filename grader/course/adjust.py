@@ -20,7 +20,7 @@ from decimal import Decimal, InvalidOperation
 from pathlib import Path
 from typing import Any
 
-from grader.engine.rubric import Rubric
+from grader.engine.evidence.rubric import Rubric
 from grader.errors import InputError
 from grader.files import write_json_atomic
 

@@ -9,8 +9,8 @@ from pathlib import Path
 from nbformat import NotebookNode
 
 from grader.course.classreport import UNATTEMPTED
+from grader.engine.kernel.submission import load_submission
 from grader.engine.lab import Lab
-from grader.engine.submission import load_submission
 from grader.errors import InvalidSubmission
 
 __all__ = ["UNATTEMPTED", "UNATTEMPTED_NOTE", "code_cells", "is_unattempted", "unedited"]

@@ -51,12 +51,12 @@ from grader.course.roster import Entry, RosterError, discover
 from grader.course.staging import STAGING, stage
 from grader.course.unpack import UnpackError
 from grader.course.worker import JOB_VAR, Job, signal_group
+from grader.engine.evidence.rubric import Rubric
 from grader.engine.grading import ungraded_result
 from grader.engine.lab import Lab
-from grader.engine.probe import host_env
-from grader.engine.report import feedback_markdown
-from grader.engine.results import Status
-from grader.engine.rubric import Rubric
+from grader.engine.output.report import feedback_markdown
+from grader.engine.output.results import Status
+from grader.engine.probe.model_probe import host_env
 from grader.sandbox.limits import Limits, size_text
 from grader.sandbox.procs import reap_tagged
 from grader.warm.host import Warm, WarmWorker

@@ -11,15 +11,15 @@ anything. Everything a student controls (ids, file names, messages, notes) is es
 
 Slips: results.json carries no slip id (its shape is a contract), only each check's message as
 grader.engine.scoring composes it: "<found>. Expected: <call>. Fix: <hint> (revisit <step> of
-the lab)", where the hint names the slip a lab recognised (grader.engine.slips). Every failed
-check gives its causes: each fix the hint names, else each problem the found part lists
+the lab)", where the hint names the slip a lab recognised (grader.engine.evidence.common_slips).
+Every failed check gives its causes: each fix the hint names, else each problem the found part lists
 ("max_iter=100 (expected 1000)"). The report groups them by cause across the class, once per
-student, with the checks that gave them, the same cause given with different values (a renamed
-key, a cell number) showing what differs as "…". A hint that sends the student to an earlier
-failure ("fix that first", "do Step 1 first") is not that check's slip: the step was not
-reached. An execution error is not a check: the submissions that did not run to the end are
-listed with it. Notes outside the JSON contract (failed runs beside the graded one, deprecated
-spellings) are in feedback.md only: not counted.
+student, with the checks that gave them, the same cause given with different values (a renamed key,
+a cell number) showing what differs as "…". A hint that sends the student to an earlier failure
+("fix that first", "do Step 1 first") is not that check's slip: the step was not reached. An
+execution error is not a check: the submissions that did not run to the end are listed with it.
+Notes outside the JSON contract (failed runs beside the graded one, deprecated spellings) are in
+feedback.md only: not counted.
 """
 
 from __future__ import annotations
@@ -34,7 +34,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, Protocol
 from urllib.parse import quote
 
-from grader.engine.rubric import Rubric
+from grader.engine.evidence.rubric import Rubric
 from grader.files import write_atomic
 
 if TYPE_CHECKING:

@@ -17,7 +17,7 @@ from typing import Any
 
 from grader.course.adjust import NONE, Policy, adjust, feedback_with
 from grader.course.classreport import UNATTEMPTED, write_class_report
-from grader.engine.rubric import Rubric
+from grader.engine.evidence.rubric import Rubric
 from grader.files import write_atomic, write_json_atomic
 
 RESULTS, META, FEEDBACK = "results.json", "submission.json", "feedback.md"

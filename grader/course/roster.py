@@ -10,8 +10,8 @@ from pathlib import Path
 from typing import Literal
 
 from grader.course.unpack import ARCHIVES, CLASS_CAPS, JUNK, UnpackError, unpack
-from grader.engine.execution import IGNORED
-from grader.engine.submission import SUFFIXES
+from grader.engine.kernel.execution import IGNORED
+from grader.engine.kernel.submission import SUFFIXES
 from grader.errors import InputError
 
 

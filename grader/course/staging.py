@@ -14,8 +14,8 @@ from pathlib import Path
 
 from grader.course.roster import Entry, resubmitted_as
 from grader.course.unpack import JUNK, STUDENT_CAPS, is_archive, look_through, unpack
-from grader.engine.execution import IGNORED
-from grader.engine.submission import SUFFIXES
+from grader.engine.kernel.execution import IGNORED
+from grader.engine.kernel.submission import SUFFIXES
 
 STAGING = ".staging"  # under a batch's --out: one folder per student being graded
 

@@ -24,7 +24,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import IO, Any, Protocol, TextIO
 
-from grader.engine.results import GradeResult
+from grader.engine.output.results import GradeResult
 from grader.errors import GraderError
 from grader.sandbox.procs import TAG_VARS, reap_tagged
 

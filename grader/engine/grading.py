@@ -19,18 +19,24 @@ from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 from types import FrameType
 
-from grader.engine.evidence import Candidate, Evidence
-from grader.engine.execution import Execution, execute
+from grader.engine.evidence.records import Candidate, Evidence
+from grader.engine.evidence.rubric import Rubric
+from grader.engine.evidence.server_reads import Snapshot, read_snapshot, run_searches
+from grader.engine.kernel.execution import Execution, execute
+from grader.engine.kernel.submission import Submission, load_submission
 from grader.engine.lab import Lab
-from grader.engine.launch import COLD, Host, Launcher, roles_for
-from grader.engine.probe import ModelProbe, host_env
-from grader.engine.results import CheckResult, ExecutionResult, GradeResult, Status, TrackingInfo
-from grader.engine.rubric import Rubric
+from grader.engine.launcher import COLD, Host, Launcher, roles_for
+from grader.engine.output.results import (
+    CheckResult,
+    ExecutionResult,
+    GradeResult,
+    Status,
+    TrackingInfo,
+)
+from grader.engine.probe.model_probe import ModelProbe, host_env
 from grader.engine.scoring import evaluate, probed_uris
-from grader.engine.server import ServerHandle, throwaway_server
-from grader.engine.store_guard import REFUSALS, StoreLimits, read_refusals
-from grader.engine.submission import Submission, load_submission
-from grader.engine.tracking import Snapshot, read_snapshot, run_searches
+from grader.engine.server.store_guard import REFUSALS, StoreLimits, read_refusals
+from grader.engine.server.throwaway import ServerHandle, throwaway_server
 from grader.errors import GraderError, InvalidSubmission
 from grader.sandbox.limits import Limits, size_text
 from grader.sandbox.procs import reserve_port
@@ -55,7 +61,7 @@ class Settings:
     isolation: Isolation = "auto"
     hide: tuple[Path, ...] = ()  # more paths the submission must not read (batch folders)
     # How the server and the probe start: fresh Pythons (COLD), or forks of a warm host
-    # (grader.warm.launch), as the front end chose.
+    # (grader.warm.warm_launcher), as the front end chose.
     launcher: Launcher = COLD
 
     @property
@@ -159,7 +165,7 @@ def _grade_in(
                 rubric,
                 execution.result.seconds,
             )
-        evidence = _evidence(settings.lab, rubric, snapshot, execution, server.url)
+        evidence = _evidence(settings.lab, rubric, snapshot, execution, submission.kind, server.url)
         laps.mark("reading the server")
         checks, best, notes = score(settings.lab, evidence, probe, say, laps.mark)
     laps.mark("teardown")
@@ -274,7 +280,7 @@ def _execute(
 
 
 def _evidence(
-    lab: Lab, rubric: Rubric, snapshot: Snapshot, execution: Execution, url: str
+    lab: Lab, rubric: Rubric, snapshot: Snapshot, execution: Execution, kind: str, url: str
 ) -> Evidence:
     return Evidence(
         rubric=rubric,
@@ -285,6 +291,7 @@ def _evidence(
         y_test=lab.targets(rubric),
         code=execution.code,
         execution_error=execution.result.error,
+        kind=kind,
         searches=run_searches(url, lab.needs.searches(rubric, execution.capture)),
     )
 

@@ -29,9 +29,9 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
-    from grader.engine.evidence import Candidate, Check, Evidence, NamespaceCapture
-    from grader.engine.rubric import CheckSpec, Rubric
-    from grader.engine.tracking import Search
+    from grader.engine.evidence.records import Candidate, Check, Evidence, NamespaceCapture
+    from grader.engine.evidence.rubric import CheckSpec, Rubric
+    from grader.engine.evidence.server_reads import Search
 
 
 @dataclass(frozen=True)
@@ -163,7 +163,7 @@ class Speed:
     """Optional head starts: a grading is the same without them, only slower."""
 
     # Modules the lab's notebooks import, imported once by a warm host so that each kernel it
-    # forks starts holding them (grader.engine.launch). Only the lab's own modules: a module
+    # forks starts holding them (grader.engine.launcher). Only the lab's own modules: a module
     # a notebook does not import would be there for it all the same.
     preload: tuple[str, ...] = ()
     # Modules the model probe imports while the notebook runs, and one model it saves and
@@ -230,7 +230,7 @@ class Lab:
     def rubric(self, path: Path | None = None) -> Rubric:
         """The lab's rubric, or the one at PATH (an instructor's own), checked against the
         lab's check ids."""
-        from grader.engine.rubric import load_rubric
+        from grader.engine.evidence.rubric import load_rubric
 
         return load_rubric(path or self.rubric_path, self.known_ids)
 

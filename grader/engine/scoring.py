@@ -13,11 +13,11 @@ import re
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 
-from grader.engine.evidence import Candidate, Evidence, PyfuncLoad, Verdict, unusable
+from grader.engine.evidence.records import Candidate, Evidence, PyfuncLoad, Verdict, unusable
+from grader.engine.evidence.rubric import WHEN_NOT_EXECUTED, CheckSpec
+from grader.engine.kernel.submission import LABEL, WHOLE_SCRIPT
 from grader.engine.lab import Lab
-from grader.engine.results import CheckResult
-from grader.engine.rubric import WHEN_NOT_EXECUTED, CheckSpec
-from grader.engine.submission import LABEL, WHOLE_SCRIPT
+from grader.engine.output.results import CheckResult
 
 
 def all_runs(ev: Evidence) -> list[Candidate]:
@@ -119,9 +119,10 @@ def no_run(ev: Evidence, call: str) -> Verdict:
 
 
 def stopped(ev: Evidence) -> str:
-    """Why nothing was logged, when the notebook stopped early: the fix starts there."""
+    """Why nothing was logged, when the notebook (or script) stopped early: the fix starts
+    there."""
     where = error_where(ev)
-    return f"the notebook stopped {where} before this was logged: fix that first" if where else ""
+    return f"{ev.subject} stopped {where} before this was logged: fix that first" if where else ""
 
 
 def error_where(ev: Evidence) -> str:

@@ -24,8 +24,8 @@ import sys
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from grader.engine.evidence.rubric import Rubric
 from grader.engine.lab import Lab
-from grader.engine.rubric import Rubric
 from grader.errors import GraderError, InputError, RubricError, UsageError
 from grader.frontends import quickexit
 from grader.frontends.options import FLAGS, ISOLATION, LAB, RUBRIC
@@ -402,9 +402,9 @@ def _shown(path: Path | None) -> str:
 
 def _grade(args: argparse.Namespace) -> int:
     from grader.engine.grading import Settings, grade
-    from grader.engine.launch import COLD
-    from grader.engine.report import execution_lines, feedback_markdown, score_table
-    from grader.warm.launch import launcher
+    from grader.engine.launcher import COLD
+    from grader.engine.output.report import execution_lines, feedback_markdown, score_table
+    from grader.warm.warm_launcher import launcher
 
     lab, rubric = _lab(args)
     settings = Settings(

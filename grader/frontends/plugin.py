@@ -17,17 +17,17 @@ from typing import TYPE_CHECKING
 
 import pytest
 
+from grader.engine.evidence.rubric import Rubric
 from grader.engine.lab import Lab
-from grader.engine.results import GradeResult
-from grader.engine.rubric import Rubric
+from grader.engine.output.results import GradeResult
 from grader.errors import GraderError, InvalidSubmission
 from grader.frontends import quickexit
 from grader.frontends.options import FLAGS, ISOLATION, LAB, RUBRIC
 from grader.sandbox.limits import ISOLATIONS, Limits
 
 if TYPE_CHECKING:
-    from grader.engine.launch import Launcher
-    from grader.engine.logged import Target
+    from grader.engine.grade_server import Target
+    from grader.engine.launcher import Launcher
 
 PACKAGE_DIR = Path(__file__).resolve().parent.parent
 
@@ -232,10 +232,10 @@ def _launcher(state: GradingState, early: pytest.Config | None = None) -> Launch
     the grading prepares; they end with EARLY's cleanups if no grading takes them. A kept
     server is always cold: never a fork that outlives its host.
     """
-    from grader.engine.launch import COLD, roles_for
-    from grader.engine.probe import host_env
+    from grader.engine.launcher import COLD, roles_for
+    from grader.engine.probe.model_probe import host_env
     from grader.sandbox.sandbox import choose_mode
-    from grader.warm.launch import PrivateHost, launcher
+    from grader.warm.warm_launcher import PrivateHost, launcher
 
     if not state.warm:
         return COLD
@@ -257,8 +257,8 @@ def _flag(config: pytest.Config, option: str, ini: str) -> bool:
 
 def _logged_state(config: pytest.Config, uri: str, state: GradingState) -> GradingState:
     """--tracking-uri: what to grade on that server, checked before anything runs."""
+    from grader.engine.grade_server import resolve
     from grader.engine.grading import invalid_result
-    from grader.engine.logged import resolve
 
     if config.getoption("--submission"):
         raise pytest.UsageError("pass either --submission PATH or --tracking-uri URL, not both")
@@ -280,7 +280,7 @@ def _logged_state(config: pytest.Config, uri: str, state: GradingState) -> Gradi
 
 def _reject_invalid(state: GradingState) -> None:
     """An ungradable file: one line, no traceback, a non-zero exit, and still a JSON result."""
-    from grader.engine.submission import load_submission
+    from grader.engine.kernel.submission import load_submission
 
     try:
         load_submission(state.submission)
@@ -331,8 +331,8 @@ def pytest_runtestloop(session: pytest.Session) -> None:
 
 def _grade(config: pytest.Config) -> GradeResult:
     """The submission graded once per session, into the session's state."""
+    from grader.engine.grade_server import grade_logged
     from grader.engine.grading import Settings, grade
-    from grader.engine.logged import grade_logged
 
     state = config.stash[STATE]
     if state.result is None:
@@ -414,7 +414,7 @@ def pytest_runtest_makereport(
     outcome = yield
     report = outcome.get_result()
     if report.when == "call" and report.failed and state and state.result and check_id:
-        from grader.engine.report import failure_text
+        from grader.engine.output.report import failure_text
 
         # The reason is the feedback; a traceback into the grader would only hide it, and so
         # would the kernel's and the server's chatter captured while grading.
@@ -426,7 +426,7 @@ def pytest_terminal_summary(terminalreporter: pytest.TerminalReporter) -> None:
     state = terminalreporter.config.stash.get(STATE, None)
     if state is None or state.result is None:
         return
-    from grader.engine.report import execution_lines, score_table
+    from grader.engine.output.report import execution_lines, score_table
 
     result = state.result
     terminalreporter.section(
@@ -452,7 +452,7 @@ def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
 
 def _write_outputs(state: GradingState) -> None:
     """The JSON result, the feedback and, on GitHub Actions, the job summary and step outputs."""
-    from grader.engine.report import feedback_markdown
+    from grader.engine.output.report import feedback_markdown
     from grader.platforms import github
 
     if state.result and state.json_path:
@@ -498,7 +498,7 @@ def _serve_until_interrupted(config: pytest.Config, state: GradingState) -> None
 
 
 def _ui_lines(state: GradingState, head: str) -> list[str]:
-    from grader.engine.ui import graded_links, link_lines
+    from grader.engine.output.ui_links import graded_links, link_lines
 
     assert state.result is not None
     links, notes = graded_links(state.result, state.lab.registered_models(state.rubric))

@@ -60,10 +60,10 @@ from typing import Any
 
 from grader import labs
 from grader.course import worker
+from grader.engine.evidence.rubric import Rubric
 from grader.engine.lab import Lab
-from grader.engine.report import feedback_markdown
-from grader.engine.results import CheckResult, GradeResult
-from grader.engine.rubric import Rubric
+from grader.engine.output.report import feedback_markdown
+from grader.engine.output.results import CheckResult, GradeResult
 from grader.errors import GraderError, RubricError, UsageError
 from grader.files import write_atomic
 from grader.platforms.distribution import (

@@ -19,8 +19,8 @@ from pathlib import Path
 from packaging.requirements import InvalidRequirement, Requirement
 from packaging.utils import canonicalize_name
 
+from grader.engine.kernel.submission import candidates
 from grader.engine.lab import Lab
-from grader.engine.submission import candidates
 from grader.errors import GraderError
 
 PROJECT = "mlflow-lab-grader"

@@ -28,8 +28,8 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
-from grader.engine.results import CheckResult, GradeResult
-from grader.engine.rubric import Rubric
+from grader.engine.evidence.rubric import Rubric
+from grader.engine.output.results import CheckResult, GradeResult
 from grader.platforms.distribution import CONSTRAINTS
 
 SUMMARY_VAR = "GITHUB_STEP_SUMMARY"

@@ -28,9 +28,9 @@ from typing import Any
 
 from grader import labs
 from grader.course import worker
+from grader.engine.evidence.rubric import Rubric
 from grader.engine.lab import Lab
-from grader.engine.results import GradeResult
-from grader.engine.rubric import Rubric
+from grader.engine.output.results import GradeResult
 from grader.errors import GraderError, InvalidSubmission
 from grader.files import write_json_atomic
 from grader.platforms.distribution import (

@@ -20,8 +20,8 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
+from grader.engine.evidence.rubric import Rubric, parse_rubric
 from grader.engine.lab import Lab
-from grader.engine.rubric import Rubric, parse_rubric
 from grader.errors import GraderError, RubricError
 from grader.platforms.distribution import (
     CONSTRAINTS,

@@ -26,7 +26,7 @@ class Limits:
     processes: int = 256  # processes and threads of the submission's user
     output: int = 1024**2  # bytes of cell output kept; the rest is dropped
     # Bytes the submission may write (its home, work dir, /tmp), and, apart from that, bytes
-    # its MLflow server's store may hold (grader.engine.store_guard).
+    # its MLflow server's store may hold (grader.engine.server.store_guard).
     disk: int = 512 * 1024**2
     # The grading's MLflow server, in a cgroup of its own where there is one (docs/performance.md:
     # a server's peak while grading the reference).

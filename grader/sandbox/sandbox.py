@@ -180,16 +180,18 @@ class Sandbox:
         return f"process only ({self.reason}; rlimits cap CPU, memory, processes, file size)"
 
     def server_spec(self, kept: bool = False) -> dict[str, object]:
-        """How the grading's MLflow server bounds itself (grader.engine.serve, --confine).
+        """How the grading's MLflow server bounds itself (grader.engine.server.one_process,
+        --confine).
 
         No one file it writes may pass the disk limit (RLIMIT_FSIZE; the store as a whole is
-        the store guard's, grader.engine.store_guard). In full mode it gets a cgroup of its
+        the store guard's, grader.engine.server.store_guard). In full mode it gets a cgroup of its
         own (memory, CPU, threads), unless KEPT past the grading (the cgroup ends with the
         sandbox); else its address space is capped, as the kernel's is without a cgroup.
         """
         limits = self.limits
         if self.mode == "process" and not has_rlimits():
-            return {}  # nothing it could bound itself with (grader.engine.serve.confine)
+            # nothing it could bound itself with (grader.engine.server.one_process.confine)
+            return {}
         spec: dict[str, object] = {"rlimits": {"RLIMIT_FSIZE": limits.disk, "RLIMIT_CORE": 0}}
         if self.mode == "full" and not kept and self._server is None:
             name = f"{self.workdir.name}-server"

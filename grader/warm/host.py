@@ -6,17 +6,17 @@ forks what gradings need instead of starting fresh interpreters that import them
 
     kernel  a grading's Jupyter kernel (ipykernel, jailed; full isolation only), with
             ipykernel, MLflow and the lab's preload list (Lab.preload, named in the
-            environment under grader.engine.launch.PRELOAD_VAR) imported
+            environment under grader.engine.launcher.PRELOAD_VAR) imported
     worker  FUNCTION(ARGS) of MODULE, in its own session: a batch's workers, each one
             `labgrade grade ARGS` (the batch names the entry point: nothing here imports
             a front end)
-    server  a grading's throwaway MLflow server (grader.engine.serve; see grader.warm.spares)
-    probe   a grading's model probe (probe_child, jailed; full isolation only)
+    server a grading's throwaway MLflow server (grader.engine.server.one_process; see
+    grader.warm.spares) probe a grading's model probe (probe_child, jailed; full isolation only)
 
 A single grading starts two: one for its kernel, one for its server and probe
-(grader.warm.launch.PrivateHost), which import at once on two cores. A batch starts one for
+(grader.warm.warm_launcher.PrivateHost), which import at once on two cores. A batch starts one for
 everything (the zygote); its workers ask it for their kernels, servers and probes on a socket
-they inherit (grader.warm.launch.SharedHost). Roles
+they inherit (grader.warm.warm_launcher.SharedHost). Roles
 are imported in the order above, and each forks as soon as its own modules are in: a
 grading needs its kernel first (the server only at the kernel's first request), and a
 batch's first workers start while the zygote imports on; a request for a role not imported
@@ -53,9 +53,9 @@ import warnings
 from collections.abc import Iterator, Mapping
 from pathlib import Path
 
-from grader.engine import store_template
-from grader.engine.launch import PRELOAD_VAR
-from grader.engine.server import importable
+from grader.engine.launcher import PRELOAD_VAR
+from grader.engine.server import store_template
+from grader.engine.server.throwaway import importable
 from grader.errors import GraderError
 from grader.sandbox import sandbox
 from grader.sandbox.procs import TAG_VARS, kill_tree
@@ -64,7 +64,7 @@ from grader.warm import spares
 # What each role imports, in the order a host or zygote imports them; a module missing here
 # is imported by whoever needs it, as usual (slower, never wrong).
 SERVER_MODULES = (
-    "grader.engine.serve",
+    "grader.engine.server.one_process",
     "mlflow.cli",
     "mlflow.server",
     "mlflow.server.handlers",
@@ -83,7 +83,7 @@ SERVER_MODULES = (
 APP_MODULE = "mlflow.server.fastapi_app"
 WORKER_MODULES = (  # after the worker's entry point's own module
     "grader.engine.grading",
-    "grader.engine.report",
+    "grader.engine.output.report",
     "mlflow.artifacts",
     "mlflow.tracking",
     "nbclient",
@@ -92,7 +92,7 @@ WORKER_MODULES = (  # after the worker's entry point's own module
     "sklearn.model_selection",
 )
 PROBE_MODULES = (
-    "grader.engine.probe_child",
+    "grader.engine.probe.probe_child",
     "mlflow.models",
     "mlflow.pyfunc",
     "mlflow.sklearn",
@@ -109,7 +109,7 @@ KERNEL_MODULES = (
     "IPython.core.interactiveshell",
 )
 # What every kernel imports once it has started: the grader's set-up before the first cell
-# (grader.engine.kernel_side); the lab's preload list follows.
+# (grader.engine.kernel.kernel_side); the lab's preload list follows.
 SETUP_MODULES = ("mlflow", "mlflow.pyfunc", "mlflow.tracking.client", "requests")
 ROLES = ("kernel", "worker", "server", "probe")
 # Bytes of blank arguments a host of kernels is started with: the room a kernel fork writes
@@ -368,7 +368,7 @@ def _initial_environ() -> dict[str, str]:
 def _work_out_once(role: str, forker: _Forker) -> None:
     """What each fork would otherwise work out for itself."""
     if role == "server":
-        from grader.engine.serve import remember_schema_head
+        from grader.engine.server.one_process import remember_schema_head
 
         remember_schema_head()
         from mlflow.store.db import utils as db_utils
@@ -380,7 +380,7 @@ def _work_out_once(role: str, forker: _Forker) -> None:
 
         full_unavailable()  # the preflight jail (cached)
     else:
-        from grader.engine import probe_child
+        from grader.engine.probe import probe_child
 
         probe_child.rehearse(os.environ.get(probe_child.WARM_ENV, ""))  # the lab's model
 
@@ -505,7 +505,7 @@ class _Forker:
         if pid == 0:
             self._in_child(report, role)
             if role == "worker":
-                _worker(report, fds[0], fds[1], self.worker or "")
+                _worker(report, fds[0], fds[1], self.worker or "", me)
             spares.become(role, report, me)  # type: ignore[arg-type]
         for fd in fds:
             os.close(fd)
@@ -586,10 +586,14 @@ def _peer_gone(sock: socket.socket) -> bool:
 # ----- inside a worker -----
 
 
-def _worker(report: socket.socket, null: int, stderr: int, entry: str) -> None:
+def _worker(report: socket.socket, null: int, stderr: int, entry: str, host: int) -> None:
     """Become ENTRY(argv) (`labgrade grade ...`), reading the request from the batch directly."""
     code = 1
     try:
+        # The zygote (HOST) ends each worker's session when the batch goes; a zygote killed
+        # outright (its own death signal, when the batch was) cannot, so a worker is told
+        # itself: SIGTERM, which a grading turns into its ordinary clean-up.
+        spares.die_with(host, signal.SIGTERM)
         os.setsid()
         signal.signal(signal.SIGINT, signal.default_int_handler)
         os.dup2(null, 0)
@@ -597,7 +601,6 @@ def _worker(report: socket.socket, null: int, stderr: int, entry: str) -> None:
         os.dup2(stderr, 2)
         os.close(null)
         os.close(stderr)
-        # No death signal: if the batch goes, the zygote ends each worker's whole session.
         request = json.loads(report.recv(MAX_MESSAGE) or b"{}")
         report.close()
         os.environ.update(request["env"])

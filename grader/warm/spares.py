@@ -1,22 +1,22 @@
 """Spares: a grading's tracking server, model probe and kernel, forked by a warm host
 (grader.warm.host).
 
-A fresh `python -m grader.engine.serve` imports MLflow's server (~3 s of CPU), a fresh probe
-imports pyfunc, scikit-learn and skops (~3 s), and a fresh kernel imports ipykernel, then the
-submission's first cells import MLflow, scikit-learn and pandas (2-3 s). A warm host imported
-them once: a grading asks it for a fork per role, and hands that fork the arguments and file
-descriptors a fresh process would have got, directly; the host never sees them. The fork then
-becomes the server, the probe or the kernel without importing anything again.
+A fresh `python -m grader.engine.server.one_process` imports MLflow's server (~3 s of CPU), a fresh
+probe imports pyfunc, scikit-learn and skops (~3 s), and a fresh kernel imports ipykernel, then the
+submission's first cells import MLflow, scikit-learn and pandas (2-3 s). A warm host imported them
+once: a grading asks it for a fork per role, and hands that fork the arguments and file descriptors
+a fresh process would have got, directly; the host never sees them. The fork then becomes the
+server, the probe or the kernel without importing anything again.
 
-A grading asks through HostForks, the engine's Host (grader.engine.launch), which
-grader.warm.launch hands it; a forked server is then started and stopped by pytest-xprocess
-through a stand-in (grader.engine.standin), as a fresh one is started and stopped itself.
-The host ends a fork whose grading has hung up (died) on it, and every fork when it ends
-itself. The probe and the kernel confine themselves with the same code as `jail.py` (full
-isolation only: PID namespace, own user, cgroups), then run probe_child or ipykernel
-in-process. A kernel fork serves one grading and ends with it, and is made to look like a
-fresh `python -m ipykernel_launcher` to the submission (KernelStart): the same argv, sys.path,
-environment, warnings filters, fresh random state; only what it has imported already differs.
+A grading asks through HostForks, the engine's Host (grader.engine.launcher), which
+grader.warm.warm_launcher hands it; a forked server is then started and stopped by pytest-xprocess
+through a stand-in (grader.engine.server.xprocess_standin), as a fresh one is started and stopped
+itself. The host ends a fork whose grading has hung up (died) on it, and every fork when it ends
+itself. The probe and the kernel confine themselves with the same code as `jail.py` (full isolation
+only: PID namespace, own user, cgroups), then run probe_child or ipykernel in-process. A kernel fork
+serves one grading and ends with it, and is made to look like a fresh `python -m ipykernel_launcher`
+to the submission (KernelStart): the same argv, sys.path, environment, warnings filters, fresh
+random state; only what it has imported already differs.
 """
 
 from __future__ import annotations
@@ -38,7 +38,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import IO, Any, Literal, NoReturn, cast
 
-from grader.engine import store_template
+from grader.engine.server import store_template
 
 SpareRole = Literal["kernel", "server", "probe"]
 MAX_REQUEST = 1 << 20
@@ -46,7 +46,7 @@ FORK_TIMEOUT = 120.0  # a host still importing answers late; one that hangs, nev
 PR_SET_PDEATHSIG = 1
 
 # This process's warm host (a request socket), if it inherited one: a batch worker's, its
-# batch's (a single grading's host is its own: grader.warm.launch.PrivateHost).
+# batch's (a single grading's host is its own: grader.warm.warm_launcher.PrivateHost).
 _host: socket.socket | None = None
 _host_lock = threading.Lock()
 # The host's migrated, empty store and its digest, inherited by every fork of it.
@@ -262,10 +262,10 @@ def become(role: SpareRole, sock: socket.socket, host_pid: int) -> None:
         flush_and_exit(code)
 
 
-def die_with(parent: int) -> None:
-    """Be killed when PARENT (this process's parent) ends; exit now if it already has."""
+def die_with(parent: int, sig: int = signal.SIGKILL) -> None:
+    """Be sent SIG when PARENT (this process's parent) ends; exit now if it already has."""
     libc = ctypes.CDLL(None, use_errno=True)
-    libc.prctl(PR_SET_PDEATHSIG, signal.SIGKILL, 0, 0, 0)
+    libc.prctl(PR_SET_PDEATHSIG, sig, 0, 0, 0)
     if os.getppid() != parent:  # it ended before the line above
         os._exit(1)
 
@@ -297,7 +297,7 @@ def _set_environ(env: dict[str, str]) -> None:
 
 
 def _serve(request: dict[str, Any], fds: list[int]) -> int:
-    """`python -m grader.engine.serve ARGV` in this process: ends only when killed."""
+    """`python -m grader.engine.server.one_process ARGV` in this process: ends only when killed."""
     log, *listen = fds
     os.setsid()  # its own group, as the cold server: ended with kill_tree
     os.dup2(log, 1)
@@ -306,8 +306,8 @@ def _serve(request: dict[str, Any], fds: list[int]) -> int:
     _place(listen, list(request["targets"]))
     _set_environ(request["env"])
     seed_store(list(request["argv"]))
-    sys.argv = ["grader.engine.serve", *request["argv"]]
-    from grader.engine import serve
+    sys.argv = ["grader.engine.server.one_process", *request["argv"]]
+    from grader.engine.server import one_process as serve
 
     try:
         serve.main()
@@ -342,7 +342,7 @@ def _run_probe_child(env: dict[str, str]) -> None:
     sys.path[:] = [p for p in sys.path if p not in ("", ".")]  # as -I: not its own folder
     sys.stdin = open(0, encoding="utf-8", closefd=False)  # noqa: SIM115 (the process's own)
     sys.stdout = open(1, "w", encoding="utf-8", closefd=False)  # noqa: SIM115
-    from grader.engine import probe_child
+    from grader.engine.probe import probe_child
 
     try:
         probe_child.main()  # ends the process itself once it has answered

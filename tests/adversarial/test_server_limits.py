@@ -21,11 +21,11 @@ import psutil
 import pytest
 
 from grader.engine.grading import Settings, grade
-from grader.engine.results import GradeResult
+from grader.engine.output.results import GradeResult
 from grader.labs import load
 from grader.sandbox.limits import parse_size, with_values
 from grader.sandbox.sandbox import Isolation, full_unavailable
-from grader.warm.launch import launcher
+from grader.warm.warm_launcher import launcher
 from tests.helpers import TOKEN_VAR, describe, processes_with_token, run_labgrade
 
 HERE = Path(__file__).resolve().parent

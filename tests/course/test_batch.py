@@ -8,10 +8,12 @@ import io
 import json
 import os
 import shutil
+import signal
 import subprocess
 import sys
 import tempfile
 import threading
+import time
 import uuid
 import zipfile
 from collections.abc import Callable
@@ -224,6 +226,28 @@ def test_ctrl_c_keeps_finished_rows_and_leaves_nothing(tmp_path: Path) -> None:
     rows = {r["id"]: r["status"] for r in BatchRun(0, "", "", out, []).rows()[1:]}
     assert rows == {"broken": "invalid"}  # the finished row is kept, the interrupted one is not
     assert not (out / "hangs" / "results.json").exists()  # so the next run grades it
+
+
+@pytest.mark.slow
+def test_a_batch_killed_outright_leaves_nothing(tmp_path: Path) -> None:
+    """SIGKILL gives the batch no clean-up: its zygote dies by its death signal, and each
+    worker is told by its own (SIGTERM), so the gradings still end everything they started."""
+    folder = tmp_path / "class"
+    folder.mkdir()
+    (folder / "hangs.ipynb").write_bytes((SUBMISSIONS / "timeout_after_logging.ipynb").read_bytes())
+    token = uuid.uuid4().hex
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "grader.frontends.cli", "batch", str(folder), "--out",
+         str(tmp_path / "out"), "--jobs", "1", "--timeout", "600"],
+        cwd=ROOT, env={**os.environ, TOKEN_VAR: token}, stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE, text=True,
+    )  # fmt: skip
+    assert signal_when_running(proc, token, limit=240, sig=signal.SIGKILL)
+    proc.communicate(timeout=60)
+    deadline = time.monotonic() + 60
+    while processes_with_token(token) and time.monotonic() < deadline:
+        time.sleep(0.5)
+    assert describe(processes_with_token(token)) == []
 
 
 @pytest.mark.slow

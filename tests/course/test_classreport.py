@@ -26,17 +26,17 @@ from grader.course.classreport import (
 )
 from grader.course.gradebook import FEEDBACK, Row, load_rows, merge, save_student
 from grader.course.roster import content_hash
-from grader.engine.evidence import (
+from grader.engine.evidence.records import (
     Evidence,
     ModelPredictions,
     NamespaceCapture,
     PyfuncLoad,
     VariableCapture,
 )
+from grader.engine.evidence.server_reads import Experiment, LoggedModel, ModelVersion, Run, Snapshot
 from grader.engine.grading import ungraded_result
-from grader.engine.results import ExecutionResult, GradeResult, Status, TrackingInfo
+from grader.engine.output.results import ExecutionResult, GradeResult, Status, TrackingInfo
 from grader.engine.scoring import evaluate
-from grader.engine.tracking import Experiment, LoggedModel, ModelVersion, Run, Snapshot
 from grader.labs import load
 from tests.helpers import CHROMIUM_ARGS, system_chromium
 

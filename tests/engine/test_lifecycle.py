@@ -14,7 +14,7 @@ import py
 import pytest
 from xprocess import ProcessStarter, XProcess
 
-from grader.engine.server import standin_command, throwaway_server
+from grader.engine.server.throwaway import standin_command, throwaway_server
 from grader.errors import ServerError
 from grader.sandbox.procs import reserve_port
 from tests.helpers import SUBMISSIONS, finish, signal_when_running, start_grader

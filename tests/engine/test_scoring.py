@@ -6,9 +6,9 @@ from dataclasses import replace
 
 import pytest
 
-from grader.engine.evidence import Evidence
+from grader.engine.evidence.records import Evidence
+from grader.engine.evidence.server_reads import Snapshot
 from grader.engine.scoring import error_where, stopped
-from grader.engine.tracking import Snapshot
 from grader.labs import load
 
 EVIDENCE = Evidence(load("tracking").rubric(), Snapshot((), (), {}), None, None, {}, (), "")
@@ -43,3 +43,13 @@ def test_error_where_names_the_cell_or_line_as_the_student_sees_it(error: str, w
     assert error_where(ev) == where
     assert stopped(ev) == f"the notebook stopped {where} before this was logged: fix that first"
     assert "cell 3 " not in error_where(ev)
+
+
+def test_a_script_that_stopped_is_named_the_script() -> None:
+    """What stopped is named as what ran: a .py submission is "the script", never "the
+    notebook"."""
+    error = "line 12 of the script (`lr.fit(X, y)`) raised TypeError: bad"
+    base = replace(EVIDENCE, execution_error=error)
+    assert stopped(base).startswith("the notebook stopped")
+    script = replace(base, kind="script")
+    assert stopped(script).startswith("the script stopped with TypeError in line 12 of the script")

@@ -8,15 +8,15 @@ from pathlib import Path
 import nbformat
 import pytest
 
-from grader.engine.evidence import MetricCall, NamespaceCapture
-from grader.engine.execution import _neutralized, _prepared, kernel_side_call, redirect_note
+from grader.engine.evidence.common_slips import hard_coded_metric as _hard_coded
+from grader.engine.evidence.common_slips import typed_metric
+from grader.engine.evidence.records import MetricCall, NamespaceCapture
+from grader.engine.evidence.rubric import load_rubric
 from grader.engine.grading import invalid_result
-from grader.engine.report import score_table
-from grader.engine.results import GradeResult
-from grader.engine.rubric import load_rubric
-from grader.engine.slips import hard_coded_metric as _hard_coded
-from grader.engine.slips import typed_metric
-from grader.engine.submission import load_submission, script_to_notebook
+from grader.engine.kernel.execution import _neutralized, _prepared, kernel_side_call, redirect_note
+from grader.engine.kernel.submission import load_submission, script_to_notebook
+from grader.engine.output.report import score_table
+from grader.engine.output.results import GradeResult
 from grader.errors import GraderError, InvalidSubmission, RubricError
 from grader.labs.tracking.hints import hint_for
 from grader.platforms.release import student_rubric
@@ -97,7 +97,7 @@ def test_a_notebook_with_a_byte_order_mark_is_a_notebook(tmp_path: Path) -> None
 
 
 def test_hints_speak_to_the_submission_s_kind() -> None:
-    from grader.engine.hints import hint_for as any_lab_hint
+    from grader.engine.evidence.error_hints import hint_for as any_lab_hint
 
     script = any_lab_hint("NameError", "name '__file__' is not defined", kind="script")
     notebook = any_lab_hint("NameError", "name 'lr' is not defined")

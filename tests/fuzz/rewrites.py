@@ -20,7 +20,7 @@ from pathlib import Path
 
 import nbformat
 
-from grader.engine.submission import load_submission
+from grader.engine.kernel.submission import load_submission
 
 Cell = tuple[str, str]  # ("code" | "markdown", source)
 
@@ -666,15 +666,10 @@ def _logged_models(shape: Shape) -> dict[str, str | None]:
 REGISTERED = re.compile(r"models:/([^/@]+)/(\d+)")
 
 
-class _Loads(ast.NodeTransformer):
-    """`load_model(info.model_uri)` loads the same logged model by `models:/<model id>` or
-    `runs:/<run id>/<name>`; `load_model("models:/NAME/N")` loads version N by an alias set
-    on it first. A logged model stays a logged model and a version a version: a lab may tell
-    the two apart (lab 5 grades loading the registry's version 1)."""
+class InsertsBefore(ast.NodeTransformer):
+    """A transformer that may put statements (self.pending) before the statement it is in."""
 
-    def __init__(self, rng: random.Random, infos: dict[str, str | None]) -> None:
-        self.rng = rng
-        self.infos = infos
+    def __init__(self) -> None:
         self.pending: list[ast.stmt] = []
 
     def visit(self, node: ast.AST) -> ast.AST | list[ast.stmt]:
@@ -683,6 +678,18 @@ class _Loads(ast.NodeTransformer):
         out = super().visit(node)
         before, self.pending = self.pending, []
         return [*before, out] if before and isinstance(out, ast.stmt) else out
+
+
+class _Loads(InsertsBefore):
+    """`load_model(info.model_uri)` loads the same logged model by `models:/<model id>` or
+    `runs:/<run id>/<name>`; `load_model("models:/NAME/N")` loads version N by an alias set
+    on it first. A logged model stays a logged model and a version a version: a lab may tell
+    the two apart (lab 5 grades loading the registry's version 1)."""
+
+    def __init__(self, rng: random.Random, infos: dict[str, str | None]) -> None:
+        super().__init__()
+        self.rng = rng
+        self.infos = infos
 
     def visit_Call(self, node: ast.Call) -> ast.Call:
         self.generic_visit(node)

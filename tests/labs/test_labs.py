@@ -10,9 +10,9 @@ import nbformat
 import pytest
 
 from grader import labs
-from grader.engine import slips
-from grader.engine.tracking import LoggedModel, ModelVersion
-from grader.engine.ui import latest_versions
+from grader.engine.evidence import common_slips as slips
+from grader.engine.evidence.server_reads import LoggedModel, ModelVersion
+from grader.engine.output.ui_links import latest_versions
 from grader.errors import RubricError
 from tests.helpers import ROOT
 

@@ -27,8 +27,8 @@ from typing import Any
 import nbformat
 import pytest
 
-from grader.engine.results import CheckResult, ExecutionResult, GradeResult, TrackingInfo
-from grader.engine.rubric import load_rubric
+from grader.engine.evidence.rubric import load_rubric
+from grader.engine.output.results import CheckResult, ExecutionResult, GradeResult, TrackingInfo
 from grader.errors import GraderError
 from grader.platforms import classroom50
 from grader.platforms.classroom50 import Run

@@ -15,7 +15,7 @@ import pytest
 import yaml
 
 from grader import labs
-from grader.engine.results import CheckResult, ExecutionResult, GradeResult, TrackingInfo
+from grader.engine.output.results import CheckResult, ExecutionResult, GradeResult, TrackingInfo
 from grader.platforms.github import (
     GRADED_OS,
     MACOS,

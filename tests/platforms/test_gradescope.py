@@ -23,7 +23,7 @@ import pytest
 
 from grader import labs
 from grader.engine.lab import Lab
-from grader.engine.results import ExecutionResult, GradeResult, TrackingInfo
+from grader.engine.output.results import ExecutionResult, GradeResult, TrackingInfo
 from grader.errors import GraderError
 from grader.platforms import gradescope
 from grader.platforms.distribution import student_notebook

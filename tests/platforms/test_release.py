@@ -14,8 +14,8 @@ import pytest
 import yaml
 
 from grader import labs
+from grader.engine.evidence.rubric import load_rubric
 from grader.engine.lab import Lab
-from grader.engine.rubric import load_rubric
 from grader.frontends.cli import main
 from grader.platforms.distribution import student_notebook
 from grader.platforms.release import MANIFEST, free_files, release_files
@@ -154,8 +154,10 @@ def _add_file(path: Path, text: str) -> None:
 CHECKS = "grader/labs/tracking/checks.py"
 EDITS: dict[str, Callable[[Path], object]] = {
     CHECKS: lambda repo: _append(repo / CHECKS, "\nCHECKS.clear()\n"),
-    "grader/engine/evidence.py": lambda repo: (repo / "grader/engine/evidence.py").write_text(
-        (repo / "grader/engine/evidence.py")
+    "grader/engine/evidence/records.py": lambda repo: (
+        repo / "grader/engine/evidence/records.py"
+    ).write_text(
+        (repo / "grader/engine/evidence/records.py")
         .read_text()
         .replace("passed: bool", "passed: bool = True", 1)
     ),

@@ -11,9 +11,9 @@ from pathlib import Path
 import psutil
 import pytest
 
-from grader.engine.execution import _copy_folder
-from grader.engine.rubric import load_rubric
-from grader.engine.sanitize import clean_text
+from grader.engine.evidence.rubric import load_rubric
+from grader.engine.kernel.execution import _copy_folder
+from grader.engine.kernel.sanitize import clean_text
 from grader.errors import RubricError
 from grader.labs import load
 from grader.sandbox.limits import Limits, parse_size, with_values

@@ -13,9 +13,9 @@ import nbformat
 import pytest
 
 from grader import labs
+from grader.engine.kernel.submission import load_submission
 from grader.engine.lab import Lab
-from grader.engine.probe import CHILD
-from grader.engine.submission import load_submission
+from grader.engine.probe.model_probe import CHILD
 from grader.sandbox.limits import Limits
 from grader.sandbox.sandbox import GRADER, Sandbox, full_unavailable, python_roots, view
 from tests.helpers import ROOT, GradingRun

@@ -20,13 +20,13 @@ import psutil
 import pytest
 
 from grader.course.batch import WORKER_ENTRY
-from grader.engine import store_template
 from grader.engine.lab import Lab
-from grader.engine.launch import COLD, Launcher
-from grader.engine.server import throwaway_server
+from grader.engine.launcher import COLD, Launcher
+from grader.engine.server import store_template
+from grader.engine.server.throwaway import throwaway_server
 from grader.warm import spares
 from grader.warm.host import Warm, worker_env
-from grader.warm.launch import PrivateHost
+from grader.warm.warm_launcher import PrivateHost
 from tests.helpers import ROOT, TOKEN_VAR, describe, processes_with_token
 
 SECRETS = {"GITHUB_TOKEN": "ghp_fake", "LABGRADE_SECRET_FOR_TESTS": "do-not-leak"}
@@ -167,7 +167,7 @@ def stand_ins() -> list[psutil.Process]:
     found = []
     for proc in psutil.Process().children():
         with contextlib.suppress(psutil.Error):
-            if proc.cmdline()[-2:-1] and proc.cmdline()[-2].endswith("standin.py"):
+            if proc.cmdline()[-2:-1] and proc.cmdline()[-2].endswith("xprocess_standin.py"):
                 found.append(proc)
     return found
 
@@ -314,8 +314,8 @@ def notebook(folder: Path, *cells: str) -> Path:
 @pytest.fixture(scope="module")
 def lab_host(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Launcher]:
     """A warm host of lab 1's kernels, servers and probes, shared as a batch's zygote is."""
-    from grader.engine.probe import host_env
-    from grader.warm.launch import SharedHost
+    from grader.engine.probe.model_probe import host_env
+    from grader.warm.warm_launcher import SharedHost
     from tests.helpers import TRACKING
 
     env = host_env(TRACKING)
@@ -329,11 +329,14 @@ def observe(
 ) -> tuple[list[Any], Any, Any]:
     """Grade PATH in this process; what its `observed` list held after the run, how its
     kernel was started (a fork of the host or a Popen) and the grade."""
-    from grader.engine import execution, grading
+    from grader.engine import grading
+    from grader.engine.kernel import execution
     from grader.engine.lab import Capture
     from tests.helpers import TRACKING
 
-    lab = dataclasses.replace(lab or TRACKING, capture=lambda rubric: Capture(("observed",)))
+    lab = lab or TRACKING
+    observed = dataclasses.replace(lab.needs, capture=lambda rubric: Capture(("observed",)))
+    lab = dataclasses.replace(lab, needs=observed)
     seen: dict[str, Any] = {}
     kernel = execution._kernel
 
@@ -413,8 +416,8 @@ def test_without_a_warm_kernel_the_kernel_is_a_fresh_python(
 ) -> None:
     """A host that forks no kernels, and a forked kernel that does not start: a fresh one."""
     needs_full_isolation()
-    from grader.engine import execution
-    from grader.warm.launch import SharedHost
+    from grader.engine.kernel import execution
+    from grader.warm.warm_launcher import SharedHost
 
     path = notebook(tmp_path / "nb", PRELOADED)
     (tmp_path / "host").mkdir()

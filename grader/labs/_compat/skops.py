@@ -7,7 +7,7 @@ RandomForests call log_model without it. MLflow's own error message asks for thi
 """
 
 # mypy: ignore-errors
-# (patched into MLflow at run time, as grader.engine.kernel_side is)
+# (patched into MLflow at run time, as grader.engine.kernel.kernel_side is)
 
 import functools
 import importlib

@@ -8,7 +8,7 @@ every lab's are: reference/registry/ and student_template/registry/ at the top l
 What it asks of the engine: no experiment is set (runs go to the Default experiment, so every
 run is a candidate); Step 3 raises by design (create_registered_model on a name that exists),
 and the cells after it still run; ids the student copies from the MLflow UI stand for the
-notebook's own run (grader.engine.kernel_side); and MLflow 3.14+'s skops default refuses the
+notebook's own run (grader.engine.kernel.kernel_side); and MLflow 3.14+'s skops default refuses the
 lab's RandomForest at log_model, so the grader restores the trust the lab's published code
 needs (a compatibility switch shared with other labs, grader/labs/_compat/skops.py, named in
 the feedback).
@@ -19,6 +19,7 @@ from __future__ import annotations
 import functools
 from pathlib import Path
 
+from grader.engine.evidence.rubric import Rubric
 from grader.engine.lab import (
     Compatibility,
     Design,
@@ -29,7 +30,6 @@ from grader.engine.lab import (
     Speed,
     TestSplit,
 )
-from grader.engine.rubric import Rubric
 from grader.labs.registry import checks, hints
 
 FOLDER = Path(__file__).resolve().parent

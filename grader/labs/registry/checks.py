@@ -4,7 +4,7 @@ into a verdict (grader.engine.scoring words and scores it).
 What ties the steps together is the run's logged model: a registered version is "that run's
 model" however its source names it (models:/<id>, the guide's runs:/ or run-artifact path, or
 another version of it), and MLflow 3 leaves ModelVersion.model_id empty, so the source and the
-run id are what is compared (grader.engine.slips.is_version_of).
+run id are what is compared (grader.engine.evidence.common_slips.is_version_of).
 """
 
 from __future__ import annotations
@@ -13,9 +13,10 @@ import math
 from collections.abc import Callable
 from dataclasses import replace
 
-from grader.engine import slips
-from grader.engine.evidence import Candidate, Check, Evidence, PyfuncLoad, Verdict, unusable
-from grader.engine.rubric import CheckSpec
+from grader.engine.evidence import common_slips as slips
+from grader.engine.evidence.records import Candidate, Check, Evidence, PyfuncLoad, Verdict, unusable
+from grader.engine.evidence.rubric import CheckSpec
+from grader.engine.evidence.server_reads import ModelVersion, Run
 from grader.engine.scoring import (
     ModelFit,
     literal,
@@ -28,7 +29,6 @@ from grader.engine.scoring import (
     trained_note,
     trained_with,
 )
-from grader.engine.tracking import ModelVersion, Run
 
 FIT = ModelFit("model", "Step 1", "Step 1")
 PLACEHOLDER = "UPDATE_HERE"

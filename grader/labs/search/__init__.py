@@ -5,7 +5,8 @@ Everything the grader knows of this lab is in this folder: its rubric (rubric.to
 checks (checks.py) and the fixes for errors its code meets (hints.py). Its reference and student
 template are where every lab's are (reference/search/, student_template/search/).
 
-What it asks of the engine: each run's dataset inputs (grader.engine.tracking.DatasetInput);
+What it asks of the engine: each run's dataset inputs
+(grader.engine.evidence.server_reads.DatasetInput);
 the run ids, in order, of the variables that hold the notebook's search results
 (grader.engine.lab.Capture run_ids); the same searches made on the server after the run
 (Lab.searches), the complex one with the run ids the notebook chose (its `run_ids` list, read
@@ -16,8 +17,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from grader.engine.evidence.rubric import Rubric
 from grader.engine.lab import Capture, Feedback, Lab, Needs, Speed
-from grader.engine.rubric import Rubric
 from grader.labs.search import checks, hints
 
 FOLDER = Path(__file__).resolve().parent

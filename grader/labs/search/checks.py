@@ -1,6 +1,6 @@
 """The Search Runs lab's checks: the ten runs Step 1 logs (their values and dataset inputs), and
 each search of Step 2 judged by what it returned in the notebook against the same search made
-on the server after the run (grader.engine.tracking.Search: run ids, in order).
+on the server after the run (grader.engine.evidence.server_reads.Search: run ids, in order).
 
 A run is known by its index i (0-9) through its accuracy (0.1 * i), the one value the lab's
 lists make unique; every other value of run i is then what the lab's lists hold at i.
@@ -14,11 +14,11 @@ import re
 from collections.abc import Callable
 from dataclasses import dataclass
 
-from grader.engine import slips
-from grader.engine.evidence import Candidate, Check, Evidence, NamespaceCapture, Verdict
-from grader.engine.rubric import CheckSpec, Rubric
+from grader.engine.evidence import common_slips as slips
+from grader.engine.evidence.records import Candidate, Check, Evidence, NamespaceCapture, Verdict
+from grader.engine.evidence.rubric import CheckSpec, Rubric
+from grader.engine.evidence.server_reads import DatasetInput, Run, Search
 from grader.engine.scoring import not_applicable, stopped
-from grader.engine.tracking import DatasetInput, Run, Search
 
 COUNT = 10
 # MLflow logs a None param or tag value as this text.

@@ -11,8 +11,8 @@ from __future__ import annotations
 import functools
 from pathlib import Path
 
+from grader.engine.evidence.rubric import Rubric
 from grader.engine.lab import Feedback, Lab, Needs, Speed, TestSplit
-from grader.engine.rubric import Rubric
 from grader.labs.tracking import checks, hints
 
 FOLDER = Path(__file__).resolve().parent

@@ -2,7 +2,7 @@
 a verdict (grader.engine.scoring words and scores it).
 
 A failing verdict says what was found, the call the lab expects, and, for a known slip
-(grader.engine.slips), what exactly to change.
+(grader.engine.evidence.common_slips), what exactly to change.
 """
 
 from __future__ import annotations
@@ -10,8 +10,8 @@ from __future__ import annotations
 import math
 from collections.abc import Callable
 
-from grader.engine import slips
-from grader.engine.evidence import (
+from grader.engine.evidence import common_slips as slips
+from grader.engine.evidence.records import (
     Candidate,
     Check,
     Evidence,
@@ -20,8 +20,9 @@ from grader.engine.evidence import (
     Verdict,
     unusable,
 )
+from grader.engine.evidence.rubric import CheckSpec, Rubric
+from grader.engine.evidence.server_reads import LoggedModel, ModelVersion, Run
 from grader.engine.lab import Capture
-from grader.engine.rubric import CheckSpec, Rubric
 from grader.engine.scoring import (
     ModelFit,
     error_where,
@@ -36,7 +37,6 @@ from grader.engine.scoring import (
     trained_note,
     trained_with,
 )
-from grader.engine.tracking import LoggedModel, ModelVersion, Run
 
 
 def check_experiment(spec: CheckSpec, ev: Evidence, _: Candidate | None) -> Verdict:
@@ -364,7 +364,7 @@ def check_predictions(spec: CheckSpec, ev: Evidence, cand: Candidate | None) -> 
             found = ", ".join(sorted({load.uri for load in loads}))
             return Verdict(
                 False,
-                f"the notebook loaded {found} with mlflow.pyfunc.load_model, which is not a"
+                f"{ev.subject} loaded {found} with mlflow.pyfunc.load_model, which is not a"
                 f" model of {cand.label} ({cand.model.uri})",
                 call,
                 "load the model this run logged, mlflow.pyfunc.load_model(model_info.model_uri),"
@@ -555,7 +555,7 @@ def _unfinished_hint(ev: Evidence, run: Run) -> str:
     where = error_where(ev)
     return (
         "a cell raised inside `with mlflow.start_run():` and MLflow ended the run FAILED:"
-        " fix that error" + (f" (the notebook stopped {where})" if where else "")
+        " fix that error" + (f" ({ev.subject} stopped {where})" if where else "")
     )
 
 

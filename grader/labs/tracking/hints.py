@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from grader.engine.hints import version
+from grader.engine.evidence.error_hints import version
 
 
 def hint_for(ename: str, evalue: str) -> str | None:

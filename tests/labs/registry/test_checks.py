@@ -4,14 +4,14 @@ from __future__ import annotations
 
 from dataclasses import replace
 
-from grader.engine.evidence import (
+from grader.engine.evidence.records import (
     Candidate,
     Evidence,
     ModelPredictions,
     NamespaceCapture,
     PyfuncLoad,
 )
-from grader.engine.tracking import Experiment, LoggedModel, ModelVersion, Run, Snapshot
+from grader.engine.evidence.server_reads import Experiment, LoggedModel, ModelVersion, Run, Snapshot
 from grader.labs import load
 from grader.labs.registry.checks import (
     PLACEHOLDER,

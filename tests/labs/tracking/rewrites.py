@@ -8,7 +8,7 @@ import ast
 import random
 from dataclasses import replace
 
-from tests.fuzz.rewrites import Rewrite, Shape, _code_map, _transformed
+from tests.fuzz.rewrites import InsertsBefore, Rewrite, Shape, _code_map, _transformed
 
 # In a notebook there is no __file__ (Jupyter's working directory is the notebook's folder);
 # in a script or under %run there is, and the data is found beside it whatever the directory.
@@ -140,22 +140,15 @@ def iris_from_file(shape: Shape, rng: random.Random) -> Shape:
     return replace(out, files=(*out.files, ("iris.csv", iris_csv())))
 
 
-class _RegisteredLoad(ast.NodeTransformer):
+class _RegisteredLoad(InsertsBefore):
     """`load_model(info.model_uri)` as the registered version the same log_model made, by its
     number or by an alias set on it: lab 1 grades predictions of the run's model, however it
     is reached (a load's model id is the logged model's)."""
 
     def __init__(self, rng: random.Random, registered: dict[str, str]) -> None:
+        super().__init__()
         self.rng = rng
         self.registered = registered
-        self.pending: list[ast.stmt] = []
-
-    def visit(self, node: ast.AST) -> ast.AST | list[ast.stmt]:
-        if not isinstance(node, ast.stmt):
-            return super().visit(node)
-        out = super().visit(node)
-        before, self.pending = self.pending, []
-        return [*before, out] if before and isinstance(out, ast.stmt) else out
 
     def visit_Call(self, node: ast.Call) -> ast.Call:
         self.generic_visit(node)

@@ -12,8 +12,8 @@ from pathlib import Path
 
 import pytest
 
-from grader.engine import slips
-from grader.engine.evidence import (
+from grader.engine.evidence import common_slips as slips
+from grader.engine.evidence.records import (
     Candidate,
     Evidence,
     ModelPredictions,
@@ -21,12 +21,12 @@ from grader.engine.evidence import (
     PyfuncLoad,
     VariableCapture,
 )
-from grader.engine.report import failure_text, feedback_markdown, score_table
-from grader.engine.results import CheckResult, ExecutionResult, GradeResult, TrackingInfo
-from grader.engine.rubric import load_rubric
+from grader.engine.evidence.rubric import load_rubric
+from grader.engine.evidence.server_reads import Experiment, LoggedModel, ModelVersion, Run, Snapshot
+from grader.engine.output.report import failure_text, feedback_markdown, score_table
+from grader.engine.output.results import CheckResult, ExecutionResult, GradeResult, TrackingInfo
+from grader.engine.output.ui_links import model_version_url, run_url
 from grader.engine.scoring import evaluate as score_evidence
-from grader.engine.tracking import Experiment, LoggedModel, ModelVersion, Run, Snapshot
-from grader.engine.ui import model_version_url, run_url
 from grader.errors import RubricError
 from grader.labs import load
 from grader.labs.tracking.hints import hint_for

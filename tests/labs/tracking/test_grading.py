@@ -443,7 +443,7 @@ def test_failing_checks_show_their_reason_not_a_traceback(graded_run: Grade, cas
     if case.status == "invalid":
         return
     assert "FAILED grader/test_lab.py::test_check[" in run.stdout
-    assert "grader/engine/results.py" not in run.stdout  # a reason, not the grader's innards
+    assert "grader/engine/output/results.py" not in run.stdout  # a reason, not the grader's innards
     assert "Captured stderr" not in run.stdout  # nor the kernel's chatter
     for check_id in case.failing:
         title = run.check(check_id)["title"]

@@ -1,9 +1,9 @@
 """What a grading's MLflow server may be made to store and read: in front of MLflow's own app.
 
 Trust boundary: every request the submission sends its throwaway server passes through this
-ASGI middleware, in the server's own process (grader.engine.serve puts it in front of the app
-uvicorn serves), before MLflow reads a byte of it. The submission reaches the server only over
-HTTP, so there is no way around it.
+ASGI middleware, in the server's own process (grader.engine.server.one_process puts it in front of
+the app uvicorn serves), before MLflow reads a byte of it. The submission reaches the server only
+over HTTP, so there is no way around it.
 
 - The store (database and artifacts together) may hold the grading's disk limit. Every write
   request's body counts as it streams in: once the store would pass the limit the request is

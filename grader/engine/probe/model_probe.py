@@ -16,12 +16,12 @@ import threading
 from pathlib import Path
 from typing import Any
 
-from grader.engine.evidence import ModelPredictions, Param
+from grader.engine.evidence.records import ModelPredictions, Param
+from grader.engine.evidence.rubric import Rubric
 from grader.engine.lab import Lab
-from grader.engine.launch import NO_HOST, Forked, Host, preload_env
-from grader.engine.probe_child import WARM_ENV
-from grader.engine.rubric import Rubric
-from grader.engine.server import CLIENT_ENV, bounded_retries
+from grader.engine.launcher import NO_HOST, Forked, Host, preload_env
+from grader.engine.probe.probe_child import WARM_ENV
+from grader.engine.server.throwaway import CLIENT_ENV, bounded_retries
 from grader.errors import GraderError
 from grader.sandbox.procs import kill_tree
 from grader.sandbox.sandbox import Sandbox

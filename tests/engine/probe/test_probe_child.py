@@ -13,8 +13,8 @@ import pytest
 from mlflow.models import infer_signature
 from sklearn.linear_model import LogisticRegression
 
-from grader.engine.evidence import ModelPredictions, unusable
-from grader.engine.probe_child import model_input
+from grader.engine.evidence.records import ModelPredictions, unusable
+from grader.engine.probe.probe_child import model_input
 
 ROWS = np.array([[5.1, 3.5, 1.4, 0.2], [6.7, 3.0, 5.2, 2.3], [5.9, 3.0, 4.2, 1.5]])
 NAMES = ["sepal length", "sepal width", "petal length", "petal width"]

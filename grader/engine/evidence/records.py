@@ -1,8 +1,8 @@
 """The evidence a grading collects, as plain data, and the verdict a check gives on it.
 
 What the kernel reported after the run (its capture), what the model probe found of each
-logged model, what the server holds (grader.engine.tracking), and the code as run: a lab's
-checks (grader.engine.lab.Check) read only this, never a live object.
+logged model, what the server holds (grader.engine.evidence.server_reads), and the code as run: a
+lab's checks (grader.engine.lab.Check) read only this, never a live object.
 """
 
 from __future__ import annotations
@@ -11,8 +11,8 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-from grader.engine.rubric import CheckSpec, Rubric
-from grader.engine.tracking import LoggedModel, Run, SearchResult, Snapshot
+from grader.engine.evidence.rubric import CheckSpec, Rubric
+from grader.engine.evidence.server_reads import LoggedModel, Run, SearchResult, Snapshot
 
 
 @dataclass(frozen=True)
@@ -30,7 +30,8 @@ class VariableCapture:
 class PyfuncLoad:
     """A model the submission's code loaded with mlflow.pyfunc, and what it predicted.
 
-    Recorded at the load itself (grader.engine.kernel_side), wherever in the code it happened.
+    Recorded at the load itself (grader.engine.kernel.kernel_side), wherever in the code it
+    happened.
     """
 
     uri: str  # as the code passed it: models:/m-..., runs:/<run>/..., models:/<name>/<version>
@@ -121,6 +122,13 @@ class Evidence:
     y_test: tuple[float, ...]  # the lab's true targets for those rows
     code: str
     execution_error: str | None = None  # the cell that raised or timed out, if any
+    kind: str = "notebook"  # what ran: "notebook" or "script" (a .py run as Python runs it)
+
+    @property
+    def subject(self) -> str:
+        """What ran, as feedback names it: "the notebook" or "the script"."""
+        return f"the {self.kind}"
+
     executed: bool = True  # False: grading what a server already holds
     # The lab's searches (grader.engine.lab.Lab.searches) as the server answered them.
     searches: Mapping[str, SearchResult] = field(default_factory=dict)

@@ -1,4 +1,5 @@
-"""What grader.engine.kernel_side does inside a kernel, run in plain Python (no server, kernel).
+"""What grader.engine.kernel.kernel_side does inside a kernel, run in plain Python (no server,
+kernel).
 
 The student's code sees MLflow pointed at the grader's server however it names its own, and
 each pyfunc load it makes is recorded with what the loaded model predicted: wherever the
@@ -14,7 +15,7 @@ import textwrap
 
 import pytest
 
-from grader.engine.execution import kernel_side_call
+from grader.engine.kernel.execution import kernel_side_call
 
 GRADER_URI = "http://127.0.0.1:9"  # nothing listens: no request may be made here
 
@@ -108,7 +109,7 @@ def test_the_runs_a_variable_holds_are_listed_by_id_in_order() -> None:
     import pandas as pd
     from mlflow.entities import Run, RunData, RunInfo
 
-    from grader.engine.kernel_side import _run_ids
+    from grader.engine.kernel.kernel_side import _run_ids
 
     def run(run_id: str) -> Run:
         info = RunInfo(run_id, "0", "me", "FINISHED", 0, 1, "active", run_name=run_id)
@@ -128,7 +129,7 @@ def test_the_runs_a_variable_holds_are_listed_by_id_in_order() -> None:
 def test_a_namespace_s_variables_are_read_alike_in_the_kernel_and_in_a_child() -> None:
     import pandas as pd
 
-    from grader.engine.kernel_side import _variables
+    from grader.engine.kernel.kernel_side import _variables
 
     ns = {"found": pd.DataFrame({"run_id": ["b", "a"]}), "ids": ["x", "y"]}
     read = _variables(ns, ["ids"], "", ["found", "gone"])

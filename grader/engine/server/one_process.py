@@ -1,4 +1,5 @@
-"""`python -m grader.engine.serve [--also-fd N]... ARGS`: `mlflow server ARGS` in one process.
+"""`python -m grader.engine.server.one_process [--also-fd N]... ARGS`: `mlflow server ARGS` in one
+process.
 
 `mlflow server` prepares the stores, then starts uvicorn as a second Python process that
 imports MLflow all over again. Here MLflow's own CLI runs unchanged, except that the
@@ -11,7 +12,7 @@ the sandbox made inside the submission's network namespace, which reaches no oth
 `--confine SPEC` (grader.sandbox.sandbox.Sandbox.server_spec) bounds the server before it
 serves anything: it joins its cgroup (memory, CPU, processes), sets its rlimits (file size,
 and address space where there is no cgroup), and serves MLflow's app behind the store guard
-(grader.engine.store_guard), which bounds what the submission can make it store.
+(grader.engine.server.store_guard), which bounds what the submission can make it store.
 """
 
 from __future__ import annotations
@@ -27,7 +28,7 @@ from pathlib import Path
 from types import FrameType
 from typing import Any
 
-from grader.engine import store_guard, store_template
+from grader.engine.server import store_guard, store_template
 
 
 def _serve_on_fds(fds: list[int]) -> None:

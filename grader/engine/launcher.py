@@ -33,7 +33,7 @@ PRELOAD_VAR = "LABGRADE_KERNEL_PRELOAD"
 def roles_for(mode: str) -> tuple[Role, ...]:
     """What a grading asks its host for, with its sandbox in MODE: the kernel first (needed
     before the server's first request); kernels and probes only where a PID namespace confines
-    each fork (full isolation: grader.engine.execution)."""
+    each fork (full isolation: grader.engine.kernel.execution)."""
     return ("kernel", "server", "probe") if mode == "full" else ("server",)
 
 
@@ -91,8 +91,8 @@ class Launcher(Protocol):
     ) -> AbstractContextManager[Host]:
         """The host of one grading's ROLES, from now until the context ends (then every fork
         of it ends too). ENV: what its forks must know ahead, the same for every grading of
-        the lab (grader.engine.probe.host_env: the probe's head start, and the modules its
-        kernels import)."""
+        the lab (grader.engine.probe.model_probe.host_env: the probe's head start, and the modules
+        its kernels import)."""
         ...
 
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import nbformat
 
-from grader.engine.submission import LABEL, WHOLE_SCRIPT, cell_label, script_to_notebook
+from grader.engine.kernel.submission import LABEL, WHOLE_SCRIPT, cell_label, script_to_notebook
 
 
 def test_a_code_cell_is_named_by_its_first_line_and_counted_among_code_cells_only() -> None:

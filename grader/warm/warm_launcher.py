@@ -1,4 +1,4 @@
-"""The warm speed-up as the engine's Launcher (grader.engine.launch): a grading's server and
+"""The warm speed-up as the engine's Launcher (grader.engine.launcher): a grading's server and
 model probe forked from a process that imported MLflow once, not started as fresh Pythons.
 
 PrivateHost is a single grading's (`pytest grader`, `labgrade grade`); SharedHost is a batch
@@ -16,7 +16,7 @@ from collections.abc import Iterator, Mapping
 from pathlib import Path
 from typing import Any, NamedTuple
 
-from grader.engine.launch import COLD, NO_HOST, Forked, Host, Launcher, Role
+from grader.engine.launcher import COLD, NO_HOST, Forked, Host, Launcher, Role
 from grader.sandbox.procs import kill_tree
 from grader.warm import spares
 from grader.warm.host import Warm

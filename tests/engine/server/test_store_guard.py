@@ -13,8 +13,8 @@ from pathlib import Path
 import pytest
 
 from grader.engine.grading import store_refusals
-from grader.engine.server import throwaway_server
-from grader.engine.store_guard import REFUSALS, StoreLimits
+from grader.engine.server.store_guard import REFUSALS, StoreLimits
+from grader.engine.server.throwaway import throwaway_server
 
 LIMIT = 4 * 1024**2
 pytestmark = pytest.mark.slow  # a real MLflow server

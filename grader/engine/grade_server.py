@@ -16,15 +16,15 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from grader.engine.evidence import Evidence
+from grader.engine.evidence.common_slips import similar_names
+from grader.engine.evidence.records import Evidence
+from grader.engine.evidence.rubric import CheckSpec, Rubric
+from grader.engine.evidence.server_reads import read_snapshot, run_searches
 from grader.engine.grading import Settings, score, sigterm_as_interrupt
 from grader.engine.lab import Lab
-from grader.engine.probe import ModelProbe
-from grader.engine.results import ExecutionResult, GradeResult, TrackingInfo
-from grader.engine.rubric import CheckSpec, Rubric
-from grader.engine.server import bounded_retries
-from grader.engine.slips import similar_names
-from grader.engine.tracking import read_snapshot, run_searches
+from grader.engine.output.results import ExecutionResult, GradeResult, TrackingInfo
+from grader.engine.probe.model_probe import ModelProbe
+from grader.engine.server.throwaway import bounded_retries
 from grader.errors import InvalidSubmission
 from grader.sandbox.sandbox import Sandbox
 

@@ -9,7 +9,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from grader.engine.server import bounded_retries
+from grader.engine.server.throwaway import bounded_retries
 from grader.errors import GraderError
 
 # Models read per grading: a student who re-ran Step 4 a few times is covered; on a shared

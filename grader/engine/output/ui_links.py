@@ -11,8 +11,8 @@ import urllib.parse
 from dataclasses import dataclass
 from typing import Any
 
-from grader.engine.results import GradeResult
-from grader.engine.server import bounded_retries
+from grader.engine.output.results import GradeResult
+from grader.engine.server.throwaway import bounded_retries
 
 
 @dataclass(frozen=True)

@@ -2,11 +2,11 @@
 
 pytest-xprocess starts (Popen) and stops (XProcessInfo.terminate, which ends a process tree)
 each throwaway server. A server forked by a warm host is neither started by Popen nor in the
-grader's process tree, so xprocess starts this in its place (grader.engine.server): it lives
-exactly as long as PID, and on SIGTERM it ends PID (its process group, then PID itself) and
-exits once PID has ended. So xprocess's terminate() returns only when the server is gone, as
-for a server it started itself, and a grading that dies leaves neither behind (the host ends
-a fork whose grading hung up; this then sees PID end).
+grader's process tree, so xprocess starts this in its place (grader.engine.server.throwaway): it
+lives exactly as long as PID, and on SIGTERM it ends PID (its process group, then PID itself) and
+exits once PID has ended. So xprocess's terminate() returns only when the server is gone, as for a
+server it started itself, and a grading that dies leaves neither behind (the host ends a fork whose
+grading hung up; this then sees PID end).
 
 Standard library only and no site: it is up in ~20 ms, while the fork starts.
 """

@@ -1,5 +1,6 @@
-"""What grader.engine.tracking reads of a server, on a local SQLite store (no server process):
-each run's dataset inputs, and a lab's searches answered run id by run id, in order."""
+"""What grader.engine.evidence.server_reads reads of a server, on a local SQLite store (no
+server process): each run's dataset inputs, and a lab's searches answered run id by run id,
+in order."""
 
 from __future__ import annotations
 
@@ -7,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from grader.engine.tracking import Search, read_snapshot, run_searches
+from grader.engine.evidence.server_reads import Search, read_snapshot, run_searches
 
 pytestmark = pytest.mark.slow  # a fresh SQLite store is migrated: ~10 s
 

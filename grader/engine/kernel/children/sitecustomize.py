@@ -2,7 +2,7 @@
 `subprocess.run([sys.executable, ...])`, multiprocessing's spawn.
 
 Trust boundary: this runs inside the sandbox, in the submission's own processes, as the
-kernel set-up does (grader.engine.kernel_side): whatever it records speaks only for the
+kernel set-up does (grader.engine.kernel.kernel_side): whatever it records speaks only for the
 submission's own run. Found through PYTHONPATH, which the kernel set-up gives its children
 only (never the kernel itself); it does nothing unless LABGRADE_CHILD carries the grading's
 set-up. Once the child imports MLflow, it gets the kernel's set-up: its URIs pinned to the

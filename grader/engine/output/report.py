@@ -5,7 +5,7 @@ from __future__ import annotations
 import textwrap
 from pathlib import Path
 
-from grader.engine.results import CheckResult, GradeResult
+from grader.engine.output.results import CheckResult, GradeResult
 
 _VERDICT = {True: "PASS", False: "FAIL"}
 

@@ -14,7 +14,7 @@ import nbformat
 from nbformat import NotebookNode
 from nbformat.validator import ValidationError
 
-from grader.engine.sanitize import clean_text
+from grader.engine.kernel.sanitize import clean_text
 from grader.errors import InvalidSubmission
 
 MAX_BYTES = 50 * 1024 * 1024

@@ -10,8 +10,8 @@ import ast
 import difflib
 from collections.abc import Iterator, Mapping
 
-from grader.engine.evidence import NamespaceCapture
-from grader.engine.tracking import LoggedModel, ModelVersion, Run
+from grader.engine.evidence.records import NamespaceCapture
+from grader.engine.evidence.server_reads import LoggedModel, ModelVersion, Run
 
 
 def squash(text: str) -> str:

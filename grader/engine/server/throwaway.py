@@ -2,7 +2,7 @@
 
 pytest-xprocess is its one lifecycle, whether a warm host forks it or it starts as a fresh
 Python: XProcess.ensure starts it (the server itself, or a stand-in for the fork:
-grader.engine.standin) and probes /health until it answers, within a deadline;
+grader.engine.server.xprocess_standin) and probes /health until it answers, within a deadline;
 XProcessInfo.terminate ends it. Each server has its own port, store and control dir.
 """
 
@@ -29,8 +29,8 @@ import py
 from xprocess import ProcessStarter, XProcess
 from xprocess.xprocess import XPROCESS_BLOCK_DELIMITER  # xprocess's mark in every log
 
-from grader.engine import store_template
-from grader.engine.launch import NO_HOST, Forked, Host
+from grader.engine.launcher import NO_HOST, Forked, Host
+from grader.engine.server import store_template
 from grader.errors import ServerError
 from grader.sandbox.procs import kill_tree, reserve_port
 
@@ -47,7 +47,7 @@ CLIENT_ENV = {
     "MLFLOW_DISABLE_TELEMETRY": "true",
 }
 # terminate()'s wait after SIGTERM, then after SIGKILL: a server ends at once on SIGTERM
-# (grader.engine.serve), a stand-in once its fork has.
+# (grader.engine.server.one_process), a stand-in once its fork has.
 STOP_TIMEOUT = 10.0
 
 
@@ -90,7 +90,7 @@ def clean_env(extra: dict[str, str] | None = None) -> dict[str, str]:
 
 def importable(env: dict[str, str]) -> dict[str, str]:
     """ENV with the grader importable by `python -m grader.<module>`, installed or not."""
-    package_root = str(Path(__file__).resolve().parents[2])
+    package_root = str(Path(__file__).resolve().parents[3])
     env["PYTHONPATH"] = os.pathsep.join(filter(None, [package_root, env.get("PYTHONPATH")]))
     return env
 
@@ -191,9 +191,9 @@ def throwaway_server(
     the bound sockets ALSO (the sandbox's, in another network namespace). Starting runs in
     a thread so that the kernel can start meanwhile; call wait_ready().
 
-    HOST forks the server if it can (grader.engine.launch), else it is a fresh Python.
+    HOST forks the server if it can (grader.engine.launcher), else it is a fresh Python.
     pytest-xprocess starts and stops it either way: the fresh server itself, or a stand-in
-    for the fork (grader.engine.standin).
+    for the fork (grader.engine.server.xprocess_standin).
 
     CONFINE, given the store folder, says how the server bounds itself before it serves
     (grader.sandbox.sandbox.Sandbox.server_spec: its cgroup, rlimits and store limit).
@@ -203,8 +203,9 @@ def throwaway_server(
     (store / "tmp").mkdir(mode=0o700, exist_ok=True)
     sock = port or reserve_port(HOST)
     url = f"http://{HOST}:{sock.getsockname()[1]}"
-    # `mlflow server` itself, run by grader.engine.serve in one interpreter instead of two.
-    head = [sys.executable, "-m", "grader.engine.serve"]
+    # `mlflow server` itself, run by grader.engine.server.one_process in one interpreter instead of
+    # two.
+    head = [sys.executable, "-m", "grader.engine.server.one_process"]
     for extra in also:
         head += ["--also-fd", str(extra.fileno())]
     if confine is not None:
@@ -270,8 +271,15 @@ def throwaway_server(
 
 
 def standin_command(pid: int) -> list[str]:
-    """The command of a process standing for PID under xprocess (grader.engine.standin)."""
-    return [sys.executable, "-I", "-S", str(Path(__file__).with_name("standin.py")), str(pid)]
+    """The command of a process standing for PID under xprocess
+    (grader.engine.server.xprocess_standin)."""
+    return [
+        sys.executable,
+        "-I",
+        "-S",
+        str(Path(__file__).with_name("xprocess_standin.py")),
+        str(pid),
+    ]
 
 
 def _fork(

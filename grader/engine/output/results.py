@@ -1,4 +1,4 @@
-"""Grading results as plain data. Rendering lives in grader.engine.report."""
+"""Grading results as plain data. Rendering lives in grader.engine.output.report."""
 
 from __future__ import annotations
 

@@ -1,6 +1,6 @@
 """Executing a submission in a fresh kernel on the grader's own interpreter (nbclient).
 
-The kernel is a fork of the grading's warm host where it offers one (grader.engine.launch),
+The kernel is a fork of the grading's warm host where it offers one (grader.engine.launcher),
 started through a provisioner of jupyter_client's that asks the host instead of Popen;
 otherwise, and whenever the fork cannot be had or does not start, a fresh Python.
 """
@@ -33,15 +33,15 @@ from nbclient import NotebookClient
 from nbclient.exceptions import CellExecutionError, CellTimeoutError, DeadKernelError
 from nbformat import NotebookNode
 
-from grader.engine import kernel_side
-from grader.engine.evidence import MetricCall, NamespaceCapture, PyfuncLoad, VariableCapture
-from grader.engine.hints import hint_for
+from grader.engine.evidence.error_hints import hint_for
+from grader.engine.evidence.records import MetricCall, NamespaceCapture, PyfuncLoad, VariableCapture
+from grader.engine.kernel import kernel_side
+from grader.engine.kernel.sanitize import clean_text
+from grader.engine.kernel.submission import Kind, Submission, cell_label
 from grader.engine.lab import Capture, Lab
-from grader.engine.launch import NO_HOST, Forked, Host
-from grader.engine.results import ExecutionResult, Status
-from grader.engine.sanitize import clean_text
-from grader.engine.server import CLIENT_ENV, log_tail
-from grader.engine.submission import Kind, Submission, cell_label
+from grader.engine.launcher import NO_HOST, Forked, Host
+from grader.engine.output.results import ExecutionResult, Status
+from grader.engine.server.throwaway import CLIENT_ENV, log_tail
 from grader.errors import ExecutionSetupError
 from grader.sandbox.limits import Limits, size_text
 from grader.sandbox.procs import descendants, kill_tree
@@ -194,7 +194,8 @@ def execute(
 
 
 def kernel_side_call(function: str, *args: Any, **kwargs: Any) -> str:
-    """Source that defines grader.engine.kernel_side privately in the kernel and calls FUNCTION."""
+    """Source that defines grader.engine.kernel.kernel_side privately in the kernel and calls
+    FUNCTION."""
     source = KERNEL_SIDE.read_text(encoding="utf-8")
     return (
         f"exec(compile({source!r}, '<labgrade>', 'exec'), __labgrade := {{}})\n"

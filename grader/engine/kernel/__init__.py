@@ -1,0 +1,1 @@
+"""Running a submission: the confined kernel, its set-up, the submission it runs."""

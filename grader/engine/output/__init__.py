@@ -1,0 +1,1 @@
+"""Results as plain data, and their rendering for people (table, feedback, UI links)."""

@@ -1,0 +1,1 @@
+"""The model probe: logged models loaded and asked to predict, confined."""

@@ -1,0 +1,1 @@
+"""A grading's throwaway MLflow server: started quick, bounded, guarded."""
