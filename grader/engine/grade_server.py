@@ -19,7 +19,7 @@ from typing import Any
 from grader.engine.evidence.common_slips import similar_names
 from grader.engine.evidence.records import Evidence
 from grader.engine.evidence.rubric import CheckSpec, Rubric
-from grader.engine.evidence.server_reads import read_snapshot
+from grader.engine.evidence.server_reads import read_snapshot, run_searches
 from grader.engine.grading import Settings, score, sigterm_as_interrupt
 from grader.engine.lab import Lab
 from grader.engine.output.results import ExecutionResult, GradeResult, TrackingInfo
@@ -99,6 +99,7 @@ def grade_logged(target: Target, settings: Settings) -> GradeResult:
         y_test=lab.targets(rubric),
         code="",
         executed=False,
+        searches=run_searches(target.tracking_uri, lab.needs.searches(rubric, None)),
     )
     workdir = Path(tempfile.mkdtemp(prefix="labgrade-logged-"))
     try:

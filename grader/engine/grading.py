@@ -21,7 +21,7 @@ from types import FrameType
 
 from grader.engine.evidence.records import Candidate, Evidence
 from grader.engine.evidence.rubric import Rubric
-from grader.engine.evidence.server_reads import Snapshot, read_snapshot
+from grader.engine.evidence.server_reads import Snapshot, read_snapshot, run_searches
 from grader.engine.kernel.execution import Execution, execute
 from grader.engine.kernel.submission import Submission, load_submission
 from grader.engine.lab import Lab, TestSplit
@@ -165,7 +165,7 @@ def _grade_in(
                 rubric,
                 execution.result.seconds,
             )
-        evidence = _evidence(settings.lab, rubric, snapshot, execution, submission.kind)
+        evidence = _evidence(settings.lab, rubric, snapshot, execution, submission.kind, server.url)
         laps.mark("reading the server")
         checks, best, notes = score(settings.lab, evidence, probe, say, laps.mark)
     laps.mark("teardown")
@@ -280,7 +280,7 @@ def _execute(
 
 
 def _evidence(
-    lab: Lab, rubric: Rubric, snapshot: Snapshot, execution: Execution, kind: str
+    lab: Lab, rubric: Rubric, snapshot: Snapshot, execution: Execution, kind: str, url: str
 ) -> Evidence:
     return Evidence(
         rubric=rubric,
@@ -292,6 +292,7 @@ def _evidence(
         code=execution.code,
         execution_error=execution.result.error,
         kind=kind,
+        searches=run_searches(url, lab.needs.searches(rubric, execution.capture)),
     )
 
 

@@ -31,6 +31,7 @@ from typing import TYPE_CHECKING, Any
 if TYPE_CHECKING:
     from grader.engine.evidence.records import Candidate, Check, Evidence, NamespaceCapture
     from grader.engine.evidence.rubric import CheckSpec, Rubric
+    from grader.engine.evidence.server_reads import Search
 
 
 @dataclass(frozen=True)
@@ -47,13 +48,25 @@ class TestSplit:
 
 @dataclass(frozen=True)
 class Capture:
-    """What the kernel reports of the notebook's variables after the run."""
+    """What the kernel reports of the notebook's variables after the run (or a Python the
+    notebook started left at its exit, where the kernel has none such).
+
+    RUN_IDS: variables (also reported if not among VARIABLES) whose runs the kernel lists by
+    id, in order: a DataFrame of mlflow.search_runs (its "run_id" column), a list of runs
+    (search_runs(output_format="list"), MlflowClient.search_runs) or one run
+    (evidence: VariableCapture.run_ids).
+    """
 
     variables: tuple[str, ...] = ()
     column: str = ""  # the column of a DataFrame among them that holds predictions
     # Variables among VARIABLES reported whole, row by row (a DataFrame's every column, an
     # array's rows): the data the notebook itself used, for a lab that cannot regenerate it.
     tables: tuple[str, ...] = ()
+    run_ids: tuple[str, ...] = ()
+
+
+def _no_searches(rubric: Rubric, capture: NamespaceCapture | None) -> Mapping[str, Search]:
+    return {}
 
 
 @dataclass(frozen=True)
@@ -123,6 +136,12 @@ class Needs:
     experiment_check: str | None = None
     # Checks whose `name` option is a registered model (the UI links of --keep-server).
     model_checks: tuple[str, ...] = ()
+    # Searches of runs the grader makes on the server after the run, by name, from the rubric
+    # and the capture (ids the notebook chose, say); their answers are Evidence.searches, what
+    # a check compares the notebook's own search results with (None capture: nothing ran).
+    searches: Callable[[Rubric, NamespaceCapture | None], Mapping[str, Search]] = field(
+        default=_no_searches
+    )
 
 
 def _no_notes(ev: Evidence, best: Candidate | None, pool: list[Candidate]) -> list[str]:

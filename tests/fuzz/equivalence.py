@@ -95,7 +95,8 @@ def trials(lab_id: str, seed: int) -> list[Trial]:
     rng = random.Random(seed)
     mistakes = [c for c in others if c.failing]
     mistake = rng.choice(mistakes if mistakes and rng.random() < 0.7 else others)
-    keep = frozenset(lab.needs.capture(lab.rubric()).variables)
+    wanted = lab.needs.capture(lab.rubric())
+    keep = frozenset(wanted.variables) | frozenset(wanted.run_ids)
     raises = bool(lab.design.expected_errors)
     extra = lab_rewrites(lab_id)
     return [

@@ -8,11 +8,11 @@ lab's checks (grader.engine.lab.Check) read only this, never a live object.
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 from grader.engine.evidence.rubric import CheckSpec, Rubric
-from grader.engine.evidence.server_reads import LoggedModel, Run, Snapshot
+from grader.engine.evidence.server_reads import LoggedModel, Run, SearchResult, Snapshot
 
 
 @dataclass(frozen=True)
@@ -22,6 +22,9 @@ class VariableCapture:
     columns: tuple[str, ...] = ()
     values: tuple[Any, ...] | None = None  # a flat list's values
     rows: tuple[tuple[Any, ...], ...] | None = None  # Capture.tables: the whole table, by row
+    # The runs it holds, by id in its order, if the lab asked (grader.engine.lab.Capture
+    # run_ids) and it holds runs (a search_runs DataFrame, a list of runs, a run); else None.
+    run_ids: tuple[str, ...] | None = None
 
 
 @dataclass(frozen=True)
@@ -128,6 +131,8 @@ class Evidence:
         return f"the {self.kind}"
 
     executed: bool = True  # False: grading what a server already holds
+    # The lab's searches (grader.engine.lab.Lab.searches) as the server answered them.
+    searches: Mapping[str, SearchResult] = field(default_factory=dict)
 
 
 @dataclass(frozen=True)

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import tempfile
-from collections.abc import Collection
+from collections.abc import Collection, Mapping
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -42,6 +42,27 @@ class LoggedModel:
 
 
 @dataclass(frozen=True)
+class DatasetInput:
+    """A dataset a run logged as its input (mlflow.log_input): what MLflow stores of it.
+
+    SOURCE, SCHEMA and PROFILE are MLflow's JSON text, cut at MAX_DATASET_TEXT characters;
+    CONTEXT is the input's "mlflow.data.context" tag ("train", "test", ...), "" when unset.
+    """
+
+    name: str
+    digest: str
+    source_type: str
+    source: str
+    context: str
+    schema: str
+    profile: str
+
+
+# Characters kept of a dataset's source, schema and profile: a dataset's description, not data.
+MAX_DATASET_TEXT = 4000
+
+
+@dataclass(frozen=True)
 class Run:
     run_id: str
     name: str
@@ -55,6 +76,7 @@ class Run:
     # MLflow's own tags (mlflow.*), kept apart from the notebook's: what MLflow says of the
     # run, e.g. "mlflow.autologging" = the flavor whose autologging created it.
     system_tags: dict[str, str] = field(default_factory=dict)
+    inputs: tuple[DatasetInput, ...] = ()  # the datasets it logged with mlflow.log_input
 
 
 @dataclass(frozen=True)
@@ -76,6 +98,93 @@ class Snapshot:
     def experiment_named(self, name: str) -> Experiment | None:
         live = [e for e in self.experiments if e.name == name]
         return next((e for e in live if not e.deleted), live[0] if live else None)
+
+
+# Runs a search the grader makes for a lab reads at most (what a notebook's result is compared
+# with, run id by run id, in order; the kernel's capture keeps as many).
+SEARCH_MAX = 10000
+
+
+@dataclass(frozen=True)
+class Search:
+    """A search of runs that a lab asks the grader to make on the server after the notebook
+    ran, as mlflow.search_runs makes it (grader.engine.lab.Lab.searches): a check compares the
+    run ids a notebook's own search returned, in order, with the server's answer to it.
+
+    EXPERIMENTS names experiments (names the server does not hold are skipped, as
+    mlflow.search_runs skips them); ALL_EXPERIMENTS searches every active one
+    (search_all_experiments=True). VIEW is a ViewType name: ACTIVE_ONLY, DELETED_ONLY or ALL.
+    """
+
+    experiments: tuple[str, ...] = ()
+    all_experiments: bool = False
+    filter: str = ""
+    order_by: tuple[str, ...] = ()
+    max_results: int = SEARCH_MAX
+    view: str = "ACTIVE_ONLY"
+
+
+@dataclass(frozen=True)
+class SearchResult:
+    """The server's answer to a Search: run ids in its order, or why it failed."""
+
+    run_ids: tuple[str, ...] | None
+    error: str | None = None
+
+
+def run_searches(tracking_uri: str, searches: Mapping[str, Search]) -> dict[str, SearchResult]:
+    """Each of SEARCHES made on the server through MlflowClient: {its name: the result}.
+
+    A search the server refuses (a filter MLflow cannot parse) is that search's result, not
+    an error of the grading; an unreachable server is (GraderError), as for read_snapshot.
+    """
+    from mlflow.exceptions import MlflowException
+    from mlflow.tracking import MlflowClient
+
+    found: dict[str, SearchResult] = {}
+    if not searches:
+        return found
+    try:
+        with bounded_retries():
+            client = MlflowClient(tracking_uri=tracking_uri)
+            for name, search in searches.items():
+                try:
+                    found[name] = SearchResult(_search(client, search))
+                except MlflowException as err:
+                    found[name] = SearchResult(None, f"{type(err).__name__}: {err.message}")
+    except OSError as err:
+        raise GraderError(f"could not search the tracking server at {tracking_uri}: {err}") from err
+    return found
+
+
+def _search(client: Any, search: Search) -> tuple[str, ...]:
+    from mlflow.entities import ViewType
+
+    if search.all_experiments and not search.experiments:
+        ids = [e.experiment_id for e in client.search_experiments(view_type=ViewType.ACTIVE_ONLY)]
+    else:
+        named = (client.get_experiment_by_name(n) for n in search.experiments)
+        ids = [e.experiment_id for e in named if e is not None]
+    if not ids:
+        return ()
+    view = ViewType.from_string(search.view.lower())
+    wanted = min(search.max_results, SEARCH_MAX)
+    run_ids: list[str] = []
+    token = None
+    while len(run_ids) < wanted:
+        page = client.search_runs(
+            ids,
+            search.filter,
+            view,
+            max_results=min(wanted - len(run_ids), 1000),
+            order_by=list(search.order_by) or None,
+            page_token=token,
+        )
+        run_ids += [r.info.run_id for r in page]
+        token = page.token
+        if not token:
+            break
+    return tuple(run_ids)
 
 
 def read_snapshot(
@@ -146,9 +255,31 @@ def _runs(found: list[Any], models: dict[str, list[LoggedModel]]) -> tuple[Run, 
             tags={k: v for k, v in r.data.tags.items() if not k.startswith("mlflow.")},
             models=tuple(models.get(r.info.run_id, [])),
             system_tags={k: v for k, v in r.data.tags.items() if k.startswith("mlflow.")},
+            inputs=_inputs(r),
         )
         for r in found
     )
+
+
+def _inputs(run: Any) -> tuple[DatasetInput, ...]:
+    """The run's dataset inputs as search_runs returns them (each with its context tag)."""
+    inputs = getattr(run, "inputs", None)
+    found = []
+    for entry in getattr(inputs, "dataset_inputs", None) or ():
+        d = entry.dataset
+        tags = {t.key: t.value for t in entry.tags or ()}
+        found.append(
+            DatasetInput(
+                name=d.name or "",
+                digest=d.digest or "",
+                source_type=d.source_type or "",
+                source=(d.source or "")[:MAX_DATASET_TEXT],
+                context=tags.get("mlflow.data.context", ""),
+                schema=(d.schema or "")[:MAX_DATASET_TEXT],
+                profile=(d.profile or "")[:MAX_DATASET_TEXT],
+            )
+        )
+    return tuple(found)
 
 
 def _logged_models(

@@ -138,7 +138,9 @@ def execute(
     # process isolation what it starts is found by its environment's tag, which a fork's
     # /proc/PID/environ (its host's) would not show.
     host = host if sandbox.mode == "full" else NO_HOST
-    children = children_setup(sandbox, capture_path.parent)  # before the kernel's jail is made
+    children = children_setup(
+        sandbox, capture_path.parent, wanted
+    )  # before the kernel's jail is made
     with _kernel(nb, sandbox, work, tracking_uri, host) as (client, popen):
         _run_setup(
             client, kernel_side_call("install", tracking_uri, compatibility, children=children)
@@ -157,6 +159,7 @@ def execute(
                 list(wanted.variables),
                 wanted.column,
                 tables=list(wanted.tables),
+                run_ids=list(wanted.run_ids),
             )
             _run_capture(client, call, outcome)
         timings["cells"] = time.monotonic() - started
@@ -210,15 +213,25 @@ def compatibility_setup(sandbox: Sandbox, lab: Lab) -> list[list[str]]:
     ]
 
 
-def children_setup(sandbox: Sandbox, out: Path) -> dict[str, str]:
+def children_setup(sandbox: Sandbox, out: Path, wanted: Capture | None = None) -> dict[str, Any]:
     """What the kernel set-up hands every Python the notebook starts: the folder of their
-    start-up hook, the kernel set-up's own source, and where they leave their records."""
+    start-up hook, the kernel set-up's own source, where they leave their records, and the
+    variables of the lab's capture (WANTED) they leave at exit, for a notebook whose steps
+    run in a script of their own."""
     site = sandbox.script(CHILDREN_START, "site/sitecustomize.py")
-    return {
+    found: dict[str, Any] = {
         "site": site.rsplit("/", 1)[0],
         "kernel_side": sandbox.script(KERNEL_SIDE),
         "out": str(out),
     }
+    if wanted is not None:
+        found["capture"] = {
+            "variables": list(wanted.variables),
+            "column": wanted.column,
+            "run_ids": list(wanted.run_ids),
+            "tables": list(wanted.tables),
+        }
+    return found
 
 
 def _copy_folder(folder: Path, dest: Path) -> tuple[Path, list[str]]:
@@ -680,15 +693,18 @@ def _table(name: str, rows: Any) -> tuple[tuple[Any, ...], ...] | None:
 def _parse_capture(raw: dict[str, Any]) -> NamespaceCapture:
     variables: dict[str, VariableCapture] = {}
     for name, entry in dict(raw["variables"]).items():
-        values = entry.get("values")
+        values, ids = entry.get("values"), entry.get("run_ids")
         if values is not None and not isinstance(values, list):
             raise TypeError(f"{name}: values must be a list")
+        if ids is not None and not isinstance(ids, list):
+            raise TypeError(f"{name}: run_ids must be a list")
         variables[str(name)] = VariableCapture(
             present=bool(entry["present"]),
             type=str(entry.get("type", "")),
             columns=tuple(str(c) for c in entry.get("columns", [])),
             values=None if values is None else tuple(_scalar(v) for v in values),
             rows=_table(name, entry.get("rows")),
+            run_ids=None if ids is None else tuple(str(i) for i in ids),
         )
     loads = tuple(_parse_load(dict(entry)) for entry in raw["loads"])
     redirects = tuple((str(a), str(b)) for a, b in raw["redirects"])

@@ -146,6 +146,7 @@ def _set_up_children(grader_uri, compatibility, children, state):
             "compatibility": compatibility,
             "kernel_side": children["kernel_side"],
             "out": children["out"],
+            "capture": children.get("capture"),
         }
     )
     path = os.environ.get("PYTHONPATH")
@@ -190,6 +191,16 @@ def install_child(setup):
             "ids": list(getattr(state, "ids", [])),
             "metric_calls": list(getattr(state, "metric_calls", {}).values()),
         }
+        wanted = setup.get("capture")
+        main = sys.modules.get("__main__")
+        if wanted and main is not None:
+            report["variables"] = _variables(
+                vars(main),
+                wanted["variables"],
+                wanted["column"],
+                wanted["run_ids"],
+                tables=wanted.get("tables", ()),
+            )
         path = os.path.join(setup["out"], f"child-{os.getpid()}-{uuid.uuid4().hex[:8]}.json")
         with open(path, "w", encoding="utf-8") as fh:
             json.dump(report, fh)
@@ -536,18 +547,29 @@ def as_script(name):
     sys.path.insert(0, os.getcwd())
 
 
-def capture(out_path, variables, column, limit=10000, tables=()):
-    """Write what the graded checks need from the user namespace and from the records
-    install() kept, as plain JSON. TABLES: variables reported whole, row by row."""
-    import json
-    import sys
+def _run_ids(obj, limit):
+    """The ids of the runs OBJ holds, in its order: a search_runs DataFrame's "run_id"
+    column, a list of runs (search_runs(output_format="list"), MlflowClient.search_runs)
+    or one run; None when OBJ holds something else."""
+    columns = getattr(obj, "columns", None)
+    if columns is not None:
+        if "run_id" not in [str(c) for c in list(columns)]:
+            return None
+        ids = list(obj["run_id"].tolist())[:limit]
+    elif isinstance(obj, (list, tuple)):
+        ids = [getattr(getattr(run, "info", None), "run_id", None) for run in obj[:limit]]
+    else:
+        ids = [getattr(getattr(obj, "info", None), "run_id", None)]
+    if not all(isinstance(i, str) for i in ids):
+        return None
+    return [i[:100] for i in ids]
 
-    from IPython import get_ipython
 
-    ns = get_ipython().user_ns
-
+def _variables(ns, variables, column, run_ids, limit=10000, tables=()):
+    """What the checks need of the namespace NS's VARIABLES (and RUN_IDS), as plain JSON:
+    TABLES among them reported whole, row by row; RUN_IDS by the ids of the runs they hold."""
     found = {}
-    for name in variables:
+    for name in list(variables) + [v for v in run_ids if v not in variables]:
         if name not in ns:
             found[name] = {"present": False}
             continue
@@ -564,7 +586,24 @@ def capture(out_path, variables, column, limit=10000, tables=()):
             entry["values"] = _values(obj, limit)
         if name in tables:
             entry["rows"] = _rows(obj, limit)
+        if name in run_ids:
+            entry["run_ids"] = _run_ids(obj, limit)
         found[name] = entry
+    return found
+
+
+def capture(out_path, variables, column, run_ids=(), limit=10000, tables=()):
+    """Write what the graded checks need from the user namespace and from the records
+    install() kept, as plain JSON. RUN_IDS: variables whose runs are listed by id, in order;
+    TABLES: variables reported whole, row by row (grader.engine.lab.Capture)."""
+    import json
+    import sys
+
+    from IPython import get_ipython
+
+    ns = get_ipython().user_ns
+
+    found = _variables(ns, variables, column, run_ids, limit, tables)
 
     state = sys.modules.get(STATE_MODULE)
     note_environment = getattr(state, "note_environment", None)
@@ -582,6 +621,11 @@ def capture(out_path, variables, column, limit=10000, tables=()):
     }
     calls = {(c["run_id"], c["key"]): c for c in report["metric_calls"]}
     for child in _children_records(state):
+        # A variable the kernel lacks is read from a child that left it (a notebook that
+        # runs its steps as a script of its own).
+        for name, entry in child.get("variables", {}).items():
+            if name in found and not found[name]["present"] and entry.get("present"):
+                found[name] = entry
         report["loads"] += child.get("loads", [])[: max(0, MAX_LOADS - len(report["loads"]))]
         report["redirects"] += [
             r for r in child.get("redirects", []) if r not in report["redirects"]

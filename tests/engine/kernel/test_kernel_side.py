@@ -117,3 +117,36 @@ def test_a_table_is_captured_row_by_row() -> None:
     assert rows(np.array([[1, 2], [3, 4], [5, 6]]), 2) == [[1, 2], [3, 4]]
     assert rows([1.0, 2.0], 10) == [[1.0], [2.0]]
     assert rows(object(), 10) is None
+
+
+def test_the_runs_a_variable_holds_are_listed_by_id_in_order() -> None:
+    import pandas as pd
+    from mlflow.entities import Run, RunData, RunInfo
+
+    from grader.engine.kernel.kernel_side import _run_ids
+
+    def run(run_id: str) -> Run:
+        info = RunInfo(run_id, "0", "me", "FINISHED", 0, 1, "active", run_name=run_id)
+        return Run(info, RunData())
+
+    frame = pd.DataFrame({"run_id": ["b", "a"], "metrics.loss": [0.1, 0.2]})
+    assert _run_ids(frame, 10) == ["b", "a"]
+    assert _run_ids(frame.iloc[0:0], 10) == []
+    assert _run_ids(frame, 1) == ["b"]
+    assert _run_ids([run("c"), run("d")], 10) == ["c", "d"]  # output_format="list"
+    assert _run_ids(run("e"), 10) == ["e"]
+    assert _run_ids(pd.DataFrame({"loss": [0.1]}), 10) is None  # no run_id column
+    assert _run_ids(None, 10) is None
+    assert _run_ids(["c", "d"], 10) is None  # ids typed in are not runs
+
+
+def test_a_namespace_s_variables_are_read_alike_in_the_kernel_and_in_a_child() -> None:
+    import pandas as pd
+
+    from grader.engine.kernel.kernel_side import _variables
+
+    ns = {"found": pd.DataFrame({"run_id": ["b", "a"]}), "ids": ["x", "y"]}
+    read = _variables(ns, ["ids"], "", ["found", "gone"])
+    assert read["ids"] == {"present": True, "type": "list", "values": ["x", "y"]}
+    assert read["found"]["run_ids"] == ["b", "a"]
+    assert read["gone"] == {"present": False}
