@@ -11,9 +11,11 @@ would change what runs). `compose` draws several at random from a seed.
 from __future__ import annotations
 
 import ast
+import io
 import json
 import random
 import re
+import tokenize
 from collections.abc import Callable
 from dataclasses import dataclass, field, replace
 from pathlib import Path
@@ -111,11 +113,32 @@ def empty_cells(shape: Shape, rng: random.Random) -> Shape:
     return replace(shape, cells=tuple(cells))
 
 
+def _inside_strings(source: str) -> set[int]:
+    """Line numbers (1-based) that begin inside a string spanning lines: a line put before
+    one would become part of the string's text."""
+    inside: set[int] = set()
+    try:
+        for tok in tokenize.generate_tokens(io.StringIO(source).readline):
+            if tok.type in (tokenize.STRING, FSTRING_MIDDLE) and tok.end[0] > tok.start[0]:
+                inside.update(range(tok.start[0] + 1, tok.end[0] + 1))
+    except (tokenize.TokenError, SyntaxError):
+        return set(range(1, source.count("\n") + 2))  # unreadable: nowhere is safe
+    return inside
+
+
+# Python 3.12 tokenizes an f-string's text apart from it; 3.11 reads it as one STRING.
+FSTRING_MIDDLE = getattr(tokenize, "FSTRING_MIDDLE", -1)
+
+
 def comments_and_blank_lines(shape: Shape, rng: random.Random) -> Shape:
     def edit(source: str) -> str:
         lines = []
-        for line in source.splitlines():
+        strings = _inside_strings(source)
+        for number, line in enumerate(source.splitlines(), start=1):
             indent = line[: len(line) - len(line.lstrip())]
+            if number in strings:
+                lines.append(line)
+                continue
             if line.strip() and rng.random() < 0.2:
                 lines.append(f"{indent}# step detail {rng.randrange(100)}")
             elif rng.random() < 0.05:
