@@ -264,7 +264,16 @@ def check_numpy_dict(spec: CheckSpec, ev: Evidence, _: Candidate | None) -> Verd
 def _shapes(found: list[BuiltDataset]) -> str:
     if not found:
         return "none was built"
-    return "built: " + "; ".join(f"features {d.data.get('features')}" for d in found[:5])
+    return "built: " + "; ".join(f"features {_shown(d.data.get('features'))}" for d in found[:5])
+
+
+def _shown(shape: object) -> str:
+    """A shape as the notebook writes it ([2, 5, 4]), a dict of them by key."""
+    if isinstance(shape, tuple):
+        return str(list(shape))
+    if isinstance(shape, dict):
+        return "{" + ", ".join(f"{k}: {_shown(v)}" for k, v in shape.items()) + "}"
+    return str(shape)
 
 
 CHECKS: dict[str, Check] = {
