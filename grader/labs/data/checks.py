@@ -299,7 +299,8 @@ WANTS: dict[str, Callable[[CheckSpec], str]] = {
     ),
     "pandas_targets": lambda spec: (
         "A PandasDataset of the 3-row frame (Name, Age, Label, ModelOutput) built with"
-        f' targets="{spec.option("targets")}" and predictions="{spec.option("predictions")}".'
+        f' "{spec.option("targets")}" as its targets and "{spec.option("predictions")}" as its'
+        " predictions."
     ),
     "numpy_basic": lambda spec: (
         f"A NumpyDataset of random features of size {list(spec.option('features_shape'))} with"
