@@ -86,9 +86,10 @@ def check_logged_input(spec: CheckSpec, ev: Evidence, _: Candidate | None) -> Ve
             f"build it with mlflow.data.from_pandas(df, source=dataset_source_url), the URL {url}",
         )
     problems = [_input_problem(i, spec, ev, wanted, context) for i in from_url]
-    if any(p is None for p in problems):
+    found = [p for p in problems if p is not None]
+    if len(found) < len(problems):
         return Verdict(True, f'a run logged the wine data from {url} as its "{context}" input')
-    return Verdict(False, str(problems[0][0]), call, str(problems[0][1]))  # type: ignore[index]
+    return Verdict(False, found[0][0], call, found[0][1])
 
 
 def _input_problem(
