@@ -44,9 +44,14 @@ def is_unattempted(graded: Path, lab: Lab) -> bool:
     """Whether the submission at GRADED (a file, or the folder holding it) is LAB's template
     with no code cell edited. A submission that cannot be read is not judged here: its
     grading says why it cannot be graded."""
+    handed_out = lab.template / lab.notebook
+    if not handed_out.is_file():
+        # An installed grader has no template (a clone's student_template/<id>/): every
+        # submission is graded as it is, which scores an untouched template 0 all the same.
+        return False
     try:
         submission = load_submission(graded)
     except InvalidSubmission:
         return False
-    template = load_submission(lab.template / lab.notebook)
+    template = load_submission(handed_out)
     return unedited(code_cells(submission.notebook), code_cells(template.notebook))

@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
+import dataclasses
 import json
 from pathlib import Path
 
 from grader.course.attempt import is_unattempted
-from grader.labs import all_labs
+from grader.labs import all_labs, load
 
 
 def test_each_labs_template_is_unattempted_and_its_reference_is_not(tmp_path: Path) -> None:
@@ -33,3 +34,12 @@ def test_what_cannot_be_read_is_left_to_the_grading(tmp_path: Path) -> None:
     lab = next(iter(all_labs()))
     (tmp_path / "lab.ipynb").write_bytes(b"\x00 not json")
     assert not is_unattempted(tmp_path / "lab.ipynb", lab)
+
+
+def test_an_installed_grader_without_templates_grades_every_submission(tmp_path: Path) -> None:
+    """A wheel has no student_template/: nothing is judged unattempted, nothing crashes."""
+    lab = load("tracking")
+    installed = dataclasses.replace(lab, folder=tmp_path / "site" / "grader" / "labs" / lab.id)
+    assert not (installed.template / lab.notebook).exists()
+    assert is_unattempted(lab.template / lab.notebook, lab)
+    assert not is_unattempted(lab.template / lab.notebook, installed)

@@ -71,4 +71,5 @@ def test_a_declared_url_is_answered_from_its_file_by_every_library_and_no_other(
     assert numpy["data"] == {"features": [2, 5, 4], "targets": [2]}
     assert pandas["type"] == "PandasDataset"
     assert pandas["data"] == {"df": [1, 2], "targets": "Label", "predictions": None}
-    assert pandas["digest"] and '"Name"' in pandas["schema"]
+    assert pandas["digest"]
+    assert '"Name"' in pandas["schema"]
