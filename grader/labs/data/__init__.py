@@ -44,7 +44,13 @@ LAB = Lab(
     checks=checks.CHECKS,
     wants=checks.WANTS,
     course_notebook="published.ipynb",
-    design=Design(fixtures=(Fixture(URL, FOLDER / "data" / "winequality-red.csv", "text/csv"),)),
+    # The address as the course writes it, and with https (where the real one now sends it).
+    design=Design(
+        fixtures=tuple(
+            Fixture(url, FOLDER / "data" / "winequality-red.csv", "text/csv")
+            for url in (URL, URL.replace("http://", "https://", 1))
+        )
+    ),
     # No model is logged: no test split, so no probe; no run is a candidate of run checks.
     needs=Needs(candidates=lambda ev: [], capture=capture),
     feedback=Feedback(error_hint=hints.hint_for),

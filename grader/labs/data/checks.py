@@ -21,11 +21,18 @@ from grader.engine.scoring import not_applicable, stopped
 
 
 def _url_of(source: str) -> str:
+    """The address of a dataset's HTTP source (MLflow's JSON), with or without https: the
+    same file."""
     try:
         found = json.loads(source)
     except ValueError:
         return ""
-    return str(found.get("url", "")) if isinstance(found, dict) else ""
+    url = str(found.get("url", "")) if isinstance(found, dict) else ""
+    return _same(url)
+
+
+def _same(url: str) -> str:
+    return url.replace("https://", "http://", 1)
 
 
 def _schema_names(schema: str) -> list[str]:
@@ -76,7 +83,7 @@ def check_logged_input(spec: CheckSpec, ev: Evidence, _: Candidate | None) -> Ve
             call,
             stopped(ev) or "log the dataset inside `with mlflow.start_run():` (Step 1)",
         )
-    from_url = [i for i in inputs if _url_of(i.source) == url]
+    from_url = [i for i in inputs if _url_of(i.source) == _same(url)]
     if not from_url:
         sources = sorted({i.source[:120] for i in inputs})
         return Verdict(
@@ -106,7 +113,7 @@ def _input_problem(
             f"the logged dataset's columns are not the wine file's twelve ({given.schema[:200]})",
             "log the DataFrame read from the URL, all of it",
         )
-    read = [d for d in _built(ev) if _url_of(d.source) == str(spec.option("url"))]
+    read = [d for d in _built(ev) if _url_of(d.source) == _same(str(spec.option("url")))]
     if not any(d.digest == given.digest for d in read):
         return (
             f"the logged digest {given.digest} is not that of a dataset the notebook built from"
@@ -163,7 +170,7 @@ def check_source_loaded(spec: CheckSpec, ev: Evidence, _: Candidate | None) -> V
     if lost is not None or ev.capture is None:
         return lost or Verdict(False, "", call)
     # MLflow's HTTP source downloads with requests; pandas reads a URL with urllib.
-    if (url, "requests") in ev.capture.fetched:
+    if any(_same(u) == _same(url) and how == "requests" for u, how in ev.capture.fetched):
         return Verdict(True, "the dataset's source was downloaded again from its URL")
     return Verdict(
         False,

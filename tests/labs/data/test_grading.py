@@ -2,8 +2,9 @@
 `pytest grader --lab data --submission X --grade-json J`.
 
 The corpus (submissions/, made by submissions/generate.py) holds the lab's reference, its
-template, the course-shaped notebook as handed out (read_csv without sep=";": full marks), a
-correct rewrite (sep=";"), one slip per check and an imitation (the wine frame typed in).
+template, the course-shaped notebook as handed out (read_csv without sep=";": full marks), two
+correct rewrites (sep=";"; the address with https), one slip per check and an imitation (the
+wine frame typed in).
 Every verdict is asserted, not only the score.
 """
 
@@ -55,6 +56,7 @@ CASES = [
     ),
     Case(sub("published"), 100),
     Case(sub("rewrite_sep_semicolon"), 100),
+    Case(sub("rewrite_https"), 100),
     Case(
         sub("loses_logged_input_context_train"),
         70,

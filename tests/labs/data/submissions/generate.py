@@ -55,6 +55,11 @@ VARIANTS: dict[str, tuple[Path, Callable[[str], str]]] = {
         PUBLISHED,
         swap(("pd.read_csv(dataset_source_url)", 'pd.read_csv(dataset_source_url, sep=";")')),
     ),
+    # The same address with https (where the real one now sends it): the same file.
+    "rewrite_https": (
+        PUBLISHED,
+        swap(('"http://archive', '"https://archive')),
+    ),
     # One slip per check.
     "loses_logged_input_context_train": (
         PUBLISHED,
