@@ -46,11 +46,22 @@ def status_note(result: dict[str, Any]) -> str:
     ex = result["execution"]
     if ex["status"] == "ok":
         return ""
-    cause = " ".join(str(ex.get("error") or f"execution {ex['status']}").split())
-    cause = cause if len(cause) <= NOTE_CAUSE else cause[: NOTE_CAUSE - 3] + "..."
+    cause = _shortened(" ".join(str(ex.get("error") or f"execution {ex['status']}").split()))
     if result["checks"] and result["score"] >= result["max_score"]:
         return f"{cause}; every check still passed on what the notebook had logged"
     return cause
+
+
+def _shortened(cause: str) -> str:
+    """CAUSE in at most NOTE_CAUSE characters; what is cut is the error's own text, not the
+    fix after it ("... Fix: ..."), which is what the reader acts on."""
+    if len(cause) <= NOTE_CAUSE:
+        return cause
+    head, sep, fix = cause.partition(" Fix: ")
+    room = NOTE_CAUSE - len(sep) - len(fix) - 3
+    if sep and room >= 40:
+        return head[:room].rstrip() + "..." + sep + fix
+    return cause[: NOTE_CAUSE - 3] + "..."
 
 
 def save_student(out: Path, row: Row, feedback: str) -> None:

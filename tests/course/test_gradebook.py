@@ -47,3 +47,14 @@ def test_a_long_cause_is_cut_to_one_line() -> None:
     assert "\n" not in note
     assert len(note) == NOTE_CAUSE
     assert note.endswith("...")
+
+
+def test_a_long_cause_keeps_its_fix_and_cuts_the_error() -> None:
+    fix = 'the filter does not parse: quote names with spaces (metrics."f1 score")'
+    error = "the code cell starting `runs = mlflow.search_runs(` (code cell 4) raised "
+    note = status_note(
+        result("error", error + "MlflowException: " + "x" * 300 + " Fix: " + fix, 60)
+    )
+    assert len(note) <= NOTE_CAUSE
+    assert note.endswith(" Fix: " + fix)
+    assert note.startswith("the code cell starting")

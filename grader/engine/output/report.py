@@ -70,14 +70,19 @@ def failure_text(result: GradeResult, check_id: str) -> str:
     return "\n".join(lines)
 
 
+# What a status means to a student reading feedback, where its token says little.
+_STATUS_WORDS = {"not_executed": "not run"}
+
+
 def feedback_markdown(result: GradeResult, title: str) -> str:
     """What a student reads after a batch: score, each verdict, what to fix and the lab step.
     TITLE: the lab's (its rubric's [lab] title)."""
     ex = result.execution
+    status = _STATUS_WORDS.get(ex.status, ex.status)
     lines = [
         f"# {title}: {result.score:g}/{result.max_score:g}",
         "",
-        f"Submission: `{Path(result.submission).name}`. Execution: **{ex.status}**"
+        f"Submission: `{Path(result.submission).name}`. Execution: **{status}**"
         f" in {ex.seconds:.1f} s.",
     ]
     if ex.error:
@@ -87,7 +92,10 @@ def feedback_markdown(result: GradeResult, title: str) -> str:
         f"| {c.title} | {_points(c.score, c.max_score)} | {'pass' if c.passed else '**fail**'} |"
         for c in result.checks
     ]
-    failing = [c for c in result.checks if not c.passed]
+    # A check that says only why nothing ran (an unattempted or unreadable submission) says
+    # what the line above says already: once is enough.
+    said = ex.error or None
+    failing = [c for c in result.checks if not c.passed and not (said and c.message.endswith(said))]
     if failing:
         lines += ["", "## What to fix", ""]
         lines += [_fix_item(c) for c in failing]

@@ -492,6 +492,10 @@ def _logged_later(ev: Evidence, got: tuple[str, ...], want: tuple[str, ...]) -> 
 def _search_hint(spec: CheckSpec, got: int, want: int) -> str:
     if "max_results" in spec.options and got > want:
         return f"keep only the best run: max_results={spec.options['max_results']}"
+    if "max_results" in spec.options and "order_by" in spec.options and got == want:
+        # As many runs as the search keeps, but others: the first ones of another order.
+        order = ", ".join(f'"{o}"' for o in _listed(spec.options["order_by"]))
+        return f"the best run comes first in the lab's order: order_by=[{order}]"
     if "filter" in spec.options:
         return f"filter exactly as the lab does: {spec.options['filter']}"
     if spec.options.get("all_experiments"):
