@@ -113,7 +113,7 @@ def bare(tmp: Path, lab: Lab) -> float:
         text = _TRACKING_URI.sub(server.url, _reference(lab).read_text(encoding="utf-8"))
         nb = tmp / "bare.ipynb"
         nb.write_text(text, encoding="utf-8")
-        if lab.design.compatibility:
+        if lab.design.compatibility or lab.design.fixtures:
             _prepend_compatibility(nb, lab)
         execute = Path(sys.executable).with_name("jupyter-execute")
         env = {k: v for k, v in os.environ.items() if not k.startswith("MLFLOW_")}
@@ -123,14 +123,18 @@ def bare(tmp: Path, lab: Lab) -> float:
 
 
 def _prepend_compatibility(path: Path, lab: Lab) -> None:
-    """A first cell applying the lab's compatibility switches, as the grader's set-up does."""
+    """A first cell applying the lab's compatibility switches and answering its web fixtures
+    (this machine may have no network), as the grader's set-up does."""
     import nbformat
 
     from grader.engine.kernel.execution import kernel_side_call
 
     nb = nbformat.read(path, as_version=4)
     switches = [[c.name, str(c.script), c.function, c.value] for c in lab.design.compatibility]
-    nb.cells.insert(0, nbformat.v4.new_code_cell(kernel_side_call("compatible", switches)))
+    fixtures = [[f.url, str(f.path), f.content_type] for f in lab.design.fixtures]
+    setup = kernel_side_call("compatible", switches) + "\n"
+    setup += kernel_side_call("answer_fixtures", fixtures)
+    nb.cells.insert(0, nbformat.v4.new_code_cell(setup))
     nbformat.write(nb, path)
 
 

@@ -8,7 +8,7 @@ A Lab says four things, each a record documented where it is defined here:
 
 - what the lab is (`Lab` itself): its id, title, the notebook students edit, its checks;
 - what its notebook does by design (`Design`): errors it raises on purpose, library defaults
-  its published code needs restored;
+  its published code needs restored, web addresses it fetches (answered from the lab's files);
 - what evidence its checks read (`Needs`): which runs are candidates, the rows a logged model
   is judged on, the notebook's variables reported after the run, the checks that name its
   experiment and models;
@@ -100,6 +100,19 @@ class Compatibility:
 
 
 @dataclass(frozen=True)
+class Fixture:
+    """A web address the lab's notebook fetches, answered inside the sandbox (which has no
+    network) with a file the lab ships, however the notebook fetches it: urllib (and
+    pandas.read_csv of a URL), requests, MLflow's own downloads. Every other address stays
+    closed. The file is the lab's stand-in for the real one: its content need not be the same,
+    only its shape (columns, separator) as the published code reads it."""
+
+    url: str  # exactly as the notebook passes it
+    path: Path  # the file that answers it, in the lab's folder
+    content_type: str = "text/csv"
+
+
+@dataclass(frozen=True)
 class Design:
     """What a correct notebook of the lab does by design, which a grader must not hold
     against it."""
@@ -109,6 +122,8 @@ class Design:
     # Library defaults restored in the kernel before the first cell, each named in the
     # output where it changed a call.
     compatibility: tuple[Compatibility, ...] = ()
+    # Web addresses the notebook fetches, answered from the lab's files (no network here).
+    fixtures: tuple[Fixture, ...] = ()
 
 
 @dataclass(frozen=True)

@@ -271,6 +271,32 @@ def renamed_variables(
     return _code_map(shape, edit)
 
 
+class _Unannotated(ast.NodeTransformer):
+    """`name: T = value` becomes `name = value`: Python refuses an annotated name declared
+    global, and the rewrites below declare a cell's names global (lab 3's
+    `dataset: PandasDataset = ...`). An annotation alone binds nothing: it goes."""
+
+    def visit_AnnAssign(self, node: ast.AnnAssign) -> ast.AST | None:
+        if node.value is None:
+            return ast.Pass() if node.simple else node
+        return ast.copy_location(ast.Assign(targets=[node.target], value=node.value), node)
+
+    def visit_FunctionDef(self, node: ast.FunctionDef) -> ast.FunctionDef:
+        return node  # a function's own names are not declared global
+
+    def visit_AsyncFunctionDef(self, node: ast.AsyncFunctionDef) -> ast.AsyncFunctionDef:
+        return node
+
+    def visit_ClassDef(self, node: ast.ClassDef) -> ast.ClassDef:
+        return node
+
+
+def _globals_body(tree: ast.Module) -> str:
+    """TREE's code indented as a function's body whose names are declared global."""
+    tree = ast.fix_missing_locations(_Unannotated().visit(tree))
+    return "\n".join("    " + ln for ln in ast.unparse(tree).splitlines())
+
+
 def cells_as_functions(shape: Shape, rng: random.Random) -> Shape:
     """Each cell's statements in a function that it calls, its names declared global."""
 
@@ -281,7 +307,7 @@ def cells_as_functions(shape: Shape, rng: random.Random) -> Shape:
             return source
         names = sorted(_bound(tree))
         name = f"_step_{rng.randrange(10**6)}"
-        body = "\n".join("    " + ln for ln in ast.unparse(tree).splitlines())
+        body = _globals_body(tree)
         declared = f"    global {', '.join(names)}\n" if names else ""
         return f"def {name}():\n{declared}{body}\n\n\n{name}()\n"
 
@@ -444,7 +470,7 @@ def in_main_function(shape: Shape, rng: random.Random) -> Shape:
     code, magics = _all_code(shape)
     tree = ast.parse(code)
     names = sorted(_bound(tree))
-    body = "\n".join("    " + ln for ln in ast.unparse(tree).splitlines())
+    body = _globals_body(tree)
     declared = f"    global {', '.join(names)}\n" if names else ""
     main = f"def main():\n{declared}{body}\n\n\nif __name__ == '__main__':\n    main()\n"
     return replace(shape, cells=(*magics, ("code", main)))
@@ -900,7 +926,7 @@ def steps_in_class(shape: Shape, rng: random.Random) -> Shape:
             continue
         step = f"step_{len(methods) + 1}"
         names = sorted(_bound(tree))
-        body = "\n".join("        " + ln for ln in ast.unparse(tree).splitlines())
+        body = "\n".join("    " + ln for ln in _globals_body(tree).splitlines())
         declared = f"        global {', '.join(names)}\n" if names else ""
         methods.append(f"    def {step}(self):\n{declared}{body}\n")
         cells.append(("code", f"{instance}.{step}()"))
@@ -1004,7 +1030,7 @@ def argparse_script(shape: Shape, rng: random.Random) -> Shape:
     options = _Options()
     tree = options.visit(ast.parse(code))
     names = sorted(_bound(tree))
-    body = "\n".join("    " + ln for ln in ast.unparse(tree).splitlines())
+    body = _globals_body(tree)
     declared = f"    global {', '.join(['cli', *names])}\n"
     header = options.header("The lab as a command: python lab.py [options].")
     script = (

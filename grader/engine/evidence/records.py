@@ -57,6 +57,29 @@ class MetricCall:
     client: bool = False
 
 
+# The shape of a dataset's data: an array's shape, a column's name (a PandasDataset's
+# targets), a dict of them (numpy features given as a dict), or None.
+DataShape = tuple[int, ...] | str | None | Mapping[str, "DataShape"]
+
+
+@dataclass(frozen=True)
+class BuiltDataset:
+    """An MLflow dataset the notebook built (mlflow.data.from_pandas, from_numpy, ...), as
+    MLflow would log it: NAME, DIGEST, SOURCE_TYPE; SOURCE, SCHEMA and PROFILE are MLflow's
+    JSON text (cut at 4,000 characters). DATA: the shapes of its "df", "features", "targets"
+    and "predictions", where the dataset has them. ERROR: why it could not be described."""
+
+    type: str  # its class: PandasDataset, NumpyDataset, ...
+    name: str
+    digest: str
+    source_type: str
+    source: str
+    schema: str
+    profile: str
+    data: Mapping[str, DataShape]
+    error: str | None = None
+
+
 @dataclass(frozen=True)
 class NamespaceCapture:
     """Plain data read from the kernel after the submission ran."""
@@ -73,6 +96,10 @@ class NamespaceCapture:
     shell_failures: tuple[tuple[str, int, str], ...] = ()
     # The lab's compatibility switches (grader.engine.lab.Compatibility) that changed a call.
     switched: tuple[str, ...] = ()
+    # MLflow datasets the notebook built (mlflow.data.from_*), in order, logged or not.
+    datasets: tuple[BuiltDataset, ...] = ()
+    # (url, library): the lab's web fixtures the notebook fetched (grader.engine.lab.Fixture).
+    fetched: tuple[tuple[str, str], ...] = ()
 
 
 Param = bool | int | float | str | None

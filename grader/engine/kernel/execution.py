@@ -34,7 +34,14 @@ from nbclient.exceptions import CellExecutionError, CellTimeoutError, DeadKernel
 from nbformat import NotebookNode
 
 from grader.engine.evidence.error_hints import hint_for
-from grader.engine.evidence.records import MetricCall, NamespaceCapture, PyfuncLoad, VariableCapture
+from grader.engine.evidence.records import (
+    BuiltDataset,
+    DataShape,
+    MetricCall,
+    NamespaceCapture,
+    PyfuncLoad,
+    VariableCapture,
+)
 from grader.engine.kernel import kernel_side
 from grader.engine.kernel.sanitize import clean_text
 from grader.engine.kernel.submission import Kind, Submission, cell_label
@@ -134,6 +141,7 @@ def execute(
     timings: dict[str, float] = {}
     limits = sandbox.limits
     compatibility = compatibility_setup(sandbox, lab)
+    fixtures = fixture_setup(sandbox, lab)
     # Only where a PID namespace and the jail's own user end all the kernel started: in
     # process isolation what it starts is found by its environment's tag, which a fork's
     # /proc/PID/environ (its host's) would not show.
@@ -143,7 +151,10 @@ def execute(
     )  # before the kernel's jail is made
     with _kernel(nb, sandbox, work, tracking_uri, host) as (client, popen):
         _run_setup(
-            client, kernel_side_call("install", tracking_uri, compatibility, children=children)
+            client,
+            kernel_side_call(
+                "install", tracking_uri, compatibility, children=children, fixtures=fixtures
+            ),
         )
         if submission.kind == "script":
             _run_setup(client, kernel_side_call("as_script", submission.path.name))
@@ -210,6 +221,15 @@ def compatibility_setup(sandbox: Sandbox, lab: Lab) -> list[list[str]]:
     return [
         [c.name, sandbox.script(c.script, f"compat/{c.name}.py"), c.function, c.value]
         for c in lab.design.compatibility
+    ]
+
+
+def fixture_setup(sandbox: Sandbox, lab: Lab) -> list[list[str]]:
+    """LAB's web fixtures as kernel_side.answer_fixtures takes them, each file bound into the
+    kernel's view (before the kernel's jail is made)."""
+    return [
+        [f.url, sandbox.script(f.path, f"fixtures/{n}-{f.path.name}"), f.content_type]
+        for n, f in enumerate(lab.design.fixtures)
     ]
 
 
@@ -716,7 +736,38 @@ def _parse_capture(raw: dict[str, Any]) -> NamespaceCapture:
         for f in raw.get("shell_failures", [])
     )
     switched = tuple(str(s) for s in raw.get("switched", []))
-    return NamespaceCapture(variables, loads, redirects, modules, ids, calls, failed, switched)
+    datasets = tuple(_parse_dataset(dict(entry)) for entry in raw.get("datasets", []))
+    fetched = tuple((str(url), str(library)) for url, library in raw.get("fetched", []))
+    return NamespaceCapture(
+        variables, loads, redirects, modules, ids, calls, failed, switched, datasets, fetched
+    )
+
+
+def _parse_dataset(entry: dict[str, Any]) -> BuiltDataset:
+    data = entry.get("data", {})
+    if not isinstance(data, dict):
+        raise TypeError("a built dataset's data must be a mapping")
+    return BuiltDataset(
+        type=str(entry.get("type", "")),
+        name=str(entry.get("name") or ""),
+        digest=str(entry.get("digest") or ""),
+        source_type=str(entry.get("source_type") or ""),
+        source=str(entry.get("source") or ""),
+        schema=str(entry.get("schema") or ""),
+        profile=str(entry.get("profile") or ""),
+        data={str(k): _shape(v) for k, v in data.items()},
+        error=_optional_text(entry.get("error")),
+    )
+
+
+def _shape(value: Any) -> DataShape:
+    if value is None or isinstance(value, str):
+        return value
+    if isinstance(value, list):
+        return tuple(int(n) for n in value)
+    if isinstance(value, dict):
+        return {str(k): _shape(v) for k, v in value.items()}
+    raise TypeError(f"unexpected shape {type(value).__name__}")
 
 
 def _parse_metric_call(entry: dict[str, Any]) -> MetricCall:

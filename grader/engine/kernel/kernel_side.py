@@ -21,9 +21,12 @@ MAX_PREDICTED_VALUES = 100000
 # costs nothing past this.
 MAX_METRIC_KEYS = 200
 MAX_CALL_TEXT = 2000
+# MLflow datasets the notebook builds that one grading describes (mlflow.data.from_*).
+MAX_DATASETS = 100
+MAX_DATASET_TEXT = 4000
 
 
-def install(grader_uri, compatibility=None, server_deadline=90.0, children=None):
+def install(grader_uri, compatibility=None, server_deadline=90.0, children=None, fixtures=None):
     """Pin every tracking/registry URI the notebook sets to the grader's throwaway server,
     and record each model the notebook loads with pyfunc and what that model predicts.
 
@@ -36,7 +39,8 @@ def install(grader_uri, compatibility=None, server_deadline=90.0, children=None)
     compatible() takes them (grader.engine.lab.Compatibility). CHILDREN ({"site": folder of
     the children's sitecustomize, "kernel_side": this file, "out": where children leave
     their records}): every Python the notebook starts gets this same set-up
-    (grader/engine/children).
+    (grader/engine/children). FIXTURES: the lab's web addresses answered from its files, each
+    [url, path, content type] (grader.engine.lab.Fixture; answer_fixtures).
     """
     compatible(compatibility or [])
     import functools
@@ -60,6 +64,7 @@ def install(grader_uri, compatibility=None, server_deadline=90.0, children=None)
     state.loaded = {}  # id(model) -> (model, its record): the models the notebook loaded
     state.home = os.getcwd()  # the submission's working copy: its helper modules live here
     sys.modules[STATE_MODULE] = state
+    answer_fixtures(fixtures or [], state)
 
     def note(where, uri):
         if uri is not None and str(uri) != grader_uri:
@@ -106,8 +111,9 @@ def install(grader_uri, compatibility=None, server_deadline=90.0, children=None)
     _typed_ids(mlflow, client_module.MlflowClient, state)
     _record_pyfunc(mlflow.pyfunc, state)
     _record_metric_calls(client_module.MlflowClient, state)
+    _record_datasets(state)
     if children:
-        _set_up_children(grader_uri, compatibility or [], children, state)
+        _set_up_children(grader_uri, compatibility or [], children, state, fixtures or [])
 
     original_request = requests.Session.request
     ready = []
@@ -132,7 +138,7 @@ def install(grader_uri, compatibility=None, server_deadline=90.0, children=None)
     requests.Session.request = request
 
 
-def _set_up_children(grader_uri, compatibility, children, state):
+def _set_up_children(grader_uri, compatibility, children, state, fixtures=()):
     """Hand the kernel's set-up to every Python it starts (their environment, inherited),
     and note each shell escape (`!command`) that exits with a non-zero status."""
     import json
@@ -144,6 +150,7 @@ def _set_up_children(grader_uri, compatibility, children, state):
         {
             "uri": grader_uri,
             "compatibility": compatibility,
+            "fixtures": list(fixtures),
             "kernel_side": children["kernel_side"],
             "out": children["out"],
             "capture": children.get("capture"),
@@ -180,7 +187,7 @@ def install_child(setup):
     import sys
     import uuid
 
-    install(setup["uri"], setup.get("compatibility"))
+    install(setup["uri"], setup.get("compatibility"), fixtures=setup.get("fixtures"))
     state = sys.modules[STATE_MODULE]
 
     def leave():
@@ -190,6 +197,8 @@ def install_child(setup):
             "switched": list(state.switched),
             "ids": list(getattr(state, "ids", [])),
             "metric_calls": list(getattr(state, "metric_calls", {}).values()),
+            "datasets": list(getattr(state, "datasets", [])),
+            "fetched": list(getattr(state, "fetched", [])),
         }
         wanted = setup.get("capture")
         main = sys.modules.get("__main__")
@@ -290,6 +299,140 @@ def _typed_ids(mlflow, client_class, state):
         setattr(client_class, method, resolving(getattr(client_class, method), names))
     for module in (mlflow.pyfunc,):
         module.load_model = resolving(module.load_model, {"model_uri"})
+
+
+def answer_fixtures(fixtures, state=None):
+    """Answer the lab's web addresses from its files, whatever library the notebook fetches
+    them with: the sandbox has no network, and the lab's published code reads its data from
+    the web. FIXTURES: [url, path, content type] each (grader.engine.lab.Fixture).
+
+    Two layers carry every fetch in Python's usual libraries: urllib's OpenerDirector.open
+    (urllib.request.urlopen, and pandas.read_csv of a URL, which calls it) and requests'
+    HTTPAdapter.send (requests.get, a Session, and MLflow's own downloads such as
+    mlflow.data.get_source(...).load()). Only a declared URL is answered; any other address
+    goes through as before, to the closed network. Each answer is recorded (url, library)."""
+    import email.message
+    import functools
+    import io
+    import types
+    import urllib.request
+    import urllib.response
+
+    state = state if state is not None else types.SimpleNamespace()
+    state.fetched = []
+    answers = {str(url): (path, content_type) for url, path, content_type in fixtures}
+    if not answers:
+        return
+
+    def body(url, library):
+        path, content_type = answers[url]
+        with open(path, "rb") as fh:
+            data = fh.read()
+        entry = [url[:300], library]
+        if entry not in state.fetched and len(state.fetched) < MAX_LOADS:
+            state.fetched.append(entry)
+        return data, content_type
+
+    original_open = urllib.request.OpenerDirector.open
+
+    @functools.wraps(original_open)
+    def open_url(self, fullurl, data=None, *args, **kwargs):
+        url = getattr(fullurl, "full_url", fullurl)
+        if not isinstance(url, str) or url not in answers:
+            return original_open(self, fullurl, data, *args, **kwargs)
+        content, content_type = body(url, "urllib")
+        headers = email.message.Message()
+        headers["Content-Type"] = content_type
+        headers["Content-Length"] = str(len(content))
+        return urllib.response.addinfourl(io.BytesIO(content), headers, url, code=200)
+
+    urllib.request.OpenerDirector.open = open_url
+
+    try:
+        import requests
+        from requests.adapters import HTTPAdapter
+        from requests.structures import CaseInsensitiveDict
+    except ImportError:
+        return  # an environment without requests: nothing fetches through it
+    original_send = HTTPAdapter.send
+
+    @functools.wraps(original_send)
+    def send(self, request, *args, **kwargs):
+        url = str(request.url)
+        if url not in answers:
+            return original_send(self, request, *args, **kwargs)
+        content, content_type = body(url, "requests")
+        response = requests.Response()
+        response.status_code = 200
+        response.reason = "OK"
+        response.url = url
+        response.request = request
+        response.connection = self
+        response.raw = io.BytesIO(content)
+        response.headers = CaseInsensitiveDict(
+            {"Content-Type": content_type, "Content-Length": str(len(content))}
+        )
+        return response
+
+    HTTPAdapter.send = send
+
+
+def _record_datasets(state):
+    """Describe each MLflow dataset the notebook builds (mlflow.data.from_pandas, from_numpy,
+    ...), as MLflow would log it (name, digest, source, schema, profile) with the shapes of
+    its data: a notebook that builds several under one variable name keeps only the last, and
+    a dataset built but never logged is on no server."""
+    import functools
+
+    state.datasets = []
+    try:
+        from mlflow.data.dataset import Dataset
+    except ImportError:
+        return  # an MLflow without mlflow.data builds no datasets
+
+    original_init = Dataset.__init__
+
+    def cut(value):
+        return None if value is None else str(value)[:MAX_DATASET_TEXT]
+
+    def shape(value):
+        if isinstance(value, str):
+            return value[:200]  # a column's name (targets="Label")
+        if isinstance(value, dict):
+            return {str(k)[:200]: shape(v) for k, v in list(value.items())[:50]}
+        found = getattr(value, "shape", None)
+        return None if found is None else [int(n) for n in found]
+
+    @functools.wraps(original_init)
+    def init(self, *args, **kwargs):
+        original_init(self, *args, **kwargs)
+        if len(state.datasets) >= MAX_DATASETS:
+            return
+        try:
+            described = self.to_dict()
+        except Exception as err:
+            # Described as far as it goes: the checks then say what could not be read.
+            state.datasets.append({"type": type(self).__name__, "error": repr(err)[:300]})
+            return
+        record = {
+            "type": type(self).__name__,
+            "name": cut(described.get("name")),
+            "digest": cut(described.get("digest")),
+            "source_type": cut(described.get("source_type")),
+            "source": cut(described.get("source")),
+            "schema": cut(described.get("schema")),
+            "profile": cut(described.get("profile")),
+            "data": {},
+        }
+        for attribute in ("df", "features", "targets", "predictions"):
+            if attribute in dir(type(self)):
+                try:
+                    record["data"][attribute] = shape(getattr(self, attribute))
+                except Exception as err:
+                    record["data"][attribute] = f"unreadable: {err!r}"[:300]
+        state.datasets.append(record)
+
+    Dataset.__init__ = init
 
 
 def _switched(name):
@@ -618,6 +761,8 @@ def capture(out_path, variables, column, run_ids=(), limit=10000, tables=()):
         "metric_calls": list(getattr(state, "metric_calls", {}).values()),
         "modules": _own_modules(getattr(state, "home", None)),
         "shell_failures": list(getattr(state, "shell_failures", [])),
+        "datasets": list(getattr(state, "datasets", [])),
+        "fetched": list(getattr(state, "fetched", [])),
     }
     calls = {(c["run_id"], c["key"]): c for c in report["metric_calls"]}
     for child in _children_records(state):
@@ -632,6 +777,9 @@ def capture(out_path, variables, column, run_ids=(), limit=10000, tables=()):
         ]
         report["ids"] += [i for i in child.get("ids", []) if i not in report["ids"]]
         report["switched"] += [s for s in child.get("switched", []) if s not in report["switched"]]
+        room = max(0, MAX_DATASETS - len(report["datasets"]))
+        report["datasets"] += child.get("datasets", [])[:room]
+        report["fetched"] += [f for f in child.get("fetched", []) if f not in report["fetched"]]
         for call in child.get("metric_calls", []):
             known = calls.get((call["run_id"], call["key"]))
             if known is None or call["step"] >= known["step"]:
