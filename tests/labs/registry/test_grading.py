@@ -10,34 +10,18 @@ imitations of the right values. Every verdict is asserted, not only the score.
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass, field
 from pathlib import Path
 
 import pytest
 
 from grader.labs import load
 from tests.helpers import GradingRun
+from tests.labs.corpus import Case, assert_graded_as_labelled, assert_messages, params
 
 LAB = load("registry")
 IDS = tuple(LAB.rubric().ids)
 ALL = frozenset(IDS)
 HERE = Path(__file__).resolve().parent / "submissions"
-
-
-@dataclass(frozen=True)
-class Case:
-    path: Path
-    score: float
-    status: str = "ok"
-    failing: frozenset[str] = frozenset()
-    # check id, "execution" or "output" -> fragments that must appear there
-    says: dict[str, tuple[str, ...]] = field(default_factory=dict)
-    # the same places -> fragments that must not appear (a note on a call never made)
-    never: dict[str, tuple[str, ...]] = field(default_factory=dict)
-
-    @property
-    def id(self) -> str:
-        return self.path.stem if self.path.parent == HERE else self.path.parent.name
 
 
 def sub(name: str) -> Path:
@@ -160,43 +144,16 @@ CASES = [
         says={"execution": ("untrusted types", 'skops_trusted_types=["sklearn.tree._tree.Tree"]')},
     ),
 ]
-PARAMS = [
-    pytest.param(c, id=c.id, marks=[pytest.mark.xdist_group(f"registry-{c.id}"), pytest.mark.slow])
-    for c in CASES
-]
+PARAMS = params("registry", CASES)
 
 Grade = Callable[..., GradingRun]
 
 
 @pytest.mark.parametrize("case", PARAMS)
 def test_score_status_and_verdicts(graded_run: Grade, case: Case) -> None:
-    run = graded_run(case.path, "--lab", "registry")
-    assert run.result is not None, run.stderr[-2000:]
-    assert run.result["execution"]["status"] == case.status, run.result["execution"]
-    assert run.result["score"] == case.score, [c["message"] for c in run.result["checks"]]
-    assert run.result["max_score"] == 100
-    assert tuple(c["id"] for c in run.result["checks"]) == IDS
-    failed = {c["id"] for c in run.result["checks"] if not c["passed"]}
-    assert failed == case.failing
-    assert run.exit_code == (0 if case.score == 100 else 1)
-    assert run.leftovers == []
-    assert run.changed_files == []
+    assert_graded_as_labelled(graded_run(case.path, "--lab", "registry"), case, IDS)
 
 
 @pytest.mark.parametrize("case", PARAMS)
 def test_messages_say_what_to_fix(graded_run: Grade, case: Case) -> None:
-    run = graded_run(case.path, "--lab", "registry")
-    assert run.result is not None
-    texts = {c["id"]: c["message"] for c in run.result["checks"]}
-    texts["execution"] = run.result["execution"]["error"] or ""
-    texts["output"] = run.stdout
-    for where, fragments in case.says.items():
-        for fragment in fragments:
-            assert fragment in texts[where], f"{where}: {texts[where]!r}"
-    for where, fragments in case.never.items():
-        for fragment in fragments:
-            assert fragment not in texts[where], f"{where}: {texts[where]!r}"
-    for check in run.result["checks"]:
-        if not check["passed"]:
-            assert "revisit Step" in check["message"]
-            assert ". Expected: " in check["message"]
+    assert_messages(graded_run(case.path, "--lab", "registry"), case)
