@@ -292,10 +292,8 @@ class _Runner:
                 result_json["submission"] = entry.file
                 feedback = feedback_path.read_text(encoding="utf-8")
             else:
-                # Named as the grading names a graded one: as staged, the LMS's prefix off.
-                shown = graded.name if unattempted else entry.file
                 failed = ungraded_result(
-                    shown, status or "error", reason, self.settings.rubric, seconds
+                    entry.file, status or "error", reason, self.settings.rubric, seconds
                 )
                 result_json, feedback = (
                     failed.to_json(),
