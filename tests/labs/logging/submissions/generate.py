@@ -8,12 +8,17 @@ named after the outcome it must get (see tests/labs/logging/test_grading.py).
 
 from __future__ import annotations
 
+import sys
 from collections.abc import Callable
 from pathlib import Path
 
-import nbformat
-
 ROOT = Path(__file__).resolve().parents[4]
+# Run as a script (`python tests/labs/<id>/submissions/generate.py`): the checkout's
+# tests package is not on the path by itself.
+sys.path.insert(0, str(ROOT))
+
+from tests.labs.variants import swap, write_variants  # noqa: E402
+
 HERE = Path(__file__).resolve().parent
 REFERENCE = ROOT / "reference" / "logging" / "lab2_logging_model.ipynb"
 PUBLISHED = HERE / "published.ipynb"
@@ -21,33 +26,6 @@ PUBLISHED = HERE / "published.ipynb"
 LOG_MODEL = (
     "mlflow.sklearn.log_model(sk_model=rf, input_example=X_val, artifact_path=artifact_path)"
 )
-
-
-def swap(*pairs: tuple[str, str]) -> Callable[[str], str]:
-    """Replaces each OLD by NEW in the cells that hold it (variant() checks each one did)."""
-
-    def edit(source: str) -> str:
-        for old, new in pairs:
-            source = source.replace(old, new)
-        return source
-
-    edit.pairs = pairs  # type: ignore[attr-defined]
-    return edit
-
-
-def variant(base: Path, edit: Callable[[str], str]) -> nbformat.NotebookNode:
-    nb = nbformat.read(base, as_version=4)
-    code = "\n".join(c.source for c in nb.cells if c.cell_type == "code")
-    for old, _ in getattr(edit, "pairs", ()):
-        if old not in code:
-            raise SystemExit(f"generate.py: {old!r} is not in {base.name} any more")
-    before = [c.source for c in nb.cells]
-    for cell in nb.cells:
-        if cell.cell_type == "code":
-            cell.source = edit(cell.source)
-    if [c.source for c in nb.cells] == before:
-        raise SystemExit("generate.py: a variant changed nothing")
-    return nb
 
 
 VARIANTS: dict[str, tuple[Path, Callable[[str], str]]] = {
@@ -99,8 +77,7 @@ VARIANTS: dict[str, tuple[Path, Callable[[str], str]]] = {
 
 
 def main() -> None:
-    for name, (base, edit) in VARIANTS.items():
-        nbformat.write(variant(base, edit), HERE / f"{name}.ipynb")
+    write_variants(VARIANTS, HERE)
 
 
 if __name__ == "__main__":

@@ -8,12 +8,17 @@ named after the outcome it must get (see tests/labs/registry/test_grading.py).
 
 from __future__ import annotations
 
+import sys
 from collections.abc import Callable
 from pathlib import Path
 
-import nbformat
-
 ROOT = Path(__file__).resolve().parents[4]
+# Run as a script (`python tests/labs/<id>/submissions/generate.py`): the checkout's
+# tests package is not on the path by itself.
+sys.path.insert(0, str(ROOT))
+
+from tests.labs.variants import drop, swap, write_variants  # noqa: E402
+
 HERE = Path(__file__).resolve().parent
 REFERENCE = ROOT / "reference" / "registry" / "lab5_model_registry.ipynb"
 PUBLISHED = HERE / "published_placeholders.ipynb"
@@ -24,42 +29,6 @@ STEP2 = 'model_uri = f"runs:/{run_id}/sklearn-model"'
 STEP4_SOURCE = "    source=model_info.model_uri,\n    run_id=run.info.run_id,\n    model_id=model_info.model_id,\n"
 STEP5 = 'model_uri="models:/sk-learn-random-forest-reg-model/1"'
 STEP6 = 'name="sk-learn-random-forest-reg-model", version=1, stage="Archived"'
-
-
-def swap(*pairs: tuple[str, str]) -> Callable[[str], str]:
-    """Replaces each OLD by NEW in the cells that hold it (variant() checks each one did)."""
-
-    def edit(source: str) -> str:
-        for old, new in pairs:
-            source = source.replace(old, new)
-        return source
-
-    edit.pairs = pairs  # type: ignore[attr-defined]
-    return edit
-
-
-def drop(marker: str) -> Callable[[str], str]:
-    """Empties the code cell holding MARKER (the step is not done)."""
-
-    def edit(source: str) -> str:
-        return "" if marker in source else source
-
-    return edit
-
-
-def variant(base: Path, edit: Callable[[str], str]) -> nbformat.NotebookNode:
-    nb = nbformat.read(base, as_version=4)
-    code = "\n".join(c.source for c in nb.cells if c.cell_type == "code")
-    for old, _ in getattr(edit, "pairs", ()):
-        if old not in code:
-            raise SystemExit(f"generate.py: {old!r} is not in {base.name} any more")
-    before = [c.source for c in nb.cells]
-    for cell in nb.cells:
-        if cell.cell_type == "code":
-            cell.source = edit(cell.source)
-    if [c.source for c in nb.cells] == before:
-        raise SystemExit("generate.py: a variant changed nothing")
-    return nb
 
 
 VARIANTS: dict[str, tuple[Path, Callable[[str], str]]] = {
@@ -173,8 +142,7 @@ VARIANTS: dict[str, tuple[Path, Callable[[str], str]]] = {
 
 
 def main() -> None:
-    for name, (base, edit) in VARIANTS.items():
-        nbformat.write(variant(base, edit), HERE / f"{name}.ipynb")
+    write_variants(VARIANTS, HERE)
 
 
 if __name__ == "__main__":
