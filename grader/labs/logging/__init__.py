@@ -20,11 +20,10 @@ from pathlib import Path
 
 from grader.engine.evidence.rubric import Rubric
 from grader.engine.lab import Compatibility, Design, Feedback, Lab, Needs, Speed, TestSplit
+from grader.labs._compat import TREE, trust_trees
 from grader.labs.logging import checks, hints
 
 FOLDER = Path(__file__).resolve().parent
-SKOPS = FOLDER.parent / "_compat" / "skops.py"
-TREE = "sklearn.tree._tree.Tree"
 
 
 def test_split(rubric: Rubric) -> TestSplit:
@@ -58,17 +57,7 @@ LAB = Lab(
                 " the first row empty. On your own machine write"
                 ' df["previous_days_demand"] = df["previous_days_demand"].bfill()',
             ),
-            Compatibility(
-                "sklearn_skops_trusted_types",
-                SKOPS,
-                "trust_types",
-                TREE,
-                "mlflow.sklearn.log_model trusts the RandomForest's tree type, as the lab's code"
-                " needs: MLflow 3.14+ saves scikit-learn models with skops, which refuses it"
-                f' ("untrusted types: {TREE}"). On your own machine pass'
-                f' skops_trusted_types=["{TREE}"] (or serialization_format="cloudpickle") to'
-                " log_model in Train and log the model",
-            ),
+            trust_trees("Train and log the model"),
         ),
     ),
     needs=Needs(

@@ -33,6 +33,7 @@ from grader.engine.scoring import (
     trained_note,
     trained_with,
 )
+from grader.labs._compat import SKOPS_FIX
 
 FIT = ModelFit("rf", "Train and log the model", "Train and log the model")
 # The lab's names for its validation split: the data the metrics are recomputed on.
@@ -330,16 +331,8 @@ def _close(logged: float, true: float, tolerance: float) -> bool:
 
 def _unfinished(ev: Evidence) -> str:
     if "untrusted types" in (ev.execution_error or ""):
-        return SKOPS
+        return SKOPS_FIX
     return stopped(ev) or "a cell raised inside `with mlflow.start_run():`: fix that error"
-
-
-SKOPS = (
-    "MLflow 3.14+ saves scikit-learn models with skops, which refuses a RandomForest's trees"
-    ' ("untrusted types: sklearn.tree._tree.Tree"): pass'
-    ' skops_trusted_types=["sklearn.tree._tree.Tree"] (or serialization_format="cloudpickle")'
-    " to mlflow.sklearn.log_model"
-)
 
 
 def notes(ev: Evidence, best: Candidate | None, pool: list[Candidate]) -> list[str]:

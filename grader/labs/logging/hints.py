@@ -3,13 +3,13 @@ it raises."""
 
 from __future__ import annotations
 
-from grader.labs.logging.checks import SKOPS
+from grader.labs._compat import SKOPS_FIX
 
 
 def hint_for(ename: str, evalue: str) -> str | None:
     """The lab's own fix for an exception a cell raised, or None."""
     if "untrusted types" in evalue:
-        return SKOPS + " (Train and log the model)."
+        return SKOPS_FIX + " (Train and log the model)."
     if ename == "TypeError" and "fillna" in evalue and "method" in evalue:
         return (
             "pandas 3 removed fillna(method=...): write"

@@ -21,7 +21,6 @@ from pathlib import Path
 
 from grader.engine.evidence.rubric import Rubric
 from grader.engine.lab import (
-    Compatibility,
     Design,
     ExpectedError,
     Feedback,
@@ -30,11 +29,10 @@ from grader.engine.lab import (
     Speed,
     TestSplit,
 )
+from grader.labs._compat import TREE, trust_trees
 from grader.labs.registry import checks, hints
 
 FOLDER = Path(__file__).resolve().parent
-SKOPS = FOLDER.parent / "_compat" / "skops.py"
-TREE = "sklearn.tree._tree.Tree"
 
 
 def test_split(rubric: Rubric) -> TestSplit:
@@ -71,19 +69,7 @@ LAB = Lab(
             ExpectedError("RestException", "RESOURCE_ALREADY_EXISTS", ALREADY_EXISTS),
             ExpectedError("MlflowException", "RESOURCE_ALREADY_EXISTS", ALREADY_EXISTS),
         ),
-        compatibility=(
-            Compatibility(
-                "sklearn_skops_trusted_types",
-                SKOPS,
-                "trust_types",
-                TREE,
-                "mlflow.sklearn.log_model trusts the RandomForest's tree type, as the lab's code"
-                " needs: MLflow 3.14+ saves scikit-learn models with skops, which refuses it"
-                f' ("untrusted types: {TREE}"). On your own machine pass'
-                f' skops_trusted_types=["{TREE}"] (or serialization_format="cloudpickle") to'
-                " log_model in Step 1",
-            ),
-        ),
+        compatibility=(trust_trees("Step 1"),),
     ),
     needs=Needs(test_split=test_split, model_checks=("registered_at_log", "register_model")),
     feedback=Feedback(notes=checks.notes, error_hint=hints.hint_for),

@@ -29,6 +29,7 @@ from grader.engine.scoring import (
     trained_note,
     trained_with,
 )
+from grader.labs._compat import SKOPS_FIX
 
 FIT = ModelFit("model", "Step 1", "Step 1")
 PLACEHOLDER = "UPDATE_HERE"
@@ -376,16 +377,8 @@ def _unfinished(ev: Evidence, run: Run) -> str:
     if run.status == "RUNNING":
         return "the run was never ended: log inside `with mlflow.start_run() as run:`"
     if "untrusted types" in (ev.execution_error or ""):
-        return SKOPS
+        return SKOPS_FIX
     return stopped(ev) or "a cell raised inside `with mlflow.start_run():`: fix that error"
-
-
-SKOPS = (
-    "MLflow 3.14+ saves scikit-learn models with skops, which refuses a RandomForest's trees"
-    ' ("untrusted types: sklearn.tree._tree.Tree"): pass'
-    ' skops_trusted_types=["sklearn.tree._tree.Tree"] (or serialization_format="cloudpickle")'
-    " to mlflow.sklearn.log_model"
-)
 
 
 def notes(ev: Evidence, best: Candidate | None, pool: list[Candidate]) -> list[str]:

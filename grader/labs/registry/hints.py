@@ -3,13 +3,14 @@ it raises."""
 
 from __future__ import annotations
 
-from grader.labs.registry.checks import PLACEHOLDER, SKOPS
+from grader.labs._compat import SKOPS_FIX
+from grader.labs.registry.checks import PLACEHOLDER
 
 
 def hint_for(ename: str, evalue: str) -> str | None:
     """The lab's own fix for an exception a cell raised, or None."""
     if "untrusted types" in evalue:
-        return SKOPS + " (Step 1)."
+        return SKOPS_FIX + " (Step 1)."
     if PLACEHOLDER in evalue:
         return (
             f'replace "{PLACEHOLDER}" with the id it stands for: run.info.run_id from'
