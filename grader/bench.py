@@ -145,7 +145,7 @@ def single(tmp: Path, lab: Lab, watch: bool = False) -> tuple[float, tuple[int, 
         "pytest",
         "grader",
         "--lab",
-        lab.id,
+        labs.argument(lab),
         "--submission",
         str(_reference(lab)),
         "--grade-json",
@@ -187,7 +187,7 @@ def batch(
         for i in range(copies):
             shutil.copy(_reference(lab), folder / f"student{i:02d}.ipynb")
     cmd = [sys.executable, "-m", "grader.frontends.cli", "batch", str(folder), "--out", str(book)]
-    cmd += ["--lab", lab.id, "--jobs", str(jobs), *(["--cold"] if cold else [])]
+    cmd += ["--lab", labs.argument(lab), "--jobs", str(jobs), *(["--cold"] if cold else [])]
     seconds, peak = _timed(cmd, ROOT, watch=watch)
     rows = (book / "grades.csv").read_text().splitlines()[2:]
     full = f",{lab.rubric().max_score:g},{lab.rubric().max_score:g},ok,"

@@ -24,6 +24,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Protocol
 
+from grader import labs
 from grader.course import worker
 from grader.course.adjust import Policy, save_policy
 from grader.course.adjust import check_students as check_overridden
@@ -317,7 +318,7 @@ class _Runner:
     ) -> tuple[Status | None, str]:
         job = Job(
             submission,
-            self.settings.lab.id,
+            labs.argument(self.settings.lab),
             self.settings.rubric.path,
             json_path,
             self.settings.timeout,

@@ -144,10 +144,10 @@ def run(job: Job, log: Path, cwd: Path | None = None) -> int | None:
 def grade_isolated(
     submission: Path, lab: str, rubric: Path, timeout: float, echo: TextIO | None = None
 ) -> GradeResult:
-    """SUBMISSION graded for LAB with RUBRIC by a cold worker in a scratch folder, read back
-    from its --grade-json: nothing the submission prints or writes is taken for the result.
-    The worker's log goes to ECHO (None: nowhere). GraderError when the worker overran its
-    limit or wrote no result."""
+    """SUBMISSION graded for LAB (what `--lab` takes: grader.labs.argument) with RUBRIC by a
+    cold worker in a scratch folder, read back from its --grade-json: nothing the submission
+    prints or writes is taken for the result. The worker's log goes to ECHO (None: nowhere).
+    GraderError when the worker overran its limit or wrote no result."""
     work = Path(tempfile.mkdtemp(prefix="labgrade-grade-"))
     try:
         json_path, log_path = work / "grade.json", work / "grader.log"

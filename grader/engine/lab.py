@@ -1,8 +1,9 @@
 """What the engine needs of a lab: the one interface a lab plug-in fills in.
 
-A lab is a folder, grader/labs/<id>/, whose package defines `LAB = Lab(...)` (grader.labs finds
-it). The engine never names a lab's dataset, estimator, experiment or model: it reads them from
-the Lab it is handed (Settings.lab) and from the lab's rubric.
+A lab is a folder whose package defines `LAB = Lab(...)`: one of grader/labs/<id>/, or an
+instructor's own, named by its path (grader.labs finds both). The engine never names a lab's
+dataset, estimator, experiment or model: it reads them from the Lab it is handed
+(Settings.lab) and from the lab's rubric.
 
 A Lab says four things, each a record documented where it is defined here:
 
@@ -15,9 +16,10 @@ A Lab says four things, each a record documented where it is defined here:
 - what its feedback adds (`Feedback`): notes on the code, the fix for an error a cell raised.
 
 and, optionally, how its gradings are made quick (`Speed`). Everything but the first has a
-default that fits a lab which needs nothing of it. A lab's notebooks sit where every lab's do:
-`reference/<id>/` and `student_template/<id>/` at the repository's top level, the course's
-notebook among its labelled submissions in `tests/labs/<id>/submissions/`
+default that fits a lab which needs nothing of it. A lab of one folder keeps its notebooks in
+it (reference/, template/, course/); the grader's own labs keep theirs outside the folder a
+bundle ships: `reference/<id>/` and `student_template/<id>/` at the repository's top level, the
+course's notebook among its labelled submissions in `tests/labs/<id>/submissions/`
 (docs/writing-a-lab.md; tests/test_docs.py holds that page to the fields below).
 """
 
@@ -204,7 +206,7 @@ class Lab:
 
     id: str  # the folder's name: `--lab ID`
     title: str  # one line for `labgrade labs`
-    folder: Path  # grader/labs/<id>/: its rubric.toml, checks and data
+    folder: Path  # grader/labs/<id>/ or the lab's own: its rubric.toml, checks and data
     notebook: str  # the file name students edit (a released repository, Gradescope)
     checks: Mapping[str, Check]  # check id -> check function (the rubric's ids are these)
     # Ids scored per (run, logged model) candidate (Needs.candidates); the best is graded.
@@ -212,8 +214,9 @@ class Lab:
     # Check id -> what the check wants, in a student's words, from its rubric options (the
     # released README's table): a rubric's options are the grader's terms, not theirs.
     wants: Mapping[str, Callable[[CheckSpec], str]] = field(default_factory=dict)
-    # The file name, among tests/labs/<id>/submissions/, of the course's notebook as handed
-    # out to students ("": none). A clone has it; an installed wheel has no tests.
+    # The file name, in the folder's course/ or else among tests/labs/<id>/submissions/, of the
+    # course's notebook as handed out to students ("": none). A clone has it; an installed
+    # wheel has no tests.
     course_notebook: str = ""
     design: Design = Design()
     needs: Needs = Needs()
@@ -227,20 +230,30 @@ class Lab:
 
     @property
     def reference(self) -> Path:
-        """Folder of the reference solution (full marks)."""
-        return self.repository / "reference" / self.id
+        """Folder of the reference solution (full marks): the lab folder's own reference/,
+        where it has one (a lab of one folder), else reference/<id>/ at the top level."""
+        return self._notebooks("reference", "reference", self.id)
 
     @property
     def template(self) -> Path:
-        """Folder of the student template (a useful zero)."""
-        return self.repository / "student_template" / self.id
+        """Folder of the student template (a useful zero): the lab folder's own template/,
+        where it has one, else student_template/<id>/ at the top level."""
+        return self._notebooks("template", "student_template", self.id)
 
     @property
     def course(self) -> Path | None:
-        """The course's notebook as handed out, where this checkout has it."""
+        """The course's notebook as handed out, where this checkout has it: in the lab
+        folder's own course/, else among the lab's labelled submissions."""
         if not self.course_notebook:
             return None
-        return self.repository / "tests" / "labs" / self.id / "submissions" / self.course_notebook
+        where = self._notebooks("course", "tests", "labs", self.id, "submissions")
+        return where / self.course_notebook
+
+    def _notebooks(self, own: str, *top: str) -> Path:
+        # A lab of one folder keeps its notebooks in it; the grader's own labs keep theirs at
+        # the repository's top level, which a bundle's copy of the lab's folder never holds.
+        mine = self.folder / own
+        return mine if mine.is_dir() else self.repository.joinpath(*top)
 
     @property
     def rubric_path(self) -> Path:

@@ -8,7 +8,7 @@ labgrade gradescope OUT.zip [--timeout S] [--lab ID] [--rubric R]
 labgrade classroom50 OUT [--timeout S] [--lab ID] [--rubric R]
 labgrade release OUT [--lab ID] [--rubric R] [--template NOTEBOOK]
 labgrade verify REPO [--manifest M]
-labgrade labs
+labgrade labs [FOLDER ...]
 
 LIMITS: --isolation auto|full|process, --cell-timeout S, --memory-limit SIZE,
 --cpu-limit S, --max-processes N, --output-limit SIZE, --disk-limit SIZE, --hide PATH
@@ -162,7 +162,10 @@ def _parser() -> argparse.ArgumentParser:
     )
     verify.set_defaults(handler=_verify)
 
-    listing = sub.add_parser("labs", help="list the installed labs")
+    listing = sub.add_parser("labs", help="list the installed labs, or the labs of FOLDERS")
+    listing.add_argument(
+        "folders", nargs="*", metavar="FOLDER", help="a lab's own folder: checks that it loads"
+    )
     listing.set_defaults(handler=_labs)
     return parser
 
@@ -371,7 +374,11 @@ def _lab(args: argparse.Namespace) -> tuple[Lab, Rubric]:
 def _labs(args: argparse.Namespace) -> int:
     from grader import labs
 
-    for lab in labs.all_labs():
+    try:
+        chosen = [labs.load(str(Path(f).resolve())) for f in args.folders] or labs.all_labs()
+    except RubricError as err:
+        raise UsageError(str(err)) from err
+    for lab in chosen:
         rubric = lab.rubric()
         default = "  (default)" if lab.id == labs.DEFAULT else ""
         print(f"{lab.id:<10} {rubric.title}: {rubric.max_score:g} points{default}")

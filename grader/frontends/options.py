@@ -36,7 +36,10 @@ class Flag(Option):
 
 
 LAB = Option(
-    "--lab", "ID", f"the lab to grade (default: {DEFAULT_LAB}; `labgrade labs` lists them)"
+    "--lab",
+    "ID",
+    f"the lab to grade: an installed lab's id (default: {DEFAULT_LAB}; `labgrade labs` lists"
+    " them), or the path of a lab's own folder (docs/writing-a-lab.md)",
 )
 RUBRIC = Option(
     "--rubric", "PATH", "rubric TOML with points and expected values (default: the lab's own)"

@@ -171,7 +171,7 @@ def pytest_configure(config: pytest.Config) -> None:
     from grader.sandbox.procs import reserve_port
 
     try:
-        lab = labs.load(_setting(config, "--lab", "grade_lab")[0] or None)
+        lab = labs.load(*_setting(config, "--lab", "grade_lab"))
         rubric = lab.rubric(_path(config, "--rubric", "grade_rubric"))
         timeout = float(_setting(config, "--grade-timeout", "grade_timeout")[0] or 300)
         values = {f.field: _setting(config, f.flag, f.ini)[0] for f in FLAGS}

@@ -258,7 +258,9 @@ def autograde(checkout: Path, lab_id: str, timeout: float, run: Run) -> Outcome:
 
         result = ungraded_result("your repository", "invalid", f"your repository {problem}", rubric)
     else:
-        result = worker.grade_isolated(submission, lab.id, rubric.path, timeout, echo=echo)
+        result = worker.grade_isolated(
+            submission, labs.argument(lab), rubric.path, timeout, echo=echo
+        )
     data = result_json(result, rubric, run, datetime.datetime.now(datetime.timezone.utc))
     status, summary = status_and_summary(data, result, lab.id)
     return Outcome(data, release_body(result, rubric, lab.id, run), status, summary)

@@ -33,6 +33,16 @@ CONSTRAINTS = "constraints.txt"
 # files the Gradescope bundle's scripts are written from, whatever their names.
 PACKAGE_SUFFIXES = (".py", ".toml", ".ipynb", ".md")
 SCRIPT_TEMPLATES = PACKAGE_DIR / "platforms" / "templates"
+# Where a lab of one folder keeps its notebooks (grader.engine.lab.Lab.reference): not shipped.
+NOTEBOOK_FOLDERS = ("reference", "template", "course")
+# What an installed grader holds besides its modules: the repository's pyproject.toml says
+# the same (tests/platforms/test_distribution.py), and a bundle's pyproject is written from it.
+PACKAGE_DATA = {
+    "*": ("*.toml", "*.ipynb", "*.md"),
+    "grader.labs": ("*/data/*",),  # a lab's data, whatever its names (the data lab's CSV)
+    "grader.platforms": ("templates/*",),  # the bundles' scripts are written from these
+    "grader.engine.kernel": ("children/sitecustomize.py",),  # the submission's children's start
+}
 _PLACEHOLDER = re.compile(r"@[A-Z]+@")
 
 
@@ -116,31 +126,43 @@ def script(name: str, values: dict[str, str]) -> str:
 
 def package_files(lab: Lab, rubric_text: str) -> dict[str, bytes]:
     """grader/ as relative path -> content, for LAB: every subpackage, but of grader/labs/ only
-    LAB's folder, without its reference solution; RUBRIC_TEXT is LAB's rubric.
+    LAB's folder (installed or an instructor's own), whole but for its notebooks, and what labs
+    share; RUBRIC_TEXT is LAB's rubric.
 
     Another lab's folder stays out: its solution, its hidden checks and its expected values
-    are not this lab's students' to read.
+    are not this lab's students' to read. So does every notebook of the lab's folder (a lab of
+    one folder keeps its solution in reference/): the bundle carries no solution.
     """
     files = {
         f"grader/{path.relative_to(PACKAGE_DIR).as_posix()}": path.read_bytes()
         for path in sorted(PACKAGE_DIR.rglob("*"))
-        if path.is_file() and _shipped(path, lab)
+        if path.is_file() and _shipped(path)
     }
+    for path in sorted(lab.folder.rglob("*")):
+        inside = path.relative_to(lab.folder)
+        if path.is_file() and _lab_file(inside):
+            files[f"grader/labs/{lab.id}/{inside.as_posix()}"] = path.read_bytes()
     files[f"grader/labs/{lab.id}/rubric.toml"] = rubric_text.encode("utf-8")
     return files
 
 
-def _shipped(path: Path, lab: Lab) -> bool:
+def _shipped(path: Path) -> bool:
     if "__pycache__" in path.parts:
         return False
     if path.suffix not in PACKAGE_SUFFIXES and SCRIPT_TEMPLATES not in path.parents:
         return False
     if LABS_DIR in path.parents and path.parent != LABS_DIR:
-        # The lab's own folder and what labs share (grader/labs/_compat), no other lab. A
-        # lab's notebooks are never in its folder (reference/<id>/ holds its solution).
-        top = path.relative_to(LABS_DIR).parts[0]
-        return top == lab.id or top.startswith("_")
+        # What labs share (grader/labs/_compat); a lab's own folder is package_files' to add.
+        return path.relative_to(LABS_DIR).parts[0].startswith("_")
     return True
+
+
+def _lab_file(inside: Path) -> bool:
+    """Whether a file of the lab's folder, at INSIDE, ships: its code, rubric, notes and data
+    (whatever their names: the data lab's CSV), never a notebook or a cache."""
+    if "__pycache__" in inside.parts or inside.suffix in (".pyc", ".ipynb"):
+        return False
+    return inside.parts[0] not in NOTEBOOK_FOLDERS
 
 
 def constraints_text() -> str:
@@ -170,6 +192,9 @@ def pyproject_text(tool_line: str, lab: Lab) -> str:
     metadata = _own_metadata()
     deps = [req for req in metadata.get_all("Requires-Dist") or [] if not _is_extra(req)]
     dep_lines = "".join(f"    {json.dumps(req)},\n" for req in deps)
+    package_data = "\n".join(
+        f"{json.dumps(k)} = {json.dumps(list(v))}" for k, v in PACKAGE_DATA.items()
+    )
     return f"""# {tool_line}
 [build-system]
 requires = ["setuptools>=68"]
@@ -194,8 +219,7 @@ labgrade = "grader.frontends.cli:main"
 include = ["grader*"]
 
 [tool.setuptools.package-data]
-"*" = ["*.toml", "*.ipynb", "*.md"]
-"grader.platforms" = ["templates/*"]
+{package_data}
 
 [tool.pytest.ini_options]
 testpaths = ["grader"]

@@ -155,7 +155,9 @@ def autograde(
 
 def _grade_in_subprocess(submission: Path, lab: Lab, rubric: Rubric, timeout: float) -> GradeResult:
     # The log goes to Gradescope's stdout view, which the instructor alone sees.
-    return worker.grade_isolated(submission, lab.id, rubric.path, timeout, echo=sys.stdout)
+    return worker.grade_isolated(
+        submission, labs.argument(lab), rubric.path, timeout, echo=sys.stdout
+    )
 
 
 def write_results(path: Path, data: dict[str, Any]) -> None:
