@@ -22,7 +22,7 @@ import psutil
 import pytest
 
 from grader.engine.probe.model_probe import host_env
-from grader.labs import load
+from grader.labs import ids, load
 from grader.warm.host import ROLES, Warm
 
 TRACKING = load("tracking")  # lab 1, the default lab
@@ -49,6 +49,19 @@ CHECK_IDS = (
     "registered_model",
     "predictions",
 )
+
+
+def later_labs(group: str) -> list[Any]:
+    """Every installed lab but the first, as slow pytest parameters for a test of one path
+    (a batch, Gradescope, Classroom 50) that grades its reference and template end to end.
+    Lab 1 (tracking) is left out: each path's own tests grade its notebooks already. Lab
+    LAB's parameter is in the xdist group GROUP-LAB: the tests reading one grading share it."""
+    slow = pytest.mark.slow
+    return [
+        pytest.param(lab_id, id=lab_id, marks=[slow, pytest.mark.xdist_group(f"{group}-{lab_id}")])
+        for lab_id in ids()
+        if lab_id != TRACKING.id
+    ]
 
 
 @dataclass(frozen=True)

@@ -41,6 +41,7 @@ from tests.helpers import (
     SUBMISSIONS,
     TOKEN_VAR,
     describe,
+    later_labs,
     processes_with_token,
     run_labgrade,
     signal_when_running,
@@ -250,25 +251,38 @@ def test_a_batch_killed_outright_leaves_nothing(tmp_path: Path) -> None:
     assert describe(processes_with_token(token)) == []
 
 
-@pytest.mark.slow
-def test_a_batch_of_the_registry_lab(tmp_path: Path) -> None:
-    lab = load("registry")
+@pytest.mark.parametrize("lab_id", later_labs("batch"))
+def test_a_batch_of_each_lab(lab_id: str, tmp_path: Path) -> None:
+    """Each lab's reference gets full marks in a batch; its template handed in unedited is
+    not a failed attempt: not run, and said so."""
+    lab = load(lab_id)
+    rubric = lab.rubric()
     folder = tmp_path / "class"
     folder.mkdir()
     shutil.copy(lab.reference / lab.notebook, folder / "ada.ipynb")
     shutil.copy(lab.template / lab.notebook, folder / "bob.ipynb")
     run = labgrade(
-        "batch", str(folder), "--out", str(tmp_path / "out"), "--lab", "registry", "--jobs", "2"
+        "batch", str(folder), "--out", str(tmp_path / "out"), "--lab", lab_id, "--jobs", "2"
     )
     assert run.code == 0, run.stderr
     rows = run.rows()
-    assert list(rows[0])[2:-6] == lab.rubric().ids
-    got = {r["id"]: (r["status"], float(r["total"])) for r in rows[1:]}
-    # The template handed in unedited is not a failed attempt: not run, and said so.
-    assert got == {"ada": ("ok", 100.0), "bob": ("unattempted", 0.0)}
-    assert rows[2]["note"].startswith("unattempted: the lab's template as handed out")
+    assert list(rows[0])[2:-6] == rubric.ids
+    full = sum(spec.points for spec in rubric.checks)
+    assert float(rows[0]["total"]) == full
+    students = {r["id"]: r for r in rows[1:]}
+    got = {s: (r["status"], float(r["total"])) for s, r in students.items()}
+    assert got == {"ada": ("ok", full), "bob": ("unattempted", 0.0)}, rows
+    assert [float(students["ada"][c]) for c in rubric.ids] == [s.points for s in rubric.checks]
+    result = json.loads((run.out / "ada" / "results.json").read_text(encoding="utf-8"))
+    assert (result["score"], result["max_score"]) == (full, full)
+    assert all(check["passed"] for check in result["checks"])
+    praise = (run.out / "ada" / "feedback.md").read_text()
+    assert praise.startswith(f"# {rubric.title}: {full:g}/{full:g}")
+    assert students["bob"]["note"].startswith("unattempted: the lab's template as handed out")
+    unrun = json.loads((run.out / "bob" / "results.json").read_text(encoding="utf-8"))
+    assert unrun["execution"]["status"] == "not_executed"  # never run: no server, no kernel
     feedback = (run.out / "bob" / "feedback.md").read_text()
-    assert feedback.startswith("# MLflow Model Registry lab: 0/100")
+    assert feedback.startswith(f"# {rubric.title}: 0/{full:g}")
     assert "no code cell edited" in feedback
     assert "Fill in the template's code cells" in feedback
     assert run.leftovers == []

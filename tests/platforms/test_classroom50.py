@@ -27,12 +27,20 @@ from typing import Any
 import nbformat
 import pytest
 
+from grader import labs
 from grader.engine.evidence.rubric import load_rubric
 from grader.engine.output.results import CheckResult, ExecutionResult, GradeResult, TrackingInfo
 from grader.errors import GraderError
 from grader.platforms import classroom50
 from grader.platforms.classroom50 import Run
-from tests.helpers import TOKEN_VAR, TRACKING, describe, processes_with_token, run_labgrade
+from tests.helpers import (
+    TOKEN_VAR,
+    TRACKING,
+    describe,
+    later_labs,
+    processes_with_token,
+    run_labgrade,
+)
 
 NOTEBOOK = TRACKING.notebook
 REFERENCE = TRACKING.reference / NOTEBOOK
@@ -426,12 +434,13 @@ def run_entrypoint(bundle: Path, checkout: Path, tmp: Path, **env: str) -> Ran:
     return Ran(proc.returncode, proc.stdout + proc.stderr, checkout, output.read_text(), leftovers)
 
 
-def checkout_with(tmp: Path, notebook: bytes, **extra: str) -> Path:
-    """A student's repository as a template repository gives it: the notebook where
-    `labgrade release` puts it, a README, and EXTRA files."""
+def checkout_with(tmp: Path, notebook: bytes, name: str = NOTEBOOK, **extra: str) -> Path:
+    """A student's repository as a template repository gives it: the notebook, as the lab
+    names it (NAME, lab 1's by default), where `labgrade release` puts it, a README, and
+    EXTRA files."""
     repo = tmp / REPO
     (repo / "student_template").mkdir(parents=True)
-    (repo / "student_template" / NOTEBOOK).write_bytes(notebook)
+    (repo / "student_template" / name).write_bytes(notebook)
     (repo / "README.md").write_text("# Lab 1\n")
     (repo / ".classroom50.yaml").write_text(f"classroom: {CLASSROOM}\nassignment: {SLUG}\n")
     for rel, text in extra.items():
@@ -584,6 +593,56 @@ def test_grading_leaves_the_published_bundle_as_it_was(
         if p.is_file()
     }
     assert now == archived  # no __pycache__, build/ or egg-info written into it
+
+
+@pytest.fixture(scope="module")
+def lab_graded(tmp_path_factory: pytest.TempPathFactory) -> Callable[[str], Ran]:
+    """A lab's reference in a checkout, graded once by that lab's own published folder
+    (`labgrade classroom50 --lab ID`, its rubric as installed) as the runner runs it,
+    LABGRADE_PYTHON standing in for the venv autograder.py would make."""
+    cache: dict[str, Ran] = {}
+
+    def grade(lab_id: str) -> Ran:
+        if lab_id not in cache:
+            lab = labs.load(lab_id)
+            tmp = tmp_path_factory.mktemp(f"run-{lab_id}")
+            out = tmp / "classroom50" / CLASSROOM / "autograders" / SLUG
+            classroom50.build(out, lab, lab.rubric(), 300)
+            published = publish(out, tmp / "runner-temp" / "classroom50-runtime")
+            reference = (lab.reference / lab.notebook).read_bytes()
+            checkout = checkout_with(tmp, reference, lab.notebook)
+            # The grading imports the bundle's grader, as from the venv autograder.py installs
+            # it into, not this checkout's: what the bundle lacks, the grading lacks.
+            package = str(published.bundle / classroom50.PACKAGE)
+            cache[lab_id] = run_entrypoint(
+                published.bundle, checkout, tmp, LABGRADE_PYTHON=sys.executable, PYTHONPATH=package
+            )
+        return cache[lab_id]
+
+    return grade
+
+
+@pytest.mark.parametrize("lab_id", later_labs("classroom50-reference"))
+def test_each_labs_reference_gets_full_marks_on_classroom50(
+    lab_id: str, lab_graded: Callable[[str], Ran]
+) -> None:
+    rubric = labs.load(lab_id).rubric()
+    ran = lab_graded(lab_id)
+    assert ran.code == 0, ran.output[-3000:]
+    assert valid(ran.result) is None, ran.result
+    full = int(sum(spec.points for spec in rubric.checks))
+    assert (ran.result["score"], ran.result["max-score"]) == (full, full), ran.body
+    assert [(t["test-name"], t["passed"]) for t in ran.result["tests"]] == [
+        (spec.title, True) for spec in rubric.checks
+    ]
+    n = len(rubric.checks)
+    assert ran.outputs() == {
+        "status": "success",
+        "summary": f"labgrade {lab_id}: {full}/{full} ({n}/{n} checks passed)",
+    }
+    assert ran.body.startswith(f"# {rubric.title}: {full}/{full}")
+    assert "What to fix" not in ran.body
+    assert ran.leftovers == []
 
 
 # --- autograder.py when it cannot grade --------------------------------------------------------

@@ -30,7 +30,14 @@ from grader.platforms.distribution import student_notebook
 from grader.platforms.gradescope import ROOT_VAR, build_bundle
 from grader.platforms.uv_release import UV_OLDEST, UV_VERSION, uv_version
 from grader.sandbox.sandbox import full_unavailable
-from tests.helpers import TOKEN_VAR, TRACKING, describe, processes_with_token, run_labgrade
+from tests.helpers import (
+    TOKEN_VAR,
+    TRACKING,
+    describe,
+    later_labs,
+    processes_with_token,
+    run_labgrade,
+)
 from tests.platform_formats import GRADESCOPE_RESULTS
 from tests.platforms import clean_root
 
@@ -73,6 +80,44 @@ def bundle(tmp_path_factory: pytest.TempPathFactory, rubric: Path) -> Path:
 Autograde = Callable[..., Autograded]
 
 
+def run_autograder(
+    bundle: Path, root: Path, submission: Callable[[Path], dict[str, bytes]], **env: str
+) -> Autograded:
+    """BUNDLE's run_autograder run as Gradescope runs it, on a fake /autograder tree at ROOT.
+    SUBMISSION: the fake /autograder root -> the uploaded files."""
+    with zipfile.ZipFile(bundle) as archive:
+        archive.extractall(root / "source")
+    for member in ("setup.sh", "run_autograder"):  # zipfile drops the modes: restore them
+        (root / "source" / member).chmod(0o755)
+    shutil.copy(root / "source" / "run_autograder", root / "run_autograder")
+    for rel, data in submission(root).items():
+        (root / "submission" / rel).parent.mkdir(parents=True, exist_ok=True)
+        (root / "submission" / rel).write_bytes(data)
+    (root / "results").mkdir()
+    token = uuid.uuid4().hex
+    proc = subprocess.run(
+        [str(root / "run_autograder")],
+        cwd=root,
+        env={
+            **os.environ,
+            "AUTOGRADER_ROOT": str(root),
+            "LABGRADE_PYTHON": sys.executable,  # setup.sh's venv stands in for this one
+            TOKEN_VAR: token,
+            **env,
+        },
+        stdin=subprocess.DEVNULL,
+        capture_output=True,
+        text=True,
+        timeout=900,
+        check=False,
+    )
+    leftovers = describe(processes_with_token(token))
+    for leftover in processes_with_token(token):  # leave the machine clean even when failing
+        leftover.kill()
+    results = json.loads((root / "results" / "results.json").read_text())
+    return Autograded(root, proc.returncode, proc.stdout + proc.stderr, results, leftovers)
+
+
 @pytest.fixture(scope="module")
 def autograde(bundle: Path, tmp_path_factory: pytest.TempPathFactory) -> Autograde:
     """Run the bundle's run_autograder as Gradescope does, on a fake /autograder tree."""
@@ -80,39 +125,9 @@ def autograde(bundle: Path, tmp_path_factory: pytest.TempPathFactory) -> Autogra
 
     def run(name: str, submission: Callable[[Path], dict[str, bytes]], **env: str) -> Autograded:
         """SUBMISSION: the fake /autograder root -> the uploaded files."""
-        if name in cache:
-            return cache[name]
-        root = tmp_path_factory.mktemp(f"autograder-{name}")
-        with zipfile.ZipFile(bundle) as archive:
-            archive.extractall(root / "source")
-        for member in ("setup.sh", "run_autograder"):  # zipfile drops the modes: restore them
-            (root / "source" / member).chmod(0o755)
-        shutil.copy(root / "source" / "run_autograder", root / "run_autograder")
-        for rel, data in submission(root).items():
-            (root / "submission" / rel).parent.mkdir(parents=True, exist_ok=True)
-            (root / "submission" / rel).write_bytes(data)
-        (root / "results").mkdir()
-        token = uuid.uuid4().hex
-        proc = subprocess.run(
-            [str(root / "run_autograder")],
-            cwd=root,
-            env={
-                **os.environ,
-                "AUTOGRADER_ROOT": str(root),
-                "LABGRADE_PYTHON": sys.executable,  # setup.sh's venv stands in for this one
-                TOKEN_VAR: token,
-                **env,
-            },
-            stdin=subprocess.DEVNULL,
-            capture_output=True,
-            text=True,
-            timeout=900,
-            check=False,
-        )
-        leftovers = describe(processes_with_token(token))
-        results = json.loads((root / "results" / "results.json").read_text())
-        output = proc.stdout + proc.stderr
-        cache[name] = Autograded(root, proc.returncode, output, results, leftovers)
+        if name not in cache:
+            root = tmp_path_factory.mktemp(f"autograder-{name}")
+            cache[name] = run_autograder(bundle, root, submission, **env)
         return cache[name]
 
     return run
@@ -341,6 +356,75 @@ def test_autograde_names_an_unknown_lab(tmp_path: Path) -> None:
     data = gradescope.autograde(tmp_path, 42.0, "no-such-lab")
     assert data["score"] == 0
     assert "no lab 'no-such-lab' is installed" in data["output"]
+
+
+# --- every lab's notebooks, graded as run_autograder grades them --------------------------
+
+
+@pytest.fixture(scope="module")
+def lab_autograded(tmp_path_factory: pytest.TempPathFactory) -> Callable[[str, str], Autograded]:
+    """A lab's reference or template ("reference", "template") uploaded alone to that lab's
+    own bundle (`labgrade gradescope --lab ID`, its rubric as installed) and graded once by
+    its run_autograder."""
+    cache: dict[tuple[str, str], Autograded] = {}
+
+    def run(lab_id: str, which: str) -> Autograded:
+        if (lab_id, which) not in cache:
+            lab = labs.load(lab_id)
+            folder = {"reference": lab.reference, "template": lab.template}[which]
+            tmp = tmp_path_factory.mktemp(f"gradescope-{lab_id}-{which}")
+            build_bundle(tmp / "autograder.zip", lab, lab.rubric(), 300)
+            upload = {lab.notebook: (folder / lab.notebook).read_bytes()}
+            root = tmp / "autograder"
+            # The grading imports the bundle's grader, as from the venv setup.sh installs it
+            # into, not this checkout's: what the bundle lacks, the grading lacks.
+            source = str(root / "source")
+            cache[lab_id, which] = run_autograder(
+                tmp / "autograder.zip", root, lambda _: upload, PYTHONPATH=source
+            )
+        return cache[lab_id, which]
+
+    return run
+
+
+@pytest.mark.parametrize("lab_id", later_labs("gradescope-reference"))
+def test_each_labs_reference_gets_full_marks_on_gradescope(
+    lab_id: str, lab_autograded: Callable[[str, str], Autograded]
+) -> None:
+    lab = labs.load(lab_id)
+    rubric = lab.rubric()
+    run = lab_autograded(lab_id, "reference")
+    assert run.code == 0, run.stdout[-3000:]
+    jsonschema.validate(run.results, GRADESCOPE_RESULTS)
+    full = sum(spec.points for spec in rubric.checks)
+    assert run.results["score"] == full, run.results["output"]
+    tests = run.results["tests"]
+    assert [(t["tags"], t["name"], t["max_score"]) for t in tests] == [
+        ([spec.id], spec.title, spec.points) for spec in rubric.checks
+    ]
+    failed = [t["output"] for t in tests if (t["status"], t["score"]) != ("passed", t["max_score"])]
+    assert failed == []
+    assert run.results["output"].startswith(f"Graded {lab.notebook}: execution ok")
+    assert run.leftovers == []
+
+
+@pytest.mark.parametrize("lab_id", later_labs("gradescope-template"))
+def test_each_labs_template_gets_zero_and_what_to_fix_on_gradescope(
+    lab_id: str, lab_autograded: Callable[[str, str], Autograded]
+) -> None:
+    rubric = labs.load(lab_id).rubric()
+    run = lab_autograded(lab_id, "template")
+    assert run.code == 0, run.stdout[-3000:]
+    jsonschema.validate(run.results, GRADESCOPE_RESULTS)
+    assert run.results["score"] == 0, run.results["output"]
+    tests = run.results["tests"]
+    assert [t["tags"] for t in tests] == [[spec.id] for spec in rubric.checks]
+    for spec, test in zip(rubric.checks, tests, strict=True):
+        assert (test["status"], test["score"], test["max_score"]) == ("failed", 0, spec.points)
+        # What the check found, the call or fix it expects, and the lab step to go back to.
+        assert test["output"].endswith(f"(revisit {spec.step} of the lab)"), test["output"]
+        assert "Expected: " in test["output"] or "Fix: " in test["output"], test["output"]
+    assert run.leftovers == []
 
 
 # --- setup.sh: uv, the bundle's Python, and failing early ----------------------------------
