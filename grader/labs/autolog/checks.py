@@ -216,7 +216,7 @@ def _no_run(ev: Evidence) -> Verdict:
         said,
         FIT_CALL,
         stopped(ev)
-        or "turn autologging on before the fit: the fit itself then creates the run (Step 2)",
+        or "turn autologging on before the fit: the fit itself then creates the run",
     )
 
 

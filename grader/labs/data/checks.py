@@ -81,7 +81,7 @@ def check_logged_input(spec: CheckSpec, ev: Evidence, _: Candidate | None) -> Ve
             False,
             "no run logged a dataset input",
             call,
-            stopped(ev) or "log the dataset inside `with mlflow.start_run():` (Step 1)",
+            stopped(ev) or "log the dataset inside `with mlflow.start_run():`",
         )
     from_url = [i for i in inputs if _url_of(i.source) == _same(url)]
     if not from_url:
@@ -176,7 +176,7 @@ def check_source_loaded(spec: CheckSpec, ev: Evidence, _: Candidate | None) -> V
         False,
         "the dataset's source was not downloaded again after it was logged",
         call,
-        stopped(ev) or "load the source of the dataset read back from the run (Step 1)",
+        stopped(ev) or "load the source of the dataset read back from the run",
     )
 
 
@@ -237,7 +237,7 @@ def check_numpy_basic(spec: CheckSpec, ev: Evidence, _: Candidate | None) -> Ver
         f"no NumpyDataset of one feature array shaped {features} with targets shaped {targets}"
         f" was built ({_shapes(found)})",
         call,
-        stopped(ev) or f"features of size={features}, targets of size={targets} (Step 3)",
+        stopped(ev) or f"features of size={features}, targets of size={targets}",
     )
 
 
@@ -265,7 +265,7 @@ def check_numpy_dict(spec: CheckSpec, ev: Evidence, _: Candidate | None) -> Verd
         f"no NumpyDataset of a dict of {', '.join(names)}, each shaped {features}, with targets"
         f" shaped {targets} was built ({_shapes(found)})",
         call,
-        stopped(ev) or f"a dict of {', '.join(names)}, each of size={features} (Step 3)",
+        stopped(ev) or f"a dict of {', '.join(names)}, each of size={features}",
     )
 
 
