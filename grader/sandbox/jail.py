@@ -182,6 +182,10 @@ def _child(spec: dict, start: Start, report: int, status: int | None) -> None:
     except BaseException as err:  # told to the jail process, which reports and exits non-zero
         os.write(report, f"{type(err).__name__}: {err}".encode()[:2000])
         os._exit(SETUP_FAILED)
+    # A cell's timeout interrupts the kernel with SIGINT to the jail's process group: it is
+    # the kernel's to take. Here it would raise KeyboardInterrupt and end the namespace, and
+    # the kernel with it, before the grader reads what the notebook left.
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
     os.close(report)
     while True:
         found, wait_status, usage = os.wait4(-1, 0)

@@ -12,6 +12,7 @@ import copy
 import importlib.util
 import json
 import os
+import queue
 import re
 import shutil
 import sys
@@ -58,6 +59,9 @@ KERNEL_NAME = "labgrade-python"
 KERNEL_SIDE = Path(kernel_side.__file__)
 CHILDREN_START = Path(__file__).with_name("children") / "sitecustomize.py"
 KERNEL_STARTUP_TIMEOUT = 90
+# Seconds an interrupted cell is given to end before the grader reads the notebook's
+# variables (_await_idle).
+INTERRUPT_SETTLE = 5.0
 # Folders never copied from the student's folder: environments, VCS data and earlier
 # MLflow stores (a committed mlruns/ or mlflow.db must not leak into the grading).
 IGNORED = {
@@ -546,6 +550,23 @@ def _end_kernel(km: Any) -> None:
         kill_tree(popen.pid, grace=0)
 
 
+def _await_idle(client: NotebookClient, seconds: float) -> None:
+    """Wait, at most SECONDS, until the kernel has ended the interrupted cell (its idle status).
+
+    ipykernel aborts every request queued behind a cell that raised, KeyboardInterrupt too:
+    the grader's read of the notebook's variables, sent at once, would be aborted with it and
+    the work done before the loop lost. A kernel that ignores the interrupt never goes idle:
+    the read then meets its own short limit."""
+    deadline = time.monotonic() + seconds
+    while (left := deadline - time.monotonic()) > 0:
+        try:
+            msg = run_sync(client.kc.get_iopub_msg)(timeout=left)  # type: ignore[union-attr]
+        except queue.Empty:
+            return
+        if msg["msg_type"] == "status" and msg["content"].get("execution_state") == "idle":
+            return
+
+
 def _run_hidden(client: NotebookClient, source: str, timeout: int) -> None:
     """Run grader code in the kernel; nbclient stores a cell by index, so lend it a slot."""
     client.nb.cells.append(nbformat.v4.new_code_cell(source))
@@ -596,6 +617,7 @@ def _run_cells(
             )
             with contextlib.suppress(Exception):  # a kernel that ignores SIGINT is killed later
                 run_sync(client.km.interrupt_kernel)()  # type: ignore[union-attr,arg-type]
+            _await_idle(client, INTERRUPT_SETTLE)
             return
         except DeadKernelError:
             outcome.status = "kernel_died"

@@ -215,8 +215,7 @@ def _no_run(ev: Evidence) -> Verdict:
         False,
         said,
         FIT_CALL,
-        stopped(ev)
-        or "turn autologging on before the fit: the fit itself then creates the run",
+        stopped(ev) or "turn autologging on before the fit: the fit itself then creates the run",
     )
 
 
