@@ -376,10 +376,16 @@ def _labs(args: argparse.Namespace) -> int:
 
     try:
         chosen = [labs.load(str(Path(f).resolve())) for f in args.folders] or labs.all_labs()
+        for lab in chosen:
+            # What each check wants, in words, reads its rubric options: a missing one is
+            # told now, not after a student's notebook has run.
+            for spec in lab.rubric().checks:
+                lab.describe(spec)
     except RubricError as err:
         raise UsageError(str(err)) from err
     for lab in chosen:
         rubric = lab.rubric()
+        own = labs.argument(lab) != lab.id  # a lab of one folder: its notebooks are in it
         default = "  (default)" if lab.id == labs.DEFAULT else ""
         print(f"{lab.id:<10} {rubric.title}: {rubric.max_score:g} points{default}")
         print(f"{'':<10} {lab.title}")
@@ -389,18 +395,21 @@ def _labs(args: argparse.Namespace) -> int:
             "template": lab.template / lab.notebook,
             "course notebook": lab.course,
         }
+        places = {"reference": "reference", "template": "template", "course notebook": "course"}
         for what, path in notebooks.items():
-            print(f"{'':<10} {what + ':':<16} {_shown(path)}")
+            if own and path is not None and not path.exists():
+                path = lab.folder / places[what] / path.name  # where it belongs
+                shown = f"missing: put it at {_relative(path)}"
+            elif path is not None and not path.exists():
+                shown = f"not installed here ({path.name} is in a clone of the grader)"
+            else:
+                shown = "none" if path is None else _relative(path)
+            print(f"{'':<10} {what + ':':<16} {shown}")
     return 0
 
 
-def _shown(path: Path | None) -> str:
-    """PATH as a reader types it from here (relative below the working folder), or why the
-    installed grader lacks it: the course's notebooks stay with a clone's tests."""
-    if path is None:
-        return "none"
-    if not path.exists():
-        return f"not installed here ({path.name} is in a clone of the grader, under tests/labs/)"
+def _relative(path: Path) -> str:
+    """PATH as a reader types it from here (relative below the working folder)."""
     try:
         return str(path.relative_to(Path.cwd()))
     except ValueError:

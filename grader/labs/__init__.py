@@ -16,6 +16,7 @@ from __future__ import annotations
 import importlib
 import importlib.util
 import pkgutil
+import re
 import sys
 from pathlib import Path
 
@@ -74,9 +75,12 @@ def _load_folder(given: Path) -> Lab:
             " rubric.toml, checks.py and hints.py (docs/writing-a-lab.md)"
         )
     if not lab_id.isidentifier() or lab_id.startswith("_"):
+        better = re.sub(r"\W", "_", lab_id).strip("_") or "lab7"
+        better = better if better.isidentifier() else f"lab_{better}"
         raise RubricError(
             f"{shown}: its name {lab_id!r} is the lab's id and must be a Python identifier"
-            " not starting with '_' (rename the folder, e.g. to lab7_projects)"
+            f" not starting with '_': rename the folder, e.g. to {better}, and set LAB's id"
+            " to the same"
         )
     if lab_id in ids() and folder != _HERE / lab_id:
         raise RubricError(
@@ -101,9 +105,21 @@ def _load_folder(given: Path) -> Lab:
 
 
 def _checked(module: object, lab_id: str, folder: Path) -> Lab:
+    init = folder / "__init__.py"
     lab = getattr(module, "LAB", None)
-    if not isinstance(lab, Lab) or lab.id != lab_id:
-        raise RubricError(f"{folder / '__init__.py'} must define LAB = Lab(id={lab_id!r}, ...)")
+    if not isinstance(lab, Lab):
+        raise RubricError(f"{init} must define LAB = Lab(id={lab_id!r}, ...); it defines none")
+    if lab.id != lab_id:
+        raise RubricError(
+            f"{init}: LAB's id is {lab.id!r}, and a lab's id is its folder's name: set"
+            f" id={lab_id!r}, or rename the folder to {lab.id}"
+        )
+    strays = sorted((set(lab.run_checks) | set(lab.wants)) - set(lab.checks))
+    if strays:
+        raise RubricError(
+            f"{init}: run_checks or wants name {', '.join(strays)}, which are not among its"
+            f" checks ({', '.join(lab.checks)})"
+        )
     if lab.folder.resolve() != folder:
         raise RubricError(
             f"{folder / '__init__.py'}: LAB's folder is {lab.folder}, not this folder"

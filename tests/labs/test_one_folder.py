@@ -60,8 +60,11 @@ def _copy(tmp_path: Path, name: str) -> Path:
         (lambda tmp: tmp / "missing", "does not exist"),
         (lambda tmp: (tmp / "empty").mkdir() or tmp / "empty", "has no __init__.py"),
         (lambda tmp: _copy(tmp, "tracking"), "the grader has a lab 'tracking' of its own"),
-        (lambda tmp: _copy(tmp, "lab-7"), "must be a Python identifier"),
-        (lambda tmp: _copy(tmp, "wine2"), "must define LAB = Lab(id='wine2'"),
+        (lambda tmp: _copy(tmp, "lab-7"), "rename the folder, e.g. to lab_7"),
+        (
+            lambda tmp: _copy(tmp, "wine2"),
+            "LAB's id is 'wine', and a lab's id is its folder's name",
+        ),
     ],
     ids=["missing", "no-init", "installed-name", "not-an-identifier", "id-not-folder"],
 )
@@ -142,6 +145,7 @@ def test_pytest_grader_gives_its_template_a_zero_that_says_what_to_do(
     assert "no run was logged" in said["accuracy"]
     assert 'mlflow.log_metric("accuracy", accuracy)' in said["accuracy"]
     assert "mlflow.sklearn.log_model" in said["model"]
+    assert "with mlflow.start_run(): with" not in said["model"]
 
 
 @pytest.mark.slow
@@ -164,3 +168,19 @@ def test_labgrade_batch_grades_a_class_with_it(tmp_path: Path) -> None:
     assert ",100,100,ok," in rows["ada"]
     assert ",unattempted," in rows["bob"]  # its own template/ tells it from an attempt
     assert describe(processes_with_token(token)) == []
+
+
+def test_labgrade_labs_tells_a_missing_option_and_notebook_before_any_grading(
+    tmp_path: Path,
+) -> None:
+    folder = _copy(tmp_path, "wine")
+    rubric = folder / "rubric.toml"
+    rubric.write_text(rubric.read_text().replace("min_accuracy =", "min_acc ="))
+    shown = run_labgrade("labs", str(folder))
+    assert shown.returncode != 0
+    assert "rubric check 'model' has no 'min_accuracy'" in shown.stderr
+    rubric.write_text(rubric.read_text().replace("min_acc =", "min_accuracy ="))
+    (folder / "reference" / "lab7_wine.ipynb").rename(folder / "reference" / "solution.ipynb")
+    shown = run_labgrade("labs", str(folder))
+    assert shown.returncode == 0, shown.stderr
+    assert f"missing: put it at {folder / 'reference' / 'lab7_wine.ipynb'}" in shown.stdout

@@ -12,10 +12,12 @@ from grader.engine.evidence.records import Candidate, Check, Evidence, Verdict, 
 from grader.engine.evidence.rubric import CheckSpec
 from grader.engine.scoring import no_run, stopped
 
-LOG_CALL = (
-    'with mlflow.start_run(): mlflow.log_metric("accuracy", accuracy);'
+# What a run of the lab logs; no_run() puts it in `with mlflow.start_run(): ...` itself.
+LOGGED = (
+    'mlflow.log_metric("accuracy", accuracy);'
     ' mlflow.sklearn.log_model(model, name="model", input_example=X_train)'
 )
+LOG_CALL = f"with mlflow.start_run(): {LOGGED}"
 
 
 def check_experiment(spec: CheckSpec, ev: Evidence, _: Candidate | None) -> Verdict:
@@ -57,7 +59,7 @@ def _scored(ev: Evidence, cand: Candidate) -> tuple[float | None, str]:
 def check_accuracy(spec: CheckSpec, ev: Evidence, cand: Candidate | None) -> Verdict:
     name, tolerance = str(spec.option("name")), float(spec.option("tolerance"))
     if cand is None:
-        return no_run(ev, LOG_CALL)
+        return no_run(ev, LOGGED)
     if name not in cand.run.metrics:
         found = ", ".join(sorted(cand.run.metrics)) or "none"
         return Verdict(
@@ -85,7 +87,7 @@ def check_accuracy(spec: CheckSpec, ev: Evidence, cand: Candidate | None) -> Ver
 def check_model(spec: CheckSpec, ev: Evidence, cand: Candidate | None) -> Verdict:
     least = float(spec.option("min_accuracy"))
     if cand is None:
-        return no_run(ev, LOG_CALL)
+        return no_run(ev, LOGGED)
     true, problem = _scored(ev, cand)
     if true is None:
         return Verdict(False, problem, LOG_CALL, stopped(ev) or "log the fitted model in the run")
