@@ -92,6 +92,12 @@ CASES = [
         says={"metrics": ("on the validation split the notebook used", "y_val, y_pred")},
     ),
     Case(
+        sub("loses_metrics_split_renamed"),
+        70,
+        failing=frozenset({"metrics"}),
+        says={"metrics": ("X_val and y_val", "were not found in the notebook after the run")},
+    ),
+    Case(
         sub("loses_model_array_example"),
         80,
         failing=frozenset({"model"}),

@@ -58,6 +58,12 @@ VARIANTS: dict[str, tuple[Path, Callable[[str], str]]] = {
             ("(y_val, y_pred)", "(y_train, y_pred)"),
         ),
     ),
+    # Its split named otherwise: the metrics are recomputed on the notebook's own X_val and
+    # y_val, which it does not leave; what the model is still counts.
+    "loses_metrics_split_renamed": (
+        PUBLISHED,
+        lambda text: text.replace("X_val", "X_valid").replace("y_val", "y_valid"),
+    ),
     "loses_model_array_example": (
         PUBLISHED,
         swap(("input_example=X_val,", "input_example=X_val.to_numpy(),")),
