@@ -104,6 +104,28 @@ def describe(procs: list[psutil.Process]) -> list[str]:
     return out
 
 
+def run_watched(
+    argv: list[str], cwd: Path, env: dict[str, str], timeout: float = 900
+) -> tuple[subprocess.CompletedProcess[str], list[str]]:
+    """ARGV run as a platform runs it (ENV whole, no stdin, output captured), with what it
+    left running: told, then killed, so that a failing test still leaves the machine clean."""
+    token = uuid.uuid4().hex
+    proc = subprocess.run(
+        argv,
+        cwd=cwd,
+        env={**env, TOKEN_VAR: token},
+        stdin=subprocess.DEVNULL,
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+        check=False,
+    )
+    leftovers = describe(processes_with_token(token))
+    for leftover in processes_with_token(token):
+        leftover.kill()
+    return proc, leftovers
+
+
 def run_labgrade(
     *args: str, timeout: float = 120, env: dict[str, str] | None = None
 ) -> subprocess.CompletedProcess[str]:

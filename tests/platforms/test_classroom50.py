@@ -15,10 +15,8 @@ import json
 import os
 import re
 import shutil
-import subprocess
 import sys
 import tarfile
-import uuid
 from collections.abc import Callable
 from dataclasses import dataclass, replace
 from pathlib import Path
@@ -34,12 +32,10 @@ from grader.errors import GraderError
 from grader.platforms import classroom50
 from grader.platforms.classroom50 import Run
 from tests.helpers import (
-    TOKEN_VAR,
     TRACKING,
-    describe,
     later_labs,
-    processes_with_token,
     run_labgrade,
+    run_watched,
 )
 
 NOTEBOOK = TRACKING.notebook
@@ -408,29 +404,19 @@ def run_entrypoint(bundle: Path, checkout: Path, tmp: Path, **env: str) -> Ran:
     them, a variable given "" left out."""
     output = tmp / "github_output"
     output.write_text("")
-    token = uuid.uuid4().hex
     variables = {
         **os.environ,
         **RUNNER_ENV,
         "CLASSROOM50_BUNDLE_DIR": str(bundle.resolve()),
         "GITHUB_OUTPUT": str(output),
         "RUNNER_TEMP": str(tmp / "runner-temp"),
-        TOKEN_VAR: token,
         **env,
     }
-    proc = subprocess.run(
+    proc, leftovers = run_watched(
         [sys.executable, str(bundle / "autograder.py")],
-        cwd=checkout,
-        env={key: value for key, value in variables.items() if value},
-        stdin=subprocess.DEVNULL,
-        capture_output=True,
-        text=True,
-        timeout=900,
-        check=False,
+        checkout,
+        {key: value for key, value in variables.items() if value},
     )
-    leftovers = describe(processes_with_token(token))
-    for leftover in processes_with_token(token):  # leave the machine clean even when failing
-        leftover.kill()
     return Ran(proc.returncode, proc.stdout + proc.stderr, checkout, output.read_text(), leftovers)
 
 

@@ -10,7 +10,6 @@ import shutil
 import stat
 import subprocess
 import sys
-import uuid
 import zipfile
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -31,12 +30,10 @@ from grader.platforms.gradescope import ROOT_VAR, build_bundle
 from grader.platforms.uv_release import UV_OLDEST, UV_VERSION, uv_version
 from grader.sandbox.sandbox import full_unavailable
 from tests.helpers import (
-    TOKEN_VAR,
     TRACKING,
-    describe,
     later_labs,
-    processes_with_token,
     run_labgrade,
+    run_watched,
 )
 from tests.platform_formats import GRADESCOPE_RESULTS
 from tests.platforms import clean_root
@@ -94,26 +91,16 @@ def run_autograder(
         (root / "submission" / rel).parent.mkdir(parents=True, exist_ok=True)
         (root / "submission" / rel).write_bytes(data)
     (root / "results").mkdir()
-    token = uuid.uuid4().hex
-    proc = subprocess.run(
+    proc, leftovers = run_watched(
         [str(root / "run_autograder")],
-        cwd=root,
-        env={
+        root,
+        {
             **os.environ,
             "AUTOGRADER_ROOT": str(root),
             "LABGRADE_PYTHON": sys.executable,  # setup.sh's venv stands in for this one
-            TOKEN_VAR: token,
             **env,
         },
-        stdin=subprocess.DEVNULL,
-        capture_output=True,
-        text=True,
-        timeout=900,
-        check=False,
     )
-    leftovers = describe(processes_with_token(token))
-    for leftover in processes_with_token(token):  # leave the machine clean even when failing
-        leftover.kill()
     results = json.loads((root / "results" / "results.json").read_text())
     return Autograded(root, proc.returncode, proc.stdout + proc.stderr, results, leftovers)
 
