@@ -38,6 +38,8 @@ CHROMIUM_ARGS = [
     "--disable-sync",
     "--no-first-run",
 ]
+# A lab of one folder, named by its path (docs/writing-a-lab.md's example).
+ONE_FOLDER_LAB = ROOT / "tests" / "labs" / "one_folder" / "wine"
 TOKEN_VAR = "LABGRADE_TEST_TOKEN"
 # The check ids of the --grade-json contract, in rubric order.
 CHECK_IDS = (

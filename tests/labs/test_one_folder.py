@@ -21,9 +21,17 @@ import pytest
 from grader import labs
 from grader.errors import RubricError
 from grader.platforms.gradescope import build_bundle
-from tests.helpers import ROOT, TOKEN_VAR, GradingRun, describe, processes_with_token, run_labgrade
+from tests.helpers import (
+    ONE_FOLDER_LAB,
+    ROOT,
+    TOKEN_VAR,
+    GradingRun,
+    describe,
+    processes_with_token,
+    run_labgrade,
+)
 
-WINE = Path(__file__).resolve().parent / "one_folder" / "wine"
+WINE = ONE_FOLDER_LAB
 FLAGS = ("--lab", str(WINE.relative_to(ROOT)))
 
 

@@ -19,7 +19,15 @@ from grader.engine.lab import Lab
 from grader.frontends.cli import main
 from grader.platforms.distribution import student_notebook
 from grader.platforms.release import MANIFEST, free_files, release_files
-from tests.helpers import CHECK_IDS, ROOT, TRACKING, GradingRun, run_grader, run_labgrade
+from tests.helpers import (
+    CHECK_IDS,
+    ONE_FOLDER_LAB,
+    ROOT,
+    TRACKING,
+    GradingRun,
+    run_grader,
+    run_labgrade,
+)
 
 NOTEBOOK = student_notebook(TRACKING)
 RUBRIC = "grader/labs/tracking/rubric.toml"
@@ -267,9 +275,10 @@ def test_released_repo_gives_a_copied_in_solution_full_marks(
     assert run.leftovers == []
 
 
-@pytest.fixture(scope="module", params=labs.ids())
+@pytest.fixture(scope="module", params=[*labs.ids(), str(ONE_FOLDER_LAB)])
 def lab_release(request: pytest.FixtureRequest) -> tuple[Lab, dict[str, bytes]]:
-    """Each installed lab's student repository, for its own rubric (no file written)."""
+    """Each installed lab's student repository, and a lab of one folder's, for its own rubric
+    (no file written)."""
     lab = labs.load(request.param)
     return lab, release_files(lab, lab.rubric())
 
