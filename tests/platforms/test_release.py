@@ -275,7 +275,10 @@ def test_released_repo_gives_a_copied_in_solution_full_marks(
     assert run.leftovers == []
 
 
-@pytest.fixture(scope="module", params=[*labs.ids(), str(ONE_FOLDER_LAB)])
+@pytest.fixture(
+    scope="module",
+    params=[*labs.ids(), pytest.param(str(ONE_FOLDER_LAB), id="one_folder")],
+)
 def lab_release(request: pytest.FixtureRequest) -> tuple[Lab, dict[str, bytes]]:
     """Each installed lab's student repository, and a lab of one folder's, for its own rubric
     (no file written)."""
