@@ -503,24 +503,50 @@ def child_process(shape: Shape, rng: random.Random) -> Shape:
 
 
 class _Nested(ast.NodeTransformer):
-    """`with mlflow.start_run(...):` at the top level runs as a child of a parent run."""
+    """`with mlflow.start_run(...):` at the top level runs as a child of a parent run. The
+    code after it that reads `mlflow.last_active_run()` (lab 3) reads the child by its id:
+    the last active run is now the parent, which a student nesting runs would not read."""
 
     def visit_Module(self, node: ast.Module) -> ast.Module:
+        child = ""
         for index, stmt in enumerate(node.body):
-            call = stmt.items[0].context_expr if isinstance(stmt, ast.With) else None
+            if child:
+                stmt = node.body[index] = _LastActive(child).visit(stmt)
+            item = stmt.items[0] if isinstance(stmt, ast.With) else None
+            call = item.context_expr if item is not None else None
             if (
-                isinstance(call, ast.Call)
+                item is not None
+                and isinstance(call, ast.Call)
                 and isinstance(call.func, ast.Attribute)
                 and call.func.attr == "start_run"
                 and not any(k.arg == "nested" for k in call.keywords)
             ):
                 call.keywords.append(ast.keyword("nested", ast.Constant(True)))
+                if not isinstance(item.optional_vars, ast.Name):
+                    item.optional_vars = ast.Name("_nested_run", ast.Store())
+                child = item.optional_vars.id
                 parent = ast.parse(
                     f"with {ast.unparse(call.func.value)}.start_run(run_name='parent'):\n    pass"
                 ).body[0]
                 assert isinstance(parent, ast.With)
                 parent.body = [stmt]
                 node.body[index] = parent
+        return node
+
+
+class _LastActive(ast.NodeTransformer):
+    """`X.last_active_run()` written `X.get_run(CHILD.info.run_id)`."""
+
+    def __init__(self, child: str) -> None:
+        self.child = child
+
+    def visit_Call(self, node: ast.Call) -> ast.expr:
+        self.generic_visit(node)
+        func = node.func
+        if isinstance(func, ast.Attribute) and func.attr == "last_active_run" and not node.args:
+            return ast.parse(
+                f"{ast.unparse(func.value)}.get_run({self.child}.info.run_id)", mode="eval"
+            ).body
         return node
 
 
